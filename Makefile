@@ -1,0 +1,48 @@
+# The two commands: `make run` (the portal, with embedded PostgreSQL/Redis when none is
+# configured) and `make test`. Everything else here serves those two.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEVSTACK := $(PY) -m portal.devstack
+# Two xdist workers fit the 2-core machines; override with `make test TEST_WORKERS=4`.
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: run test bench lint format check-migrations clean help
+
+help:
+	@echo "make run    - the portal on http://localhost:8000 (worker, beat, embedded services)"
+	@echo "make test   - the whole test suite"
+	@echo "make bench  - benchmarks (tests/benchmarks), printed as a table"
+	@echo "make lint   - ruff check and format check"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(DEVSTACK) run
+
+test: $(STAMP)
+	$(DEVSTACK) --data-dir .devdata/test exec -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(DEVSTACK) --data-dir .devdata/bench exec -- $(PY) -m tests.benchmarks
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+check-migrations: $(STAMP)
+	DJANGO_SETTINGS_MODULE=portal.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .devdata staticfiles

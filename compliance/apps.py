@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ComplianceConfig(AppConfig):
+    """Tenant app: WhatsApp accounts, numbers, health, consent and the pre-send check."""
+
+    name = "compliance"
+    verbose_name = "Compliance and health"

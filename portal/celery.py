@@ -1,0 +1,43 @@
+"""The Celery app. Tasks are tenant-aware (tenant-schemas-celery): a task sent from inside a
+tenant carries the schema in its headers and runs inside that schema on the worker."""
+
+from __future__ import annotations
+
+import os
+
+from django.db import connection
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
+
+app = CeleryApp("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class TenantSchemaRequired(RuntimeError):
+    """A tenant task arrived without a tenant schema (it would otherwise run in `public`)."""
+
+
+class TenantOnlyTask(app.Task):
+    """Base for every task that works on one client's data.
+
+    tenant-schemas-celery runs a task whose schema header is missing in `public`; for a tenant
+    task that would read or write the wrong tables, so it refuses to run instead.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        from django_tenants.utils import get_public_schema_name
+
+        if connection.schema_name == get_public_schema_name():
+            raise TenantSchemaRequired(
+                f"{self.name} is a tenant task and was started without a tenant schema."
+            )
+        return super().__call__(*args, **kwargs)
+
+
+def enqueue_for_schema(task, schema_name: str, *args, **kwargs):
+    """Send a tenant task to run inside `schema_name`, whatever schema the caller is in."""
+    return task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema_name})

@@ -1,0 +1,19 @@
+"""Test settings: the base module plus what makes the suite fast and hermetic."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+
+from portal.settings.base import *  # noqa: E402,F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303 - tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+SECURE_COOKIES = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+CACHES["default"] = {  # noqa: F405
+    **CACHES["default"],  # noqa: F405
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+}
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,41 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.api.serializers import MemberSerializer, WhoAmISerializer
+from tenants.models import ApiKey
+from tenants.selectors import members_of_client
+
+
+class WhoAmIView(APIView):
+    """Which client this request reaches, and as whom."""
+
+    @extend_schema(responses=WhoAmISerializer)
+    def get(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiKey):
+            data = {
+                "principal": str(request.user),
+                "kind": "api_key",
+                "role": None,
+                "scopes": request.auth.scopes,
+            }
+        else:
+            access = request.tenant_access
+            data = {
+                "principal": request.user.email,
+                "kind": "user",
+                "role": "staff" if access.is_staff_entry else access.role,
+                "scopes": ["read", "write"],
+            }
+        return Response(WhoAmISerializer({"client": request.tenant, **data}).data)
+
+
+class MemberListView(generics.ListAPIView):
+    """The people with access to this client, and their roles."""
+
+    serializer_class = MemberSerializer
+
+    def get_queryset(self):
+        return members_of_client(client=self.request.tenant)

@@ -1,0 +1,20 @@
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+from tenants.selectors import clients_for_user
+
+
+def portal(request):
+    """What every page's layout needs: where we are, and the tenant switcher."""
+    tenant = getattr(request, "tenant", None)
+    is_public = connection.schema_name == get_public_schema_name()
+    user = getattr(request, "user", None)
+    switcher = []
+    if user is not None and user.is_authenticated:
+        switcher = [m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk]
+    return {
+        "current_client": None if is_public else tenant,
+        "is_public_site": is_public,
+        "tenant_access": getattr(request, "tenant_access", None),
+        "tenant_switcher": switcher,
+    }

@@ -1,0 +1,47 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+
+from tenants.selectors import tenant_access_for
+from tenants.services import client_validate_slug
+
+
+class LoginForm(AuthenticationForm):
+    """E-mail and password. On a client host, only people with access to it may sign in."""
+
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        tenant = getattr(self.request, "tenant", None)
+        if tenant is not None and not tenant.is_public:
+            if tenant_access_for(user=user, client=tenant) is None:
+                raise ValidationError(
+                    "This account has no access to %(client)s.",
+                    code="no_access",
+                    params={"client": tenant.name},
+                )
+
+
+class ClientCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.CharField(
+        max_length=40,
+        label="Address",
+        help_text="Lowercase letters, digits and hyphens; the client's portal is at <address>.<domain>.",
+    )
+    owner_email = forms.EmailField(label="Owner's e-mail")
+    default_region = forms.CharField(max_length=2, initial="US", label="Default country (ISO)")
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"].strip().lower()
+        client_validate_slug(slug)
+        return slug
+
+    def clean_default_region(self):
+        region = self.cleaned_data["default_region"].strip().upper()
+        if len(region) != 2 or not region.isalpha():
+            raise ValidationError("Use a two-letter ISO country code, e.g. US or DE.")
+        return region

@@ -1,0 +1,63 @@
+"""Host routing and tenant access.
+
+`PortalTenantMiddleware` picks the schema from the host (unknown hosts are a 404);
+`TenantAccessMiddleware` lets only members (and audited staff) into a client's host.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.db import connection
+from django.http import Http404
+from django.shortcuts import render
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+from tenants import services
+from tenants.models import Client
+from tenants.selectors import tenant_access_for
+
+# Paths on a client host that handle their own authentication.
+OPEN_PREFIXES = ("/auth/", "/static/", "/api/", "/healthz", "/readyz")
+
+
+class PortalTenantMiddleware(TenantMainMiddleware):
+    """django-tenants' routing, with PORTAL_DOMAIN always the public site."""
+
+    def get_tenant(self, domain_model, hostname):
+        if hostname == settings.PORTAL_DOMAIN:
+            # The public site needs no row: an unsaved client naming the public schema.
+            return Client(schema_name=get_public_schema_name(), name="BSP portal", slug="")
+        tenant = super().get_tenant(domain_model, hostname)
+        if tenant.is_template:
+            raise domain_model.DoesNotExist
+        return tenant
+
+    def no_tenant_found(self, request, hostname):
+        raise Http404(f"No client is served at {hostname}.")
+
+
+class TenantAccessMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        request.tenant_access = None
+        if tenant is None or connection.schema_name == get_public_schema_name():
+            return self.get_response(request)
+        if request.path.startswith(OPEN_PREFIXES):
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        access = tenant_access_for(user=request.user, client=tenant)
+        if access is None:
+            return render(request, "tenants/no_access.html", {"client": tenant}, status=403)
+        request.tenant_access = access
+        if access.is_staff_entry:
+            session_key = f"staff_entry:{tenant.pk}"
+            if not request.session.get(session_key):
+                services.staff_entry_record(user=request.user, client=tenant, request=request)
+                request.session[session_key] = True
+        return self.get_response(request)

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_public_schema_name
+
+from tenants.choices import ApiScope, ClientRole, ClientStatus, StaffRole
+
+
+class Client(TenantMixin):
+    """A business using WhatsApp through the BSP; one PostgreSQL schema each."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    status = models.CharField(max_length=20, choices=ClientStatus, default=ClientStatus.ACTIVE)
+    # The clone source for new clients: a tenant row so `migrate` keeps it current, never routed.
+    is_template = models.BooleanField(default=False)
+    default_region = models.CharField(
+        max_length=2, default="US", help_text="ISO country for phone numbers written without +."
+    )
+    storage_bytes = models.BigIntegerField(null=True, blank=True)
+    housekept_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == get_public_schema_name()
+
+    def get_base_schema(self):
+        # Provisioning sets `_plain_migrations` to build a schema by replaying migrations (the
+        # template itself, and the benchmark's baseline) instead of cloning.
+        if getattr(self, "_plain_migrations", False):
+            return False
+        return super().get_base_schema()
+
+
+class Domain(DomainMixin):
+    """A host name routed to a client (`<slug>.<PORTAL_DOMAIN>`)."""
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
+        extra.update(is_staff=True, is_superuser=True, staff_role=StaffRole.SUPERUSER)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person: a client user (through memberships) or BSP staff (`is_staff` with a role)."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="BSP staff: may use the staff console and enter any client."
+    )
+    staff_role = models.CharField(max_length=30, choices=StaffRole, blank=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Membership(models.Model):
+    """A client user's role in one client. Access to a client host requires one (or staff)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=ClientRole)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["client__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client"], name="membership_unique_user_client")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.client} ({self.role})"
+
+
+class ApiKey(models.Model):
+    """A client's key for the REST API. Only a SHA-256 hash of the secret is stored."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: ApiScope | str) -> bool:
+        return str(scope) in self.scopes
+
+
+class LoginHandoff(models.Model):
+    """A single-use ticket that carries a login from one host to a client host.
+
+    Session cookies are host-only, so each client host has a session of its own; the hand-off
+    lets one login reach every client a user belongs to without sharing a session between them.
+    """
+
+    jti = models.CharField(max_length=43, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)

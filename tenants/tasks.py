@@ -1,0 +1,18 @@
+from portal.celery import TenantOnlyTask, app, enqueue_for_schema
+from tenants import selectors, services
+
+
+@app.task(base=TenantOnlyTask, name="tenants.tasks.client_housekeeping")
+def client_housekeeping() -> dict:
+    """Per-client upkeep, run inside the client's schema."""
+    return services.client_housekeep_current_schema()
+
+
+@app.task(name="tenants.tasks.fan_out_tenant_housekeeping")
+def fan_out_tenant_housekeeping() -> int:
+    """Beat entry point: one tenant task per active client, from one query."""
+    schemas = selectors.active_client_schemas()
+    for schema in schemas:
+        enqueue_for_schema(client_housekeeping, schema)
+    services.login_handoff_purge_expired()
+    return len(schemas)

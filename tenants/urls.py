@@ -1,0 +1,22 @@
+from django.urls import path
+
+from tenants import views
+
+auth_urlpatterns = [
+    path("auth/login/", views.LoginView.as_view(), name="login"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/switch/<slug:slug>/", views.switch, name="switch"),
+]
+
+public_urlpatterns = [
+    *auth_urlpatterns,
+    path("", views.home, name="home"),
+    path("staff/", views.staff_console, name="staff-console"),
+    path("staff/clients/new/", views.staff_client_create, name="staff-client-create"),
+]
+
+tenant_urlpatterns = [
+    *auth_urlpatterns,
+    path("auth/handoff/", views.handoff, name="handoff"),
+    path("", views.home, name="home"),
+]

@@ -1,0 +1,111 @@
+"""Sign-in, the tenant switcher, the client dashboard shell and the staff console."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from tenants import selectors, services
+from tenants.forms import ClientCreateForm, LoginForm
+from tenants.models import Client
+
+
+def staff_required(view):
+    """BSP staff only; others get a 403, anonymous users the login page."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("BSP staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def client_url(request: HttpRequest, client: Client, path: str = "/") -> str:
+    """An absolute URL on `client`'s host, keeping the scheme and port of this request."""
+    port = request.get_port()
+    default_port = "443" if request.is_secure() else "80"
+    suffix = "" if port in ("", default_port) else f":{port}"
+    return f"{request.scheme}://{services.client_host(client)}{suffix}{path}"
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "tenants/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Public host: pick a client, or go to the staff console. Client host: the dashboard."""
+    if connection.schema_name != "public":
+        return dashboard(request)
+    memberships = selectors.clients_for_user(user=request.user)
+    if not request.user.is_staff and len(memberships) == 1:
+        return switch(request, memberships[0].client.slug)
+    return render(request, "tenants/workspaces.html", {"memberships": memberships})
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "tenants/dashboard.html", {"client": request.tenant})
+
+
+@login_required
+def switch(request: HttpRequest, slug: str) -> HttpResponse:
+    """Carry this login to another client's host with a single-use hand-off."""
+    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    if selectors.tenant_access_for(user=request.user, client=client) is None:
+        raise PermissionDenied("No access to this client.")
+    ticket = services.login_handoff_issue(user=request.user, client=client)
+    return HttpResponseRedirect(client_url(request, client, f"/auth/handoff/?t={ticket.token}"))
+
+
+def handoff(request: HttpRequest) -> HttpResponse:
+    """Redeem a hand-off on a client host and start this host's own session."""
+    client = request.tenant
+    user = services.login_handoff_redeem(token=request.GET.get("t", ""), client=client)
+    if user is None or selectors.tenant_access_for(user=user, client=client) is None:
+        messages.error(request, "That sign-in link has expired. Please sign in again.")
+        return redirect("login")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    next_url = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    return redirect(next_url)
+
+
+@staff_required
+def staff_console(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    clients = selectors.clients_for_staff_console(search=search)
+    template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
+    return render(request, template, {"clients": clients, "q": search})
+
+
+@staff_required
+def staff_client_create(request: HttpRequest) -> HttpResponse:
+    form = ClientCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = services.client_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"{client.name} is ready at {services.client_host(client)}.")
+            return redirect("staff-console")
+    return render(request, "tenants/client_create.html", {"form": form})
