@@ -1,5 +1,5 @@
-"""Project wiring for the BSP operations portal."""
+"""Project wiring for the BSP operations portal.
 
-from portal.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app lives in `portal.celery` (found by `celery -A portal`); it is not imported here so
+that importing any `portal` module has no side effects on the environment.
+"""

@@ -107,7 +107,7 @@ def _wait_gone(pid: int | None, seconds: float) -> bool:
 def embedded_services(data_dir: Path, *, database: str = "portal") -> Iterator[Services]:
     """Start what the environment does not provide; stop it again on the way out."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    services = Services(env={k: v for k, v in DEV_ENV.items() if not os.environ.get(k)})
+    services = Services()
     try:
         if not os.environ.get("DATABASE_URL"):
             services.postgres, url = _start_postgres(data_dir, database)
@@ -176,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         with embedded_services(args.data_dir) as services:
             children: list[subprocess.Popen] = []
             try:
-                env = {**os.environ, **services.env}
+                dev_defaults = {k: v for k, v in DEV_ENV.items() if not os.environ.get(k)}
+                env = {**os.environ, **dev_defaults, **services.env}
                 subprocess.run(_manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
                 subprocess.run(_manage("seed_demo"), env=env, check=True)
                 port = env.get("PORT", "8000")

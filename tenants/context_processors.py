@@ -12,9 +12,11 @@ def portal(request):
     switcher = []
     if user is not None and user.is_authenticated:
         switcher = [m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk]
+    access = getattr(request, "tenant_access", None)
     return {
-        "current_client": None if is_public else tenant,
+        # Only someone with access learns whose portal this is.
+        "current_client": tenant if access is not None and not is_public else None,
         "is_public_site": is_public,
-        "tenant_access": getattr(request, "tenant_access", None),
+        "tenant_access": access,
         "tenant_switcher": switcher,
     }

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import Http404
@@ -17,6 +18,10 @@ from django_tenants.utils import get_public_schema_name
 from tenants import services
 from tenants.models import Client
 from tenants.selectors import tenant_access_for
+
+# The schema a session was created on. Cookies are host-only already; this also makes a session
+# cookie copied to another client's host worthless there.
+SESSION_SCHEMA_KEY = "_portal_schema"
 
 # Paths on a client host that handle their own authentication.
 OPEN_PREFIXES = ("/auth/", "/static/", "/api/", "/healthz", "/readyz")
@@ -45,6 +50,10 @@ class TenantAccessMiddleware:
     def __call__(self, request):
         tenant = getattr(request, "tenant", None)
         request.tenant_access = None
+        if request.user.is_authenticated:
+            bound = request.session.setdefault(SESSION_SCHEMA_KEY, connection.schema_name)
+            if bound != connection.schema_name:
+                logout(request)
         if tenant is None or connection.schema_name == get_public_schema_name():
             return self.get_response(request)
         if request.path.startswith(OPEN_PREFIXES):
@@ -61,3 +70,8 @@ class TenantAccessMiddleware:
                 services.staff_entry_record(user=request.user, client=tenant, request=request)
                 request.session[session_key] = True
         return self.get_response(request)
+
+
+def bind_session_to_schema(request) -> None:
+    """Called right after a login: this session belongs to the current host's schema."""
+    request.session[SESSION_SCHEMA_KEY] = connection.schema_name

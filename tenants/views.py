@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenants import selectors, services
 from tenants.forms import ClientCreateForm, LoginForm
+from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
 
 
@@ -44,6 +45,17 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "tenants/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tenant = self.request.tenant
+        context["login_client"] = None if tenant.is_public else tenant
+        return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        bind_session_to_schema(self.request)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -83,6 +95,7 @@ def handoff(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That sign-in link has expired. Please sign in again.")
         return redirect("login")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    bind_session_to_schema(request)
     next_url = request.GET.get("next", "/")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = "/"

@@ -61,6 +61,8 @@ ROOT_URLCONF = "portal.urls_tenant"
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# Set search_path once per request, not before every query.
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "tenants.middleware.PortalTenantMiddleware",

@@ -17,3 +17,10 @@ CACHES["default"] = {  # noqa: F405
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
 }
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+
+# Connections close at the end of each request so the threads of the browser tests' live server
+# do not hold the test database open.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# A tenant app that exists only in tests (tests/migration_probe): "the next migration".
+TENANT_APPS = [*TENANT_APPS, "tests.migration_probe"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.migration_probe"]  # noqa: F405

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from django.test import Client as HttpClient
+from rest_framework.test import APIClient
+
+from tenants.models import Client, User
+from tests import people
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, public schema and test clients are created once per run and reused."""
+    with django_db_blocker.unblock():
+        people.build_world()
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public_schema():
+    yield
+    connection.set_schema_to_public()
+
+
+def _client_fixture(slug: str):
+    @pytest.fixture
+    def fixture(db) -> Client:
+        return Client.objects.get(slug=slug)
+
+    return fixture
+
+
+def _person_fixture(email: str):
+    @pytest.fixture
+    def fixture(db) -> User:
+        return User.objects.get(email=email)
+
+    return fixture
+
+
+for _slug in people.CLIENTS:
+    globals()[_slug] = _client_fixture(_slug)
+for _name, _email in people.EMAILS.items():
+    globals()[_name] = _person_fixture(_email)
+
+
+def host_of(client: Client | None) -> str:
+    from django.conf import settings
+
+    return settings.PORTAL_DOMAIN if client is None else f"{client.slug}.{settings.PORTAL_DOMAIN}"
+
+
+@pytest.fixture
+def web():
+    """`web(client_or_None, user=None)`: a Django test client on that host, optionally signed in."""
+
+    def make(client: Client | None = None, user: User | None = None) -> HttpClient:
+        http = HttpClient(HTTP_HOST=host_of(client))
+        if user is not None:
+            http.force_login(user)
+        return http
+
+    return make
+
+
+@pytest.fixture
+def api():
+    """`api(client, user=None, key=None)`: a DRF test client on a client's host."""
+
+    def make(client: Client, user: User | None = None, key: str | None = None) -> APIClient:
+        http = APIClient(HTTP_HOST=host_of(client))
+        if user is not None:
+            http.force_login(user)
+        if key is not None:
+            http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return http
+
+    return make
+
+
+def database_url_for_tests() -> str:
+    """A DATABASE_URL for processes that must share this run's test database."""
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "")
+    if s["PASSWORD"]:
+        auth += ":" + quote(s["PASSWORD"])
+    host = s["HOST"] or ""
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{s['NAME']}?host={quote(host)}"
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    return f"postgresql://{auth}@{host}{port}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_queue(django_db_setup, worker_id):
+    """A real Celery worker process on the real broker, consuming a queue of this test run only."""
+    queue = f"test-{worker_id}-{os.getpid()}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "-P", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+        env=env,
+    )
+    yield queue
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

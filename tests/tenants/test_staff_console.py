@@ -1,0 +1,81 @@
+from tenants.models import Client
+from tests.factories import ClientFactory
+
+
+def test_staff_console_lists_every_client_with_member_counts(web, staff_manager):
+    response = web(None, staff_manager).get("/staff/")
+
+    assert response.status_code == 200
+    rows = {c.slug: c.member_count for c in response.context["clients"]}
+    assert rows == {"acme": 4, "globex": 2}
+    assert b"tenant-template" not in response.content
+
+
+def test_staff_console_query_count_does_not_grow_with_clients(
+    web, staff_manager, django_assert_num_queries
+):
+    http = web(None, staff_manager)
+    http.get("/staff/")  # warm the session
+    # search_path, session, user, tenant switcher, the clients themselves
+    with django_assert_num_queries(5):
+        http.get("/staff/")
+    ClientFactory.create_batch(3)
+    with django_assert_num_queries(5):
+        http.get("/staff/")
+
+
+def test_staff_console_search_answers_htmx_with_rows_only(web, staff_manager):
+    response = web(None, staff_manager).get("/staff/?q=glob", HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert "<html" not in body
+    assert "Globex Logistics" in body and "Acme Retail" not in body
+
+
+def test_client_users_cannot_open_the_staff_console(web, acme_owner, outsider):
+    assert web(None, acme_owner).get("/staff/").status_code == 403
+    assert web(None, outsider).get("/staff/").status_code == 403
+    assert web(None).get("/staff/").status_code == 302
+
+
+def test_staff_creates_a_client_from_the_console(web, staff_manager):
+    response = web(None, staff_manager).post(
+        "/staff/clients/new/",
+        {"name": "Stark Industries", "slug": "stark", "owner_email": "tony@stark.example",
+         "default_region": "us"},
+    )
+
+    assert response.status_code == 302
+    client = Client.objects.get(slug="stark")
+    assert client.default_region == "US"
+
+
+def test_client_create_form_shows_errors_and_creates_nothing(web, staff_manager):
+    before = Client.objects.count()
+
+    response = web(None, staff_manager).post(
+        "/staff/clients/new/",
+        {"name": "Dup", "slug": "acme", "owner_email": "not-an-email", "default_region": "USA"},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "already exists" in errors["slug"][0]
+    assert "owner_email" in errors and "default_region" in errors
+    assert Client.objects.count() == before
+
+
+def test_client_users_cannot_create_clients(web, acme_owner):
+    response = web(None, acme_owner).post(
+        "/staff/clients/new/", {"name": "X", "slug": "xyz", "owner_email": "x@x.example"}
+    )
+
+    assert response.status_code == 403
+    assert not Client.objects.filter(slug="xyz").exists()
+
+
+def test_public_home_lists_the_users_clients(web, staff_super):
+    response = web(None, staff_super).get("/")
+
+    assert response.status_code == 200
+    assert b"Open the staff console" in response.content
