@@ -13,8 +13,13 @@ class PortalConfig(AppConfig):
 def check_secret_key(app_configs, **kwargs):
     """Refuse to run with an empty SECRET_KEY (settings allow it only so tooling can import)."""
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
-    if not settings.SECRET_KEY:
+    try:
+        empty = not settings.SECRET_KEY
+    except ImproperlyConfigured:  # Django itself refuses to hand out an empty key
+        empty = True
+    if empty:
         return [
             checks.Error(
                 "SECRET_KEY is empty.",

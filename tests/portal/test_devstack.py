@@ -1,0 +1,96 @@
+"""The embedded services behind `make run` / `make test`: start, answer, stop, leave nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROBE = """
+import json, os, psycopg, redis
+with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    db = conn.execute("select current_database()").fetchone()[0]
+broker = os.environ["CELERY_BROKER_URL"].replace("redis+socket://", "")
+pong = redis.Redis(unix_socket_path=broker).ping()
+print(json.dumps({"db": db, "pong": pong}))
+"""
+
+
+@pytest.fixture(scope="module")
+def data_dir():
+    # pgserver runs PostgreSQL as its own user: the directory must be reachable by it.
+    path = Path(tempfile.mkdtemp(prefix="devstack-", dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def _env():
+    env = {k: v for k, v in os.environ.items()}
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
+        env.pop(name, None)
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _devstack(data_dir: Path, *command: str) -> list[str]:
+    return [sys.executable, "-m", "portal.devstack", "--data-dir", str(data_dir), "exec", "--", *command]
+
+
+def test_exec_starts_postgres_and_redis_that_answer_then_stops_both(data_dir):
+    probe = PROBE + "print(open(os.path.join(%r, 'services.json')).read())" % str(data_dir)
+
+    done = subprocess.run(
+        _devstack(data_dir, sys.executable, "-c", probe),
+        env=_env(), capture_output=True, text=True, timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    first_line, services = done.stdout.split("\n", 1)
+    assert json.loads(first_line) == {"db": "portal", "pong": True}
+    pids = json.loads(services)
+    assert not _alive(pids["postgres_pid"])
+    assert not _alive(pids["redis_pid"])
+    assert not (data_dir / "services.json").exists()
+
+
+def test_sigterm_stops_the_command_and_both_servers(data_dir):
+    proc = subprocess.Popen(_devstack(data_dir, "sleep", "120"), env=_env())
+    services_file = data_dir / "services.json"
+    deadline = time.monotonic() + 90
+    while not services_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = json.loads(services_file.read_text())
+
+    proc.send_signal(signal.SIGTERM)
+
+    assert proc.wait(60) == 130
+    assert not _alive(pids["postgres_pid"])
+    assert not _alive(pids["redis_pid"])
+
+
+def test_given_urls_are_used_and_nothing_is_started(data_dir, tmp_path):
+    env = {**_env(), "DATABASE_URL": "postgresql://x@/y", "CELERY_BROKER_URL": "redis://z"}
+    probe = "import os; print(os.environ['DATABASE_URL'], os.environ['CELERY_BROKER_URL'])"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "portal.devstack", "--data-dir", str(tmp_path), "exec", "--",
+         sys.executable, "-c", probe],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+
+    assert done.stdout.split() == ["postgresql://x@/y", "redis://z"]
+    assert not (tmp_path / "pg").exists()
