@@ -99,10 +99,8 @@ def _wait_gone(pid: int | None, seconds: float) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        try:  # reap it if it is our child
+        with contextlib.suppress(ChildProcessError):  # reap it if it is our child
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         time.sleep(0.05)
     return False
 
@@ -185,7 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 subprocess.run(_manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
                 subprocess.run(_manage("seed_demo"), env=env, check=True)
                 port = env.get("PORT", "8000")
-                print(f"\nPortal: http://{env['PORTAL_DOMAIN']}:{port}/  — Ctrl-C stops everything.\n")
+                print(
+                    f"\nPortal: http://{env['PORTAL_DOMAIN']}:{port}/  — Ctrl-C stops everything.\n"
+                )
                 celery = [sys.executable, "-m", "celery", "-A", "portal"]
                 schedule = str(args.data_dir / "celerybeat-schedule")
                 children.append(_spawn([*celery, "worker", "-l", "info", "-Q", "portal"], env))

@@ -90,7 +90,9 @@ def parse_database_url(url: str, *, name: str = "DATABASE_URL") -> dict[str, Any
     """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(f"{name} must be a postgresql:// URL, got scheme {parts.scheme!r}.")
+        raise ImproperlyConfigured(
+            f"{name} must be a postgresql:// URL, got scheme {parts.scheme!r}."
+        )
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     database = unquote(parts.path.lstrip("/"))
     if not database:

@@ -11,7 +11,9 @@ def portal(request):
     user = getattr(request, "user", None)
     switcher = []
     if user is not None and user.is_authenticated:
-        switcher = [m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk]
+        switcher = [
+            m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk
+        ]
     access = getattr(request, "tenant_access", None)
     return {
         # Only someone with access learns whose portal this is.

@@ -33,14 +33,21 @@ def demo_seed() -> DemoResult:
             full_name="BSP Staff",
             staff_role=StaffRole.SUPERUSER,
         )
-    result.lines.append(f"Staff console: http://{settings.PORTAL_DOMAIN}:8000/staff/  ({DEMO_STAFF_EMAIL})")
+    result.lines.append(
+        f"Staff console: http://{settings.PORTAL_DOMAIN}:8000/staff/  ({DEMO_STAFF_EMAIL})"
+    )
     for slug, name, region in DEMO_CLIENTS:
         owner = f"owner@{slug}.example"
         client = Client.objects.filter(slug=slug).first()
         if client is None:
             client = services.client_create(
-                name=name, slug=slug, owner_email=owner, owner_password=DEMO_PASSWORD,
+                name=name,
+                slug=slug,
+                owner_email=owner,
+                owner_password=DEMO_PASSWORD,
                 default_region=region,
             )
-        result.lines.append(f"{client.name}: http://{services.client_host(client)}:8000/  ({owner})")
+        result.lines.append(
+            f"{client.name}: http://{services.client_host(client)}:8000/  ({owner})"
+        )
     return result

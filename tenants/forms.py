@@ -16,13 +16,13 @@ class LoginForm(AuthenticationForm):
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         tenant = getattr(self.request, "tenant", None)
-        if tenant is not None and not tenant.is_public:
-            if tenant_access_for(user=user, client=tenant) is None:
-                raise ValidationError(
-                    "This account has no access to %(client)s.",
-                    code="no_access",
-                    params={"client": tenant.name},
-                )
+        on_client_host = tenant is not None and not tenant.is_public
+        if on_client_host and tenant_access_for(user=user, client=tenant) is None:
+            raise ValidationError(
+                "This account has no access to %(client)s.",
+                code="no_access",
+                params={"client": tenant.name},
+            )
 
 
 class ClientCreateForm(forms.Form):
@@ -30,7 +30,7 @@ class ClientCreateForm(forms.Form):
     slug = forms.CharField(
         max_length=40,
         label="Address",
-        help_text="Lowercase letters, digits and hyphens; the client's portal is at <address>.<domain>.",
+        help_text="Lowercase letters, digits and hyphens; the portal is at <address>.<domain>.",
     )
     owner_email = forms.EmailField(label="Owner's e-mail")
     default_region = forms.CharField(max_length=2, initial="US", label="Default country (ISO)")

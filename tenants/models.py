@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import logging
+from functools import cache
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.core.management import call_command
+from django.db import connection, models
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_exists
 
 from tenants.choices import ApiScope, ClientRole, ClientStatus, StaffRole
+from tenants.cloning import UnsupportedTemplate, schema_copy
+
+logger = logging.getLogger(__name__)
 
 
 class Client(TenantMixin):
@@ -44,6 +51,48 @@ class Client(TenantMixin):
         if getattr(self, "_plain_migrations", False):
             return False
         return super().get_base_schema()
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Copy the template (see tenants.cloning), then migrate for real only if the template
+        is behind the code.
+
+        django-tenants would clone with a function that slows down as clients are added, then
+        run `migrate_schemas --fake`: slow (it loads the migration graph and fires post_migrate
+        each time) and wrong when the template is stale, since faking marks the missing
+        migrations applied without running them.
+        """
+        base = self.get_base_schema()
+        if not (sync_schema and base and schema_exists(base)):
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        try:
+            schema_copy(source=base, target=self.schema_name)
+        except UnsupportedTemplate as exc:
+            logger.warning("Template %s cannot be copied (%s); running migrations", base, exc)
+            self._plain_migrations = True
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT app, name FROM "{self.schema_name}".django_migrations')  # noqa: S608
+            applied = set(cursor.fetchall())
+        if _all_migrations() - applied:
+            call_command(
+                "migrate_schemas",
+                tenant=True,
+                schema_name=self.schema_name,
+                interactive=False,
+                verbosity=verbosity,
+            )
+        connection.set_schema_to_public()
+        return True
+
+
+@cache
+def _all_migrations() -> frozenset[tuple[str, str]]:
+    """Every migration the code has; a schema whose history lacks one needs migrating."""
+    from django.db.migrations.loader import MigrationLoader
+
+    return frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
 class Domain(DomainMixin):
@@ -167,3 +216,6 @@ class LoginHandoff(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"hand-off of {self.user_id} to {self.client_id}"

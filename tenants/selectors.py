@@ -28,9 +28,7 @@ def tenant_access_for(*, user: User, client: Client) -> TenantAccess | None:
     if not user.is_authenticated or not user.is_active or client.is_template or client.is_public:
         return None
     role = (
-        Membership.objects.filter(user=user, client=client)
-        .values_list("role", flat=True)
-        .first()
+        Membership.objects.filter(user=user, client=client).values_list("role", flat=True).first()
     )
     if role is not None and client.status == ClientStatus.ACTIVE:
         return TenantAccess(client=client, role=ClientRole(role), is_staff_entry=False)

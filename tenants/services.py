@@ -275,9 +275,7 @@ def login_handoff_issue(*, user: User, client: Client) -> HandoffTicket:
 def login_handoff_redeem(*, token: str, client: Client) -> User | None:
     """The user a valid, unused, unexpired token for `client` names; the token is spent."""
     try:
-        payload = signing.loads(
-            token, salt=_HANDOFF_SALT, max_age=settings.TENANT_HANDOFF_MAX_AGE
-        )
+        payload = signing.loads(token, salt=_HANDOFF_SALT, max_age=settings.TENANT_HANDOFF_MAX_AGE)
     except signing.BadSignature:
         return None
     if payload.get("c") != client.pk:

@@ -106,8 +106,23 @@ def celery_worker_queue(django_db_setup, worker_id):
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "-P", "solo",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-Q",
+            queue,
+            "-P",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "warning",
+        ],
         env=env,
     )
     yield queue

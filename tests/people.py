@@ -42,7 +42,7 @@ EMAILS = {
 
 def build_world() -> None:
     """Create the clients and people if missing (idempotent, so a reused database works)."""
-    owners = {slug: None for slug in CLIENTS}
+    owners = dict.fromkeys(CLIENTS)
     for email, slug, role in MEMBERS.values():
         if role == ClientRole.OWNER:
             owners[slug] = email

@@ -34,7 +34,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the header as `Authorization: Bearer <key>`.")
+            raise exceptions.AuthenticationFailed(
+                "Send the header as `Authorization: Bearer <key>`."
+            )
         tenant = getattr(request, "tenant", None)
         if tenant is None or tenant.is_public:
             raise exceptions.AuthenticationFailed("API keys work on a client's host only.")

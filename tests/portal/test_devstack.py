@@ -32,7 +32,7 @@ def data_dir():
 
 
 def _env():
-    env = {k: v for k, v in os.environ.items()}
+    env = dict(os.environ.items())
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CACHE_URL"):
         env.pop(name, None)
     return env
@@ -47,15 +47,27 @@ def _alive(pid: int) -> bool:
 
 
 def _devstack(data_dir: Path, *command: str) -> list[str]:
-    return [sys.executable, "-m", "portal.devstack", "--data-dir", str(data_dir), "exec", "--", *command]
+    return [
+        sys.executable,
+        "-m",
+        "portal.devstack",
+        "--data-dir",
+        str(data_dir),
+        "exec",
+        "--",
+        *command,
+    ]
 
 
 def test_exec_starts_postgres_and_redis_that_answer_then_stops_both(data_dir):
-    probe = PROBE + "print(open(os.path.join(%r, 'services.json')).read())" % str(data_dir)
+    probe = PROBE + f"print(open(os.path.join({str(data_dir)!r}, 'services.json')).read())"
 
     done = subprocess.run(
         _devstack(data_dir, sys.executable, "-c", probe),
-        env=_env(), capture_output=True, text=True, timeout=120,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert done.returncode == 0, done.stderr
@@ -87,9 +99,22 @@ def test_given_urls_are_used_and_nothing_is_started(data_dir, tmp_path):
     probe = "import os; print(os.environ['DATABASE_URL'], os.environ['CELERY_BROKER_URL'])"
 
     done = subprocess.run(
-        [sys.executable, "-m", "portal.devstack", "--data-dir", str(tmp_path), "exec", "--",
-         sys.executable, "-c", probe],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "portal.devstack",
+            "--data-dir",
+            str(tmp_path),
+            "exec",
+            "--",
+            sys.executable,
+            "-c",
+            probe,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert done.stdout.split() == ["postgresql://x@/y", "redis://z"]

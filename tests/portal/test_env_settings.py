@@ -4,7 +4,9 @@ from django.core.exceptions import ImproperlyConfigured
 from portal.env import env_bool, env_int, env_list, env_str, parse_database_url
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("off", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("off", False), ("", False)]
+)
 def test_env_bool_reads_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("FLAG", raw)
     assert env_bool("FLAG", default=not expected) is expected
@@ -38,8 +40,12 @@ def test_env_str_required_and_list(monkeypatch):
 def test_database_url_tcp_and_unix_socket_forms():
     tcp = parse_database_url("postgresql://app:p%40ss@db.internal:6432/portal?sslmode=require")
     assert tcp == {
-        "NAME": "portal", "USER": "app", "PASSWORD": "p@ss", "HOST": "db.internal",
-        "PORT": "6432", "OPTIONS": {"sslmode": "require"},
+        "NAME": "portal",
+        "USER": "app",
+        "PASSWORD": "p@ss",
+        "HOST": "db.internal",
+        "PORT": "6432",
+        "OPTIONS": {"sslmode": "require"},
     }
     sock = parse_database_url("postgresql://postgres:@/portal?host=/work/.devdata/pg")
     assert (sock["HOST"], sock["PORT"], sock["OPTIONS"]) == ("/work/.devdata/pg", "", {})

@@ -20,12 +20,14 @@ def _tables(schema: str) -> set[str]:
 
 def _applied_migrations(schema: str) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')  # noqa: S608
         return set(cursor.fetchall())
 
 
 def test_client_create_makes_schema_domain_owner_and_audit_row(db):
-    client = client_create(name="Umbrella Corp", slug="umbrella", owner_email="Boss@Umbrella.example")
+    client = client_create(
+        name="Umbrella Corp", slug="umbrella", owner_email="Boss@Umbrella.example"
+    )
 
     assert client.schema_name == "c_umbrella"
     assert schema_exists("c_umbrella")
@@ -98,8 +100,13 @@ def test_create_client_command(db):
     out = io.StringIO()
 
     call_command(
-        "create_client", "vandelay", "--name", "Vandelay Industries",
-        "--owner-email", "art@vandelay.example", stdout=out,
+        "create_client",
+        "vandelay",
+        "--name",
+        "Vandelay Industries",
+        "--owner-email",
+        "art@vandelay.example",
+        stdout=out,
     )
 
     assert "Created Vandelay Industries at vandelay.localhost" in out.getvalue()
@@ -130,3 +137,16 @@ def test_a_new_migration_reaches_the_template_and_every_client_created_after_it(
 
         ProbeRecord.objects.create(note="works")
         assert ProbeRecord.objects.count() == 1
+
+
+def test_a_stale_template_is_caught_up_for_real_not_faked(db):
+    """If the template missed a migration, the new client gets it applied, not just recorded."""
+    call_command(
+        "migrate_schemas", "migration_probe", "zero", schema_name="tenant_template", verbosity=0
+    )
+    assert "migration_probe_proberecord" not in _tables("tenant_template")
+
+    client = client_create(name="Catch Up", slug="catch-up", owner_email="c@example.com")
+
+    assert "migration_probe_proberecord" in _tables(client.schema_name)
+    assert ("migration_probe", "0001_initial") in _applied_migrations(client.schema_name)

@@ -26,7 +26,8 @@ def test_login_on_public_host_with_one_membership_goes_to_that_client(web, acme)
 
     assert response.status_code == 302
     tenant_http, landed = _follow_handoff(web, acme, response["Location"])
-    assert landed.status_code == 302 and landed["Location"] == "/"
+    assert landed.status_code == 302
+    assert landed["Location"] == "/"
     assert "Acme Retail" in tenant_http.get("/").content.decode()
 
 

@@ -29,7 +29,8 @@ def test_staff_console_search_answers_htmx_with_rows_only(web, staff_manager):
 
     body = response.content.decode()
     assert "<html" not in body
-    assert "Globex Logistics" in body and "Acme Retail" not in body
+    assert "Globex Logistics" in body
+    assert "Acme Retail" not in body
 
 
 def test_client_users_cannot_open_the_staff_console(web, acme_owner, outsider):
@@ -41,8 +42,12 @@ def test_client_users_cannot_open_the_staff_console(web, acme_owner, outsider):
 def test_staff_creates_a_client_from_the_console(web, staff_manager):
     response = web(None, staff_manager).post(
         "/staff/clients/new/",
-        {"name": "Stark Industries", "slug": "stark", "owner_email": "tony@stark.example",
-         "default_region": "us"},
+        {
+            "name": "Stark Industries",
+            "slug": "stark",
+            "owner_email": "tony@stark.example",
+            "default_region": "us",
+        },
     )
 
     assert response.status_code == 302
@@ -61,7 +66,8 @@ def test_client_create_form_shows_errors_and_creates_nothing(web, staff_manager)
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert "already exists" in errors["slug"][0]
-    assert "owner_email" in errors and "default_region" in errors
+    assert "owner_email" in errors
+    assert "default_region" in errors
     assert Client.objects.count() == before
 
 

@@ -25,4 +25,6 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        self.stdout.write(f"Created {client.name} at {client_host(client)} (schema {client.schema_name})")
+        self.stdout.write(
+            f"Created {client.name} at {client_host(client)} (schema {client.schema_name})"
+        )

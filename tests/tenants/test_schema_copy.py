@@ -1,0 +1,131 @@
+"""The template copy reproduces the template exactly, or refuses and migrations run instead."""
+
+import logging
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import schema_context
+
+from tenants.cloning import UnsupportedTemplate, schema_copy
+from tenants.services import client_create
+from tests.migration_probe.models import ProbeParent, ProbeRecord
+
+TEMPLATE = "tenant_template"
+
+
+def _rows(query: str, schema: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"schema": schema})
+        return [
+            tuple(str(v).replace(f"{schema}.", "<schema>.") if v is not None else None for v in row)
+            for row in cursor.fetchall()
+        ]
+
+
+def signature(schema: str) -> dict[str, list[tuple]]:
+    """Everything about a schema that a clone must reproduce, with its name masked."""
+    return {
+        "columns": _rows(
+            """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                      pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+                      col_description(c.oid, a.attnum)
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+               WHERE n.nspname = %(schema)s AND c.relkind = 'r' AND a.attnum > 0
+                 AND NOT a.attisdropped ORDER BY 1, a.attnum""",
+            schema,
+        ),
+        "constraints": _rows(
+            """SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
+               FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = %(schema)s ORDER BY 1, 2""",
+            schema,
+        ),
+        "indexes": _rows(
+            """SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %(schema)s
+               ORDER BY 1""",
+            schema,
+        ),
+        "table_comments": _rows(
+            """SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = %(schema)s AND c.relkind = 'r' ORDER BY 1""",
+            schema,
+        ),
+        "migrations": _migration_rows(schema),
+    }
+
+
+def _migration_rows(schema: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations ORDER BY 1, 2')  # noqa: S608
+        return cursor.fetchall()
+
+
+def test_copy_reproduces_columns_constraints_indexes_comments_and_history(db):
+    client = client_create(name="Copy", slug="copy-check", owner_email="c@example.com")
+
+    copied, template = signature(client.schema_name), signature(TEMPLATE)
+
+    assert copied == template
+    kinds = {row[2] for row in copied["constraints"] if row[0] == "migration_probe_proberecord"}
+    assert kinds == {"p", "u", "c", "f"}
+    assert ("probe_paid_note_idx",) == tuple(
+        name for name, _ in copied["indexes"] if name == "probe_paid_note_idx"
+    )
+
+
+def test_copied_rows_and_identity_sequences_keep_working(db, acme_owner):
+    client = client_create(name="Rows", slug="rows-check", owner_email="r@example.com")
+
+    with schema_context(client.schema_name):
+        assert list(ProbeParent.objects.values_list("name", flat=True)) == ["seeded"]
+        parent = ProbeParent.objects.create(name="new")  # the sequence continues after the copy
+        record = ProbeRecord.objects.create(note="n", parent=parent, owner=acme_owner, amount=2)
+        record.refresh_from_db()
+        assert record.doubled == 4
+        assert record.created is not None
+    with schema_context(TEMPLATE):
+        assert ProbeParent.objects.count() == 1  # the template is untouched
+
+
+def test_foreign_keys_of_the_copy_point_at_its_own_tables(db):
+    client = client_create(name="Fk", slug="fk-check", owner_email="f@example.com")
+
+    with (
+        schema_context(client.schema_name),
+        pytest.raises(IntegrityError, match="violates foreign key constraint"),
+        transaction.atomic(),
+    ):
+        ProbeRecord.objects.create(note="orphan", parent_id=999_999)
+        connection.check_constraints()  # the constraints are deferred: check them now
+
+
+def test_unsupported_template_objects_are_refused_before_anything_is_created(db):
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE VIEW {TEMPLATE}.probe_view AS SELECT 1 AS one")
+
+    with pytest.raises(UnsupportedTemplate, match="relation probe_view of kind v"):
+        schema_copy(source=TEMPLATE, target="c_never")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'c_never'")
+        assert cursor.fetchone() is None
+
+
+def test_client_create_falls_back_to_migrations_when_the_template_cannot_be_copied(db, caplog):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE FUNCTION {TEMPLATE}.probe_fn() RETURNS int AS 'SELECT 1' LANGUAGE sql"
+        )
+
+    with caplog.at_level(logging.WARNING, logger="tenants.models"):
+        client = client_create(name="Fallback", slug="fallback", owner_email="fb@example.com")
+
+    assert "cannot be copied (function probe_fn)" in caplog.text
+    copied = signature(client.schema_name)
+    assert copied["columns"] == signature(TEMPLATE)["columns"]
+    with schema_context(client.schema_name):
+        assert list(ProbeParent.objects.values_list("name", flat=True)) == ["seeded"]
