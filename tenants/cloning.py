@@ -55,7 +55,8 @@ SELECT 'sequence default on ' || c.relname || '.' || a.attname
   FROM pg_attrdef ad
   JOIN pg_class c ON c.oid = ad.adrelid
   JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-  WHERE ad.adrelid IN (SELECT oid FROM tables) AND pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%'
+  WHERE ad.adrelid IN (SELECT oid FROM tables)
+    AND pg_get_expr(ad.adbin, ad.adrelid) LIKE '%%nextval(%%'
 """
 
 _TABLES_SQL = """
