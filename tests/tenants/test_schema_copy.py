@@ -94,10 +94,17 @@ def test_copied_rows_and_identity_sequences_keep_working(db, acme_owner):
 def test_foreign_keys_of_the_copy_point_at_its_own_tables(db):
     client = client_create(name="Fk", slug="fk-check", owner_email="f@example.com")
 
-    with schema_context(client.schema_name), transaction.atomic():
+    with (
+        schema_context(client.schema_name),
+        pytest.raises(IntegrityError, match="violates foreign key constraint"),
+    ):
+        _insert_orphan_record()
+
+
+def _insert_orphan_record() -> None:
+    with transaction.atomic():
         ProbeRecord.objects.create(note="orphan", parent_id=999_999)
-        with pytest.raises(IntegrityError, match="violates foreign key constraint"):
-            connection.check_constraints()  # the constraints are deferred: check them now
+        connection.check_constraints()  # the constraints are deferred: check them now
 
 
 def test_unsupported_template_objects_are_refused_before_anything_is_created(db):
