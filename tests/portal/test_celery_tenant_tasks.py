@@ -15,14 +15,16 @@ def test_tenant_task_without_a_schema_refuses_to_run(db):
         client_housekeeping.apply().get()
 
 
-def test_tenant_task_applied_inside_a_tenant_runs_there(acme):
+def test_tenant_task_applied_inside_a_tenant_runs_there_and_touches_only_that_client(acme, globex):
     connection.set_tenant(acme)
 
     result = client_housekeeping.apply().get()
 
     assert result["schema"] == "c_acme"
     acme.refresh_from_db()
+    globex.refresh_from_db()
     assert acme.storage_bytes == result["storage_bytes"] > 0
+    assert globex.storage_bytes is None
 
 
 def test_fan_out_sends_one_task_per_active_client_from_one_query(

@@ -119,3 +119,49 @@ def test_given_urls_are_used_and_nothing_is_started(data_dir, tmp_path):
 
     assert done.stdout.split() == ["postgresql://x@/y", "redis://z"]
     assert not (tmp_path / "pg").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_run_serves_the_seeded_portal_and_sigterm_leaves_nothing_running(data_dir):
+    """What `make run` does: migrate, seed, worker + beat + web; SIGTERM stops all of it."""
+    import urllib.request
+
+    import psutil
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portal.devstack", "--data-dir", str(data_dir), "run"],
+        env={**_env(), "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    login_page = None
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/auth/login/", timeout=2) as r:
+                login_page = r.read().decode()
+                break
+        except OSError:
+            time.sleep(0.3)
+    pids = json.loads((data_dir / "services.json").read_text())
+    family = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=90)[0]
+
+    assert login_page is not None, output
+    assert "Sign in" in login_page
+    assert "owner@acme.example" in output  # the demo logins are printed
+    assert proc.returncode == 0
+    assert len(family) >= 3  # worker, beat, web server (and their own children)
+    leftovers = [pid for pid in [*family, pids["postgres_pid"], pids["redis_pid"]] if _alive(pid)]
+    assert leftovers == []
