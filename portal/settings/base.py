@@ -10,6 +10,7 @@ from celery.schedules import crontab
 from portal.env import (
     env_bool,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -214,6 +215,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 730, minimum=30)
+
+# --- Meta (WhatsApp Business Platform) ---------------------------------------------------
+# Graph API base URL and version; tests, benchmarks and `make run` point it at the simulator.
+META_GRAPH_URL = env_str("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
+META_API_VERSION = env_str("META_API_VERSION", "v24.0")
+META_HTTP_TIMEOUT = env_float("META_HTTP_TIMEOUT", 10.0, minimum=0.1)
+META_MAX_RETRIES = env_int("META_MAX_RETRIES", 5, minimum=0)
+# Longest wait the client accepts inside one call before raising MetaRateLimited to its caller.
+META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0)
+# Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
+# rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
+META_APP_SECRET = env_str("META_APP_SECRET", "")
+META_VERIFY_TOKEN = env_str("META_VERIFY_TOKEN", "")
+# Key for Meta credentials at rest (Fernet, urlsafe base64 of 32 bytes), separate from SECRET_KEY.
+META_CREDENTIALS_KEY = env_str("META_CREDENTIALS_KEY", "")
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,339 @@
+"""Our names for Meta's enums and the typed results of the Graph API client.
+
+Each enum maps Meta's tokens with `from_meta(raw)`; a value Meta adds tomorrow maps to UNKNOWN
+instead of crashing, and the raw token stays available on the result (`raw`) for display and
+later reprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class _MetaEnum(StrEnum):
+    """A StrEnum whose members list the Meta tokens they stand for in `_meta_`."""
+
+    @classmethod
+    def _aliases(cls) -> dict[str, _MetaEnum]:
+        cache = cls.__dict__.get("_alias_cache")
+        if cache is None:
+            cache = {}
+            for member in cls:
+                for token in _META_TOKENS.get((cls.__name__, member.name), (member.name,)):
+                    cache[token.upper()] = member
+            cls._alias_cache = cache
+        return cache
+
+    @classmethod
+    def from_meta(cls, raw: str | None):
+        if raw is None or raw == "":
+            return cls.UNKNOWN  # type: ignore[attr-defined]
+        return cls._aliases().get(str(raw).strip().upper(), cls.UNKNOWN)  # type: ignore[attr-defined]
+
+
+class Quality(_MetaEnum):
+    """Quality rating of a number or template (WhatsApp Manager: High / Medium / Low)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+
+
+class NumberStatus(_MetaEnum):
+    """A phone number's status: an open set (Meta's schemas disagree; see meta-platform §1.2)."""
+
+    CONNECTED = "connected"
+    PENDING = "pending"
+    FLAGGED = "flagged"
+    RESTRICTED = "restricted"
+    RATE_LIMITED = "rate_limited"
+    BANNED = "banned"
+    DISCONNECTED = "disconnected"
+    MIGRATED = "migrated"
+    DELETED = "deleted"
+    UNVERIFIED = "unverified"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class MessagingLimit(_MetaEnum):
+    """Unique users reachable outside a service window per 24 h (portfolio level)."""
+
+    TIER_50 = "tier_50"
+    TIER_250 = "tier_250"
+    TIER_1K = "tier_1k"
+    TIER_2K = "tier_2k"
+    TIER_10K = "tier_10k"
+    TIER_100K = "tier_100k"
+    UNLIMITED = "unlimited"
+    NOT_SET = "not_set"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Ordering for rise/drop detection; NOT_SET and UNKNOWN rank 0."""
+        return _LIMIT_RANK.get(self, 0)
+
+    @property
+    def daily_users(self) -> int | None:
+        return _LIMIT_USERS.get(self)
+
+
+class ThroughputLevel(_MetaEnum):
+    STANDARD = "standard"
+    HIGH = "high"
+    NOT_APPLICABLE = "not_applicable"
+    UNKNOWN = "unknown"
+
+
+class NameStatus(_MetaEnum):
+    """Display-name review state (`name_status`, `new_name_status`)."""
+
+    APPROVED = "approved"
+    AVAILABLE_WITHOUT_REVIEW = "available_without_review"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    PENDING_REVIEW = "pending_review"
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
+class CodeVerification(_MetaEnum):
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not_verified"
+    UNVERIFIED = "unverified"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+class CanSend(_MetaEnum):
+    """`health_status.can_send_message` of a node or entity."""
+
+    AVAILABLE = "available"
+    LIMITED = "limited"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+
+
+class ReviewStatus(_MetaEnum):
+    """A WABA's `account_review_status` / `account_review_update.decision`."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    DEFERRED = "deferred"
+    RESTRICTED = "restricted"
+    LIMIT_REACHED = "limit_reached"
+    UNKNOWN = "unknown"
+
+
+class BusinessVerification(_MetaEnum):
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    PENDING = "pending"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+class BanState(_MetaEnum):
+    """`account_update.ban_info.waba_ban_state`; NONE when no ban was ever signalled."""
+
+    NONE = "none"
+    SCHEDULED_FOR_DISABLE = "scheduled_for_disable"
+    DISABLED = "disabled"
+    REINSTATED = "reinstated"
+    UNKNOWN = "unknown"
+
+
+class RestrictionType(_MetaEnum):
+    ADD_PHONE_NUMBER = "add_phone_number"
+    BUSINESS_INITIATED_MESSAGING = "business_initiated_messaging"
+    CUSTOMER_INITIATED_MESSAGING = "customer_initiated_messaging"
+    DIRECT_SEND_UTILITY_TEMPLATES = "direct_send_utility_templates"
+    UTILITY_TEMPLATES = "utility_templates"
+    BUSINESS_AND_USER_INITIATED_CALLING = "business_and_user_initiated_calling"
+    BUSINESS_INITIATED_CALLING = "business_initiated_calling"
+    USER_INITIATED_CALLING = "user_initiated_calling"
+    USER_INITIATED_CALLING_BUTTON_HIDDEN = "user_initiated_calling_button_hidden"
+    UNKNOWN = "unknown"
+
+
+class TemplateStatus(_MetaEnum):
+    """Meta's status of a message template (list filter plus webhook events)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+    IN_APPEAL = "in_appeal"
+    PENDING_DELETION = "pending_deletion"
+    DELETED = "deleted"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    ARCHIVED = "archived"
+    LOCKED = "locked"
+    FLAGGED = "flagged"
+    REINSTATED = "reinstated"
+    UNKNOWN = "unknown"
+
+
+class TemplateCategory(_MetaEnum):
+    MARKETING = "marketing"
+    UTILITY = "utility"
+    AUTHENTICATION = "authentication"
+    UNKNOWN = "unknown"
+
+
+class PauseTitle(_MetaEnum):
+    """`other_info.title` of a template status update."""
+
+    FIRST_PAUSE = "first_pause"
+    SECOND_PAUSE = "second_pause"
+    RATE_LIMITING_PAUSE = "rate_limiting_pause"
+    UNPAUSE = "unpause"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+
+
+# Meta tokens per member where they differ from the member's name.
+_META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Quality", "HIGH"): ("GREEN", "HIGH"),
+    ("Quality", "MEDIUM"): ("YELLOW", "MEDIUM"),
+    ("Quality", "LOW"): ("RED", "LOW"),
+    ("Quality", "NOT_APPLICABLE"): ("NA", "NOT_APPLICABLE"),
+    ("MessagingLimit", "UNLIMITED"): ("TIER_UNLIMITED", "UNLIMITED"),
+    ("MessagingLimit", "NOT_SET"): ("TIER_NOT_SET", "NOT_SET"),
+    ("BanState", "SCHEDULED_FOR_DISABLE"): ("SCHEDULE_FOR_DISABLE",),
+    ("BanState", "DISABLED"): ("DISABLE", "DISABLED"),
+    ("BanState", "REINSTATED"): ("REINSTATE", "REINSTATED"),
+    ("RestrictionType", "ADD_PHONE_NUMBER"): ("RESTRICTED_ADD_PHONE_NUMBER_ACTION",),
+    ("RestrictionType", "BUSINESS_INITIATED_MESSAGING"): ("RESTRICTED_BIZ_INITIATED_MESSAGING",),
+    ("RestrictionType", "CUSTOMER_INITIATED_MESSAGING"): (
+        "RESTRICTED_CUSTOMER_INITIATED_MESSAGING",
+    ),
+    ("RestrictionType", "DIRECT_SEND_UTILITY_TEMPLATES"): (
+        "RESTRICTED_DIRECT_SEND_UTILITY_TEMPLATES",
+    ),
+    ("RestrictionType", "UTILITY_TEMPLATES"): ("RESTRICTED_UTILITY_TEMPLATES",),
+    ("RestrictionType", "BUSINESS_AND_USER_INITIATED_CALLING"): (
+        "RESTRICTED_BIZ_INITIATED_AND_USER_INITIATED_CALLING",
+    ),
+    ("RestrictionType", "BUSINESS_INITIATED_CALLING"): ("RESTRICTED_BUSINESS_INITIATED_CALLING",),
+    ("RestrictionType", "USER_INITIATED_CALLING"): ("RESTRICTED_USER_INITIATED_CALLING",),
+    ("RestrictionType", "USER_INITIATED_CALLING_BUTTON_HIDDEN"): (
+        "RESTRICTED_USER_INITIATED_CALLING_CALL_BUTTON_HIDDEN",
+    ),
+}
+
+_LIMIT_RANK = {
+    MessagingLimit.TIER_50: 1,
+    MessagingLimit.TIER_250: 2,
+    MessagingLimit.TIER_1K: 3,
+    MessagingLimit.TIER_2K: 4,
+    MessagingLimit.TIER_10K: 5,
+    MessagingLimit.TIER_100K: 6,
+    MessagingLimit.UNLIMITED: 7,
+}
+_LIMIT_USERS = {
+    MessagingLimit.TIER_50: 50,
+    MessagingLimit.TIER_250: 250,
+    MessagingLimit.TIER_1K: 1_000,
+    MessagingLimit.TIER_2K: 2_000,
+    MessagingLimit.TIER_10K: 10_000,
+    MessagingLimit.TIER_100K: 100_000,
+}
+
+
+# --- Typed results of the Graph API client ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthEntity:
+    entity_type: str  # PHONE_NUMBER, WABA, BUSINESS, APP, MESSAGE_TEMPLATE, FLOW, ...
+    entity_id: str
+    can_send: CanSend
+    errors: tuple[dict, ...] = ()  # {error_code, error_description, possible_solution}
+    additional_info: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Health:
+    """`health_status`. `can_send` is computed from the entities' `can_send_message` (the
+    top-level value can read BLOCKED only because SIP calling is not set up)."""
+
+    can_send: CanSend
+    entities: tuple[HealthEntity, ...] = ()
+
+
+@dataclass(frozen=True)
+class WabaInfo:
+    id: str
+    name: str
+    currency: str | None = None
+    timezone_id: str | None = None
+    message_template_namespace: str | None = None
+    review_status: ReviewStatus = ReviewStatus.UNKNOWN
+    business_verification: BusinessVerification = BusinessVerification.UNKNOWN
+    health: Health | None = None
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PhoneNumberInfo:
+    id: str
+    display_phone_number: str
+    verified_name: str = ""
+    status: NumberStatus = NumberStatus.UNKNOWN
+    quality: Quality = Quality.UNKNOWN
+    # `whatsapp_business_manager_messaging_limit` (v24+), else the legacy `messaging_limit_tier`.
+    messaging_limit: MessagingLimit = MessagingLimit.UNKNOWN
+    throughput: ThroughputLevel = ThroughputLevel.UNKNOWN
+    name_status: NameStatus = NameStatus.UNKNOWN
+    new_display_name: str | None = None
+    new_name_status: NameStatus | None = None
+    code_verification: CodeVerification = CodeVerification.UNKNOWN
+    platform_type: str | None = None
+    account_mode: str | None = None
+    health: Health | None = None
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    id: str
+    name: str
+    language: str
+    category: TemplateCategory = TemplateCategory.UNKNOWN
+    status: TemplateStatus = TemplateStatus.UNKNOWN
+    quality: Quality = Quality.UNKNOWN
+    quality_updated_at: datetime | None = None
+    rejected_reason: str | None = None
+    parameter_format: str | None = None  # "positional" | "named"
+    components: tuple[dict, ...] = ()
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class CreatedTemplate:
+    id: str
+    status: TemplateStatus
+    category: TemplateCategory
+
+
+@dataclass(frozen=True)
+class BusinessUseCaseUsage:
+    """One entry of `X-Business-Use-Case-Usage` (percentages of the limit)."""
+
+    business_id: str
+    use_case: str
+    call_count: int
+    total_cputime: int
+    total_time: int
+    estimated_time_to_regain_access_minutes: int
