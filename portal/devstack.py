@@ -32,6 +32,8 @@ DEV_ENV = {
     "PORTAL_DOMAIN": "localhost",
     "META_APP_SECRET": "dev-app-secret",
     "META_VERIFY_TOKEN": "dev-verify-token",
+    "META_SYSTEM_USER_TOKEN": "dev-system-user-token",
+    "META_CREDENTIALS_KEY": "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcy0hISE=",
 }
 
 

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from portal.meta.views import meta_webhook
 from tenants.urls import public_urlpatterns
 
 admin.site.site_header = "BSP portal administration"
@@ -10,5 +11,6 @@ admin.site.site_title = "BSP portal admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("webhooks/meta", meta_webhook, name="meta-webhook"),
     *public_urlpatterns,
 ]

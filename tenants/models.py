@@ -28,6 +28,15 @@ class Client(TenantMixin):
     default_region = models.CharField(
         max_length=2, default="US", help_text="ISO country for phone numbers written without +."
     )
+    account_manager = models.ForeignKey(
+        "tenants.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_clients",
+        limit_choices_to={"is_staff": True},
+        help_text="BSP staff member who receives this client's alerts.",
+    )
     storage_bytes = models.BigIntegerField(null=True, blank=True)
     housekept_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -219,3 +228,62 @@ class LoginHandoff(models.Model):
 
     def __str__(self) -> str:
         return f"hand-off of {self.user_id} to {self.client_id}"
+
+
+class AssetKind(models.TextChoices):
+    WABA = "waba", "WhatsApp Business Account"
+    PHONE_NUMBER = "phone_number", "Phone number"
+
+
+class MetaAssetRoute(models.Model):
+    """Which client owns a Meta id: how a webhook finds its tenant without touching schemas."""
+
+    kind = models.CharField(max_length=20, choices=AssetKind)
+    meta_id = models.CharField(max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="meta_routes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "meta_id"], name="meta_route_unique_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.meta_id} → {self.client_id}"
+
+
+class WorkKind(models.TextChoices):
+    NUMBER_HEALTH = "number_health", "Number health"
+    TEMPLATE_REVIEW = "template_review", "Template review"
+    APPEAL = "appeal", "Appeal"
+
+
+class WorkItem(models.Model):
+    """The staff work index: one public row per tenant-side item staff must see across clients.
+
+    Written by one service in the same transaction as the tenant-side change, so a staff queue
+    is one indexed query however many clients there are.
+    """
+
+    kind = models.CharField(max_length=30, choices=WorkKind)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="work_items")
+    object_id = models.CharField(max_length=64, help_text="Primary key of the tenant-side row.")
+    title = models.CharField(max_length=200)
+    subtitle = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=40, blank=True)
+    band = models.CharField(max_length=20, blank=True)
+    # Lower sorts first: a health score, or seconds since epoch of when the wait began.
+    sort_key = models.IntegerField(default=0)
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "client", "object_id"], name="work_item_unique_object"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "sort_key", "id"], name="work_item_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title}"

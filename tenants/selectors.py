@@ -66,3 +66,15 @@ def active_client_schemas() -> list[str]:
 
 def members_of_client(*, client: Client) -> QuerySet[Membership]:
     return Membership.objects.filter(client=client).select_related("user").order_by("user__email")
+
+
+def active_client_schemas_with_wabas() -> list[str]:
+    """Schemas of active clients that have at least one WABA linked (one query)."""
+    from tenants.models import AssetKind, MetaAssetRoute
+
+    return list(
+        MetaAssetRoute.objects.filter(kind=AssetKind.WABA, client__status=ClientStatus.ACTIVE)
+        .values_list("client__schema_name", flat=True)
+        .distinct()
+        .order_by("client__schema_name")
+    )

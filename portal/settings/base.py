@@ -9,6 +9,7 @@ from celery.schedules import crontab
 
 from portal.env import (
     env_bool,
+    env_choice,
     env_database,
     env_float,
     env_int,
@@ -35,6 +36,7 @@ SHARED_APPS = [
     "portal",
     "tenants",
     "portal.audit",
+    "portal.meta",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -45,6 +47,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "django_filters",
     "django_htmx",
+    "axes",  # login throttling (production hardening); its tables live in the public schema
+    "csp",
 ]
 TENANT_APPS = [
     "compliance",
@@ -66,8 +70,12 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
+    # First: probes reach /healthz and /readyz by pod IP, before host routing and HTTPS redirect.
+    "portal.health.HealthCheckMiddleware",
+    "portal.observability.RequestIdMiddleware",
     "tenants.middleware.PortalTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.TenantAccessMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -126,7 +136,11 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "tenants.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # Refuses a login while its e-mail + address is locked out (see Production hardening).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -185,6 +199,26 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"portal@{PORTAL_DOMAIN}")
 
+# --- Meta (WhatsApp Business Platform) ---------------------------------------------------
+# Graph API base URL and version; tests, benchmarks and `make run` point it at the simulator.
+META_GRAPH_URL = env_str("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
+META_API_VERSION = env_str("META_API_VERSION", "v24.0")
+META_HTTP_TIMEOUT = env_float("META_HTTP_TIMEOUT", 10.0, minimum=0.1)
+META_MAX_RETRIES = env_int("META_MAX_RETRIES", 5, minimum=0)
+# Longest wait the client accepts inside one call before raising MetaRateLimited to its caller.
+META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0)
+# Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
+# rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
+META_APP_SECRET = env_str("META_APP_SECRET", "")
+META_VERIFY_TOKEN = env_str("META_VERIFY_TOKEN", "")
+# The BSP's system-user token, until one is stored (encrypted) through the admin.
+META_SYSTEM_USER_TOKEN = env_str("META_SYSTEM_USER_TOKEN", "")
+# Key for Meta credentials at rest (Fernet, urlsafe base64 of 32 bytes), separate from SECRET_KEY.
+META_CREDENTIALS_KEY = env_str("META_CREDENTIALS_KEY", "")
+# Minutes between fleet syncs, and seconds after which an unprocessed webhook is swept up.
+META_SYNC_MINUTES = env_int("META_SYNC_MINUTES", 15, minimum=1)
+META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 60, minimum=5)
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env_str(
@@ -209,27 +243,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.fan_out_tenant_housekeeping",
         "schedule": TENANT_HOUSEKEEPING_MINUTES * 60,
     },
+    "meta-webhook-sweeper": {
+        "task": "portal.meta.tasks.webhook_sweep",
+        "schedule": 60,
+    },
+    "meta-fleet-sync": {
+        "task": "compliance.tasks.fan_out_sync",
+        "schedule": META_SYNC_MINUTES * 60,
+    },
     "audit-retention": {
         "task": "portal.audit.tasks.audit_purge_expired",
         "schedule": crontab(minute=17, hour=3),
     },
 }
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 730, minimum=30)
-
-# --- Meta (WhatsApp Business Platform) ---------------------------------------------------
-# Graph API base URL and version; tests, benchmarks and `make run` point it at the simulator.
-META_GRAPH_URL = env_str("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
-META_API_VERSION = env_str("META_API_VERSION", "v24.0")
-META_HTTP_TIMEOUT = env_float("META_HTTP_TIMEOUT", 10.0, minimum=0.1)
-META_MAX_RETRIES = env_int("META_MAX_RETRIES", 5, minimum=0)
-# Longest wait the client accepts inside one call before raising MetaRateLimited to its caller.
-META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0)
-# Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
-# rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
-META_APP_SECRET = env_str("META_APP_SECRET", "")
-META_VERIFY_TOKEN = env_str("META_VERIFY_TOKEN", "")
-# Key for Meta credentials at rest (Fernet, urlsafe base64 of 32 bytes), separate from SECRET_KEY.
-META_CREDENTIALS_KEY = env_str("META_CREDENTIALS_KEY", "")
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -260,3 +287,85 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Production hardening -------------------------------------------------------------------
+# The defaults are the production values; `make run` (DEBUG=true) and the test settings turn the
+# HTTPS-only parts off. `manage.py check --deploy` is clean with deploy/env.example's values
+# (tests/deploy/test_check_deploy.py). Every variable is in deploy/env.example.
+
+# TLS ends at the ingress / load balancer, which sets X-Forwarded-Proto. Trust that header only
+# when the proxy in front always overwrites it; a client talking to gunicorn directly could claim
+# HTTPS with it. With it, SECURE_SSL_REDIRECT redirects plain-HTTP requests that reached us.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies in front of gunicorn whose X-Forwarded-For entry we trust (login throttling per IP).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SECURE_COOKIES)
+# HSTS covers subdomains by default: every client is a subdomain of PORTAL_DOMAIN.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # W021 asks for HSTS preloading. Preloading is the operator's decision for the registrable
+    # domain as a whole (it binds every subdomain, not only the portal's, and takes months to
+    # undo), so it is off unless SECURE_HSTS_PRELOAD=true; the warning would otherwise be noise.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Content Security Policy (django-csp): our own origin only, no inline scripts or styles. htmx is
+# served from our static files and told not to inject its indicator <style> (base.html's
+# htmx-config meta; the indicator CSS is in portal.css). A form may post to the portal's own
+# hosts: signing in on the public host ends on the client's host through the hand-off redirect.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", f"{PORTAL_DOMAIN}:*", f"*.{PORTAL_DOMAIN}:*"],
+    }
+}
+if env_str("CSP_REPORT_URI", ""):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env_str("CSP_REPORT_URI", "")]
+
+# Login throttling (django-axes): 5 failures for one e-mail from one address lock that pair out
+# for 15 minutes (429); a success resets the count. Per pair, so a stranger cannot lock a user
+# out from another address. Attempts are stored in the public schema (AccessAttempt).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "portal.security.login_username"
+AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
+# Failures are kept (AccessAttempt); a row per successful sign-in is not needed.
+AXES_DISABLE_ACCESS_LOG = True
+
+# Logs: one JSON object per line with the client's schema and the request id (plain text for
+# `make run`). Celery workers log through the same configuration instead of their own.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", {"json", "plain"})
+LOGGING["formatters"]["json"] = {"()": "portal.observability.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# drf-spectacular generates the whole OpenAPI document during `check --deploy` and reports gaps
+# in the API documentation as warnings. Those are not deployment risks and belong to the API's
+# own review (they are listed in deploy/README.md), so the deploy check leaves them out.
+SPECTACULAR_SETTINGS["ENABLE_DJANGO_DEPLOY_CHECK"] = False
+
+# Where collectstatic writes (the image collects into /app/staticfiles at build time).
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(STATIC_ROOT)))
+
+# Optional error reporting to Sentry or a compatible service; off unless SENTRY_DSN is set.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from portal.observability import error_reporting_init
+
+    error_reporting_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE", ""),
+        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
+    )
+# --- End of production hardening ------------------------------------------------------------

@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("META_APP_SECRET", "test-app-secret")
+os.environ.setdefault("META_VERIFY_TOKEN", "test-verify-token")
+os.environ.setdefault("META_SYSTEM_USER_TOKEN", "test-system-user-token")
+os.environ.setdefault("META_CREDENTIALS_KEY", "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE=")
 
 from portal.settings.base import *  # noqa: F403
 
@@ -12,6 +16,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 SECURE_COOKIES = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 CACHES["default"] = {  # noqa: F405
     **CACHES["default"],  # noqa: F405
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

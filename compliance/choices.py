@@ -1,0 +1,96 @@
+from django.db import models
+
+from portal.meta import types as meta
+
+
+def choices_of(enum) -> list[tuple[str, str]]:
+    """Model choices from one of our Meta enums (`portal.meta.types`)."""
+    return [(member.value, member.value.replace("_", " ").capitalize()) for member in enum]
+
+
+QUALITY_CHOICES = choices_of(meta.Quality)
+NUMBER_STATUS_CHOICES = choices_of(meta.NumberStatus)
+MESSAGING_LIMIT_CHOICES = choices_of(meta.MessagingLimit)
+THROUGHPUT_CHOICES = choices_of(meta.ThroughputLevel)
+NAME_STATUS_CHOICES = choices_of(meta.NameStatus)
+CODE_VERIFICATION_CHOICES = choices_of(meta.CodeVerification)
+CAN_SEND_CHOICES = choices_of(meta.CanSend)
+REVIEW_STATUS_CHOICES = choices_of(meta.ReviewStatus)
+BUSINESS_VERIFICATION_CHOICES = choices_of(meta.BusinessVerification)
+BAN_STATE_CHOICES = choices_of(meta.BanState)
+RESTRICTION_TYPE_CHOICES = choices_of(meta.RestrictionType)
+
+
+class Band(models.TextChoices):
+    """Where a number stands, from its health score."""
+
+    HEALTHY = "healthy", "Healthy"
+    WATCH = "watch", "Watch"
+    AT_RISK = "at_risk", "At risk"
+    BLOCKED = "blocked", "Blocked"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class EventKind(models.TextChoices):
+    QUALITY_DROP = "quality_drop", "Quality dropped"
+    QUALITY_RISE = "quality_rise", "Quality improved"
+    LIMIT_DROP = "limit_drop", "Messaging limit lowered"
+    LIMIT_RISE = "limit_rise", "Messaging limit raised"
+    STATUS_CHANGE = "status_change", "Number status changed"
+    FLAGGED = "flagged", "Number flagged"
+    UNFLAGGED = "unflagged", "Number no longer flagged"
+    RESTRICTION = "restriction", "Account restricted"
+    RESTRICTION_LIFTED = "restriction_lifted", "Restriction lifted"
+    VIOLATION = "violation", "Policy violation"
+    BAN_SCHEDULED = "ban_scheduled", "Account scheduled for disabling"
+    BANNED = "banned", "Account disabled"
+    REINSTATED = "reinstated", "Account reinstated"
+    REVIEW_DECISION = "review_decision", "Account review decision"
+    DISPLAY_NAME_DECISION = "display_name_decision", "Display-name decision"
+    CAPABILITY_UPDATE = "capability_update", "Capabilities changed"
+    ACCOUNT_ALERT = "account_alert", "Account alert"
+    PARTNER_CHANGE = "partner_change", "Partner link changed"
+    ACCOUNT_UPDATE = "account_update", "Account update"
+    TEMPLATE_PAUSED = "template_paused", "Template paused"
+    TEMPLATE_UNPAUSED = "template_unpaused", "Template unpaused"
+    TEMPLATE_DISABLED = "template_disabled", "Template disabled"
+    TEMPLATE_REJECTED = "template_rejected", "Template rejected"
+    TEMPLATE_APPROVED = "template_approved", "Template approved"
+    TEMPLATE_QUALITY = "template_quality", "Template quality changed"
+    TEMPLATE_CATEGORY = "template_category", "Template category change"
+    ERROR_SPIKE = "error_spike", "Spike of delivery errors"
+
+
+class EventSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    SYNC = "sync", "Sync"
+
+
+class DeliveryStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+    PLAYED = "played", "Played"
+    UNKNOWN = "unknown", "Unknown"
+
+
+# Delivery error codes that signal a health problem (meta-platform §5.4), with what they mean.
+HEALTH_ERROR_CODES = {
+    131048: "spam rate limit: recipients blocked or reported earlier messages",
+    131049: "held back to protect user engagement (per-user marketing limit)",
+    131050: "the user stopped marketing messages from this business",
+    131026: "undeliverable: not a WhatsApp user or an outdated client",
+}
+
+
+class SyncState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

@@ -1,0 +1,273 @@
+"""A client's WhatsApp assets as Meta reports them, and their health over time.
+
+Meta's state reaches these rows two ways: webhooks (fast, may be missed) and the periodic sync
+(slow, authoritative); `last_confirmed_at` records when the sync last saw an asset, so a missed
+webhook is repaired by the next sync.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from compliance import choices as c
+from portal.meta import types as meta
+
+
+class WhatsAppAccount(models.Model):
+    """A WhatsApp Business Account (WABA) of this client."""
+
+    meta_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    currency = models.CharField(max_length=8, blank=True)
+    timezone_id = models.CharField(max_length=16, blank=True)
+    message_template_namespace = models.CharField(max_length=100, blank=True)
+    review_status = models.CharField(
+        max_length=20, choices=c.REVIEW_STATUS_CHOICES, default=meta.ReviewStatus.UNKNOWN
+    )
+    business_verification = models.CharField(
+        max_length=20,
+        choices=c.BUSINESS_VERIFICATION_CHOICES,
+        default=meta.BusinessVerification.UNKNOWN,
+    )
+    ban_state = models.CharField(
+        max_length=30, choices=c.BAN_STATE_CHOICES, default=meta.BanState.NONE
+    )
+    ban_date = models.CharField(max_length=64, blank=True, help_text="As Meta wrote it.")
+    can_send = models.CharField(
+        max_length=20, choices=c.CAN_SEND_CHOICES, default=meta.CanSend.UNKNOWN
+    )
+    health = models.JSONField(default=dict, blank=True)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    throttled_until = models.DateTimeField(null=True, blank=True)
+    api_usage = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "meta_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.meta_id
+
+
+class AccountRestriction(models.Model):
+    """A restriction Meta placed on a WABA (`account_update` ACCOUNT_RESTRICTION)."""
+
+    account = models.ForeignKey(
+        WhatsAppAccount, on_delete=models.CASCADE, related_name="restrictions"
+    )
+    restriction_type = models.CharField(max_length=60, choices=c.RESTRICTION_TYPE_CHOICES)
+    raw_type = models.CharField(max_length=80, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    remediation = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "raw_type", "expires_at"], name="restriction_unique_occurrence"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.restriction_type} until {self.expires_at}"
+
+    def is_active(self, now=None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())
+
+
+class PhoneNumber(models.Model):
+    """A business phone number, its state at Meta and its current health assessment."""
+
+    account = models.ForeignKey(WhatsAppAccount, on_delete=models.CASCADE, related_name="numbers")
+    meta_id = models.CharField(max_length=64, unique=True)
+    display_phone_number = models.CharField(max_length=32)
+    verified_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=20, choices=c.NUMBER_STATUS_CHOICES, default=meta.NumberStatus.UNKNOWN
+    )
+    quality = models.CharField(
+        max_length=20, choices=c.QUALITY_CHOICES, default=meta.Quality.UNKNOWN
+    )
+    messaging_limit = models.CharField(
+        max_length=20, choices=c.MESSAGING_LIMIT_CHOICES, default=meta.MessagingLimit.UNKNOWN
+    )
+    throughput = models.CharField(
+        max_length=20, choices=c.THROUGHPUT_CHOICES, default=meta.ThroughputLevel.UNKNOWN
+    )
+    name_status = models.CharField(
+        max_length=30, choices=c.NAME_STATUS_CHOICES, default=meta.NameStatus.UNKNOWN
+    )
+    new_display_name = models.CharField(max_length=200, blank=True)
+    code_verification = models.CharField(
+        max_length=20, choices=c.CODE_VERIFICATION_CHOICES, default=meta.CodeVerification.UNKNOWN
+    )
+    platform_type = models.CharField(max_length=30, blank=True)
+    account_mode = models.CharField(max_length=20, blank=True)
+    can_send = models.CharField(
+        max_length=20, choices=c.CAN_SEND_CHOICES, default=meta.CanSend.UNKNOWN
+    )
+    health = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(default=100)
+    band = models.CharField(max_length=20, choices=c.Band, default=c.Band.HEALTHY)
+    reasons = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list, blank=True)
+    assessed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["display_phone_number"]
+
+    def __str__(self) -> str:
+        return self.display_phone_number
+
+
+class HealthSnapshot(models.Model):
+    """A point of a number's health history: written on change, and at least daily."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=20, choices=c.NUMBER_STATUS_CHOICES)
+    quality = models.CharField(max_length=20, choices=c.QUALITY_CHOICES)
+    messaging_limit = models.CharField(max_length=20, choices=c.MESSAGING_LIMIT_CHOICES)
+    can_send = models.CharField(max_length=20, choices=c.CAN_SEND_CHOICES)
+    score = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=20, choices=c.Band)
+
+    class Meta:
+        ordering = ["taken_at"]
+        indexes = [models.Index(fields=["number", "taken_at"], name="snapshot_number_time")]
+
+    def __str__(self) -> str:
+        return f"{self.number_id} at {self.taken_at:%Y-%m-%d %H:%M}: {self.score}"
+
+
+class HealthEvent(models.Model):
+    """Something that happened to an asset's health (quality drop, restriction, ban, …)."""
+
+    account = models.ForeignKey(
+        WhatsAppAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    number = models.ForeignKey(
+        PhoneNumber, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    template_name = models.CharField(max_length=512, blank=True)
+    kind = models.CharField(max_length=40, choices=c.EventKind)
+    severity = models.CharField(max_length=10, choices=c.Severity)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=10, choices=c.EventSource)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    # Makes an event count once however often the change that caused it is seen.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["-occurred_at"], name="event_recent"),
+            models.Index(fields=["number", "-occurred_at"], name="event_number_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Alert(models.Model):
+    """An event someone must look at, shown in the portal and e-mailed."""
+
+    event = models.OneToOneField(HealthEvent, on_delete=models.CASCADE, related_name="alert")
+    created_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"alert for {self.event_id}"
+
+
+class MessageStatus(models.Model):
+    """The delivery ledger: one row per status Meta reported for an outbound message."""
+
+    number = models.ForeignKey(
+        PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="statuses"
+    )
+    phone_number_meta_id = models.CharField(max_length=64)
+    wamid = models.CharField(max_length=200)
+    recipient = models.CharField(max_length=32)
+    status = models.CharField(max_length=20, choices=c.DeliveryStatus)
+    occurred_at = models.DateTimeField()
+    pricing_category = models.CharField(max_length=40, blank=True)
+    pricing_type = models.CharField(max_length=40, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=200, blank=True)
+    error_details = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["wamid", "status"], name="message_status_unique")
+        ]
+        indexes = [
+            models.Index(fields=["number", "occurred_at"], name="status_number_time"),
+            models.Index(fields=["recipient", "occurred_at"], name="status_recipient_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wamid} {self.status}"
+
+
+class InboundMessage(models.Model):
+    """A message a user sent to one of the client's numbers (kept for keyword opt-out)."""
+
+    number = models.ForeignKey(
+        PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    phone_number_meta_id = models.CharField(max_length=64)
+    wamid = models.CharField(max_length=200, unique=True)
+    sender = models.CharField(max_length=32)
+    sender_name = models.CharField(max_length=200, blank=True)
+    message_type = models.CharField(max_length=30)
+    text = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.text[:30]}"
+
+
+class SyncRun(models.Model):
+    """One sync of this client's assets with Meta, with progress for the "sync now" button."""
+
+    state = models.CharField(max_length=10, choices=c.SyncState, default=c.SyncState.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    steps_total = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == c.SyncState.DONE:
+            return 100
+        return int(100 * self.steps_done / self.steps_total) if self.steps_total else 0

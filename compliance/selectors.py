@@ -1,0 +1,59 @@
+"""Reads for a client's WhatsApp assets and their health (inside the client's schema)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from compliance.models import Alert, HealthEvent, HealthSnapshot, PhoneNumber
+from tenants.choices import ClientRole
+from tenants.models import Client, Membership
+
+
+def numbers_for_dashboard() -> QuerySet[PhoneNumber]:
+    return PhoneNumber.objects.select_related("account").order_by("score", "display_phone_number")
+
+
+def number_get(*, number_id: int) -> PhoneNumber:
+    """The number (of the current client's schema), or 404."""
+    return get_object_or_404(PhoneNumber.objects.select_related("account"), pk=number_id)
+
+
+def sparklines(*, numbers: list[PhoneNumber], days: int = 30) -> dict[int, list[int]]:
+    """Score series per number over `days`, from one query."""
+    since = timezone.now() - timedelta(days=days)
+    series: dict[int, list[int]] = defaultdict(list)
+    for number_id, score in (
+        HealthSnapshot.objects.filter(number__in=numbers, taken_at__gte=since)
+        .order_by("number_id", "taken_at")
+        .values_list("number_id", "score")
+    ):
+        series[number_id].append(score)
+    return series
+
+
+def events_recent() -> QuerySet[HealthEvent]:
+    return HealthEvent.objects.select_related("number", "account").order_by("-occurred_at", "-id")
+
+
+def alerts_open() -> QuerySet[Alert]:
+    return (
+        Alert.objects.filter(acknowledged_at__isnull=True)
+        .select_related("event", "event__number")
+        .order_by("-created_at")
+    )
+
+
+def alert_recipients(*, client: Client) -> list[str]:
+    emails = list(
+        Membership.objects.filter(
+            client=client, role__in=[ClientRole.OWNER, ClientRole.ADMIN], user__is_active=True
+        ).values_list("user__email", flat=True)
+    )
+    if client.account_manager_id and client.account_manager.is_active:
+        emails.append(client.account_manager.email)
+    return sorted(set(emails))

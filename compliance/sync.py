@@ -1,0 +1,201 @@
+"""The sync: read each WABA, its numbers and templates from the Graph API and reconcile.
+
+Webhooks are fast but can be missed; the sync is the slow authority. Every asset it sees gets
+`last_confirmed_at`, and any difference from what we stored becomes an event (source "sync"),
+so a missed webhook is repaired by the next run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from compliance import meta_updates, services
+from compliance.choices import EventKind, EventSource, Severity, SyncState
+from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
+from portal.meta import types as meta
+from portal.meta.errors import MetaError, MetaRateLimited
+from templates_review.meta_sync import template_upsert_from_meta
+
+SYNC = EventSource.SYNC
+_QUALITY_RANK = {meta.Quality.HIGH: 3, meta.Quality.MEDIUM: 2, meta.Quality.LOW: 1}
+
+
+@dataclass
+class SyncResult:
+    accounts: int = 0
+    numbers: int = 0
+    templates: int = 0
+    errors: list[str] = field(default_factory=list)
+    retry_after: float | None = None
+
+
+def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = None) -> SyncResult:
+    """Sync every WABA of the client whose schema the connection is in."""
+    now = now or timezone.now()
+    result = SyncResult()
+    accounts = list(WhatsAppAccount.objects.all())
+    client = services.current_client()
+    if run is not None:
+        SyncRun.objects.filter(pk=run.pk).update(
+            state=SyncState.RUNNING, started_at=now, steps_total=len(accounts) * 3, steps_done=0
+        )
+    for account in accounts:
+        if account.throttled_until and account.throttled_until > now:
+            result.errors.append(
+                f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
+            )
+            _progress(run, 3)
+            continue
+        try:
+            _sync_account(graph, account, client, now, result, run)
+        except MetaRateLimited as exc:
+            wait = exc.retry_after or 60.0
+            WhatsAppAccount.objects.filter(pk=account.pk).update(
+                throttled_until=now + timedelta(seconds=wait)
+            )
+            result.retry_after = max(result.retry_after or 0, wait)
+            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+        except MetaError as exc:
+            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+        result.accounts += 1
+    if run is not None:
+        SyncRun.objects.filter(pk=run.pk).update(
+            state=SyncState.FAILED if result.errors else SyncState.DONE,
+            finished_at=timezone.now(),
+            steps_done=len(accounts) * 3,
+            error="\n".join(result.errors),
+        )
+    return result
+
+
+def _progress(run: SyncRun | None, steps: int = 1) -> None:
+    if run is not None:
+        SyncRun.objects.filter(pk=run.pk).update(steps_done=F("steps_done") + steps)
+
+
+def _sync_account(graph, account, client, now, result, run) -> None:
+    info = graph.get_waba(account.meta_id)
+    _progress(run)
+    numbers = graph.list_phone_numbers(account.meta_id)
+    _progress(run)
+    templates = graph.list_templates(account.meta_id)
+    _progress(run)
+    with transaction.atomic():
+        account.name = info.name or account.name
+        account.currency = info.currency or ""
+        account.timezone_id = info.timezone_id or ""
+        account.message_template_namespace = info.message_template_namespace or ""
+        if account.review_status != info.review_status:
+            old = account.review_status
+            account.review_status = info.review_status
+            services.health_event_record(
+                kind=EventKind.REVIEW_DECISION,
+                severity=Severity.INFO
+                if info.review_status == meta.ReviewStatus.APPROVED
+                else Severity.WARNING,
+                title=f"Account review: {info.review_status.value}",
+                key=services.dedupe_key("sync", account.meta_id, "review", old, now.isoformat()),
+                source=SYNC,
+                occurred_at=now,
+                account=account,
+            )
+        account.business_verification = info.business_verification
+        if info.health is not None:
+            account.can_send = info.health.can_send
+            account.health = info.raw.get("health_status") or {}
+        account.api_usage = {
+            u.use_case: {"call_count": u.call_count, "total_time": u.total_time}
+            for u in graph.usage(account.meta_id)
+        }
+        account.last_confirmed_at = now
+        account.save()
+        for number_info in numbers:
+            _sync_number(account, number_info, client, now)
+            result.numbers += 1
+        for template_info in templates:
+            template_upsert_from_meta(account=account, info=template_info, confirmed_at=now)
+            result.templates += 1
+        for number in account.numbers.select_related("account"):
+            services.number_reassess(number=number, now=now, client=client)
+
+
+def _sync_number(account, info: meta.PhoneNumberInfo, client, now) -> PhoneNumber:
+    number = PhoneNumber.objects.filter(meta_id=info.id).first()
+    created = number is None
+    if created:
+        number = PhoneNumber(account=account, meta_id=info.id, status=info.status)
+    key = lambda what, old: services.dedupe_key(  # noqa: E731
+        "sync", info.id, what, old, now.isoformat()
+    )
+    old_quality = meta.Quality(number.quality)
+    number.display_phone_number = info.display_phone_number
+    number.verified_name = info.verified_name
+    number.throughput = info.throughput
+    number.name_status = info.name_status
+    number.new_display_name = info.new_display_name or ""
+    number.code_verification = info.code_verification
+    number.platform_type = info.platform_type or ""
+    number.account_mode = info.account_mode or ""
+    number.quality = info.quality
+    if info.health is not None:
+        number.can_send = info.health.can_send
+        number.health = info.raw.get("health_status") or {}
+    number.raw = info.raw
+    number.last_confirmed_at = now
+    number.save()
+    if created:
+        services.number_route_ensure(number=number, client=client)
+    else:
+        _quality_event(number, old_quality, info.quality, now, key("quality", old_quality))
+        if number.status != info.status:
+            if meta.NumberStatus.FLAGGED in (info.status, number.status):
+                meta_updates._status_change(
+                    number, info.status, now, key("status", number.status), source=SYNC
+                )
+            else:
+                _plain_status_change(number, info.status, now, key("status", number.status))
+    if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
+        meta_updates._limit_change(
+            number, info.messaging_limit, now, key("limit", number.messaging_limit), source=SYNC
+        )
+    return number
+
+
+def _quality_event(number, old, new, now, key) -> None:
+    old_rank, new_rank = _QUALITY_RANK.get(old, 0), _QUALITY_RANK.get(new, 0)
+    if not old_rank or not new_rank or old_rank == new_rank:
+        return
+    dropped = new_rank < old_rank
+    services.health_event_record(
+        kind=EventKind.QUALITY_DROP if dropped else EventKind.QUALITY_RISE,
+        severity=(Severity.CRITICAL if new == meta.Quality.LOW else Severity.WARNING)
+        if dropped
+        else Severity.INFO,
+        title=f"Quality of {number.display_phone_number}: {old.value} → {new.value}",
+        key=key,
+        source=SYNC,
+        occurred_at=now,
+        number=number,
+        data={"old": old.value, "new": new.value},
+    )
+
+
+def _plain_status_change(number, status: meta.NumberStatus, now, key) -> None:
+    old = number.status
+    number.status = status
+    number.save(update_fields=["status"])
+    severe = status in (meta.NumberStatus.BANNED, meta.NumberStatus.DISCONNECTED)
+    services.health_event_record(
+        kind=EventKind.STATUS_CHANGE,
+        severity=Severity.CRITICAL if severe else Severity.INFO,
+        title=f"{number.display_phone_number} status: {old} → {status.value}",
+        key=key,
+        source=SYNC,
+        occurred_at=now,
+        number=number,
+    )

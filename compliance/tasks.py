@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection
+from django.utils import timezone
+
+from compliance import selectors, services
+from compliance.models import Alert, SyncRun
+from portal.celery import TenantOnlyTask, app, enqueue_for_schema
+from portal.meta import credentials
+from portal.meta.client import GraphClient
+from tenants.selectors import active_client_schemas_with_wabas
+
+
+@app.task(base=TenantOnlyTask, name="compliance.tasks.alert_email")
+def alert_email(alert_id: int) -> int:
+    """E-mail an alert to the client's owners and admins and its account manager, once."""
+    alert = (
+        Alert.objects.select_related("event").filter(pk=alert_id, emailed_at__isnull=True).first()
+    )
+    if alert is None:
+        return 0
+    client = services.current_client()
+    recipients = selectors.alert_recipients(client=client)
+    if recipients:
+        event = alert.event
+        send_mail(
+            subject=f"[{client.name}] {event.title}",
+            message=f"{event.title}\n\n{event.detail}\n\nSee https://{client.slug}."
+            f"{settings.PORTAL_DOMAIN}/numbers/ for the health of your numbers.",
+            from_email=None,
+            recipient_list=recipients,
+        )
+    Alert.objects.filter(pk=alert.pk).update(emailed_at=timezone.now())
+    return len(recipients)
+
+
+@app.task(base=TenantOnlyTask, bind=True, name="compliance.tasks.sync_client", max_retries=5)
+def sync_client(self, run_id: int | None = None) -> dict:
+    """Sync this client's WABAs, numbers and templates with Meta."""
+    from compliance.sync import client_sync
+
+    run = SyncRun.objects.filter(pk=run_id).first() if run_id else None
+    with GraphClient(token=credentials.system_user_token()) as graph:
+        result = client_sync(graph=graph, run=run)
+    if result.retry_after and not run:
+        raise self.retry(countdown=min(result.retry_after, 3600))
+    return {
+        "schema": connection.schema_name,
+        "accounts": result.accounts,
+        "numbers": result.numbers,
+        "templates": result.templates,
+        "errors": result.errors,
+    }
+
+
+@app.task(name="compliance.tasks.fan_out_sync")
+def fan_out_sync() -> int:
+    """Beat entry point: one sync task per active client with a WABA, from one query."""
+    schemas = active_client_schemas_with_wabas()
+    for schema in schemas:
+        enqueue_for_schema(sync_client, schema)
+    return len(schemas)

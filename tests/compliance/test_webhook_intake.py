@@ -1,0 +1,150 @@
+"""The webhook endpoint: verified on the raw bytes, stored once, answered fast."""
+
+import pytest
+
+from portal.meta.models import WebhookDelivery
+from portal.meta.signatures import sign
+from tests.webhooks import body_of, envelope, post
+
+PAYLOAD = envelope("1110000001", "account_review_update", {"decision": "APPROVED"})
+
+
+def test_valid_signature_is_accepted_and_the_raw_body_stored(web, db):
+    body = body_of(PAYLOAD)
+
+    response = post(web(None), body)
+
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert bytes(delivery.body) == body
+    assert delivery.processed_at is None
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "sha256=" + "0" * 64,  # wrong
+        "",  # missing
+        "sha1=abc",  # wrong scheme
+        sign(body_of(PAYLOAD), "another-app-secret"),  # signed with someone else's secret
+    ],
+    ids=["wrong", "missing", "wrong-scheme", "other-secret"],
+)
+def test_bad_signatures_are_refused_and_nothing_is_stored(web, db, signature):
+    response = post(web(None), body_of(PAYLOAD), signature=signature)
+
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_altered_body_is_refused(web, db):
+    body = body_of(PAYLOAD)
+    signature = sign(body, "test-app-secret")
+
+    response = post(web(None), body.replace(b"APPROVED", b"REJECTED"), signature=signature)
+
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_non_ascii_body_is_verified_on_its_raw_bytes(web, db):
+    payload = envelope(
+        "1110000001",
+        "phone_number_name_update",
+        {"display_phone_number": "+49 30 1234", "decision": "APPROVED",
+         "requested_verified_name": "Café Müller 🍰"},
+    )
+    body = body_of(payload)
+    assert not body.isascii()
+
+    response = post(web(None), body)
+
+    assert response.status_code == 200
+    assert bytes(WebhookDelivery.objects.get().body) == body
+
+
+def test_replayed_delivery_is_stored_once(web, db):
+    body = body_of(PAYLOAD)
+    http = web(None)
+
+    statuses = [post(http, body).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_body_over_3_mb_is_413_and_not_stored(web, db):
+    body = b'{"object":"whatsapp_business_account","entry":[],"pad":"' + b"x" * (3 * 1024 * 1024)
+    body += b'"}'
+
+    response = post(web(None), body)
+
+    assert response.status_code == 413
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_body_just_under_3_mb_is_accepted(web, db):
+    pad = 3 * 1024 * 1024 - 200
+    body = b'{"object":"whatsapp_business_account","entry":[],"pad":"' + b"x" * pad + b'"}'
+
+    assert post(web(None), body).status_code == 200
+
+
+def test_handshake_echoes_the_challenge_for_the_right_token(web, db):
+    response = web(None).get(
+        "/webhooks/meta",
+        {"hub.mode": "subscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1158201444"},
+    )
+
+    assert response.status_code == 200
+    assert response.content == b"1158201444"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1"},
+        {},
+    ],
+)
+def test_handshake_refuses_anything_else(web, db, params):
+    assert web(None).get("/webhooks/meta", params).status_code == 403
+
+
+def test_the_endpoint_exists_only_on_the_public_host(web, acme):
+    response = post(web(acme), body_of(PAYLOAD))
+
+    assert response.status_code in (302, 404)
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_stored_credentials_replace_the_environment_secret(web, db):
+    from portal.meta import credentials
+    from portal.meta.models import CredentialKind
+
+    credentials.clear_cache()
+    credentials.credential_store(
+        kind=CredentialKind.APP_SECRET, label="rotated", secret="rotated-secret"
+    )
+    credentials.clear_cache()
+    body = body_of(PAYLOAD)
+
+    assert post(web(None), body, secret="test-app-secret").status_code == 401
+    assert post(web(None), body, secret="rotated-secret").status_code == 200
+    credentials.clear_cache()
+
+
+def test_credentials_are_encrypted_at_rest(db):
+    from portal.meta import credentials
+    from portal.meta.models import CredentialKind, MetaCredential
+
+    credentials.credential_store(
+        kind=CredentialKind.SYSTEM_USER_TOKEN, label="bsp", secret="EAAG-very-secret-token"
+    )
+
+    stored = bytes(MetaCredential.objects.get().ciphertext)
+    assert b"EAAG-very-secret-token" not in stored
+    credentials.clear_cache()
+    assert credentials.system_user_token() == "EAAG-very-secret-token"
+    credentials.clear_cache()
