@@ -51,8 +51,11 @@ def test_non_ascii_body_is_verified_on_its_raw_bytes(web, db):
     payload = envelope(
         "1110000001",
         "phone_number_name_update",
-        {"display_phone_number": "+49 30 1234", "decision": "APPROVED",
-         "requested_verified_name": "Café Müller 🍰"},
+        {
+            "display_phone_number": "+49 30 1234",
+            "decision": "APPROVED",
+            "requested_verified_name": "Café Müller 🍰",
+        },
     )
     body = body_of(payload)
     assert not body.isascii()
@@ -93,7 +96,11 @@ def test_body_just_under_3_mb_is_accepted(web, db):
 def test_handshake_echoes_the_challenge_for_the_right_token(web, db):
     response = web(None).get(
         "/webhooks/meta",
-        {"hub.mode": "subscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1158201444"},
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": "test-verify-token",
+            "hub.challenge": "1158201444",
+        },
     )
 
     assert response.status_code == 200

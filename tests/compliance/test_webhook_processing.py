@@ -15,7 +15,7 @@ from compliance.models import (
 from portal.meta.models import ChangeState, WebhookChange
 from portal.meta.services import webhook_delivery_process, webhook_delivery_store, webhook_sweep
 from templates_review.models import MessageTemplate
-from tests.compliance.conftest import ACME_PHONE, ACME_WABA, GLOBEX_WABA
+from tests.compliance.conftest import ACME_PHONE, ACME_WABA
 from tests.webhooks import body_of, envelope
 
 
@@ -77,8 +77,11 @@ def test_same_change_in_a_new_batch_is_applied_once(acme, acme_waba):
         "object": "whatsapp_business_account",
         "entry": [
             first["entry"][0],
-            {"id": ACME_WABA, "time": 1_763_000_500,
-             "changes": [{"field": "account_review_update", "value": {"decision": "APPROVED"}}]},
+            {
+                "id": ACME_WABA,
+                "time": 1_763_000_500,
+                "changes": [{"field": "account_review_update", "value": {"decision": "APPROVED"}}],
+            },
         ],
     }
 
@@ -93,7 +96,9 @@ def test_same_change_in_a_new_batch_is_applied_once(acme, acme_waba):
 
 
 def test_processing_a_delivery_twice_has_the_effect_of_once(acme, acme_waba):
-    delivery_id = webhook_delivery_store(body=body_of(envelope(ACME_WABA, "account_update", RESTRICTION)))
+    delivery_id = webhook_delivery_store(
+        body=body_of(envelope(ACME_WABA, "account_update", RESTRICTION))
+    )
 
     webhook_delivery_process(delivery_id=delivery_id)
     again = webhook_delivery_process(delivery_id=delivery_id)
@@ -142,23 +147,43 @@ def test_sweeper_re_enqueues_only_old_unprocessed_deliveries(db, monkeypatch):
 
 
 def test_ban_states_update_the_account(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "account_update", {
-        "event": "DISABLED_UPDATE",
-        "ban_info": {"waba_ban_state": "SCHEDULE_FOR_DISABLE", "waba_ban_date": "April 17, 2026"},
-    }))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "account_update",
+            {
+                "event": "DISABLED_UPDATE",
+                "ban_info": {
+                    "waba_ban_state": "SCHEDULE_FOR_DISABLE",
+                    "waba_ban_date": "April 17, 2026",
+                },
+            },
+        )
+    )
 
     account = in_schema(acme, lambda: WhatsAppAccount.objects.get())
     assert (account.ban_state, account.ban_date) == ("scheduled_for_disable", "April 17, 2026")
-    deliver(envelope(ACME_WABA, "account_update", {
-        "event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "REINSTATE"}}, time=1_763_000_900))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "account_update",
+            {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "REINSTATE"}},
+            time=1_763_000_900,
+        )
+    )
     assert in_schema(acme, lambda: WhatsAppAccount.objects.get().ban_state) == "reinstated"
     kinds = in_schema(acme, lambda: sorted(HealthEvent.objects.values_list("kind", flat=True)))
     assert kinds == ["ban_scheduled", "reinstated"]
 
 
 def test_violation_is_a_critical_event(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "account_update", {
-        "event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "ADULT"}}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "account_update",
+            {"event": "ACCOUNT_VIOLATION", "violation_info": {"violation_type": "ADULT"}},
+        )
+    )
 
     event = in_schema(acme, lambda: HealthEvent.objects.get())
     assert (event.kind, event.severity) == ("violation", "critical")
@@ -174,10 +199,25 @@ def test_review_decision_sets_review_status(acme, acme_waba):
 @pytest.mark.parametrize(
     ("value", "limit", "kind"),
     [
-        ({"display_phone_number": "15550100001", "event": "DOWNGRADE",
-          "current_limit": "TIER_2K", "old_limit": "TIER_10K"}, "tier_2k", "limit_drop"),
-        ({"display_phone_number": "+1 555 010 0001", "event": "ONBOARDING",
-          "max_daily_conversations_per_business": "TIER_100K"}, "tier_100k", "limit_rise"),
+        (
+            {
+                "display_phone_number": "15550100001",
+                "event": "DOWNGRADE",
+                "current_limit": "TIER_2K",
+                "old_limit": "TIER_10K",
+            },
+            "tier_2k",
+            "limit_drop",
+        ),
+        (
+            {
+                "display_phone_number": "+1 555 010 0001",
+                "event": "ONBOARDING",
+                "max_daily_conversations_per_business": "TIER_100K",
+            },
+            "tier_100k",
+            "limit_rise",
+        ),
     ],
     ids=["legacy-form", "current-form"],
 )
@@ -186,12 +226,23 @@ def test_quality_update_changes_the_limit_in_both_forms(acme, acme_number, value
 
     number = in_schema(acme, lambda: PhoneNumber.objects.get())
     assert number.messaging_limit == limit
-    assert in_schema(acme, lambda: list(HealthEvent.objects.values_list("kind", flat=True))) == [kind]
+    assert in_schema(acme, lambda: list(HealthEvent.objects.values_list("kind", flat=True))) == [
+        kind
+    ]
 
 
 def test_legacy_flagged_event_flags_the_number_and_lowers_its_score(acme, acme_number):
-    deliver(envelope(ACME_WABA, "phone_number_quality_update", {
-        "display_phone_number": "15550100001", "event": "FLAGGED", "current_limit": "TIER_10K"}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "phone_number_quality_update",
+            {
+                "display_phone_number": "15550100001",
+                "event": "FLAGGED",
+                "current_limit": "TIER_10K",
+            },
+        )
+    )
 
     number = in_schema(acme, lambda: PhoneNumber.objects.get())
     assert number.status == "flagged"
@@ -200,9 +251,18 @@ def test_legacy_flagged_event_flags_the_number_and_lowers_its_score(acme, acme_n
 
 
 def test_display_name_decision(acme, acme_number):
-    deliver(envelope(ACME_WABA, "phone_number_name_update", {
-        "display_phone_number": "15550100001", "decision": "REJECTED",
-        "requested_verified_name": "Acme!!", "rejection_reason": "NAME_FORMAT_UNACCEPTABLE"}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "phone_number_name_update",
+            {
+                "display_phone_number": "15550100001",
+                "decision": "REJECTED",
+                "requested_verified_name": "Acme!!",
+                "rejection_reason": "NAME_FORMAT_UNACCEPTABLE",
+            },
+        )
+    )
 
     assert in_schema(acme, lambda: PhoneNumber.objects.get().name_status) == "declined"
     event = in_schema(acme, lambda: HealthEvent.objects.get())
@@ -211,41 +271,85 @@ def test_display_name_decision(acme, acme_number):
 
 
 def test_capability_update_sets_the_portfolio_limit_on_every_number(acme, acme_number):
-    deliver(envelope(ACME_WABA, "business_capability_update", {
-        "max_daily_conversation_per_phone": 100000, "max_phone_numbers_per_business": 20}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "business_capability_update",
+            {"max_daily_conversation_per_phone": 100000, "max_phone_numbers_per_business": 20},
+        )
+    )
 
     assert in_schema(acme, lambda: PhoneNumber.objects.get().messaging_limit) == "tier_100k"
 
 
 def test_account_alert_severity_is_kept(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "account_alerts", {
-        "entity_type": "BUSINESS", "entity_id": "1",
-        "alert_info": {"alert_severity": "WARNING", "alert_status": "ACTIVE",
-                       "alert_type": "INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED",
-                       "alert_description": "Not eligible yet"}}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "account_alerts",
+            {
+                "entity_type": "BUSINESS",
+                "entity_id": "1",
+                "alert_info": {
+                    "alert_severity": "WARNING",
+                    "alert_status": "ACTIVE",
+                    "alert_type": "INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED",
+                    "alert_description": "Not eligible yet",
+                },
+            },
+        )
+    )
 
     event = in_schema(acme, lambda: HealthEvent.objects.get())
-    assert (event.kind, event.severity, event.detail) == ("account_alert", "warning", "Not eligible yet")
+    assert (event.kind, event.severity, event.detail) == (
+        "account_alert",
+        "warning",
+        "Not eligible yet",
+    )
 
 
 def _template_status(event, **extra):
-    return {"event": event, "message_template_id": 7001, "message_template_name": "spring_sale",
-            "message_template_language": "en_US", "reason": extra.pop("reason", "NONE"), **extra}
+    return {
+        "event": event,
+        "message_template_id": 7001,
+        "message_template_name": "spring_sale",
+        "message_template_language": "en_US",
+        "reason": extra.pop("reason", "NONE"),
+        **extra,
+    }
 
 
 def test_template_pauses_count_and_the_third_disables(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "message_template_status_update",
-                     _template_status("PAUSED", other_info={"title": "FIRST_PAUSE"}), time=1_763_000_001))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_status_update",
+            _template_status("PAUSED", other_info={"title": "FIRST_PAUSE"}),
+            time=1_763_000_001,
+        )
+    )
     template = in_schema(acme, lambda: MessageTemplate.objects.get())
     paused_at = in_schema(acme, lambda: template.history.get().occurred_at)
     assert (template.meta_status, template.pause_count) == ("paused", 1)
     assert (template.paused_until - paused_at).total_seconds() == 3 * 3600
 
-    deliver(envelope(ACME_WABA, "message_template_status_update",
-                     _template_status("PAUSED", other_info={"title": "SECOND_PAUSE"}), time=1_763_000_002))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_status_update",
+            _template_status("PAUSED", other_info={"title": "SECOND_PAUSE"}),
+            time=1_763_000_002,
+        )
+    )
     assert in_schema(acme, lambda: MessageTemplate.objects.get().pause_count) == 2
-    deliver(envelope(ACME_WABA, "message_template_status_update",
-                     _template_status("DISABLED", other_info={"title": "DISABLED"}), time=1_763_000_003))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_status_update",
+            _template_status("DISABLED", other_info={"title": "DISABLED"}),
+            time=1_763_000_003,
+        )
+    )
 
     template = in_schema(acme, lambda: MessageTemplate.objects.get())
     assert (template.meta_status, template.pause_count) == ("disabled", 3)
@@ -255,9 +359,17 @@ def test_template_pauses_count_and_the_third_disables(acme, acme_waba):
 
 
 def test_template_rejection_keeps_the_reason(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "message_template_status_update",
-                     _template_status("REJECTED", reason="INVALID_FORMAT",
-                                      rejection_info={"reason": "x", "recommendation": "y"})))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_status_update",
+            _template_status(
+                "REJECTED",
+                reason="INVALID_FORMAT",
+                rejection_info={"reason": "x", "recommendation": "y"},
+            ),
+        )
+    )
 
     template = in_schema(acme, lambda: MessageTemplate.objects.get())
     assert (template.meta_status, template.rejection_reason) == ("rejected", "INVALID_FORMAT")
@@ -265,74 +377,163 @@ def test_template_rejection_keeps_the_reason(acme, acme_waba):
 
 
 def test_template_quality_and_category_updates(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "message_template_quality_update", {
-        "previous_quality_score": "GREEN", "new_quality_score": "RED", "message_template_id": 7001,
-        "message_template_name": "spring_sale", "message_template_language": "en_US"}))
-    deliver(envelope(ACME_WABA, "template_category_update", {
-        "message_template_id": 7001, "message_template_name": "spring_sale",
-        "message_template_language": "en_US", "new_category": "UTILITY",
-        "correct_category": "MARKETING", "category_update_timestamp": 1_763_086_400}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_quality_update",
+            {
+                "previous_quality_score": "GREEN",
+                "new_quality_score": "RED",
+                "message_template_id": 7001,
+                "message_template_name": "spring_sale",
+                "message_template_language": "en_US",
+            },
+        )
+    )
+    deliver(
+        envelope(
+            ACME_WABA,
+            "template_category_update",
+            {
+                "message_template_id": 7001,
+                "message_template_name": "spring_sale",
+                "message_template_language": "en_US",
+                "new_category": "UTILITY",
+                "correct_category": "MARKETING",
+                "category_update_timestamp": 1_763_086_400,
+            },
+        )
+    )
 
     template = in_schema(acme, lambda: MessageTemplate.objects.get())
     assert template.quality == "low"
     assert template.pending_category_change == {
-        "correct_category": "marketing", "effective_at": 1_763_086_400}
+        "correct_category": "marketing",
+        "effective_at": 1_763_086_400,
+    }
 
 
 def test_quality_payload_under_the_status_field_is_routed_by_its_fields(acme, acme_waba):
-    deliver(envelope(ACME_WABA, "message_template_status_update", {
-        "previous_quality_score": "GREEN", "new_quality_score": "YELLOW",
-        "message_template_id": 7002, "message_template_name": "x", "message_template_language": "en"}))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "message_template_status_update",
+            {
+                "previous_quality_score": "GREEN",
+                "new_quality_score": "YELLOW",
+                "message_template_id": 7002,
+                "message_template_name": "x",
+                "message_template_language": "en",
+            },
+        )
+    )
 
     assert in_schema(acme, lambda: MessageTemplate.objects.get().quality) == "medium"
 
 
 def _statuses(*items):
-    return {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
-            "statuses": list(items)}
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "statuses": list(items),
+    }
 
 
 def test_message_statuses_fill_the_delivery_ledger_once(acme, acme_number):
-    sent = {"id": "wamid.A", "status": "sent", "timestamp": "1763000000", "recipient_id": "4915112345",
-            "pricing": {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "marketing"}}
-    failed = {"id": "wamid.B", "status": "failed", "timestamp": "1763000010", "recipient_id": "4915100000",
-              "errors": [{"code": 131050, "title": "User stopped marketing",
-                          "error_data": {"details": "opted out"}}]}
+    sent = {
+        "id": "wamid.A",
+        "status": "sent",
+        "timestamp": "1763000000",
+        "recipient_id": "4915112345",
+        "pricing": {
+            "billable": True,
+            "pricing_model": "PMP",
+            "type": "regular",
+            "category": "marketing",
+        },
+    }
+    failed = {
+        "id": "wamid.B",
+        "status": "failed",
+        "timestamp": "1763000010",
+        "recipient_id": "4915100000",
+        "errors": [
+            {
+                "code": 131050,
+                "title": "User stopped marketing",
+                "error_data": {"details": "opted out"},
+            }
+        ],
+    }
 
     deliver(envelope(ACME_WABA, "messages", _statuses(sent, failed), time=None))
     deliver(envelope(ACME_WABA, "messages", _statuses(sent), time=None))  # replay of one status
 
-    rows = in_schema(acme, lambda: list(MessageStatus.objects.order_by("wamid").values_list(
-        "wamid", "status", "pricing_category", "error_code")))
+    rows = in_schema(
+        acme,
+        lambda: list(
+            MessageStatus.objects.order_by("wamid").values_list(
+                "wamid", "status", "pricing_category", "error_code"
+            )
+        ),
+    )
     assert rows == [("wamid.A", "sent", "marketing", None), ("wamid.B", "failed", "", 131050)]
 
 
 def test_inbound_texts_are_kept_for_keyword_opt_out(acme, acme_number):
-    deliver(envelope(ACME_WABA, "messages", {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
-        "contacts": [{"profile": {"name": "Kim"}, "wa_id": "4915112345"}],
-        "messages": [{"from": "4915112345", "id": "wamid.IN1", "timestamp": "1763000000",
-                      "type": "text", "text": {"body": "STOP"}}]}, time=None))
+    deliver(
+        envelope(
+            ACME_WABA,
+            "messages",
+            {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+                "contacts": [{"profile": {"name": "Kim"}, "wa_id": "4915112345"}],
+                "messages": [
+                    {
+                        "from": "4915112345",
+                        "id": "wamid.IN1",
+                        "timestamp": "1763000000",
+                        "type": "text",
+                        "text": {"body": "STOP"},
+                    }
+                ],
+            },
+            time=None,
+        )
+    )
 
     message = in_schema(acme, lambda: InboundMessage.objects.get())
     assert (message.sender, message.sender_name, message.text) == ("4915112345", "Kim", "STOP")
 
 
 def test_messages_are_routed_by_phone_number_id_when_the_waba_is_unknown(acme, acme_number):
-    payload = envelope("0000", "messages", _statuses(
-        {"id": "wamid.C", "status": "delivered", "timestamp": "1763000000", "recipient_id": "1"}), time=None)
+    payload = envelope(
+        "0000",
+        "messages",
+        _statuses(
+            {"id": "wamid.C", "status": "delivered", "timestamp": "1763000000", "recipient_id": "1"}
+        ),
+        time=None,
+    )
 
     assert deliver(payload)["applied"] == 1
     assert in_schema(acme, lambda: MessageStatus.objects.count()) == 1
 
 
 def test_a_spike_of_spam_refusals_becomes_an_event_and_an_alert(acme, acme_number):
-    failures = [{"id": f"wamid.F{i}", "status": "failed", "timestamp": "1763000000",
-                 "recipient_id": str(i), "errors": [{"code": 131048, "title": "Spam rate limit"}]}
-                for i in range(12)]
+    failures = [
+        {
+            "id": f"wamid.F{i}",
+            "status": "failed",
+            "timestamp": "1763000000",
+            "recipient_id": str(i),
+            "errors": [{"code": 131048, "title": "Spam rate limit"}],
+        }
+        for i in range(12)
+    ]
     from django.utils import timezone
+
     now = str(int(timezone.now().timestamp()))
     for failure in failures:
         failure["timestamp"] = now
@@ -348,8 +549,9 @@ def test_a_spike_of_spam_refusals_becomes_an_event_and_an_alert(acme, acme_numbe
 def test_alerts_are_emailed_to_owners_admins_and_the_account_manager(
     acme, acme_waba, staff_manager, mailoutbox
 ):
-    from compliance.tasks import alert_email
     from django.db import connection
+
+    from compliance.tasks import alert_email
 
     acme.account_manager = staff_manager
     acme.save(update_fields=["account_manager"])
@@ -363,5 +565,8 @@ def test_alerts_are_emailed_to_owners_admins_and_the_account_manager(
     assert (sent, again) == (3, 0)
     assert len(mailoutbox) == 1
     assert sorted(mailoutbox[0].to) == [
-        "admin@acme.example", "manager@bsp.example", "owner@acme.example"]
+        "admin@acme.example",
+        "manager@bsp.example",
+        "owner@acme.example",
+    ]
     assert "Account restricted" in mailoutbox[0].subject
