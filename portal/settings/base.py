@@ -337,6 +337,8 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The login form's field is `username` (holding the e-mail), not USERNAME_FIELD, axes' default.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "portal.security.login_username"
 AXES_CLIENT_IP_CALLABLE = "portal.security.client_ip"
 # Failures are kept (AccessAttempt); a row per successful sign-in is not needed.
