@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -57,3 +57,23 @@ def alert_recipients(*, client: Client) -> list[str]:
     if client.account_manager_id and client.account_manager.is_active:
         emails.append(client.account_manager.email)
     return sorted(set(emails))
+
+
+def events_for_number(*, number: PhoneNumber) -> QuerySet[HealthEvent]:
+    """The number's own events and those of its account that concern every number."""
+    return (
+        HealthEvent.objects.filter(
+            Q(number=number) | Q(account=number.account, number__isnull=True)
+        )
+        .select_related("number")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def restrictions_active(*, account) -> QuerySet:
+    from compliance.models import AccountRestriction
+
+    now = timezone.now()
+    return AccountRestriction.objects.filter(account=account).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )

@@ -20,6 +20,7 @@ from compliance.models import (
     HealthSnapshot,
     MessageStatus,
     PhoneNumber,
+    SyncRun,
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
@@ -296,3 +297,25 @@ def error_spikes_check(*, number: PhoneNumber, now: datetime | None = None) -> l
             if event:
                 events.append(event)
     return events
+
+
+# --- Sync requests ------------------------------------------------------------------------
+
+
+def sync_request(*, actor=None) -> SyncRun:
+    """Queue a sync of this client's assets now (the "sync now" button)."""
+    from compliance.tasks import sync_client
+
+    # A run stuck for 15 minutes (its worker died) does not block a new one.
+    running = SyncRun.objects.filter(
+        state__in=["queued", "running"], created_at__gte=timezone.now() - timedelta(minutes=15)
+    ).first()
+    if running is not None:
+        return running
+    run = SyncRun.objects.create(requested_by=actor if getattr(actor, "pk", None) else None)
+    schema = connection.schema_name
+    transaction.on_commit(
+        lambda: sync_client.apply_async(args=[run.pk], headers={"_schema_name": schema}),
+        robust=True,
+    )
+    return run

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from portal.meta.views import meta_webhook
+from portal.meta.views import meta_webhook, staff_webhook_retry, staff_webhooks
 from tenants.urls import public_urlpatterns
 
 admin.site.site_header = "BSP portal administration"
@@ -12,5 +12,7 @@ admin.site.site_title = "BSP portal admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/meta", meta_webhook, name="meta-webhook"),
+    path("staff/webhooks/", staff_webhooks, name="staff-webhooks"),
+    path("staff/webhooks/<int:change_id>/retry/", staff_webhook_retry, name="staff-webhook-retry"),
     *public_urlpatterns,
 ]

@@ -45,3 +45,12 @@ class ClientCreateForm(forms.Form):
         if len(region) != 2 or not region.isalpha():
             raise ValidationError("Use a two-letter ISO country code, e.g. US or DE.")
         return region
+
+
+class LinkWabaForm(forms.Form):
+    waba_id = forms.RegexField(
+        regex=r"^\d{5,20}$",
+        label="WABA id",
+        error_messages={"invalid": "A WABA id is a number, as shown in Meta's Business Manager."},
+    )
+    name = forms.CharField(max_length=200, required=False)

@@ -78,3 +78,13 @@ def active_client_schemas_with_wabas() -> list[str]:
         .distinct()
         .order_by("client__schema_name")
     )
+
+
+def fleet_numbers(*, band: str = "", limit: int = 500):
+    """The staff fleet view: numbers of every client, lowest health score first."""
+    from tenants.models import WorkItem, WorkKind
+
+    qs = WorkItem.objects.filter(kind=WorkKind.NUMBER_HEALTH).select_related("client")
+    if band:
+        qs = qs.filter(band=band)
+    return list(qs.order_by("sort_key", "id")[:limit])

@@ -13,6 +13,8 @@ public_urlpatterns = [
     path("", views.home, name="home"),
     path("staff/", views.staff_console, name="staff-console"),
     path("staff/clients/new/", views.staff_client_create, name="staff-client-create"),
+    path("staff/clients/<slug:slug>/link-waba/", views.staff_link_waba, name="staff-link-waba"),
+    path("staff/fleet/", views.staff_fleet, name="staff-fleet"),
 ]
 
 tenant_urlpatterns = [

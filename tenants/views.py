@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenants import selectors, services
-from tenants.forms import ClientCreateForm, LoginForm
+from tenants.forms import ClientCreateForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
 
@@ -74,7 +74,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenants/dashboard.html", {"client": request.tenant})
+    from compliance.views import dashboard as compliance_dashboard
+
+    return compliance_dashboard(request)
 
 
 @login_required
@@ -122,3 +124,36 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{client.name} is ready at {services.client_host(client)}.")
             return redirect("staff-console")
     return render(request, "tenants/client_create.html", {"form": form})
+
+
+@staff_required
+def staff_fleet(request: HttpRequest) -> HttpResponse:
+    """Every client's numbers, riskiest first: one indexed query on the public work index."""
+    band = request.GET.get("band", "")
+    items = selectors.fleet_numbers(band=band)
+    from compliance.choices import Band
+
+    return render(
+        request,
+        "tenants/staff_fleet.html",
+        {"items": items, "band": band, "bands": Band.choices},
+    )
+
+
+@staff_required
+def staff_link_waba(request: HttpRequest, slug: str) -> HttpResponse:
+    from compliance.services import account_link
+
+    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    form = LinkWabaForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_link(client=client, actor=request.user, **form.cleaned_data)
+        except ValueError as exc:
+            form.add_error("waba_id", str(exc))
+        else:
+            messages.success(
+                request, f"WABA {form.cleaned_data['waba_id']} linked to {client.name}."
+            )
+            return redirect("staff-console")
+    return render(request, "tenants/link_waba.html", {"form": form, "client": client})

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hmac
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from portal.meta import credentials, services
+from portal.meta.models import ChangeState, WebhookChange
 from portal.meta.signatures import HEADER, verify
+from tenants.views import staff_required
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta batches up to 3 MB (Django's own cap is 2.5 MB)
 
@@ -46,3 +51,28 @@ def _handshake(request: HttpRequest) -> HttpResponse:
     ):
         return HttpResponse(challenge, content_type="text/plain")
     return HttpResponse("Verification failed.", status=403, content_type="text/plain")
+
+
+@staff_required
+def staff_webhooks(request: HttpRequest) -> HttpResponse:
+    """Changes staff must look at: unroutable (unknown WABA, unhandled field) or failed."""
+    state = request.GET.get("state", ChangeState.UNROUTABLE)
+    if state not in (ChangeState.UNROUTABLE, ChangeState.FAILED):
+        state = ChangeState.UNROUTABLE
+    changes = list(
+        WebhookChange.objects.filter(state=state)
+        .select_related("client")
+        .order_by("-created_at")[:200]
+    )
+    return render(request, "meta/staff_webhooks.html", {"changes": changes, "state": state})
+
+
+@require_POST
+@staff_required
+def staff_webhook_retry(request: HttpRequest, change_id: int) -> HttpResponse:
+    change = get_object_or_404(WebhookChange, pk=change_id)
+    if services.webhook_change_retry(change=change, actor=request.user) == "applied":
+        messages.success(request, "The change was applied.")
+    else:
+        messages.error(request, "Still no client for this WABA (or the change failed again).")
+    return redirect("staff-webhooks")

@@ -1,0 +1,83 @@
+"""Client pages: the dashboard of numbers, a number's health history, sync now, alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from compliance import selectors, services
+from compliance.charts import history_chart, sparkline_points
+from compliance.choices import SyncState
+from compliance.models import Alert, HealthSnapshot, SyncRun
+from tenants.permissions import OPERATORS, has_role, require_role
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    numbers = list(selectors.numbers_for_dashboard())
+    lines = selectors.sparklines(numbers=numbers)
+    for number in numbers:
+        number.sparkline = sparkline_points(lines.get(number.pk, []))
+    return render(
+        request,
+        "compliance/dashboard.html",
+        {
+            "client": request.tenant,
+            "numbers": numbers,
+            "alerts": list(selectors.alerts_open()[:8]),
+            "sync": SyncRun.objects.first(),
+            "can_operate": has_role(request.tenant_access, OPERATORS),
+        },
+    )
+
+
+def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
+    number = selectors.number_get(number_id=number_id)
+    end = timezone.now()
+    start = end - timedelta(days=30)
+    snapshots = list(
+        HealthSnapshot.objects.filter(number=number, taken_at__gte=start)
+        .order_by("taken_at")
+        .values_list("taken_at", "score")
+    )
+    events = list(selectors.events_for_number(number=number)[:50])
+    return render(
+        request,
+        "compliance/number_detail.html",
+        {
+            "number": number,
+            "chart": history_chart(snapshots, start=start, end=end),
+            "events": events,
+            "restrictions": list(selectors.restrictions_active(account=number.account)),
+        },
+    )
+
+
+@require_POST
+@require_role(OPERATORS)
+def sync_now(request: HttpRequest) -> HttpResponse:
+    run = services.sync_request(actor=request.user)
+    if request.htmx:
+        return render(request, "compliance/partials/sync_status.html", {"sync": run})
+    return redirect("home")
+
+
+def sync_status(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun, pk=run_id)
+    if run.state in (SyncState.DONE, SyncState.FAILED) and request.GET.get("was") == "running":
+        return HttpResponseClientRefresh()  # show the refreshed numbers once
+    return render(request, "compliance/partials/sync_status.html", {"sync": run})
+
+
+@require_POST
+@require_role(OPERATORS)
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=alert_id)
+    services.alert_acknowledge(alert=alert, actor=request.user)
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("home")
