@@ -22,6 +22,8 @@ from portal.meta.errors import MetaError, MetaRateLimited
 from templates_review.meta_sync import template_upsert_from_meta
 
 SYNC = EventSource.SYNC
+# A WABA Meta throttled rests at least this long (Meta's hint may be shorter or missing).
+MIN_THROTTLE_SECONDS = 60.0
 _QUALITY_RANK = {meta.Quality.HIGH: 3, meta.Quality.MEDIUM: 2, meta.Quality.LOW: 1}
 
 
@@ -54,7 +56,7 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         try:
             _sync_account(graph, account, client, now, result, run)
         except MetaRateLimited as exc:
-            wait = exc.retry_after or 60.0
+            wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
             WhatsAppAccount.objects.filter(pk=account.pk).update(
                 throttled_until=now + timedelta(seconds=wait)
             )
@@ -90,9 +92,9 @@ def _sync_account(graph, account, client, now, result, run) -> None:
         account.currency = info.currency or ""
         account.timezone_id = info.timezone_id or ""
         account.message_template_namespace = info.message_template_namespace or ""
-        if account.review_status != info.review_status:
-            old = account.review_status
-            account.review_status = info.review_status
+        old = account.review_status
+        account.review_status = info.review_status
+        if old not in (info.review_status, meta.ReviewStatus.UNKNOWN):
             services.health_event_record(
                 kind=EventKind.REVIEW_DECISION,
                 severity=Severity.INFO

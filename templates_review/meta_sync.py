@@ -204,6 +204,7 @@ def template_upsert_from_meta(
             account=account, name=info.name, language=info.language
         ).first()
     )
+    seen_before = template is not None
     if template is None:
         template = MessageTemplate(account=account, name=info.name, language=info.language)
     previous_status = template.meta_status
@@ -218,7 +219,7 @@ def template_upsert_from_meta(
     template.last_confirmed_at = confirmed_at
     template.updated_at = timezone.now()
     template.save()
-    if template.pk and previous_status and previous_status != info.status:
+    if seen_before and previous_status != info.status:
         template_apply_meta_status(
             account=account,
             value={

@@ -1,0 +1,142 @@
+"""The sync against the Meta simulator over real HTTP: what it creates, what drift it records,
+how it backs off and how a throttled WABA is left alone until Meta allows it again."""
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from compliance.models import HealthEvent, HealthSnapshot, PhoneNumber, SyncRun, WhatsAppAccount
+from compliance.sync import client_sync
+from portal.meta.client import GraphClient
+from portal.meta.simulator import SimulatorServer
+from templates_review.models import MessageTemplate
+from tenants.models import AssetKind, MetaAssetRoute
+
+TOKEN = "dev-system-user-token"
+
+
+@pytest.fixture
+def sim():
+    with SimulatorServer("demo") as server:
+        yield server
+
+
+def graph_for(sim, **kwargs):
+    kwargs.setdefault("sleep", lambda seconds: None)
+    return GraphClient(token=TOKEN, base_url=sim.url, **kwargs)
+
+
+def run_sync(client, graph, run=None):
+    with schema_context(client.schema_name):
+        return client_sync(graph=graph, run=run)
+
+
+def test_first_sync_creates_numbers_templates_routes_and_history(sim, acme, acme_waba):
+    with graph_for(sim, page_size=1) as graph:  # one number per page: paging is followed
+        result = run_sync(acme, graph)
+
+    assert (result.accounts, result.numbers, result.templates, result.errors) == (1, 2, 2, [])
+    with schema_context(acme.schema_name):
+        account = WhatsAppAccount.objects.get()
+        assert account.name == "Acme Retail"
+        assert account.last_confirmed_at is not None
+        numbers = list(
+            PhoneNumber.objects.order_by("meta_id").values_list(
+                "meta_id", "quality", "messaging_limit", "status", "band"
+            )
+        )
+        assert numbers == [
+            ("2110000001", "high", "tier_10k", "connected", "healthy"),
+            ("2110000002", "high", "tier_10k", "connected", "healthy"),
+        ]
+        assert HealthSnapshot.objects.count() == 2
+        assert sorted(MessageTemplate.objects.values_list("name", "meta_status")) == [
+            ("order_update", "approved"),
+            ("spring_sale", "approved"),
+        ]
+        assert HealthEvent.objects.count() == 0  # first sight is not a change
+    routes = set(MetaAssetRoute.objects.filter(client=acme).values_list("kind", "meta_id"))
+    assert (AssetKind.PHONE_NUMBER, "2110000001") in routes
+
+
+def test_drift_seen_only_by_the_sync_becomes_events_and_a_snapshot(sim, acme, acme_waba):
+    with graph_for(sim) as graph:
+        run_sync(acme, graph)
+        # Meta sends no webhook for number quality any more: only the sync can see this.
+        sim.apply({"type": "number_quality", "phone_number_id": "2110000001", "quality": "YELLOW"})
+        run_sync(acme, graph)
+        run_sync(acme, graph)  # nothing new: no duplicate event
+
+    with schema_context(acme.schema_name):
+        event = HealthEvent.objects.get()
+        assert (event.kind, event.source, event.severity) == ("quality_drop", "sync", "warning")
+        number = PhoneNumber.objects.get(meta_id="2110000001")
+        assert (number.quality, number.score, number.band) == ("medium", 75, "watch")
+        assert number.snapshots.count() == 2
+
+
+def test_sync_backs_off_on_80008_and_429_then_succeeds(sim, acme, acme_waba):
+    waits = []
+    sim.configure(errors={"next": [{"kind": "80008", "count": 2}, {"kind": "429", "count": 1}]})
+
+    with graph_for(sim, sleep=waits.append) as graph:
+        result = run_sync(acme, graph)
+
+    assert result.errors == []
+    assert len(waits) == 3
+    assert all(w >= 0 for w in waits)
+
+
+def test_a_throttled_waba_is_recorded_and_skipped_until_meta_allows_it(sim, acme, acme_waba):
+    sim.configure(errors={"next": [{"kind": "80008", "count": 50}]})
+
+    with graph_for(sim, max_retries=1, max_backoff=0.01) as graph:
+        result = run_sync(acme, graph)
+        calls_after_first = sim.calls
+        second = run_sync(acme, graph)
+
+    assert result.retry_after is not None
+    assert "too many calls" in result.errors[0].lower() or "rate" in result.errors[0].lower()
+    with schema_context(acme.schema_name):
+        assert WhatsAppAccount.objects.get().throttled_until is not None
+    assert sim.calls == calls_after_first  # the throttled WABA was not called again
+    assert "throttled" in second.errors[0]
+
+
+def test_sync_run_reports_progress_and_outcome(sim, acme, acme_waba):
+    with schema_context(acme.schema_name):
+        run = SyncRun.objects.create()
+    with graph_for(sim) as graph:
+        run_sync(acme, graph, run=run)
+
+    with schema_context(acme.schema_name):
+        run.refresh_from_db()
+        assert (run.state, run.steps_done, run.steps_total, run.percent) == ("done", 3, 3, 100)
+
+
+def test_sync_task_runs_in_its_tenant_with_the_stored_token(sim, acme, globex, acme_waba, settings):
+    from compliance.tasks import sync_client
+    from portal.meta import credentials
+
+    settings.META_GRAPH_URL = sim.url
+    settings.META_SYSTEM_USER_TOKEN = TOKEN
+    credentials.clear_cache()
+    connection.set_tenant(acme)
+    try:
+        result = sync_client.apply().get()
+    finally:
+        credentials.clear_cache()
+
+    assert (result["schema"], result["numbers"], result["errors"]) == ("c_acme", 2, [])
+    with schema_context(globex.schema_name):
+        assert PhoneNumber.objects.count() == 0
+
+
+def test_fan_out_sync_sends_one_task_per_client_with_a_waba(acme_waba, monkeypatch):
+    from compliance import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_for_schema", lambda task, schema: sent.append(schema))
+
+    assert tasks.fan_out_sync.apply().get() == 1
+    assert sent == ["c_acme"]
