@@ -14,6 +14,7 @@ from tests.benchmarks.harness import bench_database
 
 BENCHMARKS = [
     "tests.benchmarks.bench_provisioning",
+    "tests.benchmarks.bench_linter",
 ]
 
 
