@@ -9,7 +9,7 @@ DEVSTACK := $(PY) -m portal.devstack
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint format check-migrations clean help
+.PHONY: run test bench lint format check-migrations smoke deploy-check clean help
 
 help:
 	@echo "make run    - the portal on http://localhost:8000 (worker, beat, embedded services)"
@@ -43,6 +43,16 @@ format: $(STAMP)
 
 check-migrations: $(STAMP)
 	DJANGO_SETTINGS_MODULE=portal.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+# Production-like smoke test (deploy/smoke.py): gunicorn, a Celery worker and beat against the
+# PostgreSQL and Redis of DATABASE_URL / CELERY_BROKER_URL (embedded ones when unset).
+smoke: $(STAMP)
+	$(DEVSTACK) --data-dir .devdata/smoke exec -- $(PY) deploy/smoke.py
+
+# Deploy files without a container engine: compose and Kubernetes schemas, hadolint, and
+# `check --deploy` under deploy/env.example's production environment.
+deploy-check: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_deploy_files.py tests/deploy/test_check_deploy.py
 
 clean:
 	rm -rf $(VENV) .devdata staticfiles
