@@ -77,7 +77,7 @@ def phone_number_id_for(client: int, number: int) -> str:
 
 
 def template_id_for(client: int, template: int) -> str:
-    return f"5{client:07d}{template:03d}"
+    return f"5{client:06d}{template:03d}"
 
 
 def generate(
@@ -88,14 +88,14 @@ def generate(
     Ids are deterministic, 10 digits, from the 0-based client index `c`, number `n` and
     template `t`: WABA `3` + c (9 digits) → "3000000000", "3000000001", ...; business
     `6` + c (9 digits); phone number `4` + c (7 digits) + n (2 digits) → "4000000000",
-    "4000000001", ...; template `5` + c (7 digits) + t (3 digits). Hence c < 10^7, n < 100,
-    t < 1000. Display numbers are "+1 555-<c>-<n>"-like and unique. The WABA's `client` label
-    is "client<c>" (c zero-padded to 5 digits). `seed` only varies qualities (mostly GREEN)
-    and template categories; the same arguments always give the same scenario. Token:
-    "bench-token".
+    "4000000001", ...; template `5` + c (6 digits) + t (3 digits) → "5000000000", ... Hence
+    c < 10^6, n < 100, t < 1000. Display numbers are "+1 555-<c>-<n>"-like and unique. The
+    WABA's `client` label is "client<c>" (c zero-padded to 5 digits). `seed` only varies
+    qualities (mostly GREEN) and template categories; the same arguments always give the
+    same scenario. Token: "bench-token".
     """
-    if numbers_per_waba >= 100 or templates_per_waba >= 1000 or clients >= 10**7:
-        raise ValueError("generate(): at most 10^7 clients, 99 numbers, 999 templates per WABA")
+    if numbers_per_waba >= 100 or templates_per_waba >= 1000 or clients >= 10**6:
+        raise ValueError("generate(): under 10^6 clients, 100 numbers, 1000 templates per WABA")
     rng = random.Random(seed)  # noqa: S311 - deterministic test data
     wabas: list[dict[str, Any]] = []
     for c in range(clients):

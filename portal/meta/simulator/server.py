@@ -28,6 +28,7 @@ TICK_SECONDS = 0.1
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with Meta
+    disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall
     server_version = "MetaSimulator/1"
     sim: SimulatorServer  # set on the subclass made per server
 
