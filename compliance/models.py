@@ -185,7 +185,14 @@ class Alert(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        # Users live in the public schema: a user's deletion there must not reach into every
+        # client's tables (Django's collector would query tables public does not have).
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
     )
 
     class Meta:
@@ -251,7 +258,12 @@ class SyncRun(models.Model):
 
     state = models.CharField(max_length=10, choices=c.SyncState, default=c.SyncState.QUEUED)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.DO_NOTHING,  # see Alert.acknowledged_by
+        db_constraint=False,
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,10 +12,9 @@ production settings (DEBUG off, HTTPS-only cookies, HSTS, SSL redirect behind a 
    `GET /api/v1/me/` on the client's host with it;
 5. runs a tenant task through the broker on the worker and reads its result;
 6. waits until beat has sent a periodic task and the worker has run it;
-7. stops every process and drops the database, on success and on failure.
-
-The signed-webhook step (`push_signed_webhook`) is written as its own function but is not called
-yet: the webhook endpoint is being built separately; wire it into `main` once it exists.
+7. links a WABA to the client, pushes a signed webhook (and a forged one, refused) to
+   /webhooks/meta, and waits for its effect in the client's events API;
+8. stops every process and drops the database, on success and on failure.
 """
 
 from __future__ import annotations
@@ -224,17 +223,56 @@ def beat_task_ran(processes: Processes) -> bool:
     )
 
 
-def push_signed_webhook(web: httpx.Client, env: dict[str, str], *, api_key: str) -> None:
-    """POST a Meta webhook to `/webhooks/meta` on the public host, signed with META_APP_SECRET
-    (`portal.meta.signatures.sign`), then see its effect through the client's API.
+SMOKE_WABA = "1999000001"
 
-    Not wired into `main` yet: the webhook endpoint and the API that shows its effect are being
-    built in another change. Complete it (payload routed to the smoke client's WABA / phone
-    number id, then poll the tenant API until the change is visible) and call it from `main`.
-    """
-    raise NotImplementedError(
-        "push_signed_webhook: the webhook endpoint (POST /webhooks/meta) does not exist yet"
+
+def push_signed_webhook(web: httpx.Client, env: dict[str, str], *, api_key: str) -> None:
+    """Link a WABA to the smoke client, POST a signed `account_update` restriction for it to
+    `/webhooks/meta` on the public host, and wait until the worker's effect (a restriction
+    event) shows in the client's API."""
+    from portal.meta.signatures import sign
+
+    manage(env, "link_waba", SLUG, SMOKE_WABA, "--name", "Smoke WABA")
+    expiration = int(time.time()) + 7 * 86400
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": SMOKE_WABA,
+            "time": int(time.time()),
+            "changes": [{"field": "account_update", "value": {
+                "event": "ACCOUNT_RESTRICTION",
+                "restriction_info": [{
+                    "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
+                    "expiration": expiration,
+                }],
+            }}],
+        }],
+    }  # fmt: skip
+    body = json.dumps(payload).encode()
+    public = {"Host": PORTAL_DOMAIN, "X-Forwarded-Proto": "https"}
+    forged = web.post(
+        "/webhooks/meta",
+        content=body,
+        headers={**public, "X-Hub-Signature-256": sign(body, "not-the-app-secret")},
     )
+    expect(forged.status_code == 401, f"a forged webhook got {forged.status_code}")
+    signed = web.post(
+        "/webhooks/meta",
+        content=body,
+        headers={**public, "X-Hub-Signature-256": sign(body, env["META_APP_SECRET"])},
+    )
+    expect(signed.status_code == 200, f"the signed webhook got {signed.status_code}")
+
+    client_api = {"Host": f"{SLUG}.{PORTAL_DOMAIN}", "X-Forwarded-Proto": "https"}
+
+    def restriction_visible() -> bool:
+        response = web.get(
+            "/api/v1/events/", headers={**client_api, "Authorization": f"Bearer {api_key}"}
+        )
+        expect(response.status_code == 200, f"events API: {response.status_code}")
+        return any(e["kind"] == "restriction" for e in response.json()["results"])
+
+    wait_until("the webhook's restriction to show in the client's API", restriction_visible, 60)
 
 
 def main() -> int:
@@ -347,7 +385,8 @@ def main() -> int:
             )
             say("beat sent a periodic task and the worker ran it: ok")
             processes.check_alive()
-            # push_signed_webhook(web, env, api_key=key)  # not wired yet: see its docstring
+            push_signed_webhook(web, env, api_key=key)
+            say("signed webhook stored, processed by the worker, visible in the API: ok")
         except BaseException:
             for name in processes.children:
                 tail = "\n".join(processes.log(name).splitlines()[-40:])

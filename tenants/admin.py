@@ -43,6 +43,19 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["email", "password1", "password2"]})]
     inlines = [MembershipInline]
+    actions = ["deactivate"]
+
+    def has_delete_permission(self, request, obj=None):
+        # People are deactivated, not deleted: their name stays on audit rows and on the
+        # records of every client they worked in.
+        return False
+
+    @admin.action(description="Deactivate (they can no longer sign in)")
+    def deactivate(self, request, queryset):
+        from tenants.services import user_deactivate
+
+        for user in queryset:
+            user_deactivate(user=user, actor=request.user)
 
 
 @admin.register(ApiKey)

@@ -146,6 +146,17 @@ def user_create(
     return user
 
 
+def user_deactivate(*, user: User, actor: User | None = None) -> User:
+    """Stop someone signing in, keeping what they did on record."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            audit_record(action="user.deactivated", actor=actor, target=locked)
+    return locked
+
+
 def membership_grant(
     *, client: Client, user: User, role: ClientRole | str, actor: User | None = None
 ) -> Membership:

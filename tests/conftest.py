@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from urllib.parse import quote
 
 import pytest
@@ -99,7 +100,9 @@ def database_url_for_tests() -> str:
 @pytest.fixture(scope="session")
 def celery_worker_queue(django_db_setup, worker_id):
     """A real Celery worker process on the real broker, consuming a queue of this test run only."""
-    queue = f"test-{worker_id}-{os.getpid()}"
+    from django.conf import settings
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE  # this test process's own queue
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
@@ -132,3 +135,62 @@ def celery_worker_queue(django_db_setup, worker_id):
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()
+
+
+@pytest.fixture(scope="session")
+def live_portal(django_db_setup, django_db_blocker):
+    """A threaded WSGI server on the test database, for browser tests and webhooks from the
+    simulator: `live_portal.format(host="acme.localhost")` is a base URL."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+    server.set_app(StaticFilesHandler(get_wsgi_application()))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    with django_db_blocker.unblock():  # the server's threads use the database
+        yield "http://{host}:" + str(port)
+        server.shutdown()
+        server.server_close()
+        _close_server_sessions()
+
+
+def _close_server_sessions() -> None:
+    """End database sessions left by the server's keep-alive threads, so the test database
+    can be dropped at the end of the run."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def committed(fn):
+    """Run `fn` on a connection of its own (autocommit), outside the test's transaction, for
+    data that other processes (a worker, a live server) must see. Returns fn's result."""
+    from django.db import connections
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

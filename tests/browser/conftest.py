@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
 
@@ -24,41 +23,6 @@ def _chromium_path() -> str | None:
         if found:
             return found
     return None
-
-
-@pytest.fixture(scope="session")
-def live_portal(django_db_setup, django_db_blocker):
-    """Base URL template of a threaded WSGI server: `live_portal.format(host="acme.localhost")`."""
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
-
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
-    server.set_app(StaticFilesHandler(get_wsgi_application()))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_address[1]
-    with django_db_blocker.unblock():  # the server's threads use the database
-        yield "http://{host}:" + str(port)
-        server.shutdown()
-        server.server_close()
-        _close_server_sessions()
-
-
-def _close_server_sessions() -> None:
-    """End database sessions left by the server's keep-alive threads, so the test database
-    can be dropped at the end of the run."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
 
 
 @pytest.fixture(scope="session")

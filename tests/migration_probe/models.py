@@ -21,7 +21,11 @@ class ProbeRecord(models.Model):
     note = models.CharField(max_length=50)
     parent = models.ForeignKey(ProbeParent, null=True, blank=True, on_delete=models.CASCADE)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,  # the rule for tenant → public references (portal.E002)
+        db_constraint=False,
     )
     payload = models.JSONField(default=dict)
     amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))

@@ -65,3 +65,26 @@ def test_empty_secret_key_fails_the_system_check(settings):
 
     settings.SECRET_KEY = ""
     assert [e.id for e in check_secret_key(None)] == ["portal.E001"]
+
+
+def test_tenant_models_reference_public_models_without_cascading(settings):
+    from portal.apps import check_tenant_references
+
+    assert check_tenant_references(None) == []
+
+
+def test_a_cascading_tenant_to_public_reference_is_flagged(settings):
+    from django.db import models
+
+    from compliance.models import Alert
+    from portal.apps import check_tenant_references
+
+    field = Alert._meta.get_field("acknowledged_by")
+    original = field.remote_field.on_delete
+    field.remote_field.on_delete = models.SET_NULL
+    try:
+        errors = check_tenant_references(None)
+    finally:
+        field.remote_field.on_delete = original
+    assert [e.id for e in errors] == ["portal.E002"]
+    assert "compliance.Alert.acknowledged_by" in errors[0].msg

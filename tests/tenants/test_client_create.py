@@ -150,3 +150,24 @@ def test_a_stale_template_is_caught_up_for_real_not_faked(db):
 
     assert "migration_probe_proberecord" in _tables(client.schema_name)
     assert ("migration_probe", "0001_initial") in _applied_migrations(client.schema_name)
+
+
+def test_deleting_a_user_does_not_reach_into_client_schemas(db, acme):
+    """Tenant tables that name a user are not visited by a delete in the public schema."""
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+
+    user.delete()
+
+    assert not User.objects.filter(pk=user.pk).exists()
+
+
+def test_deactivating_a_user_is_audited(db, acme_agent):
+    from tenants.services import user_deactivate
+
+    user_deactivate(user=acme_agent)
+
+    acme_agent.refresh_from_db()
+    assert not acme_agent.is_active
+    assert AuditLog.objects.filter(action="user.deactivated", object_id=str(acme_agent.pk)).exists()
