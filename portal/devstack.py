@@ -34,6 +34,8 @@ DEV_ENV = {
     "META_VERIFY_TOKEN": "dev-verify-token",
     "META_SYSTEM_USER_TOKEN": "dev-system-user-token",
     "META_CREDENTIALS_KEY": "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcy0hISE=",
+    # The demo's numbers drift on the simulator's clock; sync every minute to show it soon.
+    "META_SYNC_MINUTES": "1",
 }
 
 
@@ -185,6 +187,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 subprocess.run(_manage("migrate", "--noinput", "-v", "0"), env=env, check=True)
                 subprocess.run(_manage("seed_demo"), env=env, check=True)
                 port = env.get("PORT", "8000")
+                if not os.environ.get("META_GRAPH_URL"):
+                    simulator, env["META_GRAPH_URL"] = _start_simulator(args.data_dir, env, port)
+                    children.append(simulator)
                 print(
                     f"\nPortal: http://{env['PORTAL_DOMAIN']}:{port}/  — Ctrl-C stops everything.\n"
                 )
@@ -205,6 +210,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"Setup failed: {exc}", file=sys.stderr)
         return exc.returncode or 1
+
+
+def _start_simulator(data_dir: Path, env: dict[str, str], port: str):
+    """The Meta simulator with the demo scenario, sending signed webhooks to this portal."""
+    ready = data_dir / "meta-simulator.url"
+    ready.unlink(missing_ok=True)
+    process = _spawn(
+        [
+            sys.executable, "-m", "portal.meta.simulator", "--scenario", "demo", "--port", "0",
+            "--ready-file", str(ready), "--app-secret", env["META_APP_SECRET"],
+            "--webhook-url", f"http://{env['PORTAL_DOMAIN']}:{port}/webhooks/meta",
+        ],
+        env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not ready.exists() or not ready.read_text().strip():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise subprocess.CalledProcessError(process.returncode or 1, "meta simulator")
+        time.sleep(0.1)
+    url = ready.read_text().strip()
+    print(f"Meta simulator: {url} (demo scenario; META_GRAPH_URL points at it)")
+    return process, url
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

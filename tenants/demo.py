@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django_tenants.utils import schema_context
 
+from compliance.services import account_link, sync_request
 from tenants import services
 from tenants.choices import StaffRole
 from tenants.models import Client, User
 
 DEMO_PASSWORD = "demo-pass"  # noqa: S105 - documented demo credential
 DEMO_STAFF_EMAIL = "staff@bsp.example"
+# Slug, name, default region and the WABA the Meta simulator's demo scenario gives each client.
 DEMO_CLIENTS = [
-    ("acme", "Acme Retail", "US"),
-    ("globex", "Globex Logistics", "DE"),
-    ("initech", "Initech Software", "GB"),
+    ("acme", "Acme Retail", "US", "1110000001"),
+    ("globex", "Globex Logistics", "DE", "1120000001"),
+    ("initech", "Initech Software", "GB", "1130000001"),
 ]
 
 
@@ -24,7 +27,8 @@ class DemoResult:
     lines: list[str] = field(default_factory=list)
 
 
-def demo_seed() -> DemoResult:
+def demo_seed(*, sync: bool = True) -> DemoResult:
+    """Staff user, three clients with owners and their WABAs; `sync` queues a first sync."""
     result = DemoResult()
     if not User.objects.filter(email=DEMO_STAFF_EMAIL).exists():
         services.user_create(
@@ -36,7 +40,7 @@ def demo_seed() -> DemoResult:
     result.lines.append(
         f"Staff console: http://{settings.PORTAL_DOMAIN}:8000/staff/  ({DEMO_STAFF_EMAIL})"
     )
-    for slug, name, region in DEMO_CLIENTS:
+    for slug, name, region, waba_id in DEMO_CLIENTS:
         owner = f"owner@{slug}.example"
         client = Client.objects.filter(slug=slug).first()
         if client is None:
@@ -47,6 +51,11 @@ def demo_seed() -> DemoResult:
                 owner_password=DEMO_PASSWORD,
                 default_region=region,
             )
+        account_link(client=client, waba_id=waba_id, name=name)
+        if sync:
+            # Numbers and templates arrive through the real sync from the simulator.
+            with schema_context(client.schema_name):
+                sync_request()
         result.lines.append(
             f"{client.name}: http://{services.client_host(client)}:8000/  ({owner})"
         )
