@@ -515,10 +515,11 @@ class _Linter:
         if not isinstance(values, list):
             values = []
         if len(values) < len(names) or any(not _text(v).strip() for v in values[: len(names)]):
+            where = "example.body_text: [[…]]" if nested else "example.header_text: […]"
             self.error(
                 "param.example_missing",
-                f"Give an example value for each of the {len(names)} parameter(s); Meta "
-                "reviews the message with them.",
+                f"Give an example value for each of the {len(names)} parameter(s) ({where}); "
+                "Meta reviews the message with them.",
                 component,
             )
         elif len(values) > len(names):
