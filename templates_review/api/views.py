@@ -8,10 +8,13 @@ from rest_framework.views import APIView
 
 from templates_review.api.serializers import LintInputSerializer, LintResultSerializer
 from templates_review.linter import Severity, lint_template
+from tenants.choices import ApiScope
 
 
 class TemplateLintView(APIView):
     """Lint a template draft against Meta's rules and our policy heuristics; nothing is saved."""
+
+    required_scope = ApiScope.READ  # linting changes nothing: a read-only key may use it
 
     parser_classes = [JSONParser]  # components are nested JSON; forms cannot carry them
 

@@ -91,12 +91,19 @@ def test_staff_can_lint_on_a_clients_host(api, acme, staff_reviewer):
     assert response.json()["errors"] == 1
 
 
-def test_read_only_key_cannot_lint(api, acme):
+def test_read_only_key_may_lint_because_nothing_is_saved(api, acme):
     key = ApiKeyFactory(client=acme, scopes=["read"])
 
     response = api(acme, key=key.raw_key).post(URL, DANGLING, format="json")
 
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert response.json()["errors"] == 1
+
+
+def test_read_only_key_still_cannot_write_elsewhere(api, acme):
+    key = ApiKeyFactory(client=acme, scopes=["read"])
+
+    assert api(acme, key=key.raw_key).post("/api/v1/members/", {}).status_code == 403
 
 
 def test_key_of_another_client_is_rejected(api, acme, globex):
