@@ -15,6 +15,7 @@ from tests.benchmarks.harness import bench_database
 BENCHMARKS = [
     "tests.benchmarks.bench_provisioning",
     "tests.benchmarks.bench_linter",
+    "tests.benchmarks.bench_webhook_intake",
 ]
 
 

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-BENCH_DB = "bench_portal"
+# One database per run (pid), so two `make bench` runs on the same server never collide.
+BENCH_DB = f"bench_portal_{os.getpid()}"
 
 
 def _with_database(url: str, name: str) -> str:

@@ -1,0 +1,114 @@
+"""Child processes for benchmarks (gunicorn, Celery workers, the Meta simulator): each in its own
+process group with its own log file, always stopped again, bounded waits, loopback only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+class BenchFailure(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(what: str, probe: Callable[[], bool], seconds: float, every: float = 0.1) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(every)
+    raise BenchFailure(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (and their waited-for children), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # After the ")": state is field 3; utime, stime, cutime, cstime are fields 14-17.
+        total += sum(int(value) for value in fields[11:15])
+    return total / ticks
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (gunicorn's master and workers, Celery's pool)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+class Children:
+    """Long-running children; `stop_all()` (also on failure) ends each one's process group."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        with (self.log_dir / f"{name}.log").open("wb") as log:
+            child = subprocess.Popen(  # our own fixed commands
+                command,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: stopping it stops its children too
+            )
+        self.children[name] = child
+        return child
+
+    def log(self, name: str, tail: int = 3000) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace")[-tail:] if path.exists() else ""
+
+    def check_alive(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                raise BenchFailure(f"{name} exited with {child.returncode}:\n{self.log(name)}")
+
+    def stop_all(self, timeout: float = 30) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait(10)
+        self.children.clear()
