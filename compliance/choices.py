@@ -64,6 +64,7 @@ class EventKind(models.TextChoices):
     TEMPLATE_QUALITY = "template_quality", "Template quality changed"
     TEMPLATE_CATEGORY = "template_category", "Template category change"
     ERROR_SPIKE = "error_spike", "Spike of delivery errors"
+    CONSENT_VIOLATION = "consent_violation", "Marketing sent without consent"
 
 
 class EventSource(models.TextChoices):
@@ -94,3 +95,44 @@ class SyncState(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+class ConsentCategory(models.TextChoices):
+    """What a person agreed (or refused) to receive; Meta's template categories."""
+
+    MARKETING = "marketing", "Marketing"
+    UTILITY = "utility", "Utility"
+    AUTHENTICATION = "authentication", "Authentication"
+
+
+class ConsentStatus(models.TextChoices):
+    OPTED_IN = "opted_in", "Opted in"
+    OPTED_OUT = "opted_out", "Opted out"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class ConsentKind(models.TextChoices):
+    OPT_IN = "opt_in", "Opt-in"
+    OPT_OUT = "opt_out", "Opt-out"
+
+
+class ConsentSource(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    CHECKOUT = "checkout", "Checkout"
+    SMS_KEYWORD = "sms_keyword", "SMS keyword"
+    WHATSAPP_KEYWORD = "whatsapp_keyword", "WhatsApp keyword"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    META_131050 = "meta_131050", "Meta error 131050"
+    META_USER_PREFERENCES = "meta_user_preferences", "Meta user preferences"
+    STAFF = "staff", "Staff"
+
+
+DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "UNSUBSCRIBE", "STOPP", "ARRET", "BAJA", "PARAR"]
+
+
+def default_opt_out_keywords() -> list[str]:
+    return list(DEFAULT_OPT_OUT_KEYWORDS)

@@ -283,3 +283,132 @@ class SyncRun(models.Model):
         if self.state == c.SyncState.DONE:
             return 100
         return int(100 * self.steps_done / self.steps_total) if self.steps_total else 0
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+class Contact(models.Model):
+    """A person the client messages, keyed by the E.164 number (`compliance.consent`)."""
+
+    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +14155550100.")
+    wa_id = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["phone"]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class ConsentState(models.Model):
+    """Where a contact stands for one category now: derived from the history, kept for reads."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="states")
+    category = models.CharField(max_length=20, choices=c.ConsentCategory)
+    status = models.CharField(
+        max_length=20, choices=c.ConsentStatus, default=c.ConsentStatus.UNKNOWN
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["contact", "category"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "category"], name="consent_state_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.category}: {self.status}"
+
+
+class AppendOnlyError(Exception):
+    """Consent history is evidence: its rows are written once and never changed or removed."""
+
+
+class ConsentEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Consent history rows cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Consent history rows cannot be deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Consent history rows cannot be updated.")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AppendOnlyError("Consent history rows cannot be updated.")
+
+
+class ConsentEvent(models.Model):
+    """One opt-in or opt-out with its evidence: the append-only consent history."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
+    category = models.CharField(max_length=20, choices=c.ConsentCategory)
+    kind = models.CharField(max_length=10, choices=c.ConsentKind)
+    source = models.CharField(max_length=30, choices=c.ConsentSource)
+    wording = models.TextField(blank=True, help_text="The exact text the person was shown.")
+    wording_version = models.CharField(max_length=50, blank=True)
+    page_url = models.URLField(max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    channel = models.CharField(max_length=50, blank=True)
+    actor_label = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True, help_text="Source ids: wamid, text, …")
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    # Makes a source event (a wamid, a webhook change) count once however often it is seen.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+
+    objects = ConsentEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at"], name="consent_event_contact_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.category} by {self.contact_id} ({self.source})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Consent history rows cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Consent history rows cannot be deleted.")
+
+
+class MessagingPolicy(models.Model):
+    """The client's sending rules: frequency caps, quiet hours and opt-out keywords (one row)."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    marketing_cap = models.PositiveSmallIntegerField(
+        default=2, help_text="Marketing messages per contact per rolling window; 0 = no cap."
+    )
+    utility_cap = models.PositiveSmallIntegerField(
+        default=0, help_text="Utility messages per contact per rolling window; 0 = no cap."
+    )
+    window_days = models.PositiveSmallIntegerField(default=7)
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="For quiet hours.")
+    opt_out_keywords = models.JSONField(default=c.default_opt_out_keywords, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "messaging policies"
+
+    def __str__(self) -> str:
+        return "messaging policy"
+
+    @classmethod
+    def current(cls) -> MessagingPolicy:
+        """This client's policy (the defaults until someone changes them)."""
+        policy = cls.objects.filter(singleton=True).first()
+        return policy if policy is not None else cls()
+
+    def keyword_set(self) -> frozenset[str]:
+        return frozenset(str(k).strip().casefold() for k in self.opt_out_keywords or [])
