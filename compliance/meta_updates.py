@@ -11,11 +11,13 @@ import re
 from datetime import UTC, datetime
 
 from compliance import services
-from compliance.choices import EventKind, EventSource, Severity
+from compliance.choices import ConsentSource, EventKind, EventSource, Severity
 from compliance.models import (
     AccountRestriction,
+    ConsentEvent,
     InboundMessage,
     MessageStatus,
+    MessagingPolicy,
     PhoneNumber,
     WhatsAppAccount,
 )
@@ -429,9 +431,161 @@ def apply_messages(*, value: dict, entry_id: str, entry_time, change_key: str) -
         for message in value.get("messages") or []
     ]
     InboundMessage.objects.bulk_create(inbound, ignore_conflicts=True)
+    _consent_from_messages(number=number, statuses=statuses, inbound=inbound, names=names)
     if number is not None and any(s.status == "failed" for s in statuses):
         services.error_spikes_check(number=number)
         services.number_reassess(number=number)
+
+
+# --- consent: opt-outs from keywords and 131050, violations from marketing sends -------------
+
+_MARKETING_PRICING = {"marketing", "marketing_lite"}
+
+
+def _consent_from_messages(*, number, statuses, inbound, names) -> None:
+    """Opt-outs from this change (keywords, 131050) and marketing sent without consent.
+
+    Idempotent: opt-outs carry the wamid as source id, violations a key per wamid.
+    """
+    from compliance.consent import Evidence, consent_record_opt_out
+
+    if inbound:
+        keywords = MessagingPolicy.current().keyword_set()
+        for message in inbound:
+            if message.text.strip().casefold() in keywords and _digits(message.sender):
+                consent_record_opt_out(
+                    phone=f"+{_digits(message.sender)}",
+                    category="marketing",
+                    source=ConsentSource.WHATSAPP_KEYWORD,
+                    evidence=Evidence(
+                        channel="whatsapp",
+                        data={"wamid": message.wamid, "text": message.text},
+                    ),
+                    occurred_at=message.received_at,
+                    source_id=message.wamid,
+                    wa_id=message.sender,
+                    name=message.sender_name,
+                )
+    for status in statuses:
+        if status.status == "failed" and status.error_code == 131050 and _digits(status.recipient):
+            consent_record_opt_out(
+                phone=f"+{_digits(status.recipient)}",
+                category="marketing",
+                source=ConsentSource.META_131050,
+                evidence=Evidence(
+                    channel="whatsapp",
+                    data={"wamid": status.wamid, "error_code": 131050},
+                ),
+                occurred_at=status.occurred_at,
+                source_id=status.wamid,
+                wa_id=status.recipient,
+            )
+    sends = [
+        s
+        for s in statuses
+        if s.status == "sent" and s.pricing_category in _MARKETING_PRICING and _digits(s.recipient)
+    ]
+    if sends:
+        _consent_violations(number=number, sends=sends)
+
+
+def _consent_violations(*, number, sends) -> None:
+    """A marketing send is a violation unless the recipient's latest marketing consent event at
+    the time of the send was an opt-in (no record, or an opt-out, is a violation)."""
+    phones = {f"+{_digits(s.recipient)}" for s in sends}
+    history: dict[str, list[tuple]] = {}
+    for phone, kind, occurred_at in (
+        ConsentEvent.objects.filter(contact__phone__in=phones, category="marketing")
+        .order_by("occurred_at", "recorded_at", "id")
+        .values_list("contact__phone", "kind", "occurred_at")
+    ):
+        history.setdefault(phone, []).append((kind, occurred_at))
+    for send in sends:
+        phone = f"+{_digits(send.recipient)}"
+        decided = [kind for kind, at in history.get(phone, []) if at <= send.occurred_at]
+        last = decided[-1] if decided else None
+        if last == "opt_in":
+            continue
+        why = "after the recipient opted out" if last == "opt_out" else "without an opt-in"
+        services.health_event_record(
+            kind=EventKind.CONSENT_VIOLATION,
+            severity=Severity.WARNING,
+            title=f"Marketing message sent to {phone} {why}",
+            detail=(
+                "Marketing needs the recipient's opt-in and must stop after an opt-out. "
+                "Check the campaign's audience against the consent records."
+            ),
+            key=services.dedupe_key("consent_violation", send.wamid),
+            source=WEBHOOK,
+            occurred_at=send.occurred_at,
+            number=number,
+            data={"wamid": send.wamid, "recipient": phone, "consent": last or "none"},
+        )
+
+
+# --- user_preferences: a user stops or resumes marketing messages -------------------------
+
+_STOP_VALUES = {"stop", "stopped", "opt_out", "opt-out", "optout", "unsubscribe"}
+_RESUME_VALUES = {"resume", "resumed", "opt_in", "opt-in", "optin", "subscribe", "start"}
+
+
+def apply_user_preferences(*, value: dict, entry_id: str, entry_time, change_key: str) -> None:
+    """Meta's `user_preferences` (meta-platform §4.10): a user stopping or resuming marketing.
+
+    Accepted liberally: a list under `user_preferences` (or `preferences`), or the value itself
+    as one item. Each item: `wa_id` (or `from`/`recipient_id`, else the only `contacts[].wa_id`),
+    `category` (`marketing_messages`/`marketing`; missing means marketing; other categories are
+    ignored), `value` (or `preference`/`status`/`action`): `stop` → opt-out of marketing,
+    `resume` → opt-in to marketing (source meta_user_preferences), `timestamp` (unix) and
+    `detail`. Items that say neither stop nor resume are ignored.
+    """
+    from compliance.consent import Evidence, consent_record_opt_in, consent_record_opt_out
+
+    items = value.get("user_preferences") or value.get("preferences")
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        items = [value]
+    contacts = [c for c in value.get("contacts") or [] if isinstance(c, dict)]
+    only_wa_id = str(contacts[0].get("wa_id", "")) if len(contacts) == 1 else ""
+    names = {str(c.get("wa_id")): (c.get("profile") or {}).get("name", "") for c in contacts}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        wa_id = str(item.get("wa_id") or item.get("from") or item.get("recipient_id") or "")
+        wa_id = _digits(wa_id or only_wa_id)
+        category = str(item.get("category") or "marketing_messages").lower()
+        choice = str(
+            item.get("value") or item.get("preference") or item.get("status") or ""
+        ).lower()
+        choice = choice or str(item.get("action") or "").lower()
+        if not wa_id or not category.startswith("marketing"):
+            continue
+        if choice in _STOP_VALUES:
+            record = consent_record_opt_out
+        elif choice in _RESUME_VALUES:
+            record = consent_record_opt_in
+        else:
+            continue
+        record(
+            phone=f"+{wa_id}",
+            category="marketing",
+            source=ConsentSource.META_USER_PREFERENCES,
+            evidence=Evidence(
+                channel="whatsapp",
+                wording=str(item.get("detail") or "")[:1000],
+                data={"change": change_key, "value": choice, "category": category},
+            ),
+            occurred_at=_from_unix(item.get("timestamp")) or entry_time,
+            # Meta's retries may come in new batches (new change keys): key by what was said.
+            source_id=(
+                f"{wa_id}:{choice}:{item['timestamp']}"
+                if item.get("timestamp")
+                else f"{change_key}:{index}:{wa_id}"
+            ),
+            wa_id=wa_id,
+            name=str(names.get(wa_id) or ""),
+        )
 
 
 def _int_or_none(value) -> int | None:

@@ -37,6 +37,7 @@ APPLIERS = {
     "message_template_status_update": "compliance.meta_updates.apply_template_status_update",
     "message_template_quality_update": "compliance.meta_updates.apply_template_quality_update",
     "template_category_update": "compliance.meta_updates.apply_template_category_update",
+    "user_preferences": "compliance.meta_updates.apply_user_preferences",
 }
 
 

@@ -10,7 +10,7 @@ from compliance.models import AppendOnlyError, ConsentEvent, Contact, MessagingP
 @pytest.fixture
 def alice_event(acme):
     with schema_context(acme.schema_name):
-        alice = Contact.objects.create(phone="+447700900123", name="Alice Archer")
+        alice = Contact.objects.create(phone="+447911123456", name="Alice Archer")
         return ConsentEvent.objects.create(
             contact=alice,
             category="marketing",
