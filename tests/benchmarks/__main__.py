@@ -16,6 +16,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_provisioning",
     "tests.benchmarks.bench_linter",
     "tests.benchmarks.bench_webhook_intake",
+    "tests.benchmarks.bench_fleet_sync",
 ]
 
 
