@@ -19,7 +19,7 @@ from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
 from portal.meta import types as meta
 from portal.meta.errors import MetaError, MetaRateLimited
-from templates_review.meta_sync import template_upsert_from_meta
+from templates_review.meta_sync import templates_upsert_from_meta
 
 SYNC = EventSource.SYNC
 # A WABA Meta throttled rests at least this long (Meta's hint may be shorter or missing).
@@ -119,9 +119,8 @@ def _sync_account(graph, account, client, now, result, run) -> None:
         for number_info in numbers:
             _sync_number(account, number_info, client, now)
             result.numbers += 1
-        for template_info in templates:
-            template_upsert_from_meta(account=account, info=template_info, confirmed_at=now)
-            result.templates += 1
+        templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
+        result.templates += len(templates)
         for number in account.numbers.select_related("account"):
             services.number_reassess(number=number, now=now, client=client)
 
