@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from compliance.models import HealthEvent, HealthSnapshot, PhoneNumber
+from compliance import choices as c
+from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot, PhoneNumber
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
@@ -55,3 +56,144 @@ class HealthEventSerializer(serializers.ModelSerializer):
             "source",
             "data",
         ]
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+class TemplateRefSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=512)
+    language = serializers.CharField(max_length=15)
+
+
+class SendCheckInputSerializer(serializers.Serializer):
+    """One `recipient` or up to 10,000 `recipients`; a `template` or a `category`."""
+
+    recipient = serializers.CharField(max_length=40, required=False)
+    recipients = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=10_000
+    )
+    template = TemplateRefSerializer(required=False)
+    category = serializers.CharField(
+        required=False, help_text="marketing, utility or authentication"
+    )
+    phone_number_id = serializers.CharField(max_length=64)
+
+    def validate_category(self, value):
+        if value not in c.ConsentCategory.values:
+            raise serializers.ValidationError("Choose marketing, utility or authentication.")
+        return value
+
+    def validate(self, attrs):
+        if ("recipient" in attrs) == ("recipients" in attrs):
+            raise serializers.ValidationError("Give either recipient or recipients.")
+        if "template" not in attrs and "category" not in attrs:
+            raise serializers.ValidationError("Give a template (name and language) or a category.")
+        return attrs
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reasons = ReasonSerializer(many=True)
+
+
+class BulkDecisionSerializer(DecisionSerializer):
+    recipient = serializers.CharField()
+
+
+class BulkSendCheckSerializer(serializers.Serializer):
+    results = BulkDecisionSerializer(many=True)
+    allowed = serializers.IntegerField()
+    denied = serializers.IntegerField()
+
+
+META_SOURCES = {
+    c.ConsentSource.WHATSAPP_KEYWORD,
+    c.ConsentSource.META_131050,
+    c.ConsentSource.META_USER_PREFERENCES,
+}
+RECORDABLE_SOURCES = [s for s in c.ConsentSource.values if s not in META_SOURCES]
+
+
+class ConsentInputSerializer(serializers.Serializer):
+    """An opt-in or opt-out with its evidence (Meta's own sources arrive by webhook only)."""
+
+    categories = list(c.ConsentCategory.values)
+
+    phone = serializers.CharField(max_length=40)
+    category = serializers.CharField(help_text="marketing, utility or authentication")
+    source = serializers.CharField(
+        default=c.ConsentSource.API.value, help_text=", ".join(RECORDABLE_SOURCES)
+    )
+    source_id = serializers.CharField(max_length=200, required=False, default="")
+    wording = serializers.CharField(required=False, default="", allow_blank=True)
+    wording_version = serializers.CharField(
+        max_length=50, required=False, default="", allow_blank=True
+    )
+    page_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+    ip_address = serializers.IPAddressField(required=False, allow_null=True, default=None)
+    user_agent = serializers.CharField(required=False, default="", allow_blank=True)
+    channel = serializers.CharField(max_length=50, required=False, default="", allow_blank=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+    def validate_category(self, value):
+        if value not in self.categories:
+            raise serializers.ValidationError(f"Choose one of {', '.join(self.categories)}.")
+        return value
+
+    def validate_source(self, value):
+        if value not in RECORDABLE_SOURCES:
+            raise serializers.ValidationError(f"Choose one of {', '.join(RECORDABLE_SOURCES)}.")
+        return value
+
+
+class OptInInputSerializer(ConsentInputSerializer):
+    pass
+
+
+class OptOutInputSerializer(ConsentInputSerializer):
+    categories = [*c.ConsentCategory.values, "all"]
+    category = serializers.CharField(help_text="marketing, utility, authentication or all")
+
+
+class ConsentEventSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(source="contact.phone")
+    # plain strings in the schema: enum names would collide with other "category"/"source" sets
+    category = serializers.CharField()
+    kind = serializers.CharField()
+    source = serializers.CharField()
+
+    class Meta:
+        model = ConsentEvent
+        fields = [
+            "id",
+            "phone",
+            "category",
+            "kind",
+            "source",
+            "wording",
+            "wording_version",
+            "page_url",
+            "ip_address",
+            "user_agent",
+            "channel",
+            "actor_label",
+            "data",
+            "occurred_at",
+            "recorded_at",
+        ]
+
+
+class ContactSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    wa_id = serializers.CharField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    states = serializers.DictField(child=serializers.CharField())
+    history = ConsentEventSerializer(many=True)
