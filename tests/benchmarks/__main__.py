@@ -17,6 +17,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_linter",
     "tests.benchmarks.bench_webhook_intake",
     "tests.benchmarks.bench_fleet_sync",
+    "tests.benchmarks.bench_presend",
 ]
 
 

@@ -219,7 +219,7 @@ def test_bulk_check_uses_a_constant_number_of_queries(acme_sender, django_assert
         ledger(phone, NOW - timedelta(hours=2), n=n + 100)
     make_template(acme_sender.account, meta_status="approved", quality="high")
 
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         decisions = presend_check_bulk(
             recipients=recipients,
             phone_number_id=ACME_PHONE,
