@@ -297,3 +297,36 @@ def test_contact_refuses_other_clients(api, acme, globex, globex_owner, alice_op
     assert api(acme, user=globex_owner).get(f"/api/v1/contacts/{ALICE}/").status_code == 403
     # a globex member sees nothing of acme's contacts on globex's own host
     assert api(globex, user=globex_owner).get(f"/api/v1/contacts/{ALICE}/").status_code == 404
+
+
+def test_staff_entering_the_client_records_a_staff_opt_out(
+    api, acme, staff_manager, alice_opted_in
+):
+    response = api(acme, user=staff_manager).post(
+        "/api/v1/opt-outs/",
+        {"phone": ALICE, "category": "marketing", "source": "staff", "channel": "phone call"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    [event] = response.json()["recorded"]
+    assert (event["source"], event["channel"], event["actor_label"]) == (
+        "staff",
+        "phone call",
+        staff_manager.email,
+    )
+    with schema_context(acme.schema_name):
+        assert ConsentState.objects.get().status == "opted_out"
+
+
+def test_api_key_opt_out_is_labelled_with_the_key(api, acme, alice_opted_in):
+    key = ApiKeyFactory(client=acme, name="crm-sync")
+
+    response = api(acme, key=key.raw_key).post(
+        "/api/v1/opt-outs/", {"phone": ALICE, "category": "marketing"}, format="json"
+    )
+
+    assert response.status_code == 201
+    [event] = response.json()["recorded"]
+    assert event["source"] == "api"
+    assert event["actor_label"] == f"api-key:{key.prefix}"
