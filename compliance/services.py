@@ -152,17 +152,25 @@ def alert_acknowledge(*, alert: Alert, actor) -> Alert:
 # --- Health assessment --------------------------------------------------------------------
 
 
-def number_signals(*, number: PhoneNumber, now: datetime | None = None) -> NumberSignals:
-    """The number's state and its last 30 days, from three queries."""
-    now = now or timezone.now()
-    since = now - SIGNAL_WINDOW
-    account = number.account
-    restrictions = tuple(
+def active_restrictions(*, account: WhatsAppAccount, now: datetime) -> tuple:
+    return tuple(
         meta.RestrictionType(r)
         for r in AccountRestriction.objects.filter(account=account)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .values_list("restriction_type", flat=True)
     )
+
+
+def number_signals(
+    *, number: PhoneNumber, now: datetime | None = None, restrictions: tuple | None = None
+) -> NumberSignals:
+    """The number's state and its last 30 days, from three queries (two when the account's
+    active restrictions are passed in, as when all numbers of an account are assessed)."""
+    now = now or timezone.now()
+    since = now - SIGNAL_WINDOW
+    account = number.account
+    if restrictions is None:
+        restrictions = active_restrictions(account=account, now=now)
     event_counts = dict(
         HealthEvent.objects.filter(occurred_at__gte=since)
         .filter(Q(number=number) | Q(account=account, number__isnull=True))
@@ -197,12 +205,16 @@ def number_signals(*, number: PhoneNumber, now: datetime | None = None) -> Numbe
 
 
 def number_reassess(
-    *, number: PhoneNumber, now: datetime | None = None, client: Client | None = None
+    *,
+    number: PhoneNumber,
+    now: datetime | None = None,
+    client: Client | None = None,
+    restrictions: tuple | None = None,
 ) -> PhoneNumber:
     """Score the number, keep its history (a snapshot on change and at least daily) and mirror
     it into the staff work index, all in the caller's transaction."""
     now = now or timezone.now()
-    result = assess(number_signals(number=number, now=now))
+    result = assess(number_signals(number=number, now=now, restrictions=restrictions))
     number.score, number.band = result.score, result.band
     number.reasons, number.actions, number.assessed_at = (
         list(result.reasons),
@@ -232,31 +244,41 @@ def number_reassess(
     return number
 
 
-def account_reassess_numbers(*, account: WhatsAppAccount, now: datetime | None = None) -> None:
-    client = current_client()
+def account_reassess_numbers(
+    *, account: WhatsAppAccount, now: datetime | None = None, client: Client | None = None
+) -> None:
+    """Reassess every number of the account, reading its restrictions once."""
+    now = now or timezone.now()
+    client = client or current_client()
+    restrictions = active_restrictions(account=account, now=now)
     for number in account.numbers.select_related("account"):
-        number_reassess(number=number, now=now, client=client)
+        number_reassess(number=number, now=now, client=client, restrictions=restrictions)
 
 
 def work_item_sync_number(*, number: PhoneNumber, client: Client) -> None:
-    """Mirror the number's health into the public staff index (same transaction)."""
-    WorkItem.objects.update_or_create(
+    """Mirror the number's health into the public staff index (same transaction), as one
+    INSERT … ON CONFLICT DO UPDATE."""
+    item = WorkItem(
         kind=WorkKind.NUMBER_HEALTH,
         client=client,
         object_id=str(number.pk),
-        defaults={
-            "title": number.display_phone_number,
-            "subtitle": number.verified_name or number.account.name,
-            "status": number.status,
-            "band": number.band,
-            "sort_key": number.score,
-            "data": {
-                "quality": number.quality,
-                "messaging_limit": number.messaging_limit,
-                "reasons": number.reasons[:3],
-            },
-            "updated_at": timezone.now(),
+        title=number.display_phone_number,
+        subtitle=number.verified_name or number.account.name,
+        status=number.status,
+        band=number.band,
+        sort_key=number.score,
+        data={
+            "quality": number.quality,
+            "messaging_limit": number.messaging_limit,
+            "reasons": number.reasons[:3],
         },
+        updated_at=timezone.now(),
+    )
+    WorkItem.objects.bulk_create(
+        [item],
+        update_conflicts=True,
+        unique_fields=["kind", "client", "object_id"],
+        update_fields=["title", "subtitle", "status", "band", "sort_key", "data", "updated_at"],
     )
 
 

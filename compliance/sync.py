@@ -121,8 +121,7 @@ def _sync_account(graph, account, client, now, result, run) -> None:
             result.numbers += 1
         templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
         result.templates += len(templates)
-        for number in account.numbers.select_related("account"):
-            services.number_reassess(number=number, now=now, client=client)
+        services.account_reassess_numbers(account=account, now=now, client=client)
 
 
 def _sync_number(account, info: meta.PhoneNumberInfo, client, now) -> PhoneNumber:
