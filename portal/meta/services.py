@@ -70,8 +70,56 @@ def webhook_delivery_store(*, body: bytes) -> int | None:
         return None
     delivery_id = row[0]
     # robust: if the broker is down the delivery stays stored and the sweeper picks it up.
-    transaction.on_commit(lambda: _enqueue(delivery_id), robust=True)
+    transaction.on_commit(webhook_processor_wake, robust=True)
     return delivery_id
+
+
+# Wake-ups are coalesced: one processing run drains every pending delivery, so a burst of
+# deliveries needs one task, not one each (a publish costs more CPU than the whole INSERT).
+# The key expires on its own in case a publish was lost; the sweeper covers the rest.
+WAKEUP_KEY = "meta:webhook-processor-wakeup"
+WAKEUP_TTL_SECONDS = 10
+
+
+def webhook_processor_wake() -> bool:
+    """Queue a processing run unless one is already queued; True if this call queued it.
+
+    Coalescing needs a cache every process shares (CACHE_URL): with a per-process memory cache
+    a worker could not clear the web processes' keys, so each delivery wakes a run of its own.
+    """
+    from django.core.cache import cache
+
+    if settings.META_WEBHOOK_COALESCE_WAKEUPS and not cache.add(
+        WAKEUP_KEY, 1, timeout=WAKEUP_TTL_SECONDS
+    ):
+        return False
+    from portal.meta.tasks import process_pending_webhooks
+
+    process_pending_webhooks.delay()
+    return True
+
+
+def webhook_process_pending(*, batch: int = 500, max_attempts: int = 10) -> int:
+    """Process every stored, unprocessed delivery, oldest first; returns how many were done.
+
+    The wake-up key is cleared before each look for pending deliveries: a delivery stored after
+    that look finds no key and queues a new run, so none waits for the sweeper.
+    """
+    from django.core.cache import cache
+
+    done = 0
+    while True:
+        cache.delete(WAKEUP_KEY)
+        pending = list(
+            WebhookDelivery.objects.filter(processed_at__isnull=True, attempts__lt=max_attempts)
+            .order_by("received_at", "id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not pending:
+            return done
+        for delivery_id in pending:
+            webhook_delivery_process(delivery_id=delivery_id)
+            done += 1
 
 
 def _enqueue(delivery_id: int) -> None:

@@ -219,6 +219,8 @@ META_CREDENTIALS_KEY = env_str("META_CREDENTIALS_KEY", "")
 # Minutes between fleet syncs, and seconds after which an unprocessed webhook is swept up.
 META_SYNC_MINUTES = env_int("META_SYNC_MINUTES", 15, minimum=1)
 META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 60, minimum=5)
+# One processing run per burst of webhooks instead of one per delivery: needs the shared cache.
+META_WEBHOOK_COALESCE_WAKEUPS = bool(env_str("CACHE_URL", ""))
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -82,6 +82,10 @@ def _gunicorn_env(*, port: int, queue: str, app_secret: str) -> dict[str, str]:
         GUNICORN_THREADS=str(THREADS),
         GUNICORN_MAX_REQUESTS="0",
     )
+    # As in production (deploy/env.example): a shared Redis cache, which the intake uses to
+    # coalesce processing wake-ups.
+    if not env.get("CACHE_URL") and env.get("CELERY_BROKER_URL", "").startswith("redis"):
+        env["CACHE_URL"] = env["CELERY_BROKER_URL"]
     return env
 
 

@@ -570,3 +570,60 @@ def test_alerts_are_emailed_to_owners_admins_and_the_account_manager(
         "owner@acme.example",
     ]
     assert "Account restricted" in mailoutbox[0].subject
+
+
+def test_a_burst_of_deliveries_queues_one_processing_run(db, monkeypatch, settings):
+    from django.core.cache import cache
+
+    from portal.meta import services, tasks
+
+    settings.META_WEBHOOK_COALESCE_WAKEUPS = True
+    queued = []
+    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: queued.append(1))
+    cache.delete(services.WAKEUP_KEY)
+
+    woken = [services.webhook_processor_wake() for _ in range(5)]
+
+    assert woken == [True, False, False, False, False]
+    assert queued == [1]
+    cache.delete(services.WAKEUP_KEY)
+
+
+def test_without_a_shared_cache_every_delivery_wakes_a_run(db, monkeypatch, settings):
+    from portal.meta import services, tasks
+
+    settings.META_WEBHOOK_COALESCE_WAKEUPS = False
+    queued = []
+    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: queued.append(1))
+
+    assert [services.webhook_processor_wake() for _ in range(3)] == [True, True, True]
+    assert queued == [1, 1, 1]
+
+
+def test_processing_run_drains_everything_and_rearms_the_wakeup(
+    acme, acme_waba, monkeypatch, settings
+):
+    from django.core.cache import cache
+
+    from portal.meta import services, tasks
+
+    settings.META_WEBHOOK_COALESCE_WAKEUPS = True
+    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: None)
+    for i in range(3):
+        webhook_delivery_store(
+            body=body_of(
+                envelope(
+                    ACME_WABA,
+                    "account_review_update",
+                    {"decision": "APPROVED"},
+                    time=1_763_000_000 + i,
+                )
+            )
+        )
+    services.webhook_processor_wake()
+
+    assert services.webhook_process_pending(batch=2) == 3
+    assert in_schema(acme, lambda: HealthEvent.objects.count()) == 3
+    # The key was cleared: the next delivery wakes a new run instead of waiting for the sweeper.
+    assert services.webhook_processor_wake() is True
+    cache.delete(services.WAKEUP_KEY)
