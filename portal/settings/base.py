@@ -20,8 +20,8 @@ from portal.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-# Empty is allowed so that tooling (makemigrations, ruff hooks) runs without secrets; the system
-# check `portal.E001` refuses to serve with an empty key, and Django refuses to sign with one.
+# Empty is allowed so that tooling (makemigrations, ruff hooks) runs without secrets; the deploy
+# check `portal.E001` reports an empty key, and Django refuses to sign with one.
 SECRET_KEY = env_str("SECRET_KEY", "")
 
 # Host routing: <slug>.<PORTAL_DOMAIN> is a client's portal, PORTAL_DOMAIN the public/staff site.
