@@ -199,7 +199,9 @@ def apply_business_capability_update(*, value: dict, entry_id: str, entry_time, 
     limit = _capability_limit(value)
     if limit is not None:
         for number in account.numbers.all():
-            _limit_change(number, limit, entry_time, services.dedupe_key(change_key, number.pk))
+            number_limit_change(
+                number, limit, entry_time, services.dedupe_key(change_key, number.pk)
+            )
     services.health_event_record(
         kind=EventKind.CAPABILITY_UPDATE,
         severity=Severity.INFO,
@@ -279,18 +281,18 @@ def apply_phone_number_quality_update(*, value: dict, entry_id: str, entry_time,
         )
         return
     if event == "FLAGGED":
-        _status_change(number, meta.NumberStatus.FLAGGED, entry_time, change_key)
+        number_status_change(number, meta.NumberStatus.FLAGGED, entry_time, change_key)
     elif event == "UNFLAGGED":
-        _status_change(number, meta.NumberStatus.CONNECTED, entry_time, change_key)
+        number_status_change(number, meta.NumberStatus.CONNECTED, entry_time, change_key)
     elif event == "THROUGHPUT_UPGRADE":
         number.throughput = meta.ThroughputLevel.HIGH
         number.save(update_fields=["throughput"])
     if limit is not None and limit != meta.MessagingLimit.UNKNOWN:
-        _limit_change(number, limit, entry_time, services.dedupe_key(change_key, "limit"))
+        number_limit_change(number, limit, entry_time, services.dedupe_key(change_key, "limit"))
     services.number_reassess(number=number)
 
 
-def _status_change(
+def number_status_change(
     number: PhoneNumber, status: meta.NumberStatus, when, key, source=WEBHOOK
 ) -> None:
     if number.status == status:
@@ -319,7 +321,7 @@ def _status_change(
     )
 
 
-def _limit_change(
+def number_limit_change(
     number: PhoneNumber, limit: meta.MessagingLimit, when, key, source=WEBHOOK
 ) -> None:
     old = meta.MessagingLimit(number.messaging_limit)

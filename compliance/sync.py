@@ -154,13 +154,13 @@ def _sync_number(account, info: meta.PhoneNumberInfo, client, now) -> PhoneNumbe
         _quality_event(number, old_quality, info.quality, now, key("quality", old_quality))
         if number.status != info.status:
             if meta.NumberStatus.FLAGGED in (info.status, number.status):
-                meta_updates._status_change(
+                meta_updates.number_status_change(
                     number, info.status, now, key("status", number.status), source=SYNC
                 )
             else:
                 _plain_status_change(number, info.status, now, key("status", number.status))
     if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
-        meta_updates._limit_change(
+        meta_updates.number_limit_change(
             number, info.messaging_limit, now, key("limit", number.messaging_limit), source=SYNC
         )
     return number

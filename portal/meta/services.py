@@ -93,10 +93,14 @@ def webhook_processor_wake() -> bool:
         WAKEUP_KEY, 1, timeout=WAKEUP_TTL_SECONDS
     ):
         return False
+    _queue_drain()
+    return True
+
+
+def _queue_drain() -> None:
     from portal.meta.tasks import process_pending_webhooks
 
     process_pending_webhooks.delay()
-    return True
 
 
 def webhook_process_pending(*, batch: int = 500, max_attempts: int = 10) -> int:
@@ -120,12 +124,6 @@ def webhook_process_pending(*, batch: int = 500, max_attempts: int = 10) -> int:
         for delivery_id in pending:
             webhook_delivery_process(delivery_id=delivery_id)
             done += 1
-
-
-def _enqueue(delivery_id: int) -> None:
-    from portal.meta.tasks import process_webhook_delivery
-
-    process_webhook_delivery.delay(delivery_id)
 
 
 def parse_changes(payload: dict) -> Iterator[ParsedChange]:
@@ -257,7 +255,8 @@ def _apply_one(change_id: int, client: Client) -> str | None:
 
 
 def webhook_sweep(*, now: datetime | None = None, max_attempts: int = 10) -> list[int]:
-    """Deliveries stored but never processed (broker down, worker killed): enqueue them again."""
+    """Deliveries stored but never processed (broker down, worker killed, a lost wake-up): queue
+    one run that drains them all, whatever the wake-up key says. Returns the stale ids."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.META_WEBHOOK_SWEEP_AFTER_SECONDS)
     stale = list(
         WebhookDelivery.objects.filter(
@@ -266,8 +265,8 @@ def webhook_sweep(*, now: datetime | None = None, max_attempts: int = 10) -> lis
         .order_by("received_at")
         .values_list("id", flat=True)[:500]
     )
-    for delivery_id in stale:
-        _enqueue(delivery_id)
+    if stale:
+        _queue_drain()
     return stale
 
 

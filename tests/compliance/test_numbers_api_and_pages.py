@@ -320,3 +320,17 @@ def test_openapi_document_has_no_warnings(tmp_path):
     text = (tmp_path / "s.yml").read_text()
     assert "apiKey" in text
     assert "/api/v1/numbers/{id}/health/" in text
+
+
+def test_sync_status_is_seen_only_on_its_own_clients_host(
+    web, acme, globex, acme_agent, globex_owner
+):
+    with schema_context(acme.schema_name):
+        run = SyncRun.objects.create(state="running", steps_total=3, steps_done=1)
+
+    own = web(acme, acme_agent).get(f"/sync/{run.pk}/")
+    assert own.status_code == 200
+    assert b"33%" in own.content
+    assert web(acme, globex_owner).get(f"/sync/{run.pk}/").status_code == 403
+    # The id means nothing on globex's host: globex has no such run.
+    assert web(globex, globex_owner).get(f"/sync/{run.pk}/").status_code == 404
