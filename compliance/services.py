@@ -4,12 +4,14 @@ a function says otherwise."""
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import schema_context
 
 from compliance.choices import HEALTH_ERROR_CODES, EventKind, EventSource, Severity
 from compliance.health import NumberSignals, assess
@@ -36,7 +38,11 @@ def dedupe_key(*parts: object) -> str:
 
 
 def current_client() -> Client:
-    """The client whose schema the connection is in."""
+    """The client whose schema the connection is in: the tenant the request middleware or the
+    Celery task set on the connection, else read from the public schema."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Client) and tenant.schema_name == connection.schema_name:
+        return tenant
     return Client.objects.get(schema_name=connection.schema_name)
 
 
@@ -69,11 +75,16 @@ def account_link(*, client: Client, waba_id: str, name: str = "", actor=None) ->
     return account
 
 
-def number_route_ensure(*, number: PhoneNumber, client: Client) -> None:
-    with schema_context(get_public_schema_name()):
-        MetaAssetRoute.objects.get_or_create(
-            kind=AssetKind.PHONE_NUMBER, meta_id=number.meta_id, defaults={"client": client}
-        )
+def number_routes_ensure(*, numbers: Sequence[PhoneNumber], client: Client) -> None:
+    """Route webhooks about these numbers to `client` (one INSERT; a number already routed keeps
+    its route). The routing table is public and on every tenant's search path."""
+    MetaAssetRoute.objects.bulk_create(
+        [
+            MetaAssetRoute(kind=AssetKind.PHONE_NUMBER, meta_id=number.meta_id, client=client)
+            for number in numbers
+        ],
+        ignore_conflicts=True,
+    )
 
 
 # --- Events and alerts --------------------------------------------------------------------
@@ -161,47 +172,144 @@ def active_restrictions(*, account: WhatsAppAccount, now: datetime) -> tuple:
     )
 
 
+def numbers_signals(
+    *,
+    account: WhatsAppAccount,
+    numbers: Sequence[PhoneNumber],
+    now: datetime | None = None,
+    restrictions: tuple | None = None,
+) -> dict[int, NumberSignals]:
+    """Each number's state and last 30 days (numbers of one account), keyed by number id.
+
+    Two grouped queries however many numbers (three without `restrictions`): event counts per
+    number and kind, and delivery counts per number.
+    """
+    now = now or timezone.now()
+    since = now - SIGNAL_WINDOW
+    ids = [number.pk for number in numbers]
+    if restrictions is None:
+        restrictions = active_restrictions(account=account, now=now)
+    # Account-wide events (number null) count for every number of the account.
+    events: dict[int | None, dict[str, int]] = defaultdict(dict)
+    for number_id, kind, n in (
+        HealthEvent.objects.filter(occurred_at__gte=since)
+        .filter(Q(number_id__in=ids) | Q(account=account, number__isnull=True))
+        .values_list("number_id", "kind")
+        .annotate(n=Count("id"))
+        .values_list("number_id", "kind", "n")
+        .order_by()
+    ):
+        events[number_id][kind] = n
+    deliveries = {
+        row.pop("number_id"): row
+        for row in MessageStatus.objects.filter(number_id__in=ids, occurred_at__gte=since)
+        .values("number_id")
+        .annotate(
+            sent=Count("id", filter=Q(status="sent")),
+            **{
+                f"e{code}": Count("id", filter=Q(status="failed", error_code=code))
+                for code in HEALTH_ERROR_CODES
+            },
+        )
+        .order_by()
+    }
+    signals = {}
+    for number in numbers:
+        own, shared = events.get(number.pk, {}), events.get(None, {})
+
+        def count(kind: EventKind, own=own, shared=shared) -> int:
+            return own.get(kind, 0) + shared.get(kind, 0)
+
+        delivered = deliveries.get(number.pk, {})
+        errors = {code: delivered.get(f"e{code}", 0) for code in HEALTH_ERROR_CODES}
+        signals[number.pk] = NumberSignals(
+            status=meta.NumberStatus(number.status),
+            quality=meta.Quality(number.quality),
+            messaging_limit=meta.MessagingLimit(number.messaging_limit),
+            can_send=meta.CanSend(number.can_send),
+            ban_state=meta.BanState(account.ban_state),
+            active_restrictions=restrictions,
+            quality_drops_30d=count(EventKind.QUALITY_DROP),
+            limit_drops_30d=count(EventKind.LIMIT_DROP),
+            template_pauses_30d=count(EventKind.TEMPLATE_PAUSED),
+            template_disables_30d=count(EventKind.TEMPLATE_DISABLED),
+            template_rejections_30d=count(EventKind.TEMPLATE_REJECTED),
+            # A failed message is not "sent"; count attempts as sent plus failures.
+            sent_30d=delivered.get("sent", 0) + sum(errors.values()),
+            errors_30d=errors,
+        )
+    return signals
+
+
 def number_signals(
     *, number: PhoneNumber, now: datetime | None = None, restrictions: tuple | None = None
 ) -> NumberSignals:
-    """The number's state and its last 30 days, from three queries (two when the account's
-    active restrictions are passed in, as when all numbers of an account are assessed)."""
+    return numbers_signals(
+        account=number.account, numbers=[number], now=now, restrictions=restrictions
+    )[number.pk]
+
+
+def numbers_reassess(
+    *,
+    account: WhatsAppAccount,
+    numbers: Sequence[PhoneNumber],
+    now: datetime | None = None,
+    client: Client | None = None,
+    restrictions: tuple | None = None,
+) -> None:
+    """Score the numbers (of one account), keep their history (a snapshot on change and at least
+    daily) and mirror them into the staff work index, all in the caller's transaction.
+
+    A fixed number of queries for any number of numbers: this runs for every client on every
+    sync.
+    """
+    if not numbers:
+        return
     now = now or timezone.now()
-    since = now - SIGNAL_WINDOW
-    account = number.account
-    if restrictions is None:
-        restrictions = active_restrictions(account=account, now=now)
-    event_counts = dict(
-        HealthEvent.objects.filter(occurred_at__gte=since)
-        .filter(Q(number=number) | Q(account=account, number__isnull=True))
-        .values_list("kind")
-        .annotate(n=Count("id"))
-        .values_list("kind", "n")
-    )
-    status_counts = MessageStatus.objects.filter(number=number, occurred_at__gte=since).aggregate(
-        sent=Count("id", filter=Q(status="sent")),
-        **{
-            f"e{code}": Count("id", filter=Q(status="failed", error_code=code))
-            for code in HEALTH_ERROR_CODES
-        },
-    )
-    failures = sum(status_counts[f"e{code}"] for code in HEALTH_ERROR_CODES)
-    return NumberSignals(
-        status=meta.NumberStatus(number.status),
-        quality=meta.Quality(number.quality),
-        messaging_limit=meta.MessagingLimit(number.messaging_limit),
-        can_send=meta.CanSend(number.can_send),
-        ban_state=meta.BanState(account.ban_state),
-        active_restrictions=restrictions,
-        quality_drops_30d=event_counts.get(EventKind.QUALITY_DROP, 0),
-        limit_drops_30d=event_counts.get(EventKind.LIMIT_DROP, 0),
-        template_pauses_30d=event_counts.get(EventKind.TEMPLATE_PAUSED, 0),
-        template_disables_30d=event_counts.get(EventKind.TEMPLATE_DISABLED, 0),
-        template_rejections_30d=event_counts.get(EventKind.TEMPLATE_REJECTED, 0),
-        # A failed message is not "sent"; count attempts as sent plus failures.
-        sent_30d=status_counts["sent"] + failures,
-        errors_30d={code: status_counts[f"e{code}"] for code in HEALTH_ERROR_CODES},
-    )
+    signals = numbers_signals(account=account, numbers=numbers, now=now, restrictions=restrictions)
+    last_snapshots = {
+        snapshot.number_id: snapshot
+        for snapshot in HealthSnapshot.objects.filter(number_id__in=[n.pk for n in numbers])
+        .order_by("number_id", "-taken_at")
+        .distinct("number_id")
+    }
+    rescored, snapshots = False, []
+    for number in numbers:
+        result = assess(signals[number.pk])
+        assessment = (result.score, result.band, list(result.reasons), list(result.actions))
+        if assessment != (number.score, number.band, number.reasons, number.actions):
+            number.score, number.band, number.reasons, number.actions = assessment
+            rescored = True
+        number.assessed_at = now
+        last = last_snapshots.get(number.pk)
+        state = (number.status, number.quality, number.messaging_limit, number.can_send)
+        if (
+            last is None
+            or (last.status, last.quality, last.messaging_limit, last.can_send) != state
+            or (last.score, last.band) != (number.score, number.band)
+            or now - last.taken_at >= SNAPSHOT_EVERY
+        ):
+            snapshots.append(
+                HealthSnapshot(
+                    number=number,
+                    taken_at=now,
+                    status=number.status,
+                    quality=number.quality,
+                    messaging_limit=number.messaging_limit,
+                    can_send=number.can_send,
+                    score=number.score,
+                    band=number.band,
+                )
+            )
+    if rescored:  # one UPDATE either way
+        PhoneNumber.objects.bulk_update(
+            numbers, ["score", "band", "reasons", "actions", "assessed_at"]
+        )
+    else:
+        PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(assessed_at=now)
+    if snapshots:
+        HealthSnapshot.objects.bulk_create(snapshots)
+    work_items_sync_numbers(account=account, numbers=numbers, client=client or current_client())
 
 
 def number_reassess(
@@ -211,71 +319,48 @@ def number_reassess(
     client: Client | None = None,
     restrictions: tuple | None = None,
 ) -> PhoneNumber:
-    """Score the number, keep its history (a snapshot on change and at least daily) and mirror
-    it into the staff work index, all in the caller's transaction."""
-    now = now or timezone.now()
-    result = assess(number_signals(number=number, now=now, restrictions=restrictions))
-    number.score, number.band = result.score, result.band
-    number.reasons, number.actions, number.assessed_at = (
-        list(result.reasons),
-        list(result.actions),
-        now,
+    numbers_reassess(
+        account=number.account, numbers=[number], now=now, client=client, restrictions=restrictions
     )
-    number.save(update_fields=["score", "band", "reasons", "actions", "assessed_at"])
-    last = number.snapshots.order_by("-taken_at").first()
-    state = (number.status, number.quality, number.messaging_limit, number.can_send)
-    if (
-        last is None
-        or (last.status, last.quality, last.messaging_limit, last.can_send) != state
-        or (last.score, last.band) != (number.score, number.band)
-        or now - last.taken_at >= SNAPSHOT_EVERY
-    ):
-        HealthSnapshot.objects.create(
-            number=number,
-            taken_at=now,
-            status=number.status,
-            quality=number.quality,
-            messaging_limit=number.messaging_limit,
-            can_send=number.can_send,
-            score=number.score,
-            band=number.band,
-        )
-    work_item_sync_number(number=number, client=client or current_client())
     return number
 
 
 def account_reassess_numbers(
     *, account: WhatsAppAccount, now: datetime | None = None, client: Client | None = None
 ) -> None:
-    """Reassess every number of the account, reading its restrictions once."""
-    now = now or timezone.now()
-    client = client or current_client()
-    restrictions = active_restrictions(account=account, now=now)
-    for number in account.numbers.select_related("account"):
-        number_reassess(number=number, now=now, client=client, restrictions=restrictions)
+    """Reassess every number of the account."""
+    numbers = list(account.numbers.all())
+    for number in numbers:
+        number.account = account
+    numbers_reassess(account=account, numbers=numbers, now=now, client=client)
 
 
-def work_item_sync_number(*, number: PhoneNumber, client: Client) -> None:
-    """Mirror the number's health into the public staff index (same transaction), as one
+def work_items_sync_numbers(
+    *, account: WhatsAppAccount, numbers: Sequence[PhoneNumber], client: Client
+) -> None:
+    """Mirror the numbers' health into the public staff index (same transaction), as one
     INSERT … ON CONFLICT DO UPDATE."""
-    item = WorkItem(
-        kind=WorkKind.NUMBER_HEALTH,
-        client=client,
-        object_id=str(number.pk),
-        title=number.display_phone_number,
-        subtitle=number.verified_name or number.account.name,
-        status=number.status,
-        band=number.band,
-        sort_key=number.score,
-        data={
-            "quality": number.quality,
-            "messaging_limit": number.messaging_limit,
-            "reasons": number.reasons[:3],
-        },
-        updated_at=timezone.now(),
-    )
+    updated_at = timezone.now()
     WorkItem.objects.bulk_create(
-        [item],
+        [
+            WorkItem(
+                kind=WorkKind.NUMBER_HEALTH,
+                client=client,
+                object_id=str(number.pk),
+                title=number.display_phone_number,
+                subtitle=number.verified_name or account.name,
+                status=number.status,
+                band=number.band,
+                sort_key=number.score,
+                data={
+                    "quality": number.quality,
+                    "messaging_limit": number.messaging_limit,
+                    "reasons": number.reasons[:3],
+                },
+                updated_at=updated_at,
+            )
+            for number in numbers
+        ],
         update_conflicts=True,
         unique_fields=["kind", "client", "object_id"],
         update_fields=["title", "subtitle", "status", "band", "sort_key", "data", "updated_at"],

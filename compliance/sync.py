@@ -116,23 +116,67 @@ def _sync_account(graph, account, client, now, result, run) -> None:
         }
         account.last_confirmed_at = now
         account.save()
-        for number_info in numbers:
-            _sync_number(account, number_info, client, now)
-            result.numbers += 1
+        _sync_numbers(account, numbers, client, now)
+        result.numbers += len(numbers)
         templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
         result.templates += len(templates)
         services.account_reassess_numbers(account=account, now=now, client=client)
 
 
-def _sync_number(account, info: meta.PhoneNumberInfo, client, now) -> PhoneNumber:
-    number = PhoneNumber.objects.filter(meta_id=info.id).first()
-    created = number is None
-    if created:
-        number = PhoneNumber(account=account, meta_id=info.id, status=info.status)
-    key = lambda what, old: services.dedupe_key(  # noqa: E731
-        "sync", info.id, what, old, now.isoformat()
-    )
-    old_quality = meta.Quality(number.quality)
+def _sync_numbers(account, infos: list[meta.PhoneNumberInfo], client, now) -> None:
+    """Reconcile the account's numbers: new ones in one INSERT (and their routes in another);
+    known ones get events for each difference and are saved only when something changed, the
+    rest confirmed by one UPDATE."""
+    known = {n.meta_id: n for n in PhoneNumber.objects.filter(meta_id__in=[i.id for i in infos])}
+    new, confirmed = [], []
+    for info in infos:
+        number = known.get(info.id)
+        if number is None:
+            number = PhoneNumber(account=account, meta_id=info.id, status=info.status)
+            _copy_from_meta(number, info)
+            if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
+                number.messaging_limit = info.messaging_limit  # a first value: no event
+            number.last_confirmed_at = now
+            new.append(number)
+            continue
+        before = _fields_of(number)
+        old_quality = meta.Quality(number.quality)
+        _copy_from_meta(number, info)
+        _reconcile_number(number, info, old_quality, now)
+        if _fields_of(number) != before:
+            number.last_confirmed_at = now
+            number.save()
+        else:
+            confirmed.append(number.pk)
+    if new:
+        PhoneNumber.objects.bulk_create(new)
+        services.number_routes_ensure(numbers=new, client=client)
+    if confirmed:
+        PhoneNumber.objects.filter(pk__in=confirmed).update(last_confirmed_at=now)
+
+
+# What the sync takes from Meta's view of a number (status and limit go through events).
+_MIRRORED_FIELDS = (
+    "display_phone_number",
+    "verified_name",
+    "throughput",
+    "name_status",
+    "new_display_name",
+    "code_verification",
+    "platform_type",
+    "account_mode",
+    "quality",
+    "can_send",
+    "health",
+    "raw",
+)
+
+
+def _fields_of(number: PhoneNumber) -> tuple:
+    return tuple(getattr(number, name) for name in (*_MIRRORED_FIELDS, "status", "messaging_limit"))
+
+
+def _copy_from_meta(number: PhoneNumber, info: meta.PhoneNumberInfo) -> None:
     number.display_phone_number = info.display_phone_number
     number.verified_name = info.verified_name
     number.throughput = info.throughput
@@ -146,24 +190,25 @@ def _sync_number(account, info: meta.PhoneNumberInfo, client, now) -> PhoneNumbe
         number.can_send = info.health.can_send
         number.health = info.raw.get("health_status") or {}
     number.raw = info.raw
-    number.last_confirmed_at = now
-    number.save()
-    if created:
-        services.number_route_ensure(number=number, client=client)
-    else:
-        _quality_event(number, old_quality, info.quality, now, key("quality", old_quality))
-        if number.status != info.status:
-            if meta.NumberStatus.FLAGGED in (info.status, number.status):
-                meta_updates.number_status_change(
-                    number, info.status, now, key("status", number.status), source=SYNC
-                )
-            else:
-                _plain_status_change(number, info.status, now, key("status", number.status))
+
+
+def _reconcile_number(number: PhoneNumber, info: meta.PhoneNumberInfo, old_quality, now) -> None:
+    """Events for what changed at Meta since we last knew (a webhook we missed)."""
+    key = lambda what, old: services.dedupe_key(  # noqa: E731
+        "sync", info.id, what, old, now.isoformat()
+    )
+    _quality_event(number, old_quality, info.quality, now, key("quality", old_quality))
+    if number.status != info.status:
+        if meta.NumberStatus.FLAGGED in (info.status, number.status):
+            meta_updates.number_status_change(
+                number, info.status, now, key("status", number.status), source=SYNC
+            )
+        else:
+            _plain_status_change(number, info.status, now, key("status", number.status))
     if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
         meta_updates.number_limit_change(
             number, info.messaging_limit, now, key("limit", number.messaging_limit), source=SYNC
         )
-    return number
 
 
 def _quality_event(number, old, new, now, key) -> None:

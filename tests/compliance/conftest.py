@@ -21,7 +21,7 @@ def globex_waba(globex):
 
 @pytest.fixture
 def acme_number(acme, acme_waba):
-    from compliance.services import number_route_ensure
+    from compliance.services import number_routes_ensure
 
     with schema_context(acme.schema_name):
         number = PhoneNumber.objects.create(
@@ -33,5 +33,5 @@ def acme_number(acme, acme_waba):
             quality="high",
             messaging_limit="tier_10k",
         )
-    number_route_ensure(number=number, client=acme)
+    number_routes_ensure(numbers=[number], client=acme)
     return number

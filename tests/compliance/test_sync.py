@@ -140,3 +140,29 @@ def test_fan_out_sync_sends_one_task_per_client_with_a_waba(acme_waba, monkeypat
 
     assert tasks.fan_out_sync.apply().get() == 1
     assert sent == ["c_acme"]
+
+
+@pytest.mark.parametrize(("numbers", "templates"), [(1, 1), (6, 30)])
+def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templates):
+    """The fleet sync runs for every client every few minutes: a fixed number of queries per
+    WABA, whatever its size (first sight and steady state)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    with schema_context(acme.schema_name):
+        WhatsAppAccount.objects.create(meta_id=waba_id_for(0))
+    counts = []
+    with (
+        SimulatorServer(generate(1, numbers, templates)) as server,
+        GraphClient(token="bench-token", base_url=server.url) as graph,
+    ):
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as queries:
+                assert run_sync(acme, graph).errors == []
+            counts.append(len(queries))
+    with schema_context(acme.schema_name):
+        assert PhoneNumber.objects.count() == numbers
+        assert MessageTemplate.objects.count() == templates
+    # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
+    assert counts == [19, 17]
