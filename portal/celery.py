@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 
+from celery.signals import before_task_publish
 from django.db import connection
 from tenant_schemas_celery.app import CeleryApp
+
+from portal.observability import stamp_task_with_request_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
 
 app = CeleryApp("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+before_task_publish.connect(stamp_task_with_request_id, weak=False)
 
 
 class TenantSchemaRequired(RuntimeError):

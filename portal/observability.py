@@ -4,7 +4,8 @@
   a fresh one otherwise), returns it in the response and writes one access line per request.
 - `JsonFormatter` writes one JSON object per line with the schema (the client) and the request
   id; in a Celery worker the schema is the task's (tenant-schemas-celery sets the connection) and
-  the task id stands in for the request id.
+  the request id is the one of the request that queued the task (carried in a message header),
+  else the task id.
 - `error_reporting_init` turns on Sentry (or any Sentry-compatible service) when `SENTRY_DSN` is
   set; events carry the same two tags.
 """
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# The Celery message header that carries the request id of the request that queued a task.
+TASK_REQUEST_ID_HEADER = "portal_request_id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -54,9 +57,24 @@ def current_request_id() -> str | None:
     except ImportError:  # pragma: no cover - celery is a dependency
         return None
     task = current_task
-    if task and getattr(task, "request", None) is not None:
-        return task.request.id
-    return None
+    request = getattr(task, "request", None) if task else None
+    if request is None:
+        return None
+    return (
+        (request.headers or {}).get(TASK_REQUEST_ID_HEADER)
+        or request.get(TASK_REQUEST_ID_HEADER)
+        or request.id
+    )
+
+
+def stamp_task_with_request_id(headers: dict | None = None, **_: Any) -> None:
+    """`before_task_publish` receiver: a task queued while serving a request (or running a task
+    that was) carries that request's id, so its log lines can be found from the request's."""
+    if headers is None or TASK_REQUEST_ID_HEADER in headers:
+        return
+    request_id = current_request_id()
+    if request_id is not None:
+        headers[TASK_REQUEST_ID_HEADER] = request_id
 
 
 class JsonFormatter(logging.Formatter):

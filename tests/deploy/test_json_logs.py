@@ -85,3 +85,36 @@ def test_error_reports_are_tagged_with_schema_and_request_id(db):
         request_id_var.reset(token)
 
     assert event["tags"] == {"component": "web", "schema": "globex", "request_id": "req-87654321"}
+
+
+def test_a_task_queued_by_a_request_logs_with_that_requests_id(db, json_log):
+    from celery.signals import before_task_publish
+
+    from tenants.tasks import client_housekeeping
+
+    headers: dict = {}
+    token = request_id_var.set("req-queued-01")
+    try:
+        before_task_publish.send(sender=client_housekeeping.name, headers=headers, body=None)
+    finally:
+        request_id_var.reset(token)
+    assert headers["portal_request_id"] == "req-queued-01"
+
+    # On the worker: the task's log lines carry the queuing request's id, not the task id.
+    from celery._state import _task_stack
+
+    def log_as_task(task_id: str, task_headers: dict, message: str) -> None:
+        _task_stack.push(client_housekeeping)
+        client_housekeeping.push_request(id=task_id, headers=task_headers)
+        try:
+            logging.getLogger("portal.test").info(message)
+        finally:
+            client_housekeeping.pop_request()
+            _task_stack.pop()
+
+    log_as_task("task-id-1", headers, "queued by a request")
+    log_as_task("task-id-2", {}, "queued by beat")
+    assert [line["request_id"] for line in json_log("portal.test")] == [
+        "req-queued-01",
+        "task-id-2",
+    ]
