@@ -148,19 +148,30 @@ _BAN_EVENTS = {
 }
 
 
+def superseded(decided_at: datetime | None, when: datetime | None) -> bool:
+    """Whether a decision made at `when` is older than the one already applied (Meta retries a
+    webhook for hours, so an old decision can arrive after a newer one)."""
+    return decided_at is not None and when is not None and when < decided_at
+
+
+LATE = " (an earlier decision, delivered late: the newer one stands)"
+
+
 def _ban(account, value, entry_time, change_key) -> None:
     info = value.get("ban_info") or {}
     state = meta.BanState.from_meta(info.get("waba_ban_state"))
-    account.ban_state = state
-    account.ban_date = str(info.get("waba_ban_date") or "")[:64]
-    account.save(update_fields=["ban_state", "ban_date"])
+    ban_date = str(info.get("waba_ban_date") or "")[:64]
+    late = superseded(account.ban_state_at, entry_time)
+    if not late:
+        account.ban_state, account.ban_date, account.ban_state_at = state, ban_date, entry_time
+        account.save(update_fields=["ban_state", "ban_date", "ban_state_at"])
     kind, severity, title = _BAN_EVENTS.get(
         state, (EventKind.ACCOUNT_UPDATE, Severity.WARNING, "Ban state changed")
     )
     services.health_event_record(
         kind=kind,
-        severity=severity,
-        title=title + (f" ({account.ban_date})" if account.ban_date else ""),
+        severity=Severity.INFO if late else severity,
+        title=title + (f" ({ban_date})" if ban_date else "") + (LATE if late else ""),
         key=change_key,
         source=WEBHOOK,
         occurred_at=entry_time,
@@ -298,20 +309,23 @@ def number_status_change(
     if number.status == status:
         return
     flagged = status == meta.NumberStatus.FLAGGED
-    number.status = status
-    number.save(update_fields=["status"])
+    late = superseded(number.status_at, when)
+    if not late:
+        number.status, number.status_at = status, when
+        number.save(update_fields=["status", "status_at"])
     services.health_event_record(
         kind=EventKind.FLAGGED if flagged else EventKind.UNFLAGGED,
-        severity=Severity.WARNING if flagged else Severity.INFO,
+        severity=Severity.WARNING if flagged and not late else Severity.INFO,
         title=(
             f"{number.display_phone_number} flagged: quality dropped to low"
             if flagged
             else f"{number.display_phone_number} is no longer flagged"
-        ),
+        )
+        + (LATE if late else ""),
         detail=(
             "If quality recovers within 7 days the number returns to connected; otherwise its "
             "messaging limit may be lowered."
-            if flagged
+            if flagged and not late
             else ""
         ),
         key=key,

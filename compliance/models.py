@@ -35,6 +35,9 @@ class WhatsAppAccount(models.Model):
         max_length=30, choices=c.BAN_STATE_CHOICES, default=meta.BanState.NONE
     )
     ban_date = models.CharField(max_length=64, blank=True, help_text="As Meta wrote it.")
+    # When Meta decided the current ban state: a decision Meta retries late (older than this)
+    # goes into the history but does not overwrite a newer one.
+    ban_state_at = models.DateTimeField(null=True, blank=True)
     can_send = models.CharField(
         max_length=20, choices=c.CAN_SEND_CHOICES, default=meta.CanSend.UNKNOWN
     )
@@ -88,6 +91,9 @@ class PhoneNumber(models.Model):
     status = models.CharField(
         max_length=20, choices=c.NUMBER_STATUS_CHOICES, default=meta.NumberStatus.UNKNOWN
     )
+    # When the current status was decided (webhook time, or the sync that saw it): the same
+    # guard against late retries as the account's ban state.
+    status_at = models.DateTimeField(null=True, blank=True)
     quality = models.CharField(
         max_length=20, choices=c.QUALITY_CHOICES, default=meta.Quality.UNKNOWN
     )

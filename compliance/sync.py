@@ -132,7 +132,9 @@ def _sync_numbers(account, infos: list[meta.PhoneNumberInfo], client, now) -> No
     for info in infos:
         number = known.get(info.id)
         if number is None:
-            number = PhoneNumber(account=account, meta_id=info.id, status=info.status)
+            number = PhoneNumber(
+                account=account, meta_id=info.id, status=info.status, status_at=now
+            )
             _copy_from_meta(number, info)
             if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
                 number.messaging_limit = info.messaging_limit  # a first value: no event
@@ -232,8 +234,8 @@ def _quality_event(number, old, new, now, key) -> None:
 
 def _plain_status_change(number, status: meta.NumberStatus, now, key) -> None:
     old = number.status
-    number.status = status
-    number.save(update_fields=["status"])
+    number.status, number.status_at = status, now
+    number.save(update_fields=["status", "status_at"])
     severe = status in (meta.NumberStatus.BANNED, meta.NumberStatus.DISCONNECTED)
     services.health_event_record(
         kind=EventKind.STATUS_CHANGE,

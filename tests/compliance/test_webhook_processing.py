@@ -629,3 +629,39 @@ def test_processing_run_drains_everything_and_rearms_the_wakeup(
     # The key was cleared: the next delivery wakes a new run instead of waiting for the sweeper.
     assert services.webhook_processor_wake() is True
     cache.delete(services.WAKEUP_KEY)
+
+
+def ban(state: str, time: int) -> dict:
+    return envelope(
+        ACME_WABA,
+        "account_update",
+        {"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": state}},
+        time=time,
+    )
+
+
+def test_a_ban_decision_delivered_late_does_not_overwrite_a_newer_one(acme, acme_waba):
+    deliver(ban("REINSTATE", 1_763_000_900))
+    deliver(ban("SCHEDULE_FOR_DISABLE", 1_763_000_000))  # Meta's retry of an older decision
+
+    assert in_schema(acme, lambda: WhatsAppAccount.objects.get().ban_state) == "reinstated"
+    late = in_schema(acme, lambda: HealthEvent.objects.get(kind="ban_scheduled"))
+    assert (late.severity, "delivered late" in late.title) == ("info", True)
+    assert in_schema(acme, lambda: Alert.objects.count()) == 0  # nothing to alarm anyone
+
+    deliver(ban("DISABLED", 1_763_001_000))  # a newer decision still applies
+    assert in_schema(acme, lambda: WhatsAppAccount.objects.get().ban_state) == "disabled"
+
+
+def test_a_flag_delivered_after_the_unflag_leaves_the_number_connected(acme, acme_number):
+    def quality_event(event: str, time: int) -> dict:
+        value = {"display_phone_number": "15550100001", "event": event}
+        return envelope(ACME_WABA, "phone_number_quality_update", value, time=time)
+
+    deliver(quality_event("FLAGGED", 1_763_000_000))
+    deliver(quality_event("UNFLAGGED", 1_763_000_600))
+    deliver(quality_event("FLAGGED", 1_763_000_300))  # a retry of something in between
+
+    number = in_schema(acme, lambda: PhoneNumber.objects.get())
+    assert number.status == "connected"
+    assert number.status_at.timestamp() == 1_763_000_600
