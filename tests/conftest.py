@@ -22,6 +22,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         people.build_world()
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Tasks the suite queues (after commits, with no worker) go to this process's own queue
+    (settings.test); it goes when the run ends, after every fixture (the live server included)
+    has stopped, so runs leave nothing on the broker."""
+    from django.conf import settings
+
+    from tests.broker import queue_delete
+
+    queue_delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public_schema():
     yield
@@ -107,6 +118,7 @@ def celery_worker_queue(django_db_setup, worker_id):
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "TEST_CELERY_QUEUE": queue,
     }
     worker = subprocess.Popen(
         [

@@ -31,5 +31,6 @@ TENANT_APPS = [*TENANT_APPS, "tests.migration_probe"]  # noqa: F405
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.migration_probe"]  # noqa: F405
 
 # Each test process has a queue of its own on the shared broker: what it enqueues (after commit,
-# e.g. from the live server) reaches only the worker it starts (tests/conftest.py).
-CELERY_TASK_DEFAULT_QUEUE = f"test-{os.getpid()}"
+# e.g. from the live server) reaches only the worker it starts (tests/conftest.py), and what that
+# worker enqueues goes back to the same queue (TEST_CELERY_QUEUE, set for the worker).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_QUEUE") or f"test-{os.getpid()}"

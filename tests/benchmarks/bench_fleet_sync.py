@@ -163,9 +163,9 @@ def _broker_cleanup(queue: str) -> None:
     """Delete the run's queue; and the pidbox binding deadline our worker's remote control left,
     unless another worker on this broker database still holds that binding."""
     from portal.celery import app
-    from tests.benchmarks.bench_webhook_intake import _queue_delete
+    from tests.broker import queue_delete
 
-    _queue_delete(queue)
+    queue_delete(queue)
     with app.connection_for_write() as conn:
         client = conn.default_channel.client
         if not client.exists("_kombu.binding.celery.pidbox"):

@@ -55,6 +55,7 @@ from tests.benchmarks.procs import (
     process_tree,
     wait_until,
 )
+from tests.broker import queue_delete
 
 WORKERS = 2
 THREADS = 4
@@ -87,22 +88,6 @@ def _gunicorn_env(*, port: int, queue: str, app_secret: str) -> dict[str, str]:
     if not env.get("CACHE_URL") and env.get("CELERY_BROKER_URL", "").startswith("redis"):
         env["CACHE_URL"] = env["CELERY_BROKER_URL"]
     return env
-
-
-def _queue_delete(queue: str) -> int:
-    """Purge and delete this run's queue (and its binding) on the broker; returns the purged
-    message count."""
-    from django.conf import settings
-    from kombu import Connection, Exchange, Queue
-
-    with Connection(settings.CELERY_BROKER_URL) as conn:
-        bound = Queue(queue, Exchange(queue, type="direct"), routing_key=queue)(
-            conn.default_channel
-        )
-        bound.declare()
-        purged = bound.purge() or 0
-        bound.delete()
-    return purged
 
 
 def _pending_in_queue(queue: str) -> int:
@@ -192,7 +177,7 @@ def run() -> list[tuple[str, str, str, str]]:
     with ExitStack() as cleanup:
         tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
-        cleanup.callback(_queue_delete, queue)  # runs last: after gunicorn has stopped
+        cleanup.callback(queue_delete, queue)  # runs last: after gunicorn has stopped
         children = Children(tmp)
         cleanup.callback(children.stop_all)
         web = children.start(
