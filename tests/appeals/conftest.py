@@ -27,11 +27,14 @@ def _business_hours(settings):
 
 
 @pytest.fixture
-def eager_tasks(monkeypatch):
+def eager_tasks():
     """Celery tasks queued after commit run in this process (e-mails land in mail.outbox)."""
     from portal.celery import app
 
-    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
 
 
 @pytest.fixture
