@@ -153,7 +153,7 @@ def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     form = MessageForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Write a message.")
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("appeal-detail", ticket.pk)
     try:
         services.appeal_message_post(
