@@ -831,6 +831,15 @@ def work_item_sync_appeal(*, ticket: AppealTicket, client: Client) -> None:
     else:
         sort_key = SORT_AFTER_OUTCOME
     assignee = ticket.assignee if ticket.assignee_id else None
+    # Warnings already sent for this due time stay sent (sla_warnings_send marks them).
+    previous = (
+        WorkItem.objects.filter(kind=WorkKind.APPEAL, client=client, object_id=str(ticket.pk))
+        .values_list("sort_key", "data")
+        .first()
+    )
+    markers = {}
+    if previous is not None and previous[0] == sort_key:
+        markers = {k: v for k, v in previous[1].items() if k in ("warned_for", "breached_for")}
     item = WorkItem(
         kind=WorkKind.APPEAL,
         client=client,
@@ -849,6 +858,7 @@ def work_item_sync_appeal(*, ticket: AppealTicket, client: Client) -> None:
             "appeal_deadline": ticket.appeal_deadline.isoformat(),
             "meta_case_reference": ticket.meta_case_reference,
             "outcome": ticket.outcome,
+            **markers,
         },
         updated_at=now,
     )

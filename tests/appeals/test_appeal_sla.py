@@ -200,6 +200,10 @@ def test_breach_warnings_are_sent_once_per_due_time(
     assert services.sla_warnings_send(now=at("mon 12:59")) == 0
     assert services.sla_warnings_send(now=at("mon 13:00")) == 1
     assert services.sla_warnings_send(now=at("mon 13:30")) == 0
+    # An update that does not move the due time (a client message) does not re-arm the warning.
+    with schema_context(acme.schema_name):
+        services.appeal_message_post(ticket=ticket, actor=acme_owner, client=acme, body="Hi")
+    assert services.sla_warnings_send(now=at("mon 13:40")) == 0
     assert services.sla_warnings_send(now=at("mon 14:00")) == 1
     assert services.sla_warnings_send(now=at("mon 15:00")) == 0
     assert [m.to for m in mail.outbox] == [[staff_appeals.email], [staff_appeals.email]]
