@@ -8,6 +8,7 @@ urlpatterns = [
     path("appeals/<int:ticket_id>/", views.appeal_detail, name="appeal-detail"),
     path("appeals/<int:ticket_id>/answers/", views.appeal_answers, name="appeal-answers"),
     path("appeals/<int:ticket_id>/messages/", views.appeal_message, name="appeal-message"),
+    path("appeals/<int:ticket_id>/thread.csv", views.appeal_export, name="appeal-export"),
     path("appeals/<int:ticket_id>/evidence/", views.appeal_evidence, name="appeal-evidence"),
     path(
         "appeals/<int:ticket_id>/steps/<slug:action>/",

@@ -209,6 +209,28 @@ def appeal_evidence(request: HttpRequest, ticket_id: int) -> HttpResponse:
     return redirect("appeal-detail", ticket.pk)
 
 
+def appeal_export(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """The conversation as CSV, as the client sees it (never internal notes)."""
+    import csv
+
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ticket.reference}-thread.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["time", "from", "author", "message", "files"])
+    for message in selectors.thread_for_client(ticket=ticket):
+        writer.writerow(
+            [
+                message.created_at.isoformat(),
+                message.get_side_display(),
+                message.author_label,
+                message.body,
+                " ".join(f.original_name for f in message.attachments.all()),
+            ]
+        )
+    return response
+
+
 def attachment_download(request: HttpRequest, ticket_id: int, attachment_id: int):
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     attachment = selectors.attachment_for_client(ticket=ticket, attachment_id=attachment_id)

@@ -158,6 +158,7 @@ def test_a_viewer_sees_but_cannot_act(web, acme, acme_waba, acme_owner, acme_vie
         ("post", "/appeals/{id}/answers/"),
         ("post", "/appeals/{id}/messages/"),
         ("post", "/appeals/{id}/evidence/"),
+        ("get", "/appeals/{id}/thread.csv"),
         ("post", "/appeals/{id}/steps/withdraw/"),
         ("get", "/appeals/{id}/files/1/"),
         ("post", "/appeals/recovery/1/"),
@@ -201,6 +202,7 @@ def test_staff_work_an_appeal_from_the_inbox(web, acme, acme_waba, acme_owner, s
 
     inbox = http.get("/staff/appeals/").content.decode()
     assert f"/staff/appeals/acme/{ticket.pk}/" in inbox
+    assert '<span class="badge sla-ok">On time</span> first response by' in inbox
     base = f"/staff/appeals/acme/{ticket.pk}"
     http.post(f"{base}/steps/start_review/")
     http.post(f"{base}/assign/", {"assignee": staff_appeals.pk, "priority": "urgent"})

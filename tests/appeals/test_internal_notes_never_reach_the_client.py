@@ -54,6 +54,15 @@ def test_not_in_e_mail(noted, acme_owner, acme_admin):
     assert all(SECRET not in m.body and SECRET not in m.subject for m in mail.outbox)
 
 
+def test_not_in_the_conversation_export(web, acme, acme_owner, noted):
+    response = web(acme, acme_owner).get(f"/appeals/{noted.pk}/thread.csv")
+
+    text = response.content.decode()
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "Please send the opt-in page." in text
+    assert SECRET not in text
+
+
 def test_not_in_the_evidence_bundle(acme, acme_owner, noted):
     with schema_context(acme.schema_name):
         attachment = services.evidence_bundle_attach(ticket=noted, actor=acme_owner, client=acme)
