@@ -150,21 +150,30 @@ def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 @require_POST
 def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """Post to the thread; with htmx the conversation is answered in place."""
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     form = MessageForm(request.POST, request.FILES)
+    error = ""
     if not form.is_valid():
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("appeal-detail", ticket.pk)
-    try:
-        services.appeal_message_post(
-            ticket=ticket,
-            actor=request.user,
-            client=request.tenant,
-            body=form.cleaned_data["body"],
-            upload=form.cleaned_data["file"],
-        )
-    except (services.AppealInvalid, services.AppealStateError) as exc:
-        _fail(request, exc)
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    else:
+        try:
+            services.appeal_message_post(
+                ticket=ticket,
+                actor=request.user,
+                client=request.tenant,
+                body=form.cleaned_data["body"],
+                upload=form.cleaned_data["file"],
+            )
+        except services.AppealInvalid as exc:
+            error = " ".join(exc.errors.values())
+        except services.AppealStateError as exc:
+            error = str(exc)
+    if request.htmx:
+        context = _detail_context(request, selectors.appeal_get(ticket_id=ticket_id))
+        return render(request, "appeals/partials/conversation.html", {**context, "error": error})
+    if error:
+        messages.error(request, error)
     return redirect("appeal-detail", ticket.pk)
 
 

@@ -133,6 +133,24 @@ def test_uploads_are_checked_for_size_and_type(
         assert AppealMessage.objects.count() == 0
 
 
+def test_a_message_posted_with_htmx_answers_with_the_conversation(web, acme, acme_waba, acme_owner):
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    http = web(acme, acme_owner)
+
+    response = http.post(
+        f"/appeals/{ticket.pk}/messages/", {"body": "Anything else?"}, HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert body.startswith('<div id="conversation">')
+    assert "Anything else?" in body
+    empty = http.post(f"/appeals/{ticket.pk}/messages/", {"body": ""}, HTTP_HX_REQUEST="true")
+    assert (
+        '<p class="form-error" role="alert">This field is required.</p>' in empty.content.decode()
+    )
+    with schema_context(acme.schema_name):
+        assert list(AppealMessage.objects.values_list("body", flat=True)) == ["Anything else?"]
+
+
 def test_a_viewer_sees_but_cannot_act(web, acme, acme_waba, acme_owner, acme_viewer):
     ticket = open_appeal(acme, acme_waba, acme_owner)
     http = web(acme, acme_viewer)
