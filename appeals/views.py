@@ -130,7 +130,7 @@ def _fail(request: HttpRequest, exc: Exception) -> None:
 @require_role(OPERATORS)
 def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.appeal_get(ticket_id=ticket_id)
-    form = AnswersForm(request.POST, instance=selectors.appeal_get(ticket_id=ticket_id))
+    form = AnswersForm(request.POST)
     if form.is_valid():
         try:
             services.appeal_update_answers(
