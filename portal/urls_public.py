@@ -1,7 +1,7 @@
 """URLs of the public host (PORTAL_DOMAIN): sign-in, workspace chooser, staff console, admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from portal.meta.views import meta_webhook, staff_webhook_retry, staff_webhooks
 from tenants.urls import public_urlpatterns
@@ -14,5 +14,6 @@ urlpatterns = [
     path("webhooks/meta", meta_webhook, name="meta-webhook"),
     path("staff/webhooks/", staff_webhooks, name="staff-webhooks"),
     path("staff/webhooks/<int:change_id>/retry/", staff_webhook_retry, name="staff-webhook-retry"),
+    path("staff/appeals/", include("appeals.staff_urls")),
     *public_urlpatterns,
 ]

@@ -59,4 +59,7 @@ def demo_seed(*, sync: bool = True) -> DemoResult:
         result.lines.append(
             f"{client.name}: http://{services.client_host(client)}:8000/  ({owner})"
         )
+    from appeals.demo import appeal_demo_ensure
+
+    result.lines.append(appeal_demo_ensure())
     return result

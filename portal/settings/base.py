@@ -377,3 +377,19 @@ if SENTRY_DSN:
         traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0),
     )
 # --- End of production hardening ------------------------------------------------------------
+
+# --- Appeals (appeals/sla.py) ------------------------------------------------------------------
+# Staff's SLA clocks count business time only: these hours on these days, in this time zone.
+APPEALS_BUSINESS_HOURS = env_str("APPEALS_BUSINESS_HOURS", "09:00-18:00")
+APPEALS_BUSINESS_DAYS = env_list("APPEALS_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri"])
+APPEALS_TIME_ZONE = env_str("APPEALS_TIME_ZONE", "UTC")
+# Targets in business hours: first staff response, and resolution (up to Meta's outcome).
+APPEALS_FIRST_RESPONSE_HOURS = env_float("APPEALS_FIRST_RESPONSE_HOURS", 4.0, minimum=0.25)
+APPEALS_RESOLUTION_HOURS = env_float("APPEALS_RESOLUTION_HOURS", 27.0, minimum=1)
+# A clock is "due soon" (and staff are warned once) when this share of its target is used.
+APPEALS_WARN_AT_PERCENT = env_int("APPEALS_WARN_AT_PERCENT", 75, minimum=1)
+APPEALS_ATTACHMENT_MAX_MB = env_int("APPEALS_ATTACHMENT_MAX_MB", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["appeals-sla-warnings"] = {
+    "task": "appeals.tasks.sla_warnings_send",
+    "schedule": 300,
+}

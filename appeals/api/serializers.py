@@ -1,0 +1,112 @@
+from rest_framework import serializers
+
+from appeals import choices as c
+from appeals.models import AppealAttachment, AppealMessage, AppealTicket
+
+
+class ClockSerializer(serializers.Serializer):
+    used_seconds = serializers.IntegerField(source="used")
+    target_seconds = serializers.IntegerField(source="target")
+    running = serializers.BooleanField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    state = serializers.SerializerMethodField()
+
+    def get_state(self, clock) -> str:
+        return clock.state(warn_at_percent=self.context["warn_at"])
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    waba_id = serializers.CharField(source="account.meta_id", read_only=True)
+    phone_number_id = serializers.CharField(source="number.meta_id", default=None, read_only=True)
+    template = serializers.CharField(source="template.name", default=None, read_only=True)
+    missing_answers = serializers.ListField(child=serializers.CharField(), read_only=True)
+    clocks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppealTicket
+        fields = [
+            "id",
+            "reference",
+            "title",
+            "status",
+            "subject_kind",
+            "waba_id",
+            "phone_number_id",
+            "template",
+            "block_type",
+            "violation_type",
+            "blocked_at",
+            "block_ends_at",
+            "appeal_deadline",
+            "api_uses",
+            "consent_process",
+            "improvement_plan",
+            "missing_answers",
+            "priority",
+            "meta_case_reference",
+            "outcome",
+            "outcome_at",
+            "submitted_at",
+            "first_response_at",
+            "resolved_at",
+            "created_at",
+            "clocks",
+        ]
+
+    def get_clocks(self, ticket) -> dict:
+        from appeals.services import clocks
+
+        data = clocks(ticket=ticket)
+        return {
+            name: ClockSerializer(clock, context=self.context).data if clock else None
+            for name, clock in data.items()
+        }
+
+
+class AppealCreateSerializer(serializers.Serializer):
+    event = serializers.IntegerField(
+        required=False, help_text="An enforcement event (alert) to prefill from."
+    )
+    title = serializers.CharField(max_length=200, required=False)
+    subject_kind = serializers.ChoiceField(choices=c.SubjectKind.choices, required=False)
+    waba_id = serializers.CharField(required=False)
+    phone_number_id = serializers.CharField(required=False)
+    template_id = serializers.IntegerField(required=False)
+    block_type = serializers.ChoiceField(choices=c.BlockType.choices, required=False)
+    violation_type = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    blocked_at = serializers.DateTimeField(required=False)
+    block_ends_at = serializers.DateTimeField(required=False, allow_null=True)
+    api_uses = serializers.CharField(required=False, allow_blank=True)
+    consent_process = serializers.CharField(required=False, allow_blank=True)
+    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AppealAttachment
+        fields = ["id", "original_name", "content_type", "size", "kind", "created_at"]
+
+
+class AppealMessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author_label")
+    attachments = AttachmentSerializer(many=True)
+
+    class Meta:
+        model = AppealMessage
+        fields = ["id", "side", "author", "body", "created_at", "attachments"]
+
+
+class MessageInputSerializer(serializers.Serializer):
+    body = serializers.CharField()
+
+
+class TransitionInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=sorted(c.TRANSITIONS))
+    body = serializers.CharField(
+        required=False, allow_blank=True, help_text="The question or the answer."
+    )
+    meta_case_reference = serializers.CharField(required=False, allow_blank=True)
+    outcome = serializers.ChoiceField(choices=c.Outcome.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True)

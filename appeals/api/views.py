@@ -1,0 +1,191 @@
+"""Appeals API (`/api/v1/appeals/`): list and create, detail, the thread, transitions.
+
+The thread never contains internal notes. Every member, staff entering the client and API keys
+read; writes are decided by the services from the actor's role (viewers may not write; an API
+key with the write scope acts like an operator).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from appeals import selectors, services
+from appeals.api.serializers import (
+    AppealCreateSerializer,
+    AppealMessageSerializer,
+    AppealSerializer,
+    MessageInputSerializer,
+    TransitionInputSerializer,
+)
+from appeals.filtersets import AppealTicketFilterSet
+from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The appeal is not in a state for this step."
+    default_code = "conflict"
+
+
+def _run(call):
+    try:
+        return call()
+    except services.AppealInvalid as exc:
+        raise exceptions.ValidationError(exc.errors) from None
+    except services.AppealStateError as exc:
+        raise Conflict(str(exc)) from None
+
+
+def _actor(request: Request):
+    return request.user
+
+
+class WarnAtContext:
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "warn_at": settings.APPEALS_WARN_AT_PERCENT}
+
+
+class AppealListView(WarnAtContext, generics.ListAPIView):
+    """The client's appeals, newest first; POST opens a draft (prefilled from `event`)."""
+
+    serializer_class = AppealSerializer
+    filterset_class = AppealTicketFilterSet
+
+    def get_queryset(self):
+        return selectors.appeals_for_client()
+
+    @extend_schema(request=AppealCreateSerializer, responses={201: AppealSerializer})
+    def post(self, request: Request) -> Response:
+        data = AppealCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = dict(data.validated_data)
+        fields: dict = {}
+        event = None
+        if "event" in args:
+            event = HealthEvent.objects.filter(pk=args.pop("event")).first()
+            if event is None:
+                raise exceptions.ValidationError({"event": ["No such event."]})
+            prefill = services.prefill_from_event(event=event)
+            fields = {
+                "title": prefill["title"],
+                "subject_kind": prefill["subject_kind"],
+                "account": WhatsAppAccount.objects.filter(pk=prefill["account_id"]).first(),
+                "number": PhoneNumber.objects.filter(pk=prefill["number_id"]).first()
+                if prefill["number_id"]
+                else None,
+                "block_type": prefill["block_type"],
+                "violation_type": prefill["violation_type"],
+                "blocked_at": prefill["blocked_at"],
+                "block_ends_at": prefill["block_ends_at"],
+            }
+            if prefill["template_id"]:
+                from templates_review.models import MessageTemplate
+
+                fields["template"] = MessageTemplate.objects.get(pk=prefill["template_id"])
+        if "waba_id" in args:
+            fields["account"] = WhatsAppAccount.objects.filter(meta_id=args.pop("waba_id")).first()
+            if fields["account"] is None:
+                raise exceptions.ValidationError({"waba_id": ["No such WABA in this client."]})
+        if "phone_number_id" in args:
+            fields["number"] = (
+                PhoneNumber.objects.select_related("account")
+                .filter(meta_id=args.pop("phone_number_id"))
+                .first()
+            )
+            if fields["number"] is None:
+                raise exceptions.ValidationError(
+                    {"phone_number_id": ["No such phone number in this client."]}
+                )
+        if "template_id" in args:
+            from templates_review.models import MessageTemplate
+
+            fields["template"] = MessageTemplate.objects.filter(pk=args.pop("template_id")).first()
+            if fields["template"] is None:
+                raise exceptions.ValidationError({"template_id": ["No such template."]})
+        fields.update(args)
+        missing = [n for n in ("subject_kind", "block_type", "blocked_at") if n not in fields]
+        if missing:
+            raise exceptions.ValidationError(
+                {n: ["This field is required (or give an `event`)."] for n in missing}
+            )
+        fields.setdefault("title", "Appeal")
+        ticket = _run(
+            lambda: services.appeal_create(
+                actor=_actor(request), client=request.tenant, source_event=event, **fields
+            )
+        )
+        return Response(
+            AppealSerializer(ticket, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
+    serializer_class = AppealSerializer
+
+    def get_queryset(self):
+        return selectors.appeals_for_client()
+
+
+class AppealMessagesView(APIView):
+    """The thread as the client sees it (never internal notes); POST adds a message."""
+
+    @extend_schema(responses=AppealMessageSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        ticket = get_object_or_404(selectors.appeals_for_client(), pk=pk)
+        thread = selectors.thread_for_client(ticket=ticket)
+        return Response({"results": AppealMessageSerializer(thread, many=True).data})
+
+    @extend_schema(request=MessageInputSerializer, responses={201: AppealMessageSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        ticket = get_object_or_404(selectors.appeals_for_client(), pk=pk)
+        data = MessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = _run(
+            lambda: services.appeal_message_post(
+                ticket=ticket,
+                actor=_actor(request),
+                client=request.tenant,
+                body=data.validated_data["body"],
+            )
+        )
+        return Response(AppealMessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class AppealTransitionView(APIView):
+    """Take one workflow step (`action`); who may is decided by the one transition table."""
+
+    @extend_schema(request=TransitionInputSerializer, responses={200: AppealSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        ticket = get_object_or_404(selectors.appeals_for_client(), pk=pk)
+        data = TransitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        action = args["action"]
+        kwargs = {}
+        if action == "request_info":
+            kwargs["question"] = args.get("body", "")
+        elif action == "answer":
+            kwargs["answer"] = args.get("body", "")
+        elif action == "submit_to_meta":
+            kwargs["meta_case_reference"] = args.get("meta_case_reference", "")
+        elif action == "record_outcome":
+            kwargs["outcome"] = args.get("outcome", "")
+            kwargs["note"] = args.get("note", "")
+        ticket = _run(
+            lambda: services.TRANSITION_SERVICES[action](
+                ticket=ticket, actor=_actor(request), client=request.tenant, **kwargs
+            )
+        )
+        ticket = selectors.appeal_get(ticket_id=ticket.pk)
+        return Response(
+            AppealSerializer(
+                ticket, context={"warn_at": settings.APPEALS_WARN_AT_PERCENT, "request": request}
+            ).data
+        )

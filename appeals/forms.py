@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from django import forms
+
+from appeals import choices as c
+from appeals.models import AppealTicket
+from compliance.models import PhoneNumber, WhatsAppAccount
+
+
+class AppealOpenForm(forms.ModelForm):
+    """The guided form: what the appeal is about, then what Meta's review needs."""
+
+    class Meta:
+        model = AppealTicket
+        fields = [
+            "title",
+            "subject_kind",
+            "account",
+            "number",
+            "template",
+            "block_type",
+            "violation_type",
+            "blocked_at",
+            "block_ends_at",
+            "api_uses",
+            "consent_process",
+            "improvement_plan",
+            "priority",
+        ]
+        labels = {
+            "subject_kind": "The appeal is about",
+            "account": "WhatsApp Business Account",
+            "number": "Phone number",
+            "template": "Template",
+            "blocked_at": "Blocked since",
+            "block_ends_at": "Block ends",
+            "api_uses": "How you use the WhatsApp API",
+            "consent_process": "How people agree to your messages",
+            "improvement_plan": "Improvement plan",
+        }
+        widgets = {
+            "blocked_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "block_ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "api_uses": forms.Textarea(attrs={"rows": 4}),
+            "consent_process": forms.Textarea(attrs={"rows": 4}),
+            "improvement_plan": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from templates_review.models import MessageTemplate
+
+        self.fields["account"].queryset = WhatsAppAccount.objects.order_by("name", "meta_id")
+        self.fields["account"].required = False
+        self.fields["number"].queryset = PhoneNumber.objects.order_by("display_phone_number")
+        self.fields["template"].queryset = MessageTemplate.objects.order_by("name", "language")
+        self.fields["blocked_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        self.fields["block_ends_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        for name in ("api_uses", "consent_process", "improvement_plan"):
+            self.fields[name].help_text += " Required before you submit."
+
+
+class AnswersForm(forms.ModelForm):
+    class Meta:
+        model = AppealTicket
+        fields = ["title", "api_uses", "consent_process", "improvement_plan", "priority"]
+        labels = AppealOpenForm.Meta.labels
+        widgets = AppealOpenForm.Meta.widgets
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 3}))
+    file = forms.FileField(label="Attach a file (PDF, PNG, JPEG, TXT or CSV)", required=False)
+
+
+class StaffMessageForm(MessageForm):
+    internal = forms.BooleanField(label="Internal note (staff only)", required=False)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(queryset=None, required=False, label="Assignee")
+    priority = forms.ChoiceField(choices=c.Priority.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from tenants.models import User
+
+        self.fields["assignee"].queryset = User.objects.filter(
+            is_staff=True, is_active=True
+        ).order_by("email")
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=c.Outcome.choices)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

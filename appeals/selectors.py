@@ -1,0 +1,62 @@
+"""Reads for appeals. Client-facing reads never return internal notes or their files."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
+from tenants.models import WorkItem, WorkKind
+
+
+def appeals_for_client() -> QuerySet[AppealTicket]:
+    return AppealTicket.objects.select_related("account", "number", "template").order_by(
+        "-created_at", "-id"
+    )
+
+
+def appeal_get(*, ticket_id: int) -> AppealTicket:
+    """The appeal in the current client's schema, or 404."""
+    return get_object_or_404(appeals_for_client(), pk=ticket_id)
+
+
+def thread_for_client(*, ticket: AppealTicket) -> list[AppealMessage]:
+    """The thread as the client sees it: no internal notes, no files of internal notes."""
+    return list(
+        AppealMessage.objects.filter(ticket=ticket, internal=False)
+        .prefetch_related(
+            Prefetch("attachments", queryset=AppealAttachment.objects.filter(internal=False))
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def thread_for_staff(*, ticket: AppealTicket) -> list[AppealMessage]:
+    return list(
+        AppealMessage.objects.filter(ticket=ticket)
+        .prefetch_related("attachments")
+        .order_by("created_at", "id")
+    )
+
+
+def files_for_client(*, ticket: AppealTicket) -> QuerySet[AppealAttachment]:
+    return AppealAttachment.objects.filter(ticket=ticket, internal=False).order_by("created_at")
+
+
+def attachment_for_client(*, ticket: AppealTicket, attachment_id: int) -> AppealAttachment:
+    return get_object_or_404(files_for_client(ticket=ticket), pk=attachment_id)
+
+
+def recovery_items(*, ticket: AppealTicket) -> list[RecoveryItem]:
+    return list(RecoveryItem.objects.filter(ticket=ticket).select_related("template"))
+
+
+def staff_inbox(*, status: str = "", assignee_id: int | None = None, limit: int = 100):
+    """Every client's appeals staff must work, most urgent SLA first: one indexed query on the
+    public work index (kind, sort_key, id), whatever the number of clients."""
+    qs = WorkItem.objects.filter(kind=WorkKind.APPEAL).select_related("client")
+    if status:
+        qs = qs.filter(status=status)
+    if assignee_id is not None:
+        qs = qs.filter(data__assignee_id=assignee_id)
+    return list(qs.order_by("sort_key", "id")[:limit])

@@ -1,0 +1,182 @@
+"""Staff pages on the public host: the inbox across every client (one query on the staff work
+index) and an appeal's detail, where staff triage, assign, reply, write internal notes, mark it
+submitted to Meta and record the outcome. Tenant-side work runs inside the client's schema."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_tenants.utils import schema_context
+
+from appeals import choices as c
+from appeals import selectors, services
+from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
+from appeals.models import AppealAttachment
+from tenants.selectors import clients_routable
+from tenants.views import staff_required
+
+STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
+
+
+@staff_required
+def staff_inbox(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    mine = request.GET.get("mine") == "1"
+    items = selectors.staff_inbox(
+        status=status if status in c.Status.values else "",
+        assignee_id=request.user.pk if mine else None,
+    )
+    return render(
+        request,
+        "appeals/staff_inbox.html",
+        {"items": items, "status": status, "mine": mine, "statuses": c.Status.choices},
+    )
+
+
+def _client(slug: str):
+    return get_object_or_404(clients_routable(), slug=slug)
+
+
+@staff_required
+def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
+    client = _client(slug)
+    role = services.actor_role(request.user, client=client)
+    with schema_context(client.schema_name):
+        ticket = selectors.appeal_get(ticket_id=ticket_id)
+        actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
+        return render(
+            request,
+            "appeals/staff_detail.html",
+            {
+                "client": client,
+                "ticket": ticket,
+                "thread": selectors.thread_for_staff(ticket=ticket),
+                "files": list(AppealAttachment.objects.filter(ticket=ticket, message__isnull=True)),
+                "recovery": selectors.recovery_items(ticket=ticket),
+                "clocks": services.clocks(ticket=ticket),
+                "warn_at": settings.APPEALS_WARN_AT_PERCENT,
+                "actions": {a: c.TRANSITIONS[a].label for a in actions},
+                "can_act": role in c.APPEAL_STAFF,
+                "assign_form": AssignForm(
+                    initial={"assignee": ticket.assignee_id, "priority": ticket.priority}
+                ),
+                "message_form": StaffMessageForm(),
+                "outcome_form": OutcomeForm(),
+                "staff_view": True,
+            },
+        )
+
+
+def _fail(request, exc):
+    if isinstance(exc, services.AppealInvalid):
+        messages.error(request, " ".join(exc.errors.values()))
+    else:
+        messages.error(request, str(exc))
+
+
+@require_POST
+@staff_required
+def staff_appeal_transition(
+    request: HttpRequest, slug: str, ticket_id: int, action: str
+) -> HttpResponse:
+    if action not in STAFF_ACTIONS:
+        raise Http404
+    client = _client(slug)
+    kwargs = {}
+    if action == "request_info":
+        kwargs["question"] = request.POST.get("body", "")
+    elif action == "submit_to_meta":
+        kwargs["meta_case_reference"] = request.POST.get("meta_case_reference", "")
+    elif action == "record_outcome":
+        kwargs["outcome"] = request.POST.get("outcome", "")
+        kwargs["note"] = request.POST.get("note", "")
+    with schema_context(client.schema_name):
+        ticket = selectors.appeal_get(ticket_id=ticket_id)
+        try:
+            ticket = services.TRANSITION_SERVICES[action](
+                ticket=ticket, actor=request.user, client=client, **kwargs
+            )
+        except (services.AppealInvalid, services.AppealStateError) as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, f"{ticket.reference}: {ticket.get_status_display()}.")
+    return redirect("staff-appeal-detail", slug, ticket_id)
+
+
+@require_POST
+@staff_required
+def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
+    client = _client(slug)
+    form = StaffMessageForm(request.POST, request.FILES)
+    with schema_context(client.schema_name):
+        ticket = selectors.appeal_get(ticket_id=ticket_id)
+        if not form.is_valid():
+            messages.error(request, "Write a message.")
+        else:
+            try:
+                services.appeal_message_post(
+                    ticket=ticket,
+                    actor=request.user,
+                    client=client,
+                    body=form.cleaned_data["body"],
+                    internal=form.cleaned_data["internal"],
+                    upload=form.cleaned_data["file"],
+                )
+            except (services.AppealInvalid, services.AppealStateError) as exc:
+                _fail(request, exc)
+    return redirect("staff-appeal-detail", slug, ticket_id)
+
+
+@require_POST
+@staff_required
+def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
+    client = _client(slug)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a staff member and a priority.")
+        return redirect("staff-appeal-detail", slug, ticket_id)
+    with schema_context(client.schema_name):
+        ticket = selectors.appeal_get(ticket_id=ticket_id)
+        try:
+            services.appeal_assign(
+                ticket=ticket,
+                actor=request.user,
+                client=client,
+                assignee=form.cleaned_data["assignee"],
+                priority=form.cleaned_data["priority"],
+            )
+        except services.AppealInvalid as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, "Assignment saved.")
+    return redirect("staff-appeal-detail", slug, ticket_id)
+
+
+@require_POST
+@staff_required
+def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
+    client = _client(slug)
+    with schema_context(client.schema_name):
+        ticket = selectors.appeal_get(ticket_id=ticket_id)
+        attachment = services.evidence_bundle_attach(
+            ticket=ticket, actor=request.user, client=client
+        )
+    messages.success(request, f"Evidence bundle {attachment.original_name} attached.")
+    return redirect("staff-appeal-detail", slug, ticket_id)
+
+
+@staff_required
+def staff_attachment_download(request: HttpRequest, slug: str, ticket_id: int, attachment_id: int):
+    client = _client(slug)
+    with schema_context(client.schema_name):
+        attachment = get_object_or_404(AppealAttachment, pk=attachment_id, ticket_id=ticket_id)
+        handle = attachment.file.open("rb")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )

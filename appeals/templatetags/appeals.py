@@ -1,0 +1,78 @@
+from django import template
+
+from appeals.sla import format_business_duration
+
+register = template.Library()
+
+LABELS = {
+    "ok": "On time",
+    "due_soon": "Due soon",
+    "breached": "Breached",
+    "paused": "Paused",
+    "met": "Met",
+    "missed": "Missed",
+}
+
+
+@register.filter
+def clock_state(clock, warn_at) -> str:
+    return clock.state(warn_at_percent=int(warn_at)) if clock else ""
+
+
+@register.filter
+def clock_label(state: str) -> str:
+    return LABELS.get(state, state)
+
+
+@register.filter
+def business_duration(seconds) -> str:
+    return format_business_duration(int(seconds or 0))
+
+
+APPEALABLE_EVENTS = frozenset(
+    {
+        "restriction",
+        "violation",
+        "ban_scheduled",
+        "banned",
+        "flagged",
+        "template_paused",
+        "template_disabled",
+        "template_rejected",
+    }
+)
+
+
+@register.filter
+def appealable(event) -> bool:
+    """An enforcement event a client may appeal (the dashboard's alerts link to the form)."""
+    return getattr(event, "kind", "") in APPEALABLE_EVENTS
+
+
+@register.filter
+def inbox_state(item) -> str:
+    """A staff index row's SLA state now: breached, due_soon, ok or paused."""
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    data = item.data or {}
+    if not data.get("due_at"):
+        return "paused"
+    now = timezone.now()
+    if parse_datetime(data["due_at"]) <= now:
+        return "breached"
+    if data.get("warn_at") and parse_datetime(data["warn_at"]) <= now:
+        return "due_soon"
+    return "ok"
+
+
+@register.filter
+def inbox_due(item) -> str:
+    """'first response by 2026-11-25 13:00 UTC', or '' when no clock runs."""
+    from django.utils.dateparse import parse_datetime
+
+    data = item.data or {}
+    if not data.get("due_at"):
+        return ""
+    clock = "first response" if data.get("clock") == "first_response" else "resolution"
+    return f"{clock} by {parse_datetime(data['due_at']):%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,272 @@
+"""Client pages (a client's host): list, open (from an alert or from scratch), detail with the
+thread, uploads, status and clocks, transitions, the evidence bundle and the recovery plan.
+
+Nothing here shows internal notes: they are read through the client selectors only.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from appeals import choices as c
+from appeals import selectors, services
+from appeals.filtersets import AppealTicketFilterSet
+from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
+from appeals.models import RecoveryItem
+from compliance.models import HealthEvent
+from tenants.permissions import OPERATORS, require_role
+
+CLIENT_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.CLIENT_ROLES]
+
+
+def _role(request: HttpRequest) -> str | None:
+    return services.actor_role(request.user, client=request.tenant)
+
+
+def appeal_list(request: HttpRequest) -> HttpResponse:
+    filterset = AppealTicketFilterSet(request.GET, queryset=selectors.appeals_for_client())
+    return render(
+        request,
+        "appeals/list.html",
+        {"appeals": list(filterset.qs[:200]), "filter": filterset, "statuses": c.Status.choices},
+    )
+
+
+@require_role(OPERATORS)
+def appeal_open(request: HttpRequest) -> HttpResponse:
+    """The guided form; `?event=<id>` prefills it from an enforcement event (an alert)."""
+    event = None
+    if request.GET.get("event") or request.POST.get("event"):
+        try:
+            event_id = int(request.GET.get("event") or request.POST.get("event"))
+        except ValueError:
+            raise Http404 from None
+        event = get_object_or_404(HealthEvent.objects.select_related("number"), pk=event_id)
+    initial = {}
+    if event is not None:
+        prefill = services.prefill_from_event(event=event)
+        initial = {
+            "title": prefill["title"],
+            "subject_kind": prefill["subject_kind"],
+            "account": prefill["account_id"],
+            "number": prefill["number_id"],
+            "template": prefill["template_id"],
+            "block_type": prefill["block_type"],
+            "violation_type": prefill["violation_type"],
+            "blocked_at": prefill["blocked_at"].strftime("%Y-%m-%dT%H:%M"),
+            "block_ends_at": prefill["block_ends_at"].strftime("%Y-%m-%dT%H:%M")
+            if prefill["block_ends_at"]
+            else None,
+        }
+    form = AppealOpenForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.appeal_create(
+                actor=request.user,
+                client=request.tenant,
+                title=data["title"],
+                subject_kind=data["subject_kind"],
+                account=data["account"],
+                number=data["number"],
+                template=data["template"],
+                block_type=data["block_type"],
+                blocked_at=data["blocked_at"],
+                block_ends_at=data["block_ends_at"],
+                violation_type=data["violation_type"],
+                api_uses=data["api_uses"],
+                consent_process=data["consent_process"],
+                improvement_plan=data["improvement_plan"],
+                priority=data["priority"],
+                source_event=event,
+            )
+        except services.AppealInvalid as exc:
+            for name, reason in exc.errors.items():
+                form.add_error(name if name in form.fields else None, reason)
+        else:
+            messages.success(request, f"Appeal {ticket.reference} saved as a draft.")
+            return redirect("appeal-detail", ticket.pk)
+    return render(request, "appeals/open.html", {"form": form, "event": event})
+
+
+def _detail_context(request: HttpRequest, ticket) -> dict:
+    role = _role(request)
+    actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in CLIENT_ACTIONS]
+    clocks = services.clocks(ticket=ticket)
+    return {
+        "ticket": ticket,
+        "thread": selectors.thread_for_client(ticket=ticket),
+        "files": list(selectors.files_for_client(ticket=ticket).filter(message__isnull=True)),
+        "recovery": selectors.recovery_items(ticket=ticket),
+        "clocks": clocks,
+        "warn_at": settings.APPEALS_WARN_AT_PERCENT,
+        "actions": [(a, c.TRANSITIONS[a].label) for a in actions],
+        "can_write": role in c.CLIENT_OPERATORS | c.APPEAL_STAFF
+        and ticket.status != c.Status.CLOSED,
+        "can_edit": role in c.CLIENT_OPERATORS
+        and ticket.status in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT),
+        "answers_form": AnswersForm(instance=ticket),
+        "message_form": MessageForm(),
+    }
+
+
+def appeal_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    return render(request, "appeals/detail.html", _detail_context(request, ticket))
+
+
+def _fail(request: HttpRequest, exc: Exception) -> None:
+    if isinstance(exc, services.AppealInvalid):
+        messages.error(request, " ".join(exc.errors.values()))
+    else:
+        messages.error(request, str(exc))
+
+
+@require_POST
+@require_role(OPERATORS)
+def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    form = AnswersForm(request.POST)
+    if form.is_valid():
+        try:
+            services.appeal_update_answers(
+                ticket=ticket,
+                actor=request.user,
+                client=request.tenant,
+                **{name: form.cleaned_data[name] for name in services.ANSWER_FIELDS},
+            )
+        except (services.AppealInvalid, services.AppealStateError) as exc:
+            _fail(request, exc)
+        else:
+            messages.success(request, "Answers saved.")
+    else:
+        messages.error(request, "Check the answers: " + form.errors.as_text())
+    return redirect("appeal-detail", ticket.pk)
+
+
+@require_POST
+def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """Post to the thread; with htmx the conversation is answered in place."""
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    form = MessageForm(request.POST, request.FILES)
+    error = ""
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    else:
+        try:
+            services.appeal_message_post(
+                ticket=ticket,
+                actor=request.user,
+                client=request.tenant,
+                body=form.cleaned_data["body"],
+                upload=form.cleaned_data["file"],
+            )
+        except services.AppealInvalid as exc:
+            error = " ".join(exc.errors.values())
+        except services.AppealStateError as exc:
+            error = str(exc)
+    if request.htmx:
+        context = _detail_context(request, selectors.appeal_get(ticket_id=ticket_id))
+        return render(request, "appeals/partials/conversation.html", {**context, "error": error})
+    if error:
+        messages.error(request, error)
+    return redirect("appeal-detail", ticket.pk)
+
+
+@require_POST
+def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> HttpResponse:
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    if action not in CLIENT_ACTIONS:
+        raise Http404
+    kwargs = {}
+    upload = request.FILES.get("file")
+    if action == "answer":
+        kwargs["answer"] = request.POST.get("body", "")
+    try:
+        if upload is not None:  # check the file before the step, so a bad file changes nothing
+            upload.seek(0)
+            services.attachment_check(name=upload.name, size=upload.size, head=upload.read(512))
+        ticket = services.TRANSITION_SERVICES[action](
+            ticket=ticket, actor=request.user, client=request.tenant, **kwargs
+        )
+        if upload is not None:
+            services.attachment_add(
+                ticket=ticket,
+                actor=request.user,
+                client=request.tenant,
+                upload=upload,
+                message=ticket.messages.order_by("-id").first() if action == "answer" else None,
+            )
+    except (services.AppealInvalid, services.AppealStateError) as exc:
+        _fail(request, exc)
+    else:
+        messages.success(request, f"Appeal {ticket.reference}: {ticket.get_status_display()}.")
+    return redirect("appeal-detail", ticket.pk)
+
+
+@require_POST
+def appeal_evidence(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    attachment = services.evidence_bundle_attach(
+        ticket=ticket, actor=request.user, client=request.tenant
+    )
+    messages.success(request, f"Evidence bundle {attachment.original_name} attached.")
+    return redirect("appeal-detail", ticket.pk)
+
+
+def appeal_export(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """The conversation as CSV, as the client sees it (never internal notes)."""
+    import csv
+
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ticket.reference}-thread.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["time", "from", "author", "message", "files"])
+    for message in selectors.thread_for_client(ticket=ticket):
+        writer.writerow(
+            [
+                message.created_at.isoformat(),
+                message.get_side_display(),
+                message.author_label,
+                message.body,
+                " ".join(f.original_name for f in message.attachments.all()),
+            ]
+        )
+    return response
+
+
+def attachment_download(request: HttpRequest, ticket_id: int, attachment_id: int):
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    attachment = selectors.attachment_for_client(ticket=ticket, attachment_id=attachment_id)
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+
+
+@require_POST
+def recovery_toggle(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = get_object_or_404(RecoveryItem.objects.select_related("ticket"), pk=item_id)
+    try:
+        item = services.recovery_item_set_done(
+            item=item,
+            actor=request.user,
+            client=request.tenant,
+            done=request.POST.get("done") == "1",
+        )
+    except services.AppealStateError as exc:
+        if request.htmx:
+            return HttpResponse(str(exc), status=409)
+        _fail(request, exc)
+    if request.htmx:
+        return render(
+            request, "appeals/partials/recovery_item.html", {"item": item, "can_tick": True}
+        )
+    return redirect("appeal-detail", item.ticket_id)

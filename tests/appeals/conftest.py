@@ -1,0 +1,108 @@
+import pytest
+from django_tenants.utils import schema_context
+
+from appeals import services
+from compliance.models import PhoneNumber
+from compliance.services import account_link, number_route_ensure
+from tests.factories.appeals import AppealTicketFactory
+
+ACME_WABA = "1310000001"
+GLOBEX_WABA = "1320000001"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _business_hours(settings):
+    """Fixed SLA settings whatever the environment says."""
+    settings.APPEALS_BUSINESS_HOURS = "09:00-17:00"
+    settings.APPEALS_BUSINESS_DAYS = ["mon", "tue", "wed", "thu", "fri"]
+    settings.APPEALS_TIME_ZONE = "UTC"
+    settings.APPEALS_FIRST_RESPONSE_HOURS = 4
+    settings.APPEALS_RESOLUTION_HOURS = 16
+    settings.APPEALS_WARN_AT_PERCENT = 75
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks queued after commit run in this process (e-mails land in mail.outbox)."""
+    from portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def acme_waba(acme):
+    return account_link(client=acme, waba_id=ACME_WABA, name="Acme Retail")
+
+
+@pytest.fixture
+def globex_waba(globex):
+    return account_link(client=globex, waba_id=GLOBEX_WABA, name="Globex Logistics")
+
+
+@pytest.fixture
+def acme_number(acme, acme_waba):
+    with schema_context(acme.schema_name):
+        number = PhoneNumber.objects.create(
+            account=acme_waba,
+            meta_id="2310000001",
+            display_phone_number="+1 555-010-0001",
+            verified_name="Acme Retail",
+            status="connected",
+            quality="high",
+        )
+    number_route_ensure(number=number, client=acme)
+    return number
+
+
+@pytest.fixture
+def acme_draft(acme, acme_waba):
+    with schema_context(acme.schema_name):
+        return AppealTicketFactory(account=acme_waba)
+
+
+@pytest.fixture
+def globex_appeal(globex, globex_waba, globex_owner):
+    """A submitted appeal of Globex (for cross-tenant checks)."""
+    with schema_context(globex.schema_name):
+        ticket = AppealTicketFactory(account=globex_waba, title="Globex secret appeal")
+        return services.appeal_submit(ticket=ticket, actor=globex_owner, client=globex)
+
+
+def move(ticket, client, steps):
+    """Take `steps` [(action, actor, kwargs)] with the real services, inside the schema."""
+    with schema_context(client.schema_name):
+        for action, actor, kwargs in steps:
+            ticket = services.TRANSITION_SERVICES[action](
+                ticket=ticket, actor=actor, client=client, **kwargs
+            )
+    return ticket
+
+
+def open_appeal(client, account, actor, **overrides):
+    """A draft opened through the real service, with complete guided answers."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    fields = {
+        "title": "Messaging blocked for 7 days",
+        "subject_kind": "waba",
+        "account": account,
+        "block_type": "messaging_block",
+        "blocked_at": timezone.now() - timedelta(days=1),
+        "violation_type": "spam",
+        "api_uses": "Order confirmations and delivery updates.",
+        "consent_process": "Checkbox at checkout naming Acme Retail.",
+        "improvement_plan": "Removed promotions from utility templates.",
+    }
+    fields.update(overrides)
+    with schema_context(client.schema_name):
+        return services.appeal_create(actor=actor, client=client, **fields)

@@ -1,0 +1,203 @@
+"""The appeals API: list, create (from scratch and from an alert), detail, messages,
+transitions; wrong-tenant and wrong-role cases change nothing."""
+
+import pytest
+from django_tenants.utils import schema_context
+
+from appeals.models import AppealMessage, AppealTicket
+from compliance.choices import EventKind, EventSource, Severity
+from compliance.services import health_event_record
+from tests.appeals.conftest import move, open_appeal
+from tests.factories import ApiKeyFactory
+
+NEW = {
+    "title": "Blocked for spam",
+    "subject_kind": "waba",
+    "waba_id": "1310000001",
+    "block_type": "messaging_block",
+    "blocked_at": "2026-11-20T10:00:00Z",
+    "api_uses": "Order updates.",
+    "consent_process": "Checkout checkbox.",
+    "improvement_plan": "Fewer messages.",
+}
+
+
+def _count(client):
+    with schema_context(client.schema_name):
+        return AppealTicket.objects.count()
+
+
+def test_create_list_and_detail(api, acme, acme_waba, acme_agent):
+    http = api(acme, user=acme_agent)
+    created = http.post("/api/v1/appeals/", NEW, format="json")
+
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["status"], body["waba_id"], body["missing_answers"]) == ("draft", "1310000001", [])
+    assert body["appeal_deadline"].startswith("2027-02-18")  # 90 days after the block
+    listed = http.get("/api/v1/appeals/").json()["results"]
+    assert [a["id"] for a in listed] == [body["id"]]
+    detail = http.get(f"/api/v1/appeals/{body['id']}/").json()
+    assert detail["clocks"] == {"first_response": None, "resolution": None}
+
+
+def test_create_from_an_enforcement_event(api, acme, acme_waba, acme_owner):
+    with schema_context(acme.schema_name):
+        event = health_event_record(
+            kind=EventKind.RESTRICTION,
+            severity=Severity.CRITICAL,
+            title="Account restricted: business initiated messaging until 2026-11-27",
+            key="api-restriction",
+            source=EventSource.WEBHOOK,
+            account=acme_waba,
+            data={
+                "restriction_type": "BUSINESS_INITIATED_MESSAGING",
+                "expires_at": "2026-11-27T10:00:00+00:00",
+            },
+        )
+    body = api(acme, user=acme_owner).post("/api/v1/appeals/", {"event": event.pk}, format="json")
+
+    assert body.status_code == 201, body.json()
+    data = body.json()
+    assert (data["subject_kind"], data["block_type"], data["block_ends_at"]) == (
+        "waba",
+        "template_block",
+        "2026-11-27T10:00:00Z",
+    )
+    assert data["missing_answers"] == ["api_uses", "consent_process", "improvement_plan"]
+
+
+def test_bad_input_is_a_problem_document(api, acme, acme_waba, acme_owner):
+    response = api(acme, user=acme_owner).post(
+        "/api/v1/appeals/", {**NEW, "waba_id": "999"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "waba_id" in response.json()["errors"]
+
+
+def test_transitions_and_messages_through_the_api(api, acme, acme_waba, acme_owner, staff_appeals):
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    http = api(acme, user=acme_owner)
+
+    submitted = http.post(
+        f"/api/v1/appeals/{ticket.pk}/transitions/", {"action": "submit"}, format="json"
+    )
+    assert submitted.status_code == 200
+    assert submitted.json()["status"] == "submitted"
+    assert submitted.json()["clocks"]["first_response"]["state"] in ("ok", "due_soon")
+    again = http.post(
+        f"/api/v1/appeals/{ticket.pk}/transitions/", {"action": "submit"}, format="json"
+    )
+    assert again.status_code == 409
+    assert again["Content-Type"] == "application/problem+json"
+    posted = http.post(
+        f"/api/v1/appeals/{ticket.pk}/messages/", {"body": "Any news?"}, format="json"
+    )
+    assert posted.status_code == 201
+    assert posted.json()["side"] == "client"
+    denied = http.post(
+        f"/api/v1/appeals/{ticket.pk}/transitions/", {"action": "start_review"}, format="json"
+    )
+    assert denied.status_code == 403
+    with schema_context(acme.schema_name):
+        assert AppealTicket.objects.get(pk=ticket.pk).status == "submitted"
+
+
+def test_an_api_key_acts_like_an_operator(api, acme, acme_waba, acme_owner):
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    key = ApiKeyFactory(client=acme)
+    response = api(acme, key=key.raw_key).post(
+        f"/api/v1/appeals/{ticket.pk}/transitions/", {"action": "submit"}, format="json"
+    )
+    assert response.json()["status"] == "submitted"
+    read_only = ApiKeyFactory(client=acme, scopes=["read"])
+    assert (
+        api(acme, key=read_only.raw_key)
+        .post(f"/api/v1/appeals/{ticket.pk}/messages/", {"body": "x"}, format="json")
+        .status_code
+        == 403
+    )
+
+
+def test_a_viewer_reads_but_cannot_write(api, acme, acme_waba, acme_owner, acme_viewer):
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    http = api(acme, user=acme_viewer)
+
+    assert http.get(f"/api/v1/appeals/{ticket.pk}/").status_code == 200
+    assert http.post("/api/v1/appeals/", NEW, format="json").status_code == 403
+    assert (
+        http.post(
+            f"/api/v1/appeals/{ticket.pk}/messages/", {"body": "x"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert (
+        http.post(
+            f"/api/v1/appeals/{ticket.pk}/transitions/", {"action": "submit"}, format="json"
+        ).status_code
+        == 403
+    )
+    assert _count(acme) == 1
+    with schema_context(acme.schema_name):
+        assert AppealMessage.objects.count() == 0
+        assert AppealTicket.objects.get().status == "draft"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/appeals/"),
+        ("post", "/api/v1/appeals/"),
+        ("get", "/api/v1/appeals/{id}/"),
+        ("get", "/api/v1/appeals/{id}/messages/"),
+        ("post", "/api/v1/appeals/{id}/messages/"),
+        ("post", "/api/v1/appeals/{id}/transitions/"),
+    ],
+)
+def test_other_clients_are_refused(api, acme, globex, globex_owner, globex_appeal, method, path):
+    key = ApiKeyFactory(client=globex)
+    url = path.format(id=globex_appeal.pk)
+    data = {"action": "withdraw", "body": "x", **NEW}
+    # A Globex user or key on Acme's host: refused.
+    assert (
+        getattr(api(acme, user=globex_owner), method)(url, data, format="json").status_code == 403
+    )
+    assert getattr(api(acme, key=key.raw_key), method)(url, data, format="json").status_code == 401
+    with schema_context(globex.schema_name):
+        assert AppealTicket.objects.get(pk=globex_appeal.pk).status == "submitted"
+        assert AppealMessage.objects.count() == 0
+
+
+def test_another_clients_appeal_is_not_found_from_this_client(
+    api, acme, acme_owner, globex_appeal, acme_waba
+):
+    # Same id space in another schema: Acme's owner sees only Acme's rows.
+    http = api(acme, user=acme_owner)
+    with schema_context(acme.schema_name):
+        assert not AppealTicket.objects.filter(pk=globex_appeal.pk).exists()
+    assert http.get(f"/api/v1/appeals/{globex_appeal.pk}/").status_code == 404
+    assert (
+        http.post(
+            f"/api/v1/appeals/{globex_appeal.pk}/transitions/",
+            {"action": "withdraw"},
+            format="json",
+        ).status_code
+        == 404
+    )
+
+
+def test_list_query_count_does_not_grow(
+    api, acme, acme_waba, acme_owner, staff_appeals, django_assert_num_queries
+):
+    http = api(acme, user=acme_owner)
+    move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    http.get("/api/v1/appeals/")
+    # search_path, host → client, search_path, session, user, membership, the appeals
+    with django_assert_num_queries(7):
+        http.get("/api/v1/appeals/")
+    for _ in range(4):
+        move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    with django_assert_num_queries(7):
+        assert len(http.get("/api/v1/appeals/").json()["results"]) == 5
