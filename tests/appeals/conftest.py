@@ -3,7 +3,7 @@ from django_tenants.utils import schema_context
 
 from appeals import services
 from compliance.models import PhoneNumber
-from compliance.services import account_link, number_route_ensure
+from compliance.services import account_link, number_routes_ensure
 from tests.factories.appeals import AppealTicketFactory
 
 ACME_WABA = "1310000001"
@@ -58,7 +58,7 @@ def acme_number(acme, acme_waba):
             status="connected",
             quality="high",
         )
-    number_route_ensure(number=number, client=acme)
+    number_routes_ensure(numbers=[number], client=acme)
     return number
 
 
