@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -33,6 +33,7 @@ from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
 from portal.audit.services import audit_record
 from tenants.choices import ClientRole, StaffRole
 from tenants.models import Client, Membership, User, WorkItem, WorkKind
+from tenants.selectors import current_client
 
 
 class AppealStateError(Exception):
@@ -48,13 +49,6 @@ class AppealInvalid(ValueError):
 
 
 # --- Who is acting ------------------------------------------------------------------------
-
-
-def current_client() -> Client:
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Client) and tenant.pk:
-        return tenant
-    return Client.objects.get(schema_name=connection.schema_name)
 
 
 def actor_role(actor: Any, *, client: Client) -> str | None:

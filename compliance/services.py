@@ -28,6 +28,7 @@ from compliance.models import (
 from portal.audit.services import audit_record
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
+from tenants.selectors import current_client
 
 SNAPSHOT_EVERY = timedelta(hours=24)
 SIGNAL_WINDOW = timedelta(days=30)
@@ -35,15 +36,6 @@ SIGNAL_WINDOW = timedelta(days=30)
 
 def dedupe_key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
-
-
-def current_client() -> Client:
-    """The client whose schema the connection is in: the tenant the request middleware or the
-    Celery task set on the connection, else read from the public schema."""
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Client) and tenant.schema_name == connection.schema_name:
-        return tenant
-    return Client.objects.get(schema_name=connection.schema_name)
 
 
 # --- Linking assets to a client (run from the public schema) ------------------------------

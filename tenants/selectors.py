@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from tenants.choices import ClientRole, ClientStatus
@@ -21,6 +22,15 @@ class TenantAccess:
     @property
     def label(self) -> str:
         return "BSP staff" if self.is_staff_entry else ClientRole(self.role).label
+
+
+def current_client() -> Client:
+    """The client whose schema the connection is in: the tenant the request middleware or the
+    Celery task set on the connection, else read from the public schema."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Client) and tenant.schema_name == connection.schema_name:
+        return tenant
+    return Client.objects.get(schema_name=connection.schema_name)
 
 
 def tenant_access_for(*, user: User, client: Client) -> TenantAccess | None:
