@@ -616,3 +616,10 @@ def _summary(template: MessageTemplate) -> dict:
         "category": template.category,
         "state": template.review_state,
     }
+
+
+def meta_graph() -> GraphClient:
+    """The Graph API client with the BSP's system-user token (settings' META_GRAPH_URL)."""
+    from portal.meta import credentials
+
+    return GraphClient(token=credentials.system_user_token())

@@ -37,3 +37,15 @@ def sim():
 def graph(sim):
     with GraphClient(token=TOKEN, base_url=sim.url, sleep=lambda seconds: None) as client:
         yield client
+
+
+@pytest.fixture
+def meta_at_sim(settings, sim):
+    """The portal's Graph API client pointed at the simulator, with its token."""
+    from portal.meta import credentials
+
+    settings.META_GRAPH_URL = sim.url
+    settings.META_SYSTEM_USER_TOKEN = TOKEN
+    credentials.clear_cache()
+    yield sim
+    credentials.clear_cache()
