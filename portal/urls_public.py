@@ -1,9 +1,10 @@
 """URLs of the public host (PORTAL_DOMAIN): sign-in, workspace chooser, staff console, admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from portal.meta.views import meta_webhook, staff_webhook_retry, staff_webhooks
+from templates_review.urls import staff_urlpatterns as template_staff_urlpatterns
 from tenants.urls import public_urlpatterns
 
 admin.site.site_header = "BSP portal administration"
@@ -15,4 +16,5 @@ urlpatterns = [
     path("staff/webhooks/", staff_webhooks, name="staff-webhooks"),
     path("staff/webhooks/<int:change_id>/retry/", staff_webhook_retry, name="staff-webhook-retry"),
     *public_urlpatterns,
+    path("staff/templates/", include(template_staff_urlpatterns)),
 ]

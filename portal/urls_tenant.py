@@ -13,5 +13,6 @@ urlpatterns = [
     # The split view serves its script as a file: no inline script under the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("compliance.urls")),
+    path("templates/", include("templates_review.urls")),
     *tenant_urlpatterns,
 ]
