@@ -14,7 +14,7 @@ from templates_review.services import Actor
 from tenants.choices import StaffRole
 from tenants.models import ApiKey, WorkItem, WorkKind
 
-QUEUE_PAGE_SIZE = 50
+QUEUE_PAGE_SIZE = 25
 
 _S = ReviewState
 _META_PENDING = (meta.TemplateStatus.PENDING, meta.TemplateStatus.UNKNOWN)
