@@ -539,6 +539,8 @@ def template_send_to_meta(
         message = meta_error_text(exc, template=current)
         with transaction.atomic():
             locked = _lock(current)
+            if locked.review_state != ReviewState.APPROVED:  # a concurrent send got through
+                raise TemplateSendFailed(message) from exc
             locked.send_error = message[:500]
             locked.save(update_fields=["send_error"])
             _audit(

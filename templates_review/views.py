@@ -47,20 +47,30 @@ def _author_or_403(request: HttpRequest) -> services.Actor:
 
 
 def _lint_context(data: dict) -> dict:
-    components = components_from_fields(data)
-    findings = lint_template(
+    """Findings and preview for the editor's fields."""
+    return _lint_components(
         name=data.get("name") or "",
         language=data.get("language") or "",
-        category=(data.get("category") or "").upper(),
-        components=components,
+        category=data.get("category") or "",
         parameter_format=data.get("parameter_format") or "positional",
+        components=components_from_fields(data),
+    )
+
+
+def _lint_components(
+    *, name: str, language: str, category: str, parameter_format: str, components: list[dict]
+) -> dict:
+    findings = lint_template(
+        name=name,
+        language=language,
+        category=str(category).upper(),
+        components=components,
+        parameter_format=parameter_format,
     )
     return {
         "findings": findings,
         "errors": sum(f.severity == Severity.ERROR for f in findings),
-        "preview": render_preview(
-            components=components, parameter_format=data.get("parameter_format") or "positional"
-        ),
+        "preview": render_preview(components=components, parameter_format=parameter_format),
     }
 
 
@@ -84,10 +94,13 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
     accounts = list(WhatsAppAccount.objects.order_by("pk"))
     at_meta = bool(template and template.meta_id)
     initial = {}
+    loses_parts = False
     if template is not None:
-        latest = template.revisions.order_by("-number").first()
-        initial = fields_from_revision(latest or template)
+        latest = template.revisions.order_by("-number").first() or template
+        initial = fields_from_revision(latest)
         initial["account"] = str(template.account_id)
+        # Parts the editor's fields cannot show (a media header, other button types).
+        loses_parts = components_from_fields(initial) != list(latest.components)
     elif accounts:
         initial["account"] = str(accounts[0].pk)
     form = TemplateEditorForm(
@@ -133,7 +146,12 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
     return render(
         request,
         "templates_review/template_editor.html",
-        {"form": form, "template": template, **_lint_context(lint_source)},
+        {
+            "form": form,
+            "template": template,
+            "loses_parts": loses_parts,
+            **_lint_context(lint_source),
+        },
     )
 
 
@@ -166,7 +184,15 @@ def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
         new=_int_or_none(request.GET.get("new")),
     )
     latest = selectors.latest_revision(template)
-    lint = _lint_context(fields_from_revision(latest)) if latest is not None else None
+    lint = None
+    if latest is not None:  # the revision as stored, whatever components it has
+        lint = _lint_components(
+            name=latest.name,
+            language=latest.language,
+            category=latest.category,
+            parameter_format=latest.parameter_format,
+            components=list(latest.components),
+        )
     actor = selectors.actor_for_client_request(request)
     return render(
         request,

@@ -305,3 +305,25 @@ def test_reviewer_approves_from_the_queue_and_meta_gets_it(
     template = in_schema(acme, lambda: MessageTemplate.objects.get(pk=template.pk))
     assert (template.review_state, template.meta_status) == ("sent_to_meta", "pending")
     assert meta_at_sim.state.templates[template.meta_id]["name"] == "queue_approved"
+
+
+def test_editor_warns_when_it_cannot_show_every_part(web, acme, acme_waba, acme_agent):
+    media = make(
+        acme,
+        name="with_image",
+        components=[
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["h"]}},
+            {
+                "type": "BODY",
+                "text": "Hello {{1}}, see the photo. Thanks.",
+                "example": {"body_text": [["A"]]},
+            },
+        ],
+    )
+    plain = make(acme, name="plain_text")
+    http = web(acme, acme_agent)
+
+    assert "saving here replaces them" in http.get(f"/templates/{media.pk}/edit/").content.decode()
+    assert (
+        "saving here replaces them" not in http.get(f"/templates/{plain.pk}/edit/").content.decode()
+    )
