@@ -120,10 +120,17 @@ def revisions_diff(
     )
 
 
-def review_queue(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
-    """The staff queue: every client's templates awaiting the BSP, longest waiting first, one
-    indexed query on the public work index (keyset paging on (sort_key, id))."""
+def review_queue_query(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+    """The staff queue's one query: every client's templates awaiting the BSP, longest waiting
+    first, on the public work index (keyset paging on (sort_key, id), index work_item_queue)."""
     qs = WorkItem.objects.filter(kind=WorkKind.TEMPLATE_REVIEW).select_related("client")
     if after is not None:
-        qs = qs.filter(Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1]))
-    return list(qs.order_by("sort_key", "id")[:limit])
+        # sort_key >= k bounds the index range; the OR then skips the rows already shown.
+        qs = qs.filter(sort_key__gte=after[0]).filter(
+            Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
+        )
+    return qs.order_by("sort_key", "id")[:limit]
+
+
+def review_queue(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+    return list(review_queue_query(after=after, limit=limit))
