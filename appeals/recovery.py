@@ -53,19 +53,24 @@ def _apology_text(ticket: AppealTicket) -> str:
 
 def _apology_template(ticket: AppealTicket):
     """A draft template (not sent to Meta) that goes through the normal template review."""
+    from templates_review.choices import SYSTEM_ROLE
     from templates_review.models import MessageTemplate
+    from templates_review.services import Actor, template_create_draft
 
     name = f"appeal_{ticket.pk}_apology"
-    template, _ = MessageTemplate.objects.get_or_create(
+    existing = MessageTemplate.objects.filter(
+        account=ticket.account, name=name, language="en"
+    ).first()
+    if existing is not None:
+        return existing
+    return template_create_draft(
+        actor=Actor(principal=None, role=SYSTEM_ROLE, label=f"Recovery plan of {ticket.reference}"),
         account=ticket.account,
         name=name,
         language="en",
-        defaults={
-            "category": meta.TemplateCategory.UTILITY,
-            "components": [{"type": "BODY", "text": _apology_text(ticket)}],
-        },
+        category=meta.TemplateCategory.UTILITY,
+        components=[{"type": "BODY", "text": _apology_text(ticket)}],
     )
-    return template
 
 
 def failed_contacts(*, ticket: AppealTicket, limit: int = MAX_CONTACTS) -> tuple[list[dict], int]:

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.meta.views import meta_webhook, staff_webhook_retry, staff_webhooks
+from templates_review.urls import staff_urlpatterns as template_staff_urlpatterns
 from tenants.urls import public_urlpatterns
 
 admin.site.site_header = "BSP portal administration"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("staff/webhooks/<int:change_id>/retry/", staff_webhook_retry, name="staff-webhook-retry"),
     path("staff/appeals/", include("appeals.staff_urls")),
     *public_urlpatterns,
+    path("staff/templates/", include(template_staff_urlpatterns)),
 ]

@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("compliance.urls")),
     path("", include("appeals.urls")),
+    path("templates/", include("templates_review.urls")),
     *tenant_urlpatterns,
 ]

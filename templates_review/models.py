@@ -1,5 +1,5 @@
-"""Message templates. Now: Meta's side of each template (status, quality, pauses, category
-changes) from webhooks and sync; the client-to-staff review workflow builds on these rows."""
+"""Message templates: Meta's side of each template (status, quality, pauses, category changes)
+from webhooks and sync, and the client-to-staff review workflow (state, revisions, comments)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from compliance.choices import QUALITY_CHOICES, choices_of
 from portal.meta import types as meta
+from templates_review.choices import ReviewReason, ReviewState
 
 META_STATUS_CHOICES = choices_of(meta.TemplateStatus)
 CATEGORY_CHOICES = choices_of(meta.TemplateCategory)
@@ -43,6 +44,19 @@ class MessageTemplate(models.Model):
     last_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The review workflow (choices.TRANSITIONS). A template first seen through Meta (sync or
+    # webhook) is already there; drafts start as DRAFT. Only the services assign it.
+    review_state = models.CharField(
+        max_length=20, choices=ReviewState, default=ReviewState.SENT_TO_META
+    )
+    revision_count = models.PositiveIntegerField(default=0)
+    approved_revision = models.ForeignKey(
+        "TemplateRevision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Meta's refusal of the last send, in plain words (empty once a send succeeds).
+    send_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["name", "language"]
@@ -54,6 +68,97 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+    @property
+    def display_status(self) -> str:
+        """Our workflow state until Meta has the template, then Meta's status."""
+        if self.review_state != ReviewState.SENT_TO_META:
+            return self.get_review_state_display()
+        if self.meta_status in (meta.TemplateStatus.PENDING, meta.TemplateStatus.UNKNOWN):
+            return "In Meta review"
+        return self.get_meta_status_display()
+
+    @property
+    def status_key(self) -> str:
+        if self.review_state != ReviewState.SENT_TO_META:
+            return self.review_state
+        return f"meta_{self.meta_status}"
+
+    def pause_time_left(self, now=None):
+        """How long the current pause still runs (a timedelta), or None if not paused."""
+        if self.meta_status != meta.TemplateStatus.PAUSED or self.paused_until is None:
+            return None
+        left = self.paused_until - (now or timezone.now())
+        return left if left.total_seconds() > 0 else None
+
+
+class TemplateRevision(models.Model):
+    """One edit of a template, never changed afterwards: what the author wrote, when. Reviews
+    compare revisions, and the diff shown to staff is from the last approved one."""
+
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.CASCADE, related_name="revisions"
+    )
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=15)
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
+    parameter_format = models.CharField(max_length=12)
+    components = models.JSONField(default=list)
+    author = models.ForeignKey(
+        "tenants.User",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="revision_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} r{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("A template revision is immutable; make a new one.")
+        super().save(*args, **kwargs)
+
+
+class ReviewComment(models.Model):
+    """A remark on a template between the client and the BSP's reviewers; a reviewer's decision
+    (changes requested, rejected) carries its reason code here."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="comments")
+    revision = models.ForeignKey(
+        TemplateRevision, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author = models.ForeignKey(
+        "tenants.User",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    author_label = models.CharField(max_length=200, blank=True)
+    by_staff = models.BooleanField(default=False)
+    body = models.TextField(blank=True)
+    reason = models.CharField(max_length=30, choices=ReviewReason, blank=True)
+    action = models.CharField(max_length=20, blank=True)  # the decision it came with, if any
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.template_id}: {self.body[:40]}"
 
 
 class MetaTemplateHistory(models.Model):

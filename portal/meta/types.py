@@ -202,6 +202,21 @@ class PauseTitle(_MetaEnum):
     UNKNOWN = "unknown"
 
 
+class TemplateRejectionReason(_MetaEnum):
+    """Why Meta rejected a template (`reason` of a status update, the template's
+    `rejected_reason`); meta-platform.md §3.6."""
+
+    ABUSIVE_CONTENT = "abusive_content"
+    INCORRECT_CATEGORY = "incorrect_category"
+    INVALID_FORMAT = "invalid_format"
+    PROMOTIONAL = "promotional"
+    SCAM = "scam"
+    TAG_CONTENT_MISMATCH = "tag_content_mismatch"
+    CATEGORY_NOT_AVAILABLE = "category_not_available"
+    NONE = "none"
+    UNKNOWN = "unknown"
+
+
 # Meta tokens per member where they differ from the member's name.
 _META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Quality", "HIGH"): ("GREEN", "HIGH"),

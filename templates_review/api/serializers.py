@@ -4,6 +4,8 @@ import json
 
 from rest_framework import serializers
 
+from templates_review.choices import ReviewReason
+
 # Generous bounds on the request itself (Meta's own limits are the linter's findings, not 400s):
 # a template is a handful of components and a few kilobytes of JSON.
 MAX_COMPONENTS = 20
@@ -45,3 +47,94 @@ class LintResultSerializer(serializers.Serializer):
     findings = LintFindingSerializer(many=True)
     errors = serializers.IntegerField()
     warnings = serializers.IntegerField()
+
+
+class RevisionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    category = serializers.CharField()
+    parameter_format = serializers.CharField()
+    components = serializers.ListField(child=serializers.DictField())
+    author = serializers.CharField(source="author_label")
+    created_at = serializers.DateTimeField()
+
+
+class CommentSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    author = serializers.CharField(source="author_label", read_only=True)
+    by_staff = serializers.BooleanField(read_only=True)
+    body = serializers.CharField(max_length=5000)
+    reason = serializers.CharField(read_only=True)
+    action = serializers.CharField(read_only=True)
+    revision = serializers.IntegerField(source="revision.number", read_only=True, default=None)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class TemplateSerializer(serializers.Serializer):
+    """A template: our review state, and Meta's status, quality and pauses once Meta has it.
+    `components` are the latest revision's (what the client is working on)."""
+
+    id = serializers.IntegerField()
+    waba_id = serializers.CharField(source="account.meta_id")
+    name = serializers.CharField()
+    language = serializers.CharField()
+    category = serializers.CharField()
+    parameter_format = serializers.CharField()
+    components = serializers.ListField(child=serializers.DictField())
+    review_state = serializers.CharField()
+    status = serializers.CharField(source="status_key")
+    status_label = serializers.CharField(source="display_status")
+    revision_count = serializers.IntegerField()
+    meta_id = serializers.CharField(allow_null=True)
+    meta_status = serializers.CharField()
+    quality = serializers.CharField()
+    rejection_reason = serializers.CharField()
+    pause_count = serializers.IntegerField()
+    paused_until = serializers.DateTimeField(allow_null=True)
+    pause_seconds_left = serializers.SerializerMethodField()
+    disabled_at = serializers.DateTimeField(allow_null=True)
+    pending_category_change = serializers.DictField()
+    send_error = serializers.CharField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+    def get_pause_seconds_left(self, template) -> int | None:
+        left = template.pause_time_left()
+        return int(left.total_seconds()) if left is not None else None
+
+
+class TemplateDetailSerializer(TemplateSerializer):
+    revisions = RevisionSerializer(many=True)
+    comments = CommentSerializer(many=True)
+
+
+class TemplateWriteSerializer(serializers.Serializer):
+    """A draft: Meta's template shape. Name, language and parameter format are fixed once Meta
+    has the template (edits then change the category and the components)."""
+
+    waba_id = serializers.CharField(required=False, help_text="Needed if the client has several.")
+    name = serializers.CharField(max_length=512)
+    language = serializers.CharField(max_length=15)
+    category = serializers.ChoiceField(
+        choices=["MARKETING", "UTILITY", "AUTHENTICATION", "marketing", "utility", "authentication"]
+    )
+    parameter_format = serializers.ChoiceField(
+        choices=["positional", "named"], default="positional"
+    )
+    components = serializers.ListField(
+        child=serializers.DictField(), allow_empty=False, max_length=MAX_COMPONENTS
+    )
+
+    def validate_components(self, components: list[dict]) -> list[dict]:
+        return LintInputSerializer().validate_components(components)
+
+
+class ReviewDecisionSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ReviewReason.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ApproveSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")

@@ -1,13 +1,40 @@
+"""Template API: drafts (create, edit, list with filters, detail), submit for review, comments,
+linting, and the BSP reviewers' queue actions (approve, request changes, reject).
+
+Who may: reading, every member of the client, BSP staff and API keys; drafting, editing,
+submitting and commenting, the client's owners, admins and agents and API keys with the write
+scope (`templates_review.choices.TRANSITIONS`); the queue actions, BSP staff with the template
+reviewer or superuser role, on the client's host (IsTenantMember admits staff). A move the role
+may not make is a 403, one the template's state does not allow a 409; neither changes anything.
+"""
+
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, status
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from templates_review.api.serializers import LintInputSerializer, LintResultSerializer
+from compliance.models import WhatsAppAccount
+from portal.api.pagination import CursorPagination
+from templates_review import selectors, services
+from templates_review.api.serializers import (
+    ApproveSerializer,
+    CommentSerializer,
+    LintInputSerializer,
+    LintResultSerializer,
+    ReviewDecisionSerializer,
+    TemplateDetailSerializer,
+    TemplateSerializer,
+    TemplateWriteSerializer,
+)
+from templates_review.filtersets import TemplateFilterSet
 from templates_review.linter import Severity, lint_template
+from templates_review.models import MessageTemplate
 from tenants.choices import ApiScope
 
 
@@ -33,3 +60,219 @@ class TemplateLintView(APIView):
             "warnings": sum(f.severity == Severity.WARNING for f in findings),
         }
         return Response(LintResultSerializer(result).data)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The template's state does not allow this."
+    default_code = "invalid_transition"
+
+
+class MetaRefused(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "Meta refused the template."
+    default_code = "meta_refused"
+
+
+def _run(call):
+    """A service call, with its refusals as problem details."""
+    try:
+        return call()
+    except services.TransitionNotAllowed as exc:
+        raise Conflict(str(exc)) from None
+    except DjangoValidationError as exc:
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise exceptions.ValidationError(detail) from None
+
+
+def _detail(template_id: int) -> dict:
+    template = selectors.template_detail(template_id=template_id)
+    data = TemplateDetailSerializer(template).data
+    latest = selectors.latest_revision(template)
+    if latest is not None:  # the working copy: what the client last wrote
+        for field in ("name", "language", "category", "parameter_format", "components"):
+            data[field] = getattr(latest, field)
+    return data
+
+
+class TemplatePagination(CursorPagination):
+    ordering = ("name", "language", "id")
+
+
+class TemplateListView(generics.ListAPIView):
+    """The client's templates, filtered by status; POST creates a draft."""
+
+    serializer_class = TemplateSerializer
+    filterset_class = TemplateFilterSet
+    pagination_class = TemplatePagination
+
+    def get_queryset(self):
+        return selectors.templates_list()
+
+    @extend_schema(request=TemplateWriteSerializer, responses={201: TemplateDetailSerializer})
+    def post(self, request: Request) -> Response:
+        data = TemplateWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = dict(data.validated_data)
+        waba_id = args.pop("waba_id", None)
+        accounts = WhatsAppAccount.objects.all()
+        if waba_id:
+            account = accounts.filter(meta_id=waba_id).first()
+        else:
+            found = list(accounts[:2])
+            account = found[0] if len(found) == 1 else None
+        if account is None:
+            raise exceptions.ValidationError(
+                {"waba_id": ["Give the WABA id of one of your WhatsApp accounts."]}
+            )
+        template = _run(
+            lambda: services.template_create_draft(
+                actor=selectors.actor_for_client_request(request),
+                account=account,
+                client=request.tenant,
+                **args,
+            )
+        )
+        return Response(_detail(template.pk), status=201)
+
+
+class TemplateDetailView(APIView):
+    """One template with its revisions and comments; PUT a new revision (edit)."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=TemplateDetailSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_detail(pk))
+
+    @extend_schema(request=TemplateWriteSerializer, responses=TemplateDetailSerializer)
+    def put(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        data = TemplateWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = dict(data.validated_data)
+        args.pop("waba_id", None)
+        _run(
+            lambda: services.template_edit(
+                template=template,
+                actor=selectors.actor_for_client_request(request),
+                client=request.tenant,
+                **args,
+            )
+        )
+        return Response(_detail(pk))
+
+
+class TemplateSubmitView(APIView):
+    """Submit the latest revision to the BSP's reviewers."""
+
+    @extend_schema(request=None, responses=TemplateDetailSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        _run(
+            lambda: services.template_submit(
+                template=template,
+                actor=selectors.actor_for_client_request(request),
+                client=request.tenant,
+            )
+        )
+        return Response(_detail(pk))
+
+
+class TemplateCommentsView(APIView):
+    """The conversation about a template between the client and the BSP's reviewers."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=CommentSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        comments = template.comments.select_related("revision")
+        return Response(CommentSerializer(comments, many=True).data)
+
+    @extend_schema(request=CommentSerializer, responses={201: CommentSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = _run(
+            lambda: services.review_comment_add(
+                template=template,
+                actor=selectors.actor_for_client_request(request),
+                body=data.validated_data["body"],
+                client=request.tenant,
+            )
+        )
+        return Response(CommentSerializer(comment).data, status=201)
+
+
+class TemplateApproveView(APIView):
+    """Staff: approve the latest revision and send it to Meta (create, or edit under Meta's
+    rules). If Meta refuses, the approval stands and the answer is a 502 with Meta's reason in
+    plain words; sending again later is the same call."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=ApproveSerializer, responses=TemplateDetailSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        data = ApproveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = selectors.actor_for_client_request(request)
+        try:
+            with services.meta_graph() as graph:
+                if template.review_state == "approved":  # Meta refused before: send again
+                    _run(
+                        lambda: services.template_send_to_meta(
+                            template=template, actor=actor, graph=graph, client=request.tenant
+                        )
+                    )
+                else:
+                    _run(
+                        lambda: services.template_approve_and_send(
+                            template=template,
+                            actor=actor,
+                            graph=graph,
+                            comment=data.validated_data["comment"],
+                            client=request.tenant,
+                        )
+                    )
+        except services.TemplateSendFailed as exc:
+            raise MetaRefused(f"Approved, but Meta refused it: {exc}") from None
+        return Response(_detail(pk))
+
+
+class _DecisionView(APIView):
+    parser_classes = [JSONParser]
+    service = None
+
+    @extend_schema(request=ReviewDecisionSerializer, responses=TemplateDetailSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        data = ReviewDecisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        decide = type(self).service
+        _run(
+            lambda: decide(
+                template=template,
+                actor=selectors.actor_for_client_request(request),
+                reason=data.validated_data["reason"],
+                comment=data.validated_data["comment"],
+                client=request.tenant,
+            )
+        )
+        return Response(_detail(pk))
+
+
+class TemplateRequestChangesView(_DecisionView):
+    """Staff: send the template back to the client with a reason code and a comment."""
+
+    service = staticmethod(services.template_request_changes)
+
+
+class TemplateRejectView(_DecisionView):
+    """Staff: reject the template with a reason code (mapped to Meta's rejection reason)."""
+
+    service = staticmethod(services.template_reject)

@@ -165,7 +165,7 @@ def test_the_full_path_with_a_question_and_an_answer(acme, acme_waba, acme_owner
             ("staff", "Meta's outcome: Reversed."),
         ]
     actions = list(
-        AuditLog.objects.filter(client=acme, object_id=str(ticket.pk))
+        AuditLog.objects.filter(client=acme, object_id=str(ticket.pk), action__startswith="appeal.")
         .order_by("id")
         .values_list("action", flat=True)
     )

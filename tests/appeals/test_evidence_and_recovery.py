@@ -184,6 +184,8 @@ def test_the_recovery_plan_after_a_reversal(
             None,
         )
         assert "The issue is resolved" in apology.components[0]["text"]
+        # A draft of the template review like any other: not with Meta, one revision.
+        assert (apology.review_state, apology.revisions.count()) == ("draft", 1)
         # Progress is tracked item by item.
         done = services.recovery_item_set_done(
             item=items[1], actor=acme_owner, client=acme, done=True

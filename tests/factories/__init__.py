@@ -1,4 +1,9 @@
 from tests.factories.audit import AuditLogFactory
+from tests.factories.templates_review import (
+    MessageTemplateFactory,
+    ReviewCommentFactory,
+    TemplateRevisionFactory,
+)
 from tests.factories.tenants import (
     ApiKeyFactory,
     ClientFactory,
@@ -15,5 +20,8 @@ __all__ = [
     "DomainFactory",
     "LoginHandoffFactory",
     "MembershipFactory",
+    "MessageTemplateFactory",
+    "ReviewCommentFactory",
+    "TemplateRevisionFactory",
     "UserFactory",
 ]

@@ -1,0 +1,136 @@
+"""Reads of the template review workflow: who acts in which role, the client's templates, and
+the staff queue (one indexed query on the public work index, whatever the number of clients)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from portal.meta import types as meta
+from templates_review.choices import API_KEY_ROLE, ReviewState, StatusFilter
+from templates_review.diff import line_diff, revision_lines
+from templates_review.models import MessageTemplate, ReviewComment, TemplateRevision
+from templates_review.services import Actor
+from tenants.choices import StaffRole
+from tenants.models import ApiKey, WorkItem, WorkKind
+
+QUEUE_PAGE_SIZE = 25
+
+_S = ReviewState
+_META_PENDING = (meta.TemplateStatus.PENDING, meta.TemplateStatus.UNKNOWN)
+STATUS_FILTERS: dict[str, Q] = {
+    StatusFilter.DRAFT: Q(review_state=_S.DRAFT),
+    StatusFilter.SUBMITTED: Q(review_state=_S.SUBMITTED),
+    StatusFilter.CHANGES_REQUESTED: Q(review_state=_S.CHANGES_REQUESTED),
+    StatusFilter.REJECTED_BY_BSP: Q(review_state=_S.REJECTED),
+    StatusFilter.APPROVED_BY_BSP: Q(review_state=_S.APPROVED),
+    StatusFilter.META_PENDING: Q(review_state=_S.SENT_TO_META, meta_status__in=_META_PENDING),
+    StatusFilter.META_APPROVED: Q(
+        review_state=_S.SENT_TO_META, meta_status=meta.TemplateStatus.APPROVED
+    ),
+    StatusFilter.META_REJECTED: Q(
+        review_state=_S.SENT_TO_META, meta_status=meta.TemplateStatus.REJECTED
+    ),
+    StatusFilter.META_PAUSED: Q(
+        review_state=_S.SENT_TO_META, meta_status=meta.TemplateStatus.PAUSED
+    ),
+    StatusFilter.META_DISABLED: Q(
+        review_state=_S.SENT_TO_META, meta_status=meta.TemplateStatus.DISABLED
+    ),
+}
+
+
+def actor_for_client_request(request) -> Actor:
+    """The actor of a request on a client's host: an API key, a member by role, or staff
+    entering the client by their staff role."""
+    if isinstance(getattr(request, "auth", None), ApiKey):
+        return Actor(principal=request.user, role=API_KEY_ROLE, label=str(request.user))
+    access = getattr(request, "tenant_access", None)
+    if access is None:
+        return Actor(principal=None, role="")
+    if access.is_staff_entry:
+        return actor_for_staff(request.user)
+    return Actor(principal=request.user, role=access.role, label=request.user.email)
+
+
+def actor_for_staff(user) -> Actor:
+    role = user.staff_role or (StaffRole.SUPERUSER.value if user.is_superuser else "")
+    return Actor(principal=user, role=role if user.is_staff else "", label=user.email)
+
+
+def templates_list(*, status: str = "", search: str = "") -> QuerySet[MessageTemplate]:
+    qs = MessageTemplate.objects.select_related("account").order_by("name", "language", "id")
+    if status in STATUS_FILTERS:
+        qs = qs.filter(STATUS_FILTERS[status])
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return qs
+
+
+def template_get(*, template_id: int) -> MessageTemplate:
+    template = (
+        MessageTemplate.objects.select_related("account", "approved_revision")
+        .filter(pk=template_id)
+        .first()
+    )
+    if template is None:
+        raise Http404("No such template.")
+    return template
+
+
+def template_detail(*, template_id: int) -> MessageTemplate:
+    """A template with its revisions (newest first) and comments, in three queries."""
+    template = (
+        MessageTemplate.objects.select_related("account", "approved_revision")
+        .prefetch_related(
+            Prefetch("revisions", queryset=TemplateRevision.objects.order_by("-number")),
+            Prefetch("comments", queryset=ReviewComment.objects.order_by("created_at", "id")),
+        )
+        .filter(pk=template_id)
+        .first()
+    )
+    if template is None:
+        raise Http404("No such template.")
+    return template
+
+
+def latest_revision(template: MessageTemplate) -> TemplateRevision | None:
+    revisions = list(template.revisions.all())
+    return revisions[0] if revisions else None
+
+
+def revisions_diff(
+    template: MessageTemplate, *, old: int | None = None, new: int | None = None
+) -> tuple[TemplateRevision | None, TemplateRevision | None, list[tuple[str, str]]]:
+    """The diff between two revisions of the (prefetched) template: by default the latest
+    against the one before it."""
+    revisions = {r.number: r for r in template.revisions.all()}
+    if not revisions:
+        return None, None, []
+    new_rev = revisions.get(new) if new else revisions[max(revisions)]
+    if new_rev is None:
+        raise Http404("No such revision.")
+    old_rev = revisions.get(old) if old else revisions.get(new_rev.number - 1)
+    if old and old_rev is None:
+        raise Http404("No such revision.")
+    return (
+        old_rev,
+        new_rev,
+        line_diff(revision_lines(old_rev) if old_rev else None, revision_lines(new_rev)),
+    )
+
+
+def review_queue_query(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+    """The staff queue's one query: every client's templates awaiting the BSP, longest waiting
+    first, on the public work index (keyset paging on (sort_key, id), index work_item_queue)."""
+    qs = WorkItem.objects.filter(kind=WorkKind.TEMPLATE_REVIEW).select_related("client")
+    if after is not None:
+        # sort_key >= k bounds the index range; the OR then skips the rows already shown.
+        qs = qs.filter(sort_key__gte=after[0]).filter(
+            Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
+        )
+    return qs.order_by("sort_key", "id")[:limit]
+
+
+def review_queue(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+    return list(review_queue_query(after=after, limit=limit))

@@ -1,0 +1,51 @@
+import pytest
+from django.db import connection
+
+from compliance.services import account_link
+from portal.meta.client import GraphClient
+from portal.meta.simulator import SimulatorServer
+
+ACME_WABA = "1110000001"
+GLOBEX_WABA = "1120000001"
+TOKEN = "dev-system-user-token"
+
+
+@pytest.fixture
+def acme_waba(acme):
+    return account_link(client=acme, waba_id=ACME_WABA, name="Acme Retail")
+
+
+@pytest.fixture
+def globex_waba(globex):
+    return account_link(client=globex, waba_id=GLOBEX_WABA, name="Globex Logistics")
+
+
+@pytest.fixture
+def in_acme(acme, acme_waba):
+    """The connection in acme's schema (back to public after the test)."""
+    connection.set_tenant(acme)
+    return acme
+
+
+@pytest.fixture
+def sim():
+    with SimulatorServer("demo") as server:
+        yield server
+
+
+@pytest.fixture
+def graph(sim):
+    with GraphClient(token=TOKEN, base_url=sim.url, sleep=lambda seconds: None) as client:
+        yield client
+
+
+@pytest.fixture
+def meta_at_sim(settings, sim):
+    """The portal's Graph API client pointed at the simulator, with its token."""
+    from portal.meta import credentials
+
+    settings.META_GRAPH_URL = sim.url
+    settings.META_SYSTEM_USER_TOKEN = TOKEN
+    credentials.clear_cache()
+    yield sim
+    credentials.clear_cache()
