@@ -1,4 +1,11 @@
 from tests.factories.audit import AuditLogFactory
+from tests.factories.consent import (
+    ConsentEventFactory,
+    ConsentImportFactory,
+    ConsentStateFactory,
+    ContactFactory,
+    MessagingPolicyFactory,
+)
 from tests.factories.tenants import (
     ApiKeyFactory,
     ClientFactory,
@@ -12,8 +19,13 @@ __all__ = [
     "ApiKeyFactory",
     "AuditLogFactory",
     "ClientFactory",
+    "ConsentEventFactory",
+    "ConsentImportFactory",
+    "ConsentStateFactory",
+    "ContactFactory",
     "DomainFactory",
     "LoginHandoffFactory",
     "MembershipFactory",
+    "MessagingPolicyFactory",
     "UserFactory",
 ]
