@@ -75,7 +75,7 @@ def _sql(kind: str) -> str:
     state_t = ConsentState._meta.db_table
     if kind == "state":
         return (
-            f"SELECT c.phone, c.name, s.category, s.status, s.updated_at, e.kind, e.source,"
+            f"SELECT c.phone, c.name, s.category, s.status, s.updated_at, e.kind, e.source,"  # noqa: S608 (table names and fixed SQL; values are parameters)
             f" e.wording, e.wording_version, e.page_url, host(e.ip_address), e.user_agent,"
             f" e.channel, e.actor_label, e.recorded_at"
             f" FROM {state_t} s JOIN {contact_t} c ON c.id = s.contact_id"
@@ -85,7 +85,7 @@ def _sql(kind: str) -> str:
             f" ORDER BY c.phone, s.category"
         )
     return (
-        f"SELECT c.phone, c.name, e.category, e.kind, e.source, e.occurred_at, e.wording,"
+        f"SELECT c.phone, c.name, e.category, e.kind, e.source, e.occurred_at, e.wording,"  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" e.wording_version, e.page_url, host(e.ip_address), e.user_agent, e.channel,"
         f" e.actor_label, e.recorded_at"
         f" FROM {event_t} e JOIN {contact_t} c ON c.id = e.contact_id"

@@ -16,7 +16,8 @@ from portal.audit.models import AuditLog
 
 CSV_WITH_BAD_ROWS = (
     "Phone,Category,Action,Occurred_at,Source,Wording,IP_address,Name\n"
-    "+447911123456,marketing,opt_in,2025-03-01T10:00:00+00:00,web_form,Yes please,203.0.113.9,Alice\n"
+    "+447911123456,marketing,opt_in,2025-03-01T10:00:00+00:00,web_form,Yes please,"
+    "203.0.113.9,Alice\n"
     "201-555-0123,Utility,opt-in,2025-03-01T10:00:00Z,,,,Bob\n"
     "12345,marketing,opt_in,,,,,\n"
     "+447911123458,newsletter,opt_in,,,,,\n"
