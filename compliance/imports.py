@@ -20,9 +20,12 @@ import hashlib
 import io
 import ipaddress
 import logging
+import queue
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from typing import Any
 
 import phonenumbers
@@ -51,7 +54,7 @@ OPTIONAL_COLUMNS = (
     "channel",
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-CHUNK_ROWS = 10_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
+CHUNK_ROWS = 25_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 PHONE_CACHE_LIMIT = 500_000
 ALL = "all"
@@ -83,6 +86,7 @@ STAGING_COLUMNS = (
     "ip_address",
     "user_agent",
     "channel",
+    "dedupe_key",
 )
 
 
@@ -314,31 +318,45 @@ class RowValidator:
 
         if errors:
             return [], errors
-        return [
-            (
-                row,
-                phone,
-                extra["name"],
-                cat,
-                kind,
-                source,
-                occurred_at,
-                extra["wording"],
-                extra["wording_version"],
-                page_url,
-                ip,
-                extra["user_agent"],
-                extra["channel"],
+        when = occurred_at.astimezone(UTC).isoformat() if occurred_at else ""
+        wording, version, agent, channel = (
+            extra["wording"],
+            extra["wording_version"],
+            extra["user_agent"],
+            extra["channel"],
+        )
+        staged = []
+        for cat in categories:
+            # the row's content is its identity: the same row imported again is the same event
+            parts = ["consent-import", phone, cat, kind, source, when, wording, version]
+            parts += [page_url, ip or "", agent, channel]
+            key = sha256("\x1f".join(parts).encode()).hexdigest()
+            staged.append(
+                (
+                    row,
+                    phone,
+                    extra["name"],
+                    cat,
+                    kind,
+                    source,
+                    occurred_at,
+                    wording,
+                    version,
+                    page_url,
+                    ip,
+                    agent,
+                    channel,
+                    key,
+                )
             )
-            for cat in categories
-        ], errors
+        return staged, errors
 
 
 # --- Writing ----------------------------------------------------------------------------------
 
 
 def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetime) -> Counts:
-    """COPY the rows into a temporary table, then three set-based statements. One transaction."""
+    """COPY the rows into a temporary table, then two set-based statements. One transaction."""
     counts = Counts()
     if not rows:
         return counts
@@ -347,11 +365,16 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
     state_t = ConsentState._meta.db_table
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        # A crash can lose the last few chunks, but never a chunk without the ones before it
+        # (the log is sequential), and re-running the job re-applies exactly what is missing.
+        cursor.execute("SET LOCAL synchronous_commit TO off")
+        cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
         cursor.execute(
-            "CREATE TEMP TABLE consent_import_rows ("
+            "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
             " row integer, phone text, name text, category text, kind text, source text,"
             " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address inet, user_agent text, channel text)"
+            " ip_address inet, user_agent text, channel text, dedupe_key text)"
+            " ON COMMIT DELETE ROWS"
         )
         raw = cursor.cursor  # psycopg's own cursor, for COPY
         with raw.copy(
@@ -370,6 +393,7 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             [now],
         )
         counts.contacts = cursor.fetchone()[0]
+        # The state follows the newest event (ties: the later row); an older one changes nothing.
         cursor.execute(
             f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
             f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
@@ -378,20 +402,15 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
             f"  r.page_url, r.ip_address, r.user_agent, r.channel, %(actor)s,"
             f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
-            f"  coalesce(r.occurred_at, %(default_time)s), %(now)s,"
-            f"  encode(sha256(convert_to(concat_ws(E'\\x1f', 'consent-import', r.phone,"
-            f"  r.category, r.kind, r.source, coalesce(extract(epoch FROM r.occurred_at)::text,"
-            f"  ''), r.wording, r.wording_version, r.page_url, coalesce(host(r.ip_address), ''),"
-            f"  r.user_agent, r.channel), 'UTF8')), 'hex')"
+            f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
             f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
-            f" ORDER BY r.row"
             f" ON CONFLICT (dedupe_key) DO NOTHING"
-            f" RETURNING id, contact_id, category, kind, occurred_at),"
+            f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
             f" states AS ("
             f" INSERT INTO {state_t} (contact_id, category, status, updated_at)"
             f" SELECT DISTINCT ON (contact_id, category) contact_id, category,"
             f"  CASE kind WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END, occurred_at"
-            f" FROM ins ORDER BY contact_id, category, occurred_at DESC, id DESC"
+            f" FROM ins ORDER BY contact_id, category, occurred_at DESC, row DESC"
             f" ON CONFLICT (contact_id, category) DO UPDATE"
             f"  SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
             f"  WHERE {state_t}.updated_at <= EXCLUDED.updated_at"
@@ -406,7 +425,9 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
         )
         counts.created = cursor.fetchone()[0]
         counts.unchanged = len(rows) - counts.created
-        cursor.execute("DROP TABLE consent_import_rows")
+        if connection.in_atomic_block and connection.savepoint_ids:
+            # inside a caller's transaction the commit that empties the table is not ours
+            cursor.execute("DELETE FROM consent_import_rows")
     return counts
 
 
@@ -431,6 +452,65 @@ def _progress(job: ConsentImport, counts: Counts, bytes_done: int) -> None:
     )
 
 
+class _Writer:
+    """Applies the chunks in order. Outside a transaction (the Celery job) it works in a thread
+    with a connection of its own, so the database writes one chunk while the next is parsed;
+    inside one (tests, a caller's transaction) it writes inline, in that transaction."""
+
+    def __init__(self, *, job: ConsentImport, client) -> None:
+        self.job = job
+        self.written = Counts()
+        self.error: BaseException | None = None
+        self.threaded = not connection.in_atomic_block
+        if self.threaded:
+            self.queue: queue.Queue = queue.Queue(maxsize=2)
+            self.thread = threading.Thread(
+                target=self._loop, args=(client,), name=f"consent-import-{job.pk}", daemon=True
+            )
+            self.thread.start()
+
+    def put(self, batch: list[tuple], seen: Counts, position: int) -> None:
+        if not self.threaded:
+            self._write(batch, seen, position)
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put((batch, seen, position))
+
+    def close(self) -> Counts:
+        """Wait for the chunks still queued; the database's counts."""
+        if self.threaded:
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+    def _write(self, batch: list[tuple], seen: Counts, position: int) -> None:
+        written = _write_chunk(rows=batch, job=self.job, default_time=self.job.created_at)
+        self.written.created += written.created
+        self.written.unchanged += written.unchanged
+        self.written.contacts += written.contacts
+        seen.created, seen.unchanged, seen.contacts = (
+            self.written.created,
+            self.written.unchanged,
+            self.written.contacts,
+        )
+        _progress(self.job, seen, position)
+
+    def _loop(self, client) -> None:
+        connection.set_tenant(client)
+        try:
+            while (item := self.queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        self._write(*item)
+                    except BaseException as exc:  # handed to the parsing thread
+                        self.error = exc
+        finally:
+            connection.close()
+
+
 def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> ConsentImport | None:
     """Apply an uploaded import (the Celery job). Safe to run twice: a finished job is left
     alone, an interrupted one starts over and re-applies nothing it already wrote."""
@@ -451,38 +531,40 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
         errors = csv.writer(report)
         errors.writerow(["row", "column", "reason"])
         try:
-            with job.file.open("rb") as stored:
-                raw = stored.file
-                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                reader = csv.reader(text)
-                columns = [n.strip().lower().replace(" ", "_") for n in next(reader, [])]
-                header_check(columns)
-                check = RowValidator(
-                    columns=columns, region=client.default_region, now=job.started_at
-                )
-                batch: list[tuple] = []
-                batch_rows = 0
-                row = 1
-                for record in reader:
-                    row += 1
-                    if not record or (len(record) == 1 and not record[0].strip()):
-                        continue  # a blank line is not a row of data
-                    counts.rows += 1
-                    batch_rows += 1
-                    staged, problems = check.rows(row, record)
-                    if problems:
-                        counts.invalid += 1
-                        errors.writerows(
-                            (row, column, csv_safe(reason)) for column, reason in problems
-                        )
-                    else:
-                        counts.valid += 1
-                        batch.extend(staged)
-                    if batch_rows >= chunk_rows:
-                        _apply(job, batch, counts)
-                        batch, batch_rows = [], 0
-                        _progress(job, counts, _position(raw))
-                _apply(job, batch, counts)
+            writer = _Writer(job=job, client=client)
+            try:
+                with job.file.open("rb") as stored:
+                    raw = stored.file
+                    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                    reader = csv.reader(text)
+                    columns = [n.strip().lower().replace(" ", "_") for n in next(reader, [])]
+                    header_check(columns)
+                    check = RowValidator(
+                        columns=columns, region=client.default_region, now=job.started_at
+                    )
+                    batch: list[tuple] = []
+                    batch_rows = 0
+                    for record in reader:
+                        row += 1
+                        if not record or (len(record) == 1 and not record[0].strip()):
+                            continue  # a blank line is not a row of data
+                        counts.rows += 1
+                        batch_rows += 1
+                        staged, problems = check.rows(row, record)
+                        if problems:
+                            counts.invalid += 1
+                            errors.writerows(
+                                (row, column, csv_safe(reason)) for column, reason in problems
+                            )
+                        else:
+                            counts.valid += 1
+                            batch.extend(staged)
+                        if batch_rows >= chunk_rows:
+                            writer.put(batch, replace(counts), _position(raw))
+                            batch, batch_rows = [], 0
+                    writer.put(batch, replace(counts), _position(raw))
+            finally:
+                written = writer.close()
         except UnicodeDecodeError:
             failure = (
                 f"The file is not UTF-8 text after row {row}; save it as CSV UTF-8 and "
@@ -498,6 +580,11 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                 "told. The rows before it were imported; uploading the file again is safe.",
             )
             raise
+        counts.created, counts.unchanged, counts.contacts = (
+            written.created,
+            written.unchanged,
+            written.contacts,
+        )
         _progress(job, counts, job.size_bytes if not failure else _position(raw))
         report.seek(0)
         job.errors_file.save("errors.csv", File(report), save=False)
@@ -522,13 +609,6 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
         },
     )
     return job
-
-
-def _apply(job: ConsentImport, batch: list[tuple], counts: Counts) -> None:
-    written = _write_chunk(rows=batch, job=job, default_time=job.created_at)
-    counts.created += written.created
-    counts.unchanged += written.unchanged
-    counts.contacts += written.contacts
 
 
 def _position(raw) -> int:

@@ -18,6 +18,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_webhook_intake",
     "tests.benchmarks.bench_fleet_sync",
     "tests.benchmarks.bench_presend",
+    "tests.benchmarks.bench_consent_import",
 ]
 
 
