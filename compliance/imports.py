@@ -87,6 +87,7 @@ STAGING_COLUMNS = (
     "user_agent",
     "channel",
     "dedupe_key",
+    "new_contact",
 )
 
 
@@ -218,6 +219,7 @@ class RowValidator:
         self.index = {name: columns.index(name) for name in COLUMNS if name in columns}
         self.width = len(columns)
         self.phone = PhoneReader(region)
+        self.numbers_seen: set[str] = set()  # a contact is created from its number's first row
         self.latest = now + FUTURE_SLACK
 
     def rows(self, row: int, record: list[str]) -> tuple[list[tuple], list[tuple[str, str]]]:
@@ -326,6 +328,9 @@ class RowValidator:
             extra["channel"],
         )
         staged = []
+        new_contact = phone not in self.numbers_seen
+        if new_contact:
+            self.numbers_seen.add(phone)
         for cat in categories:
             # the row's content is its identity: the same row imported again is the same event
             parts = ["consent-import", phone, cat, kind, source, when, wording, version]
@@ -347,8 +352,10 @@ class RowValidator:
                     agent,
                     channel,
                     key,
+                    new_contact,
                 )
             )
+            new_contact = False
         return staged, errors
 
 
@@ -373,7 +380,8 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
             " row integer, phone text, name text, category text, kind text, source text,"
             " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address inet, user_agent text, channel text, dedupe_key text)"
+            " ip_address inet, user_agent text, channel text, dedupe_key text,"
+            " new_contact boolean)"
             " ON COMMIT DELETE ROWS"
         )
         raw = cursor.cursor  # psycopg's own cursor, for COPY
@@ -386,8 +394,7 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
         cursor.execute(
             f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
             f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
-            f" SELECT DISTINCT ON (phone) phone, '', name, %s FROM consent_import_rows"
-            f" ORDER BY phone, name = '', row"
+            f" SELECT phone, '', name, %s FROM consent_import_rows WHERE new_contact"
             f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
             f" SELECT count(*) FROM new",
             [now],

@@ -7,7 +7,8 @@ set-based inserts) and the rest of the validation must be nearly free.
 The file is what a client exports from its CRM: 1,000,000 rows over 250,000 people (each with
 opt-ins and opt-outs in several categories over time), numbers written with or without the
 country code, evidence columns filled, 0.5 % bad rows. The baseline parses and validates the
-number of every row (1,000,000 parses); the import parses each distinct number once.
+number of every row (1,000,000 parses), once before the import and once after (the mean is
+used: the machine is shared); the import parses each distinct number once.
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ def run() -> list[tuple[str, str, str, str]]:
         settings.MEDIA_ROOT = media
         path = os.path.join(media, "source.csv")
         phones = _write_csv(path, rng)
+        distinct = len(set(phones))
         baseline_s = _baseline(phones)
-        del phones
         with schema_context(client.schema_name), open(path, "rb") as f:
             upload = SimpleUploadedFile("consents.csv", f.read(), content_type="text/csv")
             job = consent_import_create(upload=upload)
@@ -124,6 +125,9 @@ def run() -> list[tuple[str, str, str, str]]:
             started = time.perf_counter()
             job = consent_import_run(import_id=job.pk)
             import_s = time.perf_counter() - started
+            # the machine is shared: the baseline again right after, and the mean of the two
+            baseline_s = (baseline_s + _baseline(phones)) / 2
+            del phones
             events = ConsentEvent.objects.count()
             started = time.perf_counter()
             with open(path, "rb") as f:
@@ -151,6 +155,12 @@ def run() -> list[tuple[str, str, str, str]]:
             "",
         ),
         ("consent import: import rate / parse rate", f"{ratio:.2f}", f"≥ {TARGET_RATIO}", ""),
+        (
+            "consent import: distinct numbers in the file (each parsed once)",
+            f"{distinct:,}",
+            "—",
+            "",
+        ),
         (
             "consent import: valid / invalid rows, history rows",
             f"{job.rows_valid:,} / {job.rows_invalid:,}, {events:,}",
