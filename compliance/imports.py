@@ -219,6 +219,7 @@ class RowValidator:
         self.index = {name: columns.index(name) for name in COLUMNS if name in columns}
         self.width = len(columns)
         self.phone = PhoneReader(region)
+        self.ips: dict[str, str] = {}  # "" for text that is not an address
         self.numbers_seen: set[str] = set()  # a contact is created from its number's first row
         self.latest = now + FUTURE_SLACK
 
@@ -313,14 +314,21 @@ class RowValidator:
         if "ip_address" in index:
             given = record[index["ip_address"]].strip()
             if given:
-                try:
-                    ip = str(ipaddress.ip_address(given))
-                except ValueError:
+                ip = self.ips.get(given)
+                if ip is None:
+                    try:
+                        ip = str(ipaddress.ip_address(given))
+                    except ValueError:
+                        ip = ""
+                    if len(self.ips) >= PHONE_CACHE_LIMIT:
+                        self.ips.clear()
+                    self.ips[given] = ip
+                if not ip:
                     errors.append(("ip_address", f"{given!r} is not an IP address."))
 
         if errors:
             return [], errors
-        when = occurred_at.astimezone(UTC).isoformat() if occurred_at else ""
+        when = repr(occurred_at.timestamp()) if occurred_at else ""
         wording, version, agent, channel = (
             extra["wording"],
             extra["wording_version"],
