@@ -96,7 +96,7 @@ class ImportRejected(ValueError):
 
 
 def header_columns(first_line: str) -> list[str]:
-    """The header row's names, normalised ("Phone Number " stays "phone number")."""
+    """The header row's names, normalised: " Phone Number" becomes "phone_number"."""
     names = next(csv.reader([first_line]), [])
     return [n.strip().lower().replace(" ", "_") for n in names]
 
