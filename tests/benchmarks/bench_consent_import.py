@@ -112,8 +112,9 @@ def run() -> list[tuple[str, str, str, str]]:
         name="Bench Import", slug="bench-import", owner_email="owner@bench-import.example"
     )
     Client.objects.filter(pk=client.pk).update(default_region=REGION)
+    media_root = settings.MEDIA_ROOT
     with tempfile.TemporaryDirectory() as media:
-        settings.MEDIA_ROOT = media
+        settings.MEDIA_ROOT = media  # the uploads and error reports go away with the run
         path = os.path.join(media, "source.csv")
         phones = _write_csv(path, rng)
         distinct = len(set(phones))
@@ -138,6 +139,7 @@ def run() -> list[tuple[str, str, str, str]]:
             assert again.events_created == 0
             assert ConsentImport.objects.count() == 2
         connection.set_schema_to_public()
+        settings.MEDIA_ROOT = media_root
     parse_rate = ROWS / baseline_s
     import_rate = ROWS / import_s
     ratio = import_rate / parse_rate
