@@ -12,7 +12,13 @@ from compliance.imports import consent_import_run
 from compliance.models import ConsentImport, MessagingPolicy
 from portal.audit.models import AuditLog
 from tests.compliance.test_consent_import import CSV_WITH_BAD_ROWS
-from tests.factories import ConsentImportFactory, ConsentStateFactory, ContactFactory
+from tests.factories import (
+    ConsentEventFactory,
+    ConsentImportFactory,
+    ConsentStateFactory,
+    ContactFactory,
+    MessagingPolicyFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -309,3 +315,36 @@ def test_navigation_links_to_contacts(web, acme, acme_viewer):
     html = web(acme, acme_viewer).get("/").content.decode()
 
     assert '<a href="/contacts/">Contacts</a>' in html
+
+
+def test_timeline_shows_the_evidence_of_each_event(web, acme, acme_viewer):
+    with schema_context(acme.schema_name):
+        contact = ContactFactory(phone="+447911123400")
+        ConsentEventFactory(
+            contact=contact,
+            page_url="https://acme.example/join",
+            ip_address="198.51.100.7",
+            actor_label="Checkout bot",
+            occurred_at=datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+        )
+        ConsentEventFactory(
+            contact=contact,
+            kind="opt_out",
+            source="staff",
+            wording="",
+            occurred_at=datetime(2025, 2, 3, 4, 5, tzinfo=UTC),
+        )
+
+    html = web(acme, acme_viewer).get("/contacts/+447911123400/").content.decode()
+
+    assert html.index("2025-02-03 04:05") < html.index("2025-01-02 03:04")
+    assert "https://acme.example/join · 198.51.100.7 · by Checkout bot" in " ".join(html.split())
+
+
+def test_a_saved_policy_is_shown_to_a_viewer(web, acme, acme_viewer):
+    with schema_context(acme.schema_name):
+        MessagingPolicyFactory(marketing_cap=5, time_zone="Europe/Paris")
+
+    form = web(acme, acme_viewer).get("/consent/policy/").context["form"]
+
+    assert (form["marketing_cap"].value(), form["time_zone"].value()) == (5, "Europe/Paris")
