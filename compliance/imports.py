@@ -95,9 +95,17 @@ class ImportRejected(ValueError):
     """The upload cannot be imported at all (not CSV, no header, a required column missing)."""
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def delimiter_of(first_line: str) -> str:
+    """Comma, or the semicolon or tab a spreadsheet in some locales saves CSV with."""
+    return max(DELIMITERS, key=first_line.count)
+
+
 def header_columns(first_line: str) -> list[str]:
     """The header row's names, normalised: " Phone Number" becomes "phone_number"."""
-    names = next(csv.reader([first_line]), [])
+    names = next(csv.reader([first_line], delimiter=delimiter_of(first_line)), [])
     return [n.strip().lower().replace(" ", "_") for n in names]
 
 
@@ -551,8 +559,9 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                 with job.file.open("rb") as stored:
                     raw = stored.file
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                    reader = csv.reader(text)
-                    columns = [n.strip().lower().replace(" ", "_") for n in next(reader, [])]
+                    first_line = text.readline()
+                    columns = header_columns(first_line)
+                    reader = csv.reader(text, delimiter=delimiter_of(first_line))
                     header_check(columns)
                     check = RowValidator(
                         columns=columns, region=client.default_region, now=job.started_at

@@ -240,3 +240,13 @@ def test_an_import_in_one_client_writes_nothing_in_another(acme, globex):
     assert history(globex) == []
     with schema_context(globex.schema_name):
         assert ConsentImport.objects.count() == 0
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_file_saved_with_semicolons_or_tabs_imports_the_same(acme, delimiter):
+    text = CSV_WITH_BAD_ROWS.replace(",", delimiter)
+    text = text.replace('=HYPERLINK("x")', "=HYPERLINK(x)")  # no quotes to escape
+
+    job = run_import(acme, text)
+
+    assert (job.rows_valid, job.rows_invalid, job.events_created) == (4, 4, 6)
