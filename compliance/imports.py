@@ -224,125 +224,131 @@ class RowValidator:
     """Turns a CSV record into staging rows, or into (column, reason) errors."""
 
     def __init__(self, *, columns: list[str], region: str | None, now: datetime) -> None:
-        self.index = {name: columns.index(name) for name in COLUMNS if name in columns}
         self.width = len(columns)
+        # Each record gets one empty cell appended; an absent column reads that cell.
+        self.at = tuple(columns.index(name) if name in columns else self.width for name in COLUMNS)
         self.phone = PhoneReader(region)
         self.ips: dict[str, str] = {}  # "" for text that is not an address
         self.numbers_seen: set[str] = set()  # a contact is created from its number's first row
         self.latest = now + FUTURE_SLACK
 
     def rows(self, row: int, record: list[str]) -> tuple[list[tuple], list[tuple[str, str]]]:
-        if len(record) < self.width:
-            record = record + [""] * (self.width - len(record))
-        index = self.index
+        # (the hot loop of an import: plain locals, no per-row dicts)
+        width = self.width
+        if len(record) != width:
+            record = record[:width] + [""] * (width - len(record))
+        record.append("")
+        (
+            at_phone,
+            at_category,
+            at_action,
+            at_occurred,
+            at_source,
+            at_name,
+            at_wording,
+            at_version,
+            at_url,
+            at_ip,
+            at_agent,
+            at_channel,
+        ) = self.at
         errors: list[tuple[str, str]] = []
 
-        raw_phone = record[index["phone"]].strip()
+        raw_phone = record[at_phone].strip()
         if raw_phone.startswith("'"):  # our own export guards cells starting with "+"
             raw_phone = raw_phone[1:]
         phone = self.phone(raw_phone)
         if phone[0] != "+":
             errors.append(("phone", phone))
 
-        kind = ACTIONS.get(record[index["action"]].strip().lower())
+        kind = ACTIONS.get(record[at_action].strip().lower())
         if kind is None:
             errors.append(
-                ("action", f"{record[index['action']]!r} is not an action; use opt_in or opt_out.")
+                ("action", f"{record[at_action]!r} is not an action; use opt_in or opt_out.")
             )
 
-        category = record[index["category"]].strip().lower()
-        if category == ALL:
-            if kind == ConsentKind.OPT_IN:
-                errors.append(("category", "Consent is given per category; opt_in needs one."))
-                categories: tuple[str, ...] = ()
-            else:
-                categories = tuple(ConsentCategory.values)
-        elif category in CATEGORIES:
-            categories = (category,)
+        category = record[at_category].strip().lower()
+        if category in CATEGORIES:
+            categories: tuple[str, ...] = (category,)
+        elif category == ALL and kind != ConsentKind.OPT_IN:
+            categories = tuple(ConsentCategory.values)
+        elif category == ALL:
+            categories = ()
+            errors.append(("category", "Consent is given per category; opt_in needs one."))
         else:
             categories = ()
             errors.append(
                 (
                     "category",
-                    f"{record[index['category']]!r} is not a category; use marketing, utility, "
+                    f"{record[at_category]!r} is not a category; use marketing, utility, "
                     "authentication (or all, for an opt-out).",
                 )
             )
 
-        source = ConsentSource.IMPORT.value
-        if "source" in index:
-            given = record[index["source"]].strip().lower()
-            if given:
-                if given in SOURCES:
-                    source = given
-                else:
-                    errors.append(
-                        (
-                            "source",
-                            f"{record[index['source']]!r} is not a source; use one of "
-                            f"{', '.join(sorted(SOURCES))}.",
-                        )
-                    )
+        source = record[at_source].strip().lower() or ConsentSource.IMPORT.value
+        if source not in SOURCES:
+            errors.append(
+                (
+                    "source",
+                    f"{record[at_source]!r} is not a source; use one of "
+                    f"{', '.join(sorted(SOURCES))}.",
+                )
+            )
 
         occurred_at = None
-        if "occurred_at" in index:
-            given = record[index["occurred_at"]].strip()
-            if given:
-                try:
-                    occurred_at = datetime.fromisoformat(given)
-                except ValueError:
-                    errors.append(
-                        (
-                            "occurred_at",
-                            f"{given!r} is not a date and time; use ISO 8601, "
-                            "e.g. 2025-03-01T14:30:00+00:00.",
-                        )
+        given = record[at_occurred].strip()
+        if given:
+            try:
+                occurred_at = datetime.fromisoformat(given)
+            except ValueError:
+                errors.append(
+                    (
+                        "occurred_at",
+                        f"{given!r} is not a date and time; use ISO 8601, "
+                        "e.g. 2025-03-01T14:30:00+00:00.",
                     )
-                else:
-                    if occurred_at.tzinfo is None:
-                        occurred_at = occurred_at.replace(tzinfo=UTC)
-                    if occurred_at > self.latest:
-                        errors.append(("occurred_at", f"{given!r} is in the future."))
-
-        extra = {}
-        for name in ("name", "wording", "wording_version", "page_url", "user_agent", "channel"):
-            if name in index:
-                value = record[index[name]].strip()
-                limit = LIMITS.get(name)
-                if limit and len(value) > limit:
-                    errors.append((name, f"Longer than {limit} characters."))
-                extra[name] = value
+                )
             else:
-                extra[name] = ""
-        page_url = extra["page_url"]
+                if occurred_at.tzinfo is None:
+                    occurred_at = occurred_at.replace(tzinfo=UTC)
+                if occurred_at > self.latest:
+                    errors.append(("occurred_at", f"{given!r} is in the future."))
+
+        name = record[at_name].strip()
+        wording = record[at_wording].strip()
+        version = record[at_version].strip()
+        page_url = record[at_url].strip()
+        agent = record[at_agent].strip()
+        channel = record[at_channel].strip()
+        for column, value in (
+            ("name", name),
+            ("wording_version", version),
+            ("page_url", page_url),
+            ("channel", channel),
+        ):
+            if len(value) > LIMITS[column]:
+                errors.append((column, f"Longer than {LIMITS[column]} characters."))
         if page_url and not page_url.lower().startswith(("http://", "https://")):
             errors.append(("page_url", f"{page_url!r} is not a web address (http:// or https://)."))
 
         ip = None
-        if "ip_address" in index:
-            given = record[index["ip_address"]].strip()
-            if given:
-                ip = self.ips.get(given)
-                if ip is None:
-                    try:
-                        ip = str(ipaddress.ip_address(given))
-                    except ValueError:
-                        ip = ""
-                    if len(self.ips) >= PHONE_CACHE_LIMIT:
-                        self.ips.clear()
-                    self.ips[given] = ip
-                if not ip:
-                    errors.append(("ip_address", f"{given!r} is not an IP address."))
+        given = record[at_ip].strip()
+        if given:
+            ip = self.ips.get(given)
+            if ip is None:
+                try:
+                    ip = str(ipaddress.ip_address(given))
+                except ValueError:
+                    ip = ""
+                if len(self.ips) >= PHONE_CACHE_LIMIT:
+                    self.ips.clear()
+                self.ips[given] = ip
+            if not ip:
+                errors.append(("ip_address", f"{given!r} is not an IP address."))
 
         if errors:
             return [], errors
         when = repr(occurred_at.timestamp()) if occurred_at else ""
-        wording, version, agent, channel = (
-            extra["wording"],
-            extra["wording_version"],
-            extra["user_agent"],
-            extra["channel"],
-        )
         staged = []
         new_contact = phone not in self.numbers_seen
         if new_contact:
@@ -356,7 +362,7 @@ class RowValidator:
                 (
                     row,
                     phone,
-                    extra["name"],
+                    name,
                     cat,
                     kind,
                     source,
