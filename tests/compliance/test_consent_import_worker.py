@@ -38,7 +38,7 @@ def import_client():
 @pytest.mark.django_db
 def test_an_upload_is_imported_by_a_real_worker(import_client, celery_worker_queue):
     from compliance.imports import consent_import_create
-    from compliance.models import ConsentEvent, ConsentImport
+    from compliance.models import ConsentEvent, ConsentImport, ConsentState
 
     def upload():
         connection.set_tenant(import_client)
@@ -62,12 +62,21 @@ def test_an_upload_is_imported_by_a_real_worker(import_client, celery_worker_que
             with job.errors_file.open("rb") as f:
                 report = list(csv.reader(io.StringIO(f.read().decode())))
         events = ConsentEvent.objects.count()
+        states = sorted(ConsentState.objects.values_list("contact__phone", "category", "status"))
         for name in (job.file.name, job.errors_file.name):
             if name:
                 default_storage.delete(name)
-        return job, report, events
+        return job, report, events, states
 
-    job, report, events = committed(wait_for_the_job)
+    job, report, events, states = committed(wait_for_the_job)
     assert (job.state, job.rows_valid, job.rows_invalid, job.events_created) == ("done", 4, 4, 6)
     assert report == EXPECTED_ERRORS
     assert events == 6
+    # the job's writer threads keep each number's rows in file order: the newer opt-out wins
+    assert states == [
+        ("+12015550123", "utility", "opted_in"),
+        ("+447911123456", "marketing", "opted_out"),
+        ("+447911123461", "authentication", "opted_out"),
+        ("+447911123461", "marketing", "opted_out"),
+        ("+447911123461", "utility", "opted_out"),
+    ]
