@@ -136,3 +136,10 @@ DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "UNSUBSCRIBE", "STOPP", "ARRET", "BAJA", "PA
 
 def default_opt_out_keywords() -> list[str]:
     return list(DEFAULT_OPT_OUT_KEYWORDS)
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"

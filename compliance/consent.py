@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ConsentStatus
 from compliance.models import ConsentEvent, ConsentState, Contact
 from compliance.services import dedupe_key
 from portal.audit.services import audit_record
-from tenants.models import Client
+from tenants.selectors import current_client
 
 ALL_CATEGORIES = "all"
 META_SOURCES = frozenset(
@@ -63,13 +63,6 @@ def e164_from_wa_id(wa_id: str) -> str:
     if not digits:
         raise ValueError("A WhatsApp id needs digits.")
     return f"+{digits}"
-
-
-def current_client() -> Client:
-    tenant = getattr(connection, "tenant", None)
-    if isinstance(tenant, Client):
-        return tenant
-    return Client.objects.get(schema_name=connection.schema_name)
 
 
 @dataclass(frozen=True)
@@ -252,3 +245,49 @@ def _state_apply(*, contact: Contact, category: str, kind: str, occurred_at: dat
     state.status = status
     state.updated_at = occurred_at
     state.save(update_fields=["status", "updated_at"])
+
+
+POLICY_FIELDS = (
+    "marketing_cap",
+    "utility_cap",
+    "window_days",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "time_zone",
+    "opt_out_keywords",
+)
+
+
+def _policy_snapshot(policy) -> dict:
+    return {
+        name: (value.isoformat() if hasattr(value, "isoformat") else value)
+        for name in POLICY_FIELDS
+        for value in [getattr(policy, name)]
+    }
+
+
+def messaging_policy_update(*, actor: Any, **changes: Any):
+    """Set the client's messaging policy (caps, window, quiet hours, opt-out keywords)."""
+    from compliance.models import MessagingPolicy
+
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown policy fields: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        policy, _ = MessagingPolicy.objects.select_for_update().get_or_create(singleton=True)
+        before = _policy_snapshot(policy)
+        for name, value in changes.items():
+            setattr(policy, name, value)
+        policy.updated_at = timezone.now()
+        policy.save()
+        after = _policy_snapshot(policy)
+        if after != before:
+            audit_record(
+                action="consent.policy_update",
+                actor=actor,
+                client=current_client(),
+                target=policy,
+                before=before,
+                after=after,
+            )
+    return policy

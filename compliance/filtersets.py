@@ -2,8 +2,16 @@
 
 import django_filters
 
-from compliance.choices import Band, EventKind, Severity
-from compliance.models import HealthEvent, PhoneNumber
+from compliance.choices import (
+    Band,
+    ConsentCategory,
+    ConsentKind,
+    ConsentSource,
+    EventKind,
+    ImportState,
+    Severity,
+)
+from compliance.models import ConsentEvent, ConsentImport, HealthEvent, PhoneNumber
 
 
 class PhoneNumberFilterSet(django_filters.FilterSet):
@@ -27,3 +35,26 @@ class HealthEventFilterSet(django_filters.FilterSet):
     class Meta:
         model = HealthEvent
         fields = ["kind", "severity", "number", "since", "until"]
+
+
+class ConsentEventFilterSet(django_filters.FilterSet):
+    """The consent history: by contact, category, kind, source and time."""
+
+    phone = django_filters.CharFilter(field_name="contact__phone")
+    category = django_filters.MultipleChoiceFilter(choices=ConsentCategory.choices)
+    kind = django_filters.ChoiceFilter(choices=ConsentKind.choices)
+    source = django_filters.MultipleChoiceFilter(choices=ConsentSource.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = ConsentEvent
+        fields = ["phone", "category", "kind", "source", "since", "until"]
+
+
+class ConsentImportFilterSet(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=ImportState.choices)
+
+    class Meta:
+        model = ConsentImport
+        fields = ["state"]

@@ -7,6 +7,8 @@ webhook is repaired by the next sync.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -312,7 +314,10 @@ class Contact(models.Model):
 class ConsentState(models.Model):
     """Where a contact stands for one category now: derived from the history, kept for reads."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="states")
+    # db_index=False: `consent_state_unique` leads with the contact already.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="states", db_index=False
+    )
     category = models.CharField(max_length=20, choices=c.ConsentCategory)
     status = models.CharField(
         max_length=20, choices=c.ConsentStatus, default=c.ConsentStatus.UNKNOWN
@@ -350,7 +355,10 @@ class ConsentEventQuerySet(models.QuerySet):
 class ConsentEvent(models.Model):
     """One opt-in or opt-out with its evidence: the append-only consent history."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
+    # db_index=False: `consent_event_contact_time` leads with the contact already.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="consent_events", db_index=False
+    )
     category = models.CharField(max_length=20, choices=c.ConsentCategory)
     kind = models.CharField(max_length=10, choices=c.ConsentKind)
     source = models.CharField(max_length=30, choices=c.ConsentSource)
@@ -365,7 +373,9 @@ class ConsentEvent(models.Model):
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now)
     # Makes a source event (a wamid, a webhook change) count once however often it is seen.
-    dedupe_key = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint (below) rather than `unique=True`: the same index without the
+    # unused pattern-ops copy, which every insert (and an import's millions) would also pay for.
+    dedupe_key = models.CharField(max_length=64)
 
     objects = ConsentEventQuerySet.as_manager()
 
@@ -373,6 +383,9 @@ class ConsentEvent(models.Model):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["contact", "-occurred_at"], name="consent_event_contact_time")
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="consent_event_dedupe_key")
         ]
 
     def __str__(self) -> str:
@@ -418,3 +431,69 @@ class MessagingPolicy(models.Model):
 
     def keyword_set(self) -> frozenset[str]:
         return frozenset(str(k).strip().casefold() for k in self.opt_out_keywords or [])
+
+
+def _import_upload_to(instance: ConsentImport, filename: str) -> str:
+    """Each client's uploads under a folder of its own (its schema name)."""
+    from django.db import connection
+
+    return f"consent-imports/{connection.schema_name}/{uuid.uuid4().hex}.csv"
+
+
+def _import_errors_to(instance: ConsentImport, filename: str) -> str:
+    from django.db import connection
+
+    return f"consent-imports/{connection.schema_name}/{uuid.uuid4().hex}-errors.csv"
+
+
+class ConsentImport(models.Model):
+    """An uploaded CSV of opt-ins and opt-outs and the job that applies it (`compliance.imports`).
+
+    The file is kept (it is the evidence of where the history rows came from); the error report
+    lists every rejected row with the column and the reason.
+    """
+
+    file = models.FileField(upload_to=_import_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    state = models.CharField(max_length=10, choices=c.ImportState, default=c.ImportState.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    bytes_done = models.BigIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_valid = models.PositiveIntegerField(default=0)
+    rows_invalid = models.PositiveIntegerField(default=0)
+    events_created = models.PositiveIntegerField(default=0)
+    events_unchanged = models.PositiveIntegerField(
+        default=0, help_text="Valid rows already in the history (an earlier import of them)."
+    )
+    contacts_created = models.PositiveIntegerField(default=0)
+    errors_file = models.FileField(upload_to=_import_errors_to, max_length=300, blank=True)
+    failure = models.TextField(blank=True, help_text="Why the whole job stopped, in plain words.")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.original_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (c.ImportState.DONE, c.ImportState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == c.ImportState.DONE:
+            return 100
+        return min(99, int(100 * self.bytes_done / self.size_bytes)) if self.size_bytes else 0

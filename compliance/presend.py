@@ -34,7 +34,7 @@ from django.db import connection
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentStatus
-from compliance.consent import contact_normalize, current_client
+from compliance.consent import contact_normalize
 from compliance.models import (
     AccountRestriction,
     ConsentState,
@@ -45,6 +45,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.meta import types as meta
+from tenants.selectors import current_client
 
 BULK_LIMIT = 10_000
 BACKOFF_131049 = timedelta(hours=24)

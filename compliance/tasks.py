@@ -60,3 +60,14 @@ def fan_out_sync() -> int:
     for schema in schemas:
         enqueue_for_schema(sync_client, schema)
     return len(schemas)
+
+
+@app.task(base=TenantOnlyTask, name="compliance.tasks.consent_import")
+def consent_import(import_id: int) -> dict:
+    """Apply an uploaded consent CSV (`compliance.imports`); safe to run twice."""
+    from compliance.imports import consent_import_run
+
+    job = consent_import_run(import_id=import_id)
+    if job is None:
+        return {"import": import_id, "state": "missing"}
+    return {"import": job.pk, "state": job.state, "rows": job.rows_done}

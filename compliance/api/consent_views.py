@@ -7,7 +7,6 @@ agent; staff entering the client) and API keys with the write scope. Viewers may
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -33,6 +32,7 @@ from compliance.consent import (
     consent_record_opt_out,
     contact_normalize,
 )
+from compliance.filtersets import ConsentEventFilterSet
 from compliance.models import ConsentEvent, Contact
 from compliance.presend import presend_check_bulk
 from portal.api.pagination import CursorPagination
@@ -123,19 +123,6 @@ def _record(request: Request, serializer_class, record) -> Response:
         {"recorded": ConsentEventSerializer(events, many=True).data},
         status=201 if events else 200,
     )
-
-
-class ConsentEventFilterSet(django_filters.FilterSet):
-    phone = django_filters.CharFilter(field_name="contact__phone")
-    category = django_filters.MultipleChoiceFilter(choices=c.ConsentCategory.choices)
-    kind = django_filters.ChoiceFilter(choices=c.ConsentKind.choices)
-    source = django_filters.MultipleChoiceFilter(choices=c.ConsentSource.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
-
-    class Meta:
-        model = ConsentEvent
-        fields = ["phone", "category", "kind", "source", "since", "until"]
 
 
 class ConsentPagination(CursorPagination):

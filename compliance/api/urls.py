@@ -7,6 +7,12 @@ from compliance.api.consent_views import (
     OptOutView,
     SendCheckView,
 )
+from compliance.api.import_views import (
+    ConsentExportView,
+    ConsentImportDetailView,
+    ConsentImportErrorsView,
+    ConsentImportListView,
+)
 from compliance.api.views import HealthEventViewSet, PhoneNumberViewSet
 
 router = SimpleRouter()
@@ -19,4 +25,8 @@ urlpatterns = [
     path("consents/", ConsentListView.as_view(), name="api-consents"),
     path("opt-outs/", OptOutView.as_view(), name="api-opt-outs"),
     path("contacts/<str:phone>/", ContactDetailView.as_view(), name="api-contact"),
+    path("consents/export/", ConsentExportView.as_view(), name="api-consent-export"),
+    path("imports/", ConsentImportListView.as_view(), name="api-imports"),
+    path("imports/<int:pk>/", ConsentImportDetailView.as_view(), name="api-import"),
+    path("imports/<int:pk>/errors/", ConsentImportErrorsView.as_view(), name="api-import-errors"),
 ]

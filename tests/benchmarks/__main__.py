@@ -20,6 +20,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_presend",
     "tests.benchmarks.bench_appeals_inbox",
     "tests.benchmarks.bench_template_queue",
+    "tests.benchmarks.bench_consent_import",
 ]
 
 

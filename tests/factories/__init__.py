@@ -1,4 +1,11 @@
 from tests.factories.audit import AuditLogFactory
+from tests.factories.consent import (
+    ConsentEventFactory,
+    ConsentImportFactory,
+    ConsentStateFactory,
+    ContactFactory,
+    MessagingPolicyFactory,
+)
 from tests.factories.templates_review import (
     MessageTemplateFactory,
     ReviewCommentFactory,
@@ -17,10 +24,15 @@ __all__ = [
     "ApiKeyFactory",
     "AuditLogFactory",
     "ClientFactory",
+    "ConsentEventFactory",
+    "ConsentImportFactory",
+    "ConsentStateFactory",
+    "ContactFactory",
     "DomainFactory",
     "LoginHandoffFactory",
     "MembershipFactory",
     "MessageTemplateFactory",
+    "MessagingPolicyFactory",
     "ReviewCommentFactory",
     "TemplateRevisionFactory",
     "UserFactory",

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0003_consent'),
+        ('compliance', '0005_consent_lean_indexes'),
     ]
 
     operations = [

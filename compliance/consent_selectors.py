@@ -1,0 +1,60 @@
+"""Reads for the consent pages (inside the client's schema)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from compliance.choices import ConsentCategory, ConsentStatus
+from compliance.consent import contact_normalize
+from compliance.models import ConsentEvent, ConsentState, Contact
+
+
+def contacts_search(*, q: str, default_region: str | None) -> QuerySet[Contact]:
+    """Contacts whose number (any way written) or name matches `q`, with their states."""
+    contacts = Contact.objects.prefetch_related(
+        Prefetch("states", queryset=ConsentState.objects.order_by("category"))
+    ).order_by("phone")
+    q = q.strip()
+    if not q:
+        return contacts
+    match = Q(name__icontains=q)
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits:
+        match |= Q(phone__contains=digits)
+        with contextlib.suppress(ValueError):
+            match |= Q(phone=contact_normalize(q, default_region=default_region))
+    return contacts.filter(match)
+
+
+def states_by_category(contact: Contact) -> list[tuple[str, str, str]]:
+    """(category label, status, status label) for every category, unknown where none."""
+    have = {s.category: s.status for s in contact.states.all()}
+    labels = dict(ConsentStatus.choices)
+    return [
+        (label, have.get(value, ConsentStatus.UNKNOWN), labels[have.get(value, "unknown")])
+        for value, label in ConsentCategory.choices
+    ]
+
+
+def contact_with_history(*, phone: str, default_region: str | None) -> Contact:
+    """The contact by number (E.164 or national), its states and history newest first; or 404."""
+    try:
+        e164 = contact_normalize(phone, default_region=default_region)
+    except ValueError:
+        raise Http404("No such contact.") from None
+    contact = (
+        Contact.objects.filter(phone=e164)
+        .prefetch_related(
+            "states",
+            Prefetch(
+                "consent_events", queryset=ConsentEvent.objects.order_by("-occurred_at", "-id")
+            ),
+        )
+        .first()
+    )
+    if contact is None:
+        raise Http404("No such contact.")
+    return contact

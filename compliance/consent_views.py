@@ -1,0 +1,135 @@
+"""Client pages for consent: contact search, a contact's history, imports with their progress,
+the export, and the messaging policy."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from compliance import consent_selectors as selectors
+from compliance.api.import_views import export_response
+from compliance.consent import messaging_policy_update
+from compliance.consent_forms import ImportUploadForm, MessagingPolicyForm
+from compliance.exports import KINDS
+from compliance.imports import ImportRejected, consent_import_create
+from compliance.models import ConsentImport, MessagingPolicy
+from tenants.permissions import MANAGERS, OPERATORS, has_role
+
+CONTACTS_PER_PAGE = 50
+
+
+@require_GET
+def contact_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    contacts = selectors.contacts_search(q=q, default_region=request.tenant.default_region)
+    page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    for contact in page:
+        contact.category_states = selectors.states_by_category(contact)
+    context = {"page": page, "q": q}
+    if request.htmx and request.htmx.target == "contact-results":
+        return render(request, "compliance/consent/partials/contact_results.html", context)
+    return render(request, "compliance/consent/contact_list.html", context)
+
+
+@require_GET
+def contact_detail(request: HttpRequest, phone: str) -> HttpResponse:
+    contact = selectors.contact_with_history(
+        phone=phone, default_region=request.tenant.default_region
+    )
+    return render(
+        request,
+        "compliance/consent/contact_detail.html",
+        {
+            "contact": contact,
+            "states": selectors.states_by_category(contact),
+            "events": list(contact.consent_events.all()),
+        },
+    )
+
+
+@require_GET
+def consent_export(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "state")
+    if kind not in KINDS:
+        raise Http404("Unknown export.")
+    return export_response(kind=kind, tenant=request.tenant)
+
+
+@require_http_methods(["GET", "POST"])
+def import_list(request: HttpRequest) -> HttpResponse:
+    can_upload = has_role(request.tenant_access, OPERATORS)
+    form = ImportUploadForm()
+    if request.method == "POST":
+        if not can_upload:
+            raise PermissionDenied("Your role does not allow importing consent.")
+        form = ImportUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                job = consent_import_create(upload=form.cleaned_data["file"], actor=request.user)
+            except ImportRejected as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("consent-import", job.pk)
+    return render(
+        request,
+        "compliance/consent/import_list.html",
+        {
+            "form": form,
+            "can_upload": can_upload,
+            "imports": list(ConsentImport.objects.all()[:20]),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    job = get_object_or_404(ConsentImport, pk=import_id)
+    template = (
+        "compliance/consent/partials/import_status.html"
+        if request.htmx
+        else "compliance/consent/import_detail.html"
+    )
+    return render(request, template, {"job": job})
+
+
+@require_GET
+def import_errors(request: HttpRequest, import_id: int) -> FileResponse:
+    job = get_object_or_404(ConsentImport, pk=import_id)
+    if not job.errors_file:
+        raise Http404("The error report is ready when the import has finished.")
+    return FileResponse(
+        job.errors_file.open("rb"),
+        as_attachment=True,
+        filename=f"import-{job.pk}-errors.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def policy_settings(request: HttpRequest) -> HttpResponse:
+    can_edit = has_role(request.tenant_access, MANAGERS)
+    policy = MessagingPolicy.current()
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Only the client's owners and admins may change the policy.")
+        form = MessagingPolicyForm(request.POST, instance=policy)
+        if form.is_valid():
+            messaging_policy_update(actor=request.user, **form.cleaned_data)
+            messages.success(request, "The messaging policy is saved; it applies at once.")
+            return redirect("consent-policy")
+    else:
+        form = MessagingPolicyForm(instance=policy)
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(
+        request,
+        "compliance/consent/policy.html",
+        {"form": form, "can_edit": can_edit},
+        status=400 if form.errors else 200,
+    )
