@@ -15,6 +15,7 @@ from appeals import choices as c
 from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
+from appeals.views import refusal
 from tenants.selectors import clients_routable
 from tenants.views import staff_required
 
@@ -40,41 +41,48 @@ def _client(slug: str):
     return get_object_or_404(clients_routable(), slug=slug)
 
 
+def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
+    """The staff detail page; after a refusal, `kept` carries the forms as typed and `error`."""
+    role = services.actor_role(request.user, client=client)
+    actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
+    return {
+        "client": client,
+        "ticket": ticket,
+        "thread": selectors.thread_for_staff(ticket=ticket),
+        "files": selectors.files_for_staff(ticket=ticket),
+        "recovery": selectors.recovery_items(ticket=ticket),
+        "clocks": services.clocks(ticket=ticket),
+        "warn_at": settings.APPEALS_WARN_AT_PERCENT,
+        "actions": {a: c.TRANSITIONS[a].label for a in actions},
+        "can_act": role in c.APPEAL_STAFF,
+        "assign_form": AssignForm(
+            initial={"assignee": ticket.assignee_id, "priority": ticket.priority}
+        ),
+        "message_form": StaffMessageForm(),
+        "outcome_form": OutcomeForm(),
+        "question": "",
+        "meta_case_reference": "",
+        "error": "",
+        "staff_view": True,
+        **kept,
+    }
+
+
 @staff_required
 def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
     client = _client(slug)
-    role = services.actor_role(request.user, client=client)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
-        actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
         return render(
-            request,
-            "appeals/staff_detail.html",
-            {
-                "client": client,
-                "ticket": ticket,
-                "thread": selectors.thread_for_staff(ticket=ticket),
-                "files": list(AppealAttachment.objects.filter(ticket=ticket, message__isnull=True)),
-                "recovery": selectors.recovery_items(ticket=ticket),
-                "clocks": services.clocks(ticket=ticket),
-                "warn_at": settings.APPEALS_WARN_AT_PERCENT,
-                "actions": {a: c.TRANSITIONS[a].label for a in actions},
-                "can_act": role in c.APPEAL_STAFF,
-                "assign_form": AssignForm(
-                    initial={"assignee": ticket.assignee_id, "priority": ticket.priority}
-                ),
-                "message_form": StaffMessageForm(),
-                "outcome_form": OutcomeForm(),
-                "staff_view": True,
-            },
+            request, "appeals/staff_detail.html", _detail_context(request, client, ticket)
         )
 
 
-def _fail(request, exc):
-    if isinstance(exc, services.AppealInvalid):
-        messages.error(request, " ".join(exc.errors.values()))
-    else:
-        messages.error(request, str(exc))
+def _refused(request: HttpRequest, client, ticket_id: int, **kept) -> HttpResponse:
+    """The page again with what was typed and the reason (call inside the client's schema)."""
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    context = _detail_context(request, client, ticket, **kept)
+    return render(request, "appeals/staff_detail.html", context, status=400)
 
 
 @require_POST
@@ -100,9 +108,14 @@ def staff_appeal_transition(
                 ticket=ticket, actor=request.user, client=client, **kwargs
             )
         except (services.AppealInvalid, services.AppealStateError) as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, f"{ticket.reference}: {ticket.get_status_display()}.")
+            kept = {
+                "question": kwargs.get("question", ""),
+                "meta_case_reference": kwargs.get("meta_case_reference", ""),
+            }
+            if action == "record_outcome":
+                kept["outcome_form"] = OutcomeForm(initial=kwargs)
+            return _refused(request, client, ticket_id, error=refusal(exc), **kept)
+        messages.success(request, f"{ticket.reference}: {ticket.get_status_display()}.")
     return redirect("staff-appeal-detail", slug, ticket_id)
 
 
@@ -113,8 +126,9 @@ def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> Htt
     form = StaffMessageForm(request.POST, request.FILES)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
+        error = ""
         if not form.is_valid():
-            messages.error(request, "Write a message.")
+            error = " ".join(e for errors in form.errors.values() for e in errors)
         else:
             try:
                 services.appeal_message_post(
@@ -126,7 +140,16 @@ def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> Htt
                     upload=form.cleaned_data["file"],
                 )
             except (services.AppealInvalid, services.AppealStateError) as exc:
-                _fail(request, exc)
+                error = refusal(exc, had_file=bool(request.FILES))
+        if error:
+            typed = {"body": request.POST.get("body", ""), "internal": "internal" in request.POST}
+            return _refused(
+                request,
+                client,
+                ticket_id,
+                error=error,
+                message_form=StaffMessageForm(initial=typed),
+            )
     return redirect("staff-appeal-detail", slug, ticket_id)
 
 
@@ -149,7 +172,7 @@ def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> Http
                 priority=form.cleaned_data["priority"],
             )
         except services.AppealInvalid as exc:
-            _fail(request, exc)
+            messages.error(request, refusal(exc))
         else:
             messages.success(request, "Assignment saved.")
     return redirect("staff-appeal-detail", slug, ticket_id)

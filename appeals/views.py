@@ -93,7 +93,14 @@ def appeal_open(request: HttpRequest) -> HttpResponse:
     return render(request, "appeals/open.html", {"form": form, "event": event})
 
 
-def _detail_context(request: HttpRequest, ticket) -> dict:
+def _detail_context(
+    request: HttpRequest,
+    ticket,
+    *,
+    answers_form: AnswersForm | None = None,
+    message_form: MessageForm | None = None,
+    error: str = "",
+) -> dict:
     role = _role(request)
     actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in CLIENT_ACTIONS]
     clocks = services.clocks(ticket=ticket)
@@ -109,8 +116,9 @@ def _detail_context(request: HttpRequest, ticket) -> dict:
         and ticket.status != c.Status.CLOSED,
         "can_edit": role in c.CLIENT_OPERATORS
         and ticket.status in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT),
-        "answers_form": AnswersForm(instance=ticket),
-        "message_form": MessageForm(),
+        "answers_form": answers_form or AnswersForm(instance=ticket),
+        "message_form": message_form or MessageForm(),
+        "error": error,
     }
 
 
@@ -120,10 +128,21 @@ def appeal_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 def _fail(request: HttpRequest, exc: Exception) -> None:
-    if isinstance(exc, services.AppealInvalid):
-        messages.error(request, " ".join(exc.errors.values()))
-    else:
-        messages.error(request, str(exc))
+    messages.error(request, refusal(exc))
+
+
+def refusal(exc: Exception, *, had_file: bool = False) -> str:
+    """The plain reason of a refused step; a browser cannot keep a chosen file, so say so."""
+    reason = " ".join(exc.errors.values()) if isinstance(exc, services.AppealInvalid) else str(exc)
+    return f"{reason} Choose the file again." if had_file else reason
+
+
+def _refused(request: HttpRequest, ticket_id: int, **forms) -> HttpResponse:
+    """The page again with what was typed and the reason, so nothing is lost."""
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    return render(
+        request, "appeals/detail.html", _detail_context(request, ticket, **forms), status=400
+    )
 
 
 @require_POST
@@ -139,13 +158,16 @@ def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
                 client=request.tenant,
                 **{name: form.cleaned_data[name] for name in services.ANSWER_FIELDS},
             )
-        except (services.AppealInvalid, services.AppealStateError) as exc:
+        except services.AppealInvalid as exc:
+            for name, reason in exc.errors.items():
+                form.add_error(name if name in form.fields else None, reason)
+        except services.AppealStateError as exc:  # no longer editable: nothing to keep
             _fail(request, exc)
+            return redirect("appeal-detail", ticket.pk)
         else:
             messages.success(request, "Answers saved.")
-    else:
-        messages.error(request, "Check the answers: " + form.errors.as_text())
-    return redirect("appeal-detail", ticket.pk)
+            return redirect("appeal-detail", ticket.pk)
+    return _refused(request, ticket.pk, answers_form=form)
 
 
 @require_POST
@@ -165,15 +187,20 @@ def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
                 body=form.cleaned_data["body"],
                 upload=form.cleaned_data["file"],
             )
-        except services.AppealInvalid as exc:
-            error = " ".join(exc.errors.values())
-        except services.AppealStateError as exc:
-            error = str(exc)
+        except (services.AppealInvalid, services.AppealStateError) as exc:
+            error = refusal(exc, had_file=bool(request.FILES))
+    # On a refusal the form comes back with the text typed (files must be chosen again).
+    kept = {"message_form": MessageForm(initial={"body": request.POST.get("body", "")})}
     if request.htmx:
-        context = _detail_context(request, selectors.appeal_get(ticket_id=ticket_id))
-        return render(request, "appeals/partials/conversation.html", {**context, "error": error})
+        context = _detail_context(
+            request,
+            selectors.appeal_get(ticket_id=ticket_id),
+            error=error,
+            **(kept if error else {}),
+        )
+        return render(request, "appeals/partials/conversation.html", context)
     if error:
-        messages.error(request, error)
+        return _refused(request, ticket.pk, error=error, **kept)
     return redirect("appeal-detail", ticket.pk)
 
 
@@ -202,9 +229,16 @@ def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> Http
                 message=ticket.messages.order_by("-id").first() if action == "answer" else None,
             )
     except (services.AppealInvalid, services.AppealStateError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, f"Appeal {ticket.reference}: {ticket.get_status_display()}.")
+        if action != "answer":
+            _fail(request, exc)
+            return redirect("appeal-detail", ticket.pk)
+        return _refused(
+            request,
+            ticket.pk,
+            error=refusal(exc, had_file=upload is not None),
+            message_form=MessageForm(initial={"body": kwargs["answer"]}),
+        )
+    messages.success(request, f"Appeal {ticket.reference}: {ticket.get_status_display()}.")
     return redirect("appeal-detail", ticket.pk)
 
 
