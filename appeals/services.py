@@ -956,7 +956,7 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
         if due <= now and data.get("breached_for") != item.sort_key:
             marker, what = "breached_for", "is past its SLA"
         elif warn_at and warn_at <= now < due and data.get("warned_for") != item.sort_key:
-            marker, what = "warned_for", f"is due by {due:%Y-%m-%d %H:%M} UTC"
+            marker, what = "warned_for", f"is due by {sla.local_time_text(due)}"
         else:
             continue
         if data.get("assignee"):

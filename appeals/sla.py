@@ -69,6 +69,13 @@ def hours_from_settings() -> BusinessHours:
     )
 
 
+def local_time_text(moment: datetime, hours: BusinessHours | None = None) -> str:
+    """'2026-11-23 15:00 Europe/Berlin': a moment in the business-hours zone, the zone named
+    (due times are read by staff and clients who may not be in UTC)."""
+    hours = hours or hours_from_settings()
+    return f"{moment.astimezone(hours.tz):%Y-%m-%d %H:%M} {hours.tz.key}"
+
+
 def business_seconds_between(start: datetime, end: datetime, hours: BusinessHours) -> int:
     """Business seconds in [start, end); 0 when end is not after start."""
     if end <= start:

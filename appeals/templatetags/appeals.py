@@ -1,6 +1,6 @@
 from django import template
 
-from appeals.sla import format_business_duration
+from appeals.sla import format_business_duration, local_time_text
 
 register = template.Library()
 
@@ -27,6 +27,12 @@ def clock_label(state: str) -> str:
 @register.filter
 def business_duration(seconds) -> str:
     return format_business_duration(int(seconds or 0))
+
+
+@register.filter
+def business_time(moment) -> str:
+    """A due time in the business-hours time zone, with the zone named."""
+    return local_time_text(moment) if moment else ""
 
 
 APPEALABLE_EVENTS = frozenset(
@@ -68,11 +74,11 @@ def inbox_state(item) -> str:
 
 @register.filter
 def inbox_due(item) -> str:
-    """'first response by 2026-11-25 13:00 UTC', or '' when no clock runs."""
+    """'first response by 2026-11-25 14:00 Europe/Berlin', or '' when no clock runs."""
     from django.utils.dateparse import parse_datetime
 
     data = item.data or {}
     if not data.get("due_at"):
         return ""
     clock = "first response" if data.get("clock") == "first_response" else "resolution"
-    return f"{clock} by {parse_datetime(data['due_at']):%Y-%m-%d %H:%M} UTC"
+    return f"{clock} by {local_time_text(parse_datetime(data['due_at']))}"

@@ -210,3 +210,22 @@ def test_breach_warnings_are_sent_once_per_due_time(
     assert "first response is due by 2026-11-23 14:00 UTC" in mail.outbox[0].subject
     assert "first response is past its SLA" in mail.outbox[1].subject
     assert f"AP-{ticket.pk}" in mail.outbox[1].subject
+
+
+def test_due_times_are_shown_in_the_business_time_zone_with_its_name(
+    monkeypatch, settings, web, acme, acme_waba, acme_owner, staff_appeals
+):
+    settings.APPEALS_TIME_ZONE = "Europe/Berlin"
+    Now(monkeypatch)  # Monday 10:00 UTC, 11:00 in Berlin
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    mail.outbox.clear()
+
+    # 4 business hours from 11:00 Berlin time: 15:00 Berlin time (14:00 UTC).
+    inbox = web(None, staff_appeals).get("/staff/appeals/").content.decode()
+    assert "first response by 2026-11-23 15:00 Europe/Berlin" in inbox
+    staff_page = web(None, staff_appeals).get(f"/staff/appeals/acme/{ticket.pk}/").content.decode()
+    assert "due 2026-11-23 15:00 Europe/Berlin" in staff_page
+    client_page = web(acme, acme_owner).get(f"/appeals/{ticket.pk}/").content.decode()
+    assert "due 2026-11-23 15:00 Europe/Berlin" in client_page
+    services.sla_warnings_send(now=at("mon 13:00"))
+    assert "first response is due by 2026-11-23 15:00 Europe/Berlin" in mail.outbox[0].subject
