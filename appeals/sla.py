@@ -8,7 +8,7 @@ ticket keeps the business seconds used so far and when the clock last started ru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
@@ -50,12 +50,14 @@ class BusinessHours:
         return cls(opens=start, closes=end, weekdays=frozenset(weekdays), tz=zone)
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
-        """The business window of a local calendar day, or None on a closed day."""
+        """The business window of a local calendar day, or None on a closed day. In UTC: two
+        datetimes of one zone subtract (and add) as wall time, which is off by an hour on a
+        day the clocks change."""
         if day.weekday() not in self.weekdays:
             return None
         return (
-            datetime.combine(day, self.opens, tzinfo=self.tz),
-            datetime.combine(day, self.closes, tzinfo=self.tz),
+            datetime.combine(day, self.opens, tzinfo=self.tz).astimezone(UTC),
+            datetime.combine(day, self.closes, tzinfo=self.tz).astimezone(UTC),
         )
 
 
@@ -97,6 +99,7 @@ def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours) 
     """The moment `seconds` of business time after `start` (start itself if seconds <= 0 and
     start is inside business hours; otherwise the next opening)."""
     remaining = max(0.0, seconds)
+    start = start.astimezone(UTC)
     day = start.astimezone(hours.tz).date()
     for _ in range(MAX_SEARCH_DAYS):
         window = hours.window(day)

@@ -229,3 +229,23 @@ def test_due_times_are_shown_in_the_business_time_zone_with_its_name(
     assert "due 2026-11-23 15:00 Europe/Berlin" in client_page
     services.sla_warnings_send(now=at("mon 13:00"))
     assert "first response is due by 2026-11-23 15:00 Europe/Berlin" in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize(
+    ("day", "real_hours"),
+    [
+        (datetime(2026, 3, 29), 11),  # clocks go forward at 02:00: the day is an hour short
+        (datetime(2026, 10, 25), 13),  # clocks go back at 03:00: the day is an hour long
+    ],
+)
+def test_business_time_counts_real_time_across_a_daylight_saving_change(day, real_hours):
+    from zoneinfo import ZoneInfo
+
+    hours = sla.BusinessHours.parse(hours="00:00-12:00", days=["sun"], tz="Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    opens = day.replace(tzinfo=berlin).astimezone(UTC)
+    closes = day.replace(hour=12, tzinfo=berlin).astimezone(UTC)
+
+    assert sla.business_seconds_between(opens, closes, hours) == real_hours * 3600
+    assert sla.add_business_seconds(opens, real_hours * 3600, hours) == closes
+    assert sla.add_business_seconds(opens, 3 * 3600, hours) == opens + timedelta(hours=3)
