@@ -82,6 +82,7 @@ def business_seconds_between(start: datetime, end: datetime, hours: BusinessHour
     """Business seconds in [start, end); 0 when end is not after start."""
     if end <= start:
         return 0
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     total = 0.0
     day = start.astimezone(hours.tz).date()
     last = end.astimezone(hours.tz).date()
