@@ -980,6 +980,16 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
                 recipient_list=recipients,
             )
             sent += 1
-        data[marker] = item.sort_key
-        WorkItem.objects.filter(pk=item.pk).update(data=data)
+        _work_item_mark(item=item, marker=marker)
     return sent
+
+
+def _work_item_mark(*, item: WorkItem, marker: str) -> None:
+    """Note a sent warning on the index row as it is now (the appeal may have changed while the
+    e-mail went out: its newer data stays); a row whose due time moved is left to warn again."""
+    with transaction.atomic():
+        fresh = WorkItem.objects.select_for_update().filter(pk=item.pk).first()
+        if fresh is None or fresh.sort_key != item.sort_key:
+            return
+        fresh.data = {**fresh.data, marker: item.sort_key}
+        fresh.save(update_fields=["data"])

@@ -249,3 +249,27 @@ def test_business_time_counts_real_time_across_a_daylight_saving_change(day, rea
     assert sla.business_seconds_between(opens, closes, hours) == real_hours * 3600
     assert sla.add_business_seconds(opens, real_hours * 3600, hours) == closes
     assert sla.add_business_seconds(opens, 3 * 3600, hours) == opens + timedelta(hours=3)
+
+
+def test_a_warning_does_not_undo_a_change_made_to_the_appeal_meanwhile(
+    monkeypatch, acme, acme_waba, acme_owner, staff_appeals, staff_manager
+):
+    Now(monkeypatch)
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    from django.core import mail as mail_module
+
+    real_send = mail_module.send_mail
+
+    def send_while_staff_assign(**kwargs):
+        # Staff assign the appeal while the warning is being sent.
+        with schema_context(acme.schema_name):
+            services.appeal_assign(
+                ticket=ticket, actor=staff_appeals, client=acme, assignee=staff_manager
+            )
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(mail_module, "send_mail", send_while_staff_assign)
+    assert services.sla_warnings_send(now=at("mon 13:00")) == 1
+
+    item = WorkItem.objects.get(kind=WorkKind.APPEAL, client=acme, object_id=str(ticket.pk))
+    assert (item.data["assignee"], item.data["warned_for"]) == (staff_manager.email, item.sort_key)
