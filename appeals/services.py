@@ -235,10 +235,14 @@ def appeal_update_answers(
     unknown = set(changes) - set(ANSWER_FIELDS)
     if unknown:
         raise AppealInvalid(dict.fromkeys(unknown, "This field cannot be changed here."))
+    if "priority" in changes and changes["priority"] not in c.Priority.values:
+        raise AppealInvalid({"priority": "Choose a priority."})
     with transaction.atomic():
         locked = AppealTicket.objects.select_for_update().get(pk=ticket.pk)
         if locked.status not in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT):
-            raise AppealStateError("The answers can be changed only while the appeal is a draft.")
+            raise AppealStateError(
+                "The answers can be changed only while the appeal is a draft or waits on you."
+            )
         before = {name: getattr(locked, name) for name in changes}
         for name, value in changes.items():
             setattr(locked, name, value.strip())

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from appeals import selectors, services
 from appeals.api.serializers import (
+    AnswersInputSerializer,
     AppealCreateSerializer,
     AppealMessageSerializer,
     AppealSerializer,
@@ -127,10 +128,25 @@ class AppealListView(WarnAtContext, generics.ListAPIView):
 
 
 class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
+    """One appeal; PATCH completes the guided answers (draft or waiting on the client)."""
+
     serializer_class = AppealSerializer
 
     def get_queryset(self):
         return selectors.appeals_for_client()
+
+    @extend_schema(request=AnswersInputSerializer, responses={200: AppealSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        ticket = self.get_object()
+        data = AnswersInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = _run(
+            lambda: services.appeal_update_answers(
+                ticket=ticket, actor=_actor(request), client=request.tenant, **data.validated_data
+            )
+        )
+        ticket = selectors.appeal_get(ticket_id=ticket.pk)
+        return Response(AppealSerializer(ticket, context=self.get_serializer_context()).data)
 
 
 class AppealMessagesView(APIView):
