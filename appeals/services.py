@@ -183,6 +183,8 @@ def appeal_create(
         errors["block_type"] = "Choose the kind of block Meta applied."
     if not title.strip():
         errors["title"] = "Give the appeal a short title."
+    if block_ends_at is not None and block_ends_at < blocked_at:
+        errors["block_ends_at"] = "The block cannot end before it started."
     if errors:
         raise AppealInvalid(errors)
     now = timezone.now()

@@ -34,11 +34,17 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+# The services name model fields; the API names some of them differently.
+API_FIELD_NAMES = {"account": "waba_id", "number": "phone_number_id", "template": "template_id"}
+
+
 def _run(call):
     try:
         return call()
     except services.AppealInvalid as exc:
-        raise exceptions.ValidationError(exc.errors) from None
+        raise exceptions.ValidationError(
+            {API_FIELD_NAMES.get(name, name): [reason] for name, reason in exc.errors.items()}
+        ) from None
     except services.AppealStateError as exc:
         raise Conflict(str(exc)) from None
 

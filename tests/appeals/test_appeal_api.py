@@ -242,3 +242,22 @@ def test_another_clients_appeal_cannot_be_edited(api, acme, globex, acme_owner, 
     assert response.status_code == 404
     with schema_context(globex.schema_name):
         assert AppealTicket.objects.get(pk=globex_appeal.pk).title == "Globex secret appeal"
+
+
+def test_errors_name_the_api_fields(api, acme, acme_waba, acme_owner):
+    http = api(acme, user=acme_owner)
+    no_number = http.post(
+        "/api/v1/appeals/", {**NEW, "subject_kind": "phone_number"}, format="json"
+    )
+    assert no_number.status_code == 400
+    assert list(no_number.json()["errors"]) == ["phone_number_id"]
+    no_template = http.post("/api/v1/appeals/", {**NEW, "subject_kind": "template"}, format="json")
+    assert list(no_template.json()["errors"]) == ["template_id"]
+    backwards = http.post(
+        "/api/v1/appeals/", {**NEW, "block_ends_at": "2026-11-19T10:00:00Z"}, format="json"
+    )
+    assert backwards.status_code == 400
+    assert backwards.json()["errors"] == {
+        "block_ends_at": ["The block cannot end before it started."]
+    }
+    assert _count(acme) == 0
