@@ -311,6 +311,7 @@ def _transition(
     message: str = "",
     check=None,
     after=None,
+    upload=None,
 ) -> AppealTicket:
     client = client or current_client()
     step = c.TRANSITIONS[action]
@@ -351,9 +352,13 @@ def _transition(
             after={"status": locked.status, **{k: _plain(v) for k, v in (fields or {}).items()}},
         )
         if message.strip():
-            _message_create(
+            posted = _message_create(
                 ticket=locked, actor=actor, role=role, body=message, internal=False, now=now
             )
+            if upload is not None:
+                attachment_add(
+                    ticket=locked, actor=actor, upload=upload, message=posted, client=client
+                )
         if after is not None:
             after(locked)
         work_item_sync_appeal(ticket=locked, client=client)
@@ -416,11 +421,16 @@ def appeal_request_info(
     )
 
 
-def appeal_answer(*, ticket: AppealTicket, actor: Any, answer: str, client: Client | None = None):
-    """The client answers staff's question; back to staff review, clocks running again."""
+def appeal_answer(
+    *, ticket: AppealTicket, actor: Any, answer: str, upload=None, client: Client | None = None
+):
+    """The client answers staff's question (with a file if given, checked in the same
+    transaction: a bad file changes nothing); back to staff review, clocks running again."""
     if not answer.strip():
         raise AppealInvalid({"body": "Write your answer."})
-    return _transition(ticket=ticket, action="answer", actor=actor, client=client, message=answer)
+    return _transition(
+        ticket=ticket, action="answer", actor=actor, client=client, message=answer, upload=upload
+    )
 
 
 def appeal_mark_ready(*, ticket: AppealTicket, actor: Any, client: Client | None = None):

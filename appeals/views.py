@@ -211,23 +211,12 @@ def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> Http
         raise Http404
     kwargs = {}
     upload = request.FILES.get("file")
-    if action == "answer":
-        kwargs["answer"] = request.POST.get("body", "")
+    if action == "answer":  # the only client step with words (and a file)
+        kwargs = {"answer": request.POST.get("body", ""), "upload": upload}
     try:
-        if upload is not None:  # check the file before the step, so a bad file changes nothing
-            upload.seek(0)
-            services.attachment_check(name=upload.name, size=upload.size, head=upload.read(512))
         ticket = services.TRANSITION_SERVICES[action](
             ticket=ticket, actor=request.user, client=request.tenant, **kwargs
         )
-        if upload is not None:
-            services.attachment_add(
-                ticket=ticket,
-                actor=request.user,
-                client=request.tenant,
-                upload=upload,
-                message=ticket.messages.order_by("-id").first() if action == "answer" else None,
-            )
     except (services.AppealInvalid, services.AppealStateError) as exc:
         if action != "answer":
             _fail(request, exc)

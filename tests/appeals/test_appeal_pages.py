@@ -307,3 +307,25 @@ def test_the_staff_inbox_is_one_query_whatever_the_number_of_clients(
     with django_assert_num_queries(5):
         page = http.get("/staff/appeals/").content.decode()
     assert page.count("/staff/appeals/globex/") == 3
+
+
+def test_the_clients_answer_carries_its_file(web, acme, acme_waba, acme_owner, staff_appeals):
+    ticket = move(
+        open_appeal(acme, acme_waba, acme_owner),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("request_info", staff_appeals, {"question": "The opt-in page?"}),
+        ],
+    )
+    response = web(acme, acme_owner).post(
+        f"/appeals/{ticket.pk}/steps/answer/",
+        {"body": "Attached.", "file": SimpleUploadedFile("optin.png", b"\x89PNG\r\n\x1a\nxx")},
+    )
+
+    assert response.status_code == 302
+    with schema_context(acme.schema_name):
+        answer = AppealMessage.objects.get(side="client")
+        assert (answer.body, answer.ticket.status) == ("Attached.", "in_staff_review")
+        assert [a.original_name for a in answer.attachments.all()] == ["optin.png"]
