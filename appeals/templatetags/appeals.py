@@ -1,5 +1,6 @@
 from django import template
 
+from appeals import choices as c
 from appeals.sla import format_business_duration, local_time_text
 
 register = template.Library()
@@ -22,6 +23,18 @@ def clock_state(clock, warn_at) -> str:
 @register.filter
 def clock_label(state: str) -> str:
     return LABELS.get(state, state)
+
+
+@register.filter
+def status_label(value: str) -> str:
+    """A staff index row's status value as people read it ('in_staff_review' → 'In staff
+    review')."""
+    return c.Status(value).label if value in c.Status.values else value
+
+
+@register.filter
+def priority_label(value: str) -> str:
+    return c.Priority(value).label if value in c.Priority.values else value
 
 
 @register.filter

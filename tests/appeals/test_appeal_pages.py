@@ -221,6 +221,7 @@ def test_staff_work_an_appeal_from_the_inbox(web, acme, acme_waba, acme_owner, s
     inbox = http.get("/staff/appeals/").content.decode()
     assert f"/staff/appeals/acme/{ticket.pk}/" in inbox
     assert '<span class="badge sla-ok">On time</span> first response by' in inbox
+    assert '<td><span class="badge">Submitted</span></td><td>Normal</td>' in inbox
     base = f"/staff/appeals/acme/{ticket.pk}"
     http.post(f"{base}/steps/start_review/")
     http.post(f"{base}/assign/", {"assignee": staff_appeals.pk, "priority": "urgent"})
