@@ -683,6 +683,7 @@ def attachment_add(
     head = upload.read(512)
     upload.seek(0)
     name, content_type = attachment_check(name=upload.name, size=upload.size, head=head)
+    internal = bool(message and message.internal)
     with transaction.atomic():
         attachment = AppealAttachment(
             ticket=ticket,
@@ -690,17 +691,20 @@ def attachment_add(
             original_name=name,
             content_type=content_type,
             size=upload.size,
-            internal=bool(message and message.internal),
+            internal=internal,
             uploaded_by=_user(actor),
         )
         attachment.file.save(name, upload, save=False)
         attachment.save()
+        # The client may read its audit trail: a note's file is marked and its name left out.
         audit_record(
             action="appeal.file_added",
             actor=actor,
             client=client,
             target=ticket,
-            after={"attachment": attachment.pk, "name": name, "size": upload.size},
+            after={"attachment": attachment.pk, "internal": True}
+            if internal
+            else {"attachment": attachment.pk, "name": name, "size": upload.size},
         )
     return attachment
 

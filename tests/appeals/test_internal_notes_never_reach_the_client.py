@@ -73,10 +73,25 @@ def test_not_in_the_evidence_bundle(acme, acme_owner, noted):
     assert all(SECRET not in text for text in texts)
 
 
-def test_not_in_the_audit_trail_the_client_can_read(acme, noted):
+def test_not_in_the_audit_trail_the_client_can_read(acme, staff_appeals, noted):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with schema_context(acme.schema_name):
+        services.appeal_message_post(
+            ticket=noted,
+            actor=staff_appeals,
+            client=acme,
+            body="see the file",
+            internal=True,
+            upload=SimpleUploadedFile("spammer-proof.txt", b"x", "text/plain"),
+        )
     rows = AuditLog.objects.filter(client=acme, action="appeal.note_added")
-    assert rows.count() == 1
+    assert rows.count() == 2
     assert SECRET not in str(rows[0].after)
+    # The file of a note is marked internal and its name stays out of the trail.
+    files = list(AuditLog.objects.filter(client=acme, action="appeal.file_added"))
+    assert [row.after.get("internal") for row in files] == [True]
+    assert all("spammer" not in str(row.after) for row in AuditLog.objects.filter(client=acme))
 
 
 def test_but_staff_see_it(web, acme, staff_appeals, noted):
