@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
@@ -64,11 +65,17 @@ class BusinessHours:
 def hours_from_settings() -> BusinessHours:
     from django.conf import settings
 
-    return BusinessHours.parse(
-        hours=settings.APPEALS_BUSINESS_HOURS,
-        days=settings.APPEALS_BUSINESS_DAYS,
-        tz=settings.APPEALS_TIME_ZONE,
+    return _parsed(
+        settings.APPEALS_BUSINESS_HOURS,
+        tuple(settings.APPEALS_BUSINESS_DAYS),
+        settings.APPEALS_TIME_ZONE,
     )
+
+
+@lru_cache(maxsize=8)
+def _parsed(hours: str, days: tuple[str, ...], tz: str) -> BusinessHours:
+    # Pages read the hours once per row; the settings rarely change (tests override them).
+    return BusinessHours.parse(hours=hours, days=list(days), tz=tz)
 
 
 def local_time_text(moment: datetime, hours: BusinessHours | None = None) -> str:

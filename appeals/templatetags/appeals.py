@@ -25,16 +25,21 @@ def clock_label(state: str) -> str:
     return LABELS.get(state, state)
 
 
+# Plain dicts: the inbox renders these per row.
+STATUS_LABELS = dict(c.Status.choices)
+PRIORITY_LABELS = dict(c.Priority.choices)
+
+
 @register.filter
 def status_label(value: str) -> str:
     """A staff index row's status value as people read it ('in_staff_review' → 'In staff
     review')."""
-    return c.Status(value).label if value in c.Status.values else value
+    return STATUS_LABELS.get(value, value)
 
 
 @register.filter
 def priority_label(value: str) -> str:
-    return c.Priority(value).label if value in c.Priority.values else value
+    return PRIORITY_LABELS.get(value, value)
 
 
 @register.filter
