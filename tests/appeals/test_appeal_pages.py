@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
+from appeals import services
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.services import health_event_record
@@ -330,3 +331,42 @@ def test_the_clients_answer_carries_its_file(web, acme, acme_waba, acme_owner, s
         answer = AppealMessage.objects.get(side="client")
         assert (answer.body, answer.ticket.status) == ("Attached.", "in_staff_review")
         assert [a.original_name for a in answer.attachments.all()] == ["optin.png"]
+
+
+def test_the_detail_pages_query_count_does_not_grow_with_the_thread(
+    web, acme, acme_waba, acme_owner, staff_appeals, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    client_http, staff_http = web(acme, acme_owner), web(None, staff_appeals)
+    pages = [
+        (client_http, f"/appeals/{ticket.pk}/"),
+        (staff_http, f"/staff/appeals/acme/{ticket.pk}/"),
+        (client_http, f"/appeals/{ticket.pk}/thread.csv"),
+    ]
+
+    def counts():
+        result = []
+        for http, url in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert http.get(url).status_code == 200
+            result.append(len(captured))
+        return result
+
+    with schema_context(acme.schema_name):  # one message first: its files are one query
+        services.appeal_message_post(ticket=ticket, actor=acme_owner, client=acme, body="first")
+    counts()
+    before = counts()
+    with schema_context(acme.schema_name):
+        for i in range(4):
+            services.appeal_message_post(
+                ticket=ticket,
+                actor=staff_appeals if i % 2 else acme_owner,
+                client=acme,
+                body=f"message {i}",
+                internal=i == 3,
+                upload=SimpleUploadedFile(f"f{i}.txt", b"text"),
+            )
+    assert counts() == before
