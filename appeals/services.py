@@ -490,6 +490,22 @@ def appeal_withdraw(*, ticket: AppealTicket, actor: Any, client: Client | None =
     return _transition(ticket=ticket, action="withdraw", actor=actor, client=client)
 
 
+# What each step takes from a form or an API body: input name → the service's argument.
+TRANSITION_INPUTS = {
+    "request_info": {"body": "question"},
+    "answer": {"body": "answer"},
+    "submit_to_meta": {"meta_case_reference": "meta_case_reference"},
+    "record_outcome": {"outcome": "outcome", "note": "note"},
+}
+
+
+def transition_arguments(action: str, data) -> dict[str, str]:
+    """The service's keyword arguments for `action` from a form's or an API body's values."""
+    return {
+        arg: data.get(name, "") or "" for name, arg in TRANSITION_INPUTS.get(action, {}).items()
+    }
+
+
 # Services per action, for views and the API (one entry per row of the transition table).
 TRANSITION_SERVICES = {
     "submit": appeal_submit,

@@ -93,14 +93,7 @@ def staff_appeal_transition(
     if action not in STAFF_ACTIONS:
         raise Http404
     client = _client(slug)
-    kwargs = {}
-    if action == "request_info":
-        kwargs["question"] = request.POST.get("body", "")
-    elif action == "submit_to_meta":
-        kwargs["meta_case_reference"] = request.POST.get("meta_case_reference", "")
-    elif action == "record_outcome":
-        kwargs["outcome"] = request.POST.get("outcome", "")
-        kwargs["note"] = request.POST.get("note", "")
+    kwargs = services.transition_arguments(action, request.POST)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
         try:

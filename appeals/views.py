@@ -209,10 +209,10 @@ def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> Http
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     if action not in CLIENT_ACTIONS:
         raise Http404
-    kwargs = {}
+    kwargs = services.transition_arguments(action, request.POST)
     upload = request.FILES.get("file")
-    if action == "answer":  # the only client step with words (and a file)
-        kwargs = {"answer": request.POST.get("body", ""), "upload": upload}
+    if action == "answer":  # the only client step with a file
+        kwargs["upload"] = upload
     try:
         ticket = services.TRANSITION_SERVICES[action](
             ticket=ticket, actor=request.user, client=request.tenant, **kwargs

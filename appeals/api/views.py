@@ -190,16 +190,7 @@ class AppealTransitionView(APIView):
         data.is_valid(raise_exception=True)
         args = data.validated_data
         action = args["action"]
-        kwargs = {}
-        if action == "request_info":
-            kwargs["question"] = args.get("body", "")
-        elif action == "answer":
-            kwargs["answer"] = args.get("body", "")
-        elif action == "submit_to_meta":
-            kwargs["meta_case_reference"] = args.get("meta_case_reference", "")
-        elif action == "record_outcome":
-            kwargs["outcome"] = args.get("outcome", "")
-            kwargs["note"] = args.get("note", "")
+        kwargs = services.transition_arguments(action, args)
         ticket = _run(
             lambda: services.TRANSITION_SERVICES[action](
                 ticket=ticket, actor=_actor(request), client=request.tenant, **kwargs
