@@ -15,7 +15,7 @@ from appeals import choices as c
 from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
-from appeals.views import refusal
+from appeals.views import post_message, refusal
 from tenants.selectors import clients_routable
 from tenants.views import staff_required
 
@@ -119,21 +119,7 @@ def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> Htt
     form = StaffMessageForm(request.POST, request.FILES)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
-        error = ""
-        if not form.is_valid():
-            error = " ".join(e for errors in form.errors.values() for e in errors)
-        else:
-            try:
-                services.appeal_message_post(
-                    ticket=ticket,
-                    actor=request.user,
-                    client=client,
-                    body=form.cleaned_data["body"],
-                    internal=form.cleaned_data["internal"],
-                    upload=form.cleaned_data["file"],
-                )
-            except (services.AppealInvalid, services.AppealStateError) as exc:
-                error = refusal(exc, had_file=bool(request.FILES))
+        error = post_message(request, form, ticket=ticket, client=client)
         if error:
             typed = {"body": request.POST.get("body", ""), "internal": "internal" in request.POST}
             return _refused(

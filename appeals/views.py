@@ -137,6 +137,25 @@ def refusal(exc: Exception, *, had_file: bool = False) -> str:
     return f"{reason} Choose the file again." if had_file else reason
 
 
+def post_message(request: HttpRequest, form, *, ticket, client) -> str:
+    """Post the thread form's message (a staff form may make it an internal note); '' when
+    posted, else the plain reason (client and staff pages)."""
+    if not form.is_valid():
+        return " ".join(e for errors in form.errors.values() for e in errors)
+    try:
+        services.appeal_message_post(
+            ticket=ticket,
+            actor=request.user,
+            client=client,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data.get("internal", False),
+            upload=form.cleaned_data["file"],
+        )
+    except (services.AppealInvalid, services.AppealStateError) as exc:
+        return refusal(exc, had_file=bool(request.FILES))
+    return ""
+
+
 def _refused(request: HttpRequest, ticket_id: int, **forms) -> HttpResponse:
     """The page again with what was typed and the reason, so nothing is lost."""
     ticket = selectors.appeal_get(ticket_id=ticket_id)
@@ -175,20 +194,7 @@ def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Post to the thread; with htmx the conversation is answered in place."""
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     form = MessageForm(request.POST, request.FILES)
-    error = ""
-    if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
-    else:
-        try:
-            services.appeal_message_post(
-                ticket=ticket,
-                actor=request.user,
-                client=request.tenant,
-                body=form.cleaned_data["body"],
-                upload=form.cleaned_data["file"],
-            )
-        except (services.AppealInvalid, services.AppealStateError) as exc:
-            error = refusal(exc, had_file=bool(request.FILES))
+    error = post_message(request, form, ticket=ticket, client=request.tenant)
     # On a refusal the form comes back with the text typed (files must be chosen again).
     kept = {"message_form": MessageForm(initial={"body": request.POST.get("body", "")})}
     if request.htmx:
