@@ -12,6 +12,7 @@ LABELS = {
     "paused": "Paused",
     "met": "Met",
     "missed": "Missed",
+    "stopped": "Clock stopped",
 }
 
 
@@ -75,13 +76,14 @@ def appealable(event) -> bool:
 
 @register.filter
 def inbox_state(item) -> str:
-    """A staff index row's SLA state now: breached, due_soon, ok or paused."""
+    """A staff index row's SLA state now: breached, due_soon, ok, paused (waiting on the client
+    or on Meta) or stopped (Meta's outcome is recorded)."""
     from django.utils import timezone
     from django.utils.dateparse import parse_datetime
 
     data = item.data or {}
     if not data.get("due_at"):
-        return "paused"
+        return "stopped" if data.get("outcome") else "paused"
     now = timezone.now()
     if parse_datetime(data["due_at"]) <= now:
         return "breached"

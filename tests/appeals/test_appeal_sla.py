@@ -273,3 +273,36 @@ def test_a_warning_does_not_undo_a_change_made_to_the_appeal_meanwhile(
 
     item = WorkItem.objects.get(kind=WorkKind.APPEAL, client=acme, object_id=str(ticket.pk))
     assert (item.data["assignee"], item.data["warned_for"]) == (staff_manager.email, item.sort_key)
+
+
+def test_the_inbox_tells_a_paused_clock_from_a_stopped_one(
+    web, acme, acme_waba, acme_owner, staff_appeals
+):
+    waiting = move(
+        open_appeal(acme, acme_waba, acme_owner),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("request_info", staff_appeals, {"question": "More?"}),
+        ],
+    )
+    decided = move(
+        open_appeal(acme, acme_waba, acme_owner, title="Decided one"),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("mark_ready", staff_appeals, {}),
+            ("submit_to_meta", staff_appeals, {"meta_case_reference": "BSH-3"}),
+            ("record_outcome", staff_appeals, {"outcome": "unchanged"}),
+        ],
+    )
+    inbox = web(None, staff_appeals).get("/staff/appeals/").content.decode()
+
+    rows = {
+        t.pk: inbox.split(f"/staff/appeals/acme/{t.pk}/")[1].split("</tr>")[0]
+        for t in (waiting, decided)
+    }
+    assert '<span class="badge sla-paused">Paused</span>' in rows[waiting.pk]
+    assert '<span class="badge sla-stopped">Clock stopped</span>' in rows[decided.pk]
