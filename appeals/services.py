@@ -9,6 +9,7 @@ transaction, and e-mails the other side after commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -307,7 +308,7 @@ def _transition(
     action: str,
     actor: Any,
     client: Client | None,
-    fields: dict[str, Any] | None = None,
+    fields: dict[str, Any] | Callable[[AppealTicket], dict[str, Any]] | None = None,
     message: str = "",
     check=None,
     after=None,
@@ -327,6 +328,8 @@ def _transition(
             )
         if check is not None:
             check(locked)
+        if callable(fields):  # decided on the locked row (another request may have changed it)
+            fields = fields(locked)
         now = timezone.now()
         before = locked.status
         for name, value in (fields or {}).items():
@@ -404,7 +407,11 @@ def appeal_submit(*, ticket: AppealTicket, actor: Any, client: Client | None = N
 
 def appeal_start_review(*, ticket: AppealTicket, actor: Any, client: Client | None = None):
     """Staff pick the appeal up (triage); the assignee defaults to whoever starts it."""
-    fields = {"assignee": _user(actor)} if ticket.assignee_id is None and _user(actor) else {}
+
+    def fields(locked: AppealTicket) -> dict[str, Any]:
+        user = _user(actor)
+        return {"assignee": user} if locked.assignee_id is None and user else {}
+
     return _transition(
         ticket=ticket, action="start_review", actor=actor, client=client, fields=fields
     )
@@ -630,7 +637,9 @@ def appeal_message_post(
             after={"message": message.pk, "internal": internal},
         )
         work_item_sync_appeal(ticket=locked, client=client)
-        if not internal:
+        # Staff do not work drafts (they are not in the inbox): a client's note to self on a
+        # draft is not mailed to them.
+        if not internal and not (side == c.Side.CLIENT and locked.status == c.Status.DRAFT):
             _notify(
                 ticket=locked,
                 client=client,
@@ -917,7 +926,7 @@ def _notice_body(ticket: AppealTicket, actor: Any, what: str, text: str = "") ->
 
 def recipients_for(*, ticket: AppealTicket, client: Client, side: str) -> list[str]:
     """Client side: its owners and admins and whoever opened the appeal. Staff side: the
-    assignee, else every appeals agent, and the client's account manager."""
+    assignee (if still active), else every appeals agent, and the client's account manager."""
     if side == c.Side.CLIENT:
         emails = set(
             Membership.objects.filter(
@@ -934,9 +943,10 @@ def recipients_for(*, ticket: AppealTicket, client: Client, side: str) -> list[s
             )
         return sorted(emails)
     staff = User.objects.filter(is_active=True, is_staff=True)
-    if ticket.assignee_id:
+    emails = set()
+    if ticket.assignee_id:  # an assignee who has left is as good as none
         emails = set(staff.filter(pk=ticket.assignee_id).values_list("email", flat=True))
-    else:
+    if not emails:
         emails = set(
             staff.filter(staff_role=StaffRole.APPEALS_AGENT).values_list("email", flat=True)
         )
