@@ -17,6 +17,7 @@ from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
 from appeals.views import post_message, refusal
 from tenants.selectors import clients_routable
+from tenants.services import staff_entry_record
 from tenants.views import staff_required
 
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
@@ -37,8 +38,15 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _client(slug: str):
-    return get_object_or_404(clients_routable(), slug=slug)
+def _client(request: HttpRequest, slug: str):
+    """The client whose appeal staff open. Reading a client's records is entering it: audited
+    once per session, as on the client's own host (tenants.middleware)."""
+    client = get_object_or_404(clients_routable(), slug=slug)
+    key = f"staff_entry:{client.pk}"
+    if not request.session.get(key):
+        staff_entry_record(user=request.user, client=client, request=request)
+        request.session[key] = True
+    return client
 
 
 def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
@@ -70,7 +78,7 @@ def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
 
 @staff_required
 def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
         return render(
@@ -92,7 +100,7 @@ def staff_appeal_transition(
 ) -> HttpResponse:
     if action not in STAFF_ACTIONS:
         raise Http404
-    client = _client(slug)
+    client = _client(request, slug)
     kwargs = services.transition_arguments(action, request.POST)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
@@ -115,7 +123,7 @@ def staff_appeal_transition(
 @require_POST
 @staff_required
 def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     form = StaffMessageForm(request.POST, request.FILES)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
@@ -135,7 +143,7 @@ def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> Htt
 @require_POST
 @staff_required
 def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     form = AssignForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a staff member and a priority.")
@@ -160,7 +168,7 @@ def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> Http
 @require_POST
 @staff_required
 def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
         attachment = services.evidence_bundle_attach(
@@ -172,7 +180,7 @@ def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> Ht
 
 @staff_required
 def staff_attachment_download(request: HttpRequest, slug: str, ticket_id: int, attachment_id: int):
-    client = _client(slug)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         attachment = get_object_or_404(AppealAttachment, pk=attachment_id, ticket_id=ticket_id)
         handle = attachment.file.open("rb")

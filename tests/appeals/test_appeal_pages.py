@@ -370,3 +370,20 @@ def test_the_detail_pages_query_count_does_not_grow_with_the_thread(
                 upload=SimpleUploadedFile(f"f{i}.txt", b"text"),
             )
     assert counts() == before
+
+
+def test_staff_reading_an_appeal_is_audited_as_an_entry_into_the_client(
+    web, acme, acme_waba, acme_owner, staff_appeals
+):
+    from portal.audit.models import AuditLog
+
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    http = web(None, staff_appeals)
+    entries = AuditLog.objects.filter(action="client.staff_entry", client=acme)
+    before = entries.count()
+
+    http.get(f"/staff/appeals/acme/{ticket.pk}/")
+    http.get(f"/staff/appeals/acme/{ticket.pk}/")
+    # Once per session, like entering the client's own host.
+    assert entries.count() == before + 1
+    assert entries.order_by("-id").first().actor_id == staff_appeals.pk
