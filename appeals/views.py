@@ -261,12 +261,18 @@ def appeal_export(request: HttpRequest, ticket_id: int) -> HttpResponse:
             [
                 message.created_at.isoformat(),
                 message.get_side_display(),
-                message.author_label,
-                message.body,
+                _cell(message.author_label),
+                _cell(message.body),
                 " ".join(f.original_name for f in message.attachments.all()),
             ]
         )
     return response
+
+
+def _cell(text: str) -> str:
+    """Text written by people, made inert for spreadsheets (a leading =, +, - or @ would run as a
+    formula when the CSV is opened)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def attachment_download(request: HttpRequest, ticket_id: int, attachment_id: int):

@@ -128,3 +128,16 @@ def test_a_file_on_an_internal_note_is_not_downloadable_by_the_client(
     assert web(acme, acme_owner).get(f"/appeals/{noted.pk}/files/{file_id}/").status_code == 404
     staff = web(None, staff_appeals).get(f"/staff/appeals/acme/{noted.pk}/files/{file_id}/")
     assert b"".join(staff.streaming_content) == b"internal proof"
+
+
+def test_the_export_does_not_carry_spreadsheet_formulas(
+    web, acme, acme_owner, staff_appeals, noted
+):
+    with schema_context(acme.schema_name):
+        services.appeal_message_post(
+            ticket=noted, actor=staff_appeals, client=acme, body='=HYPERLINK("http://x","y")'
+        )
+    text = web(acme, acme_owner).get(f"/appeals/{noted.pk}/thread.csv").content.decode()
+
+    assert "'=HYPERLINK(" in text
+    assert ',"=HYPERLINK(' not in text
