@@ -150,6 +150,15 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
         .select_related("client")
         .order_by("sort_key", "id")
     )
+    # Assignees who have left get nothing; their appeals' warnings go to the appeals agents.
+    assignees = {(i.data or {}).get("assignee") for i in items} - {None, ""}
+    active = set(
+        User.objects.filter(is_active=True, is_staff=True, email__in=assignees).values_list(
+            "email", flat=True
+        )
+        if assignees
+        else []
+    )
     agents = None
     sent = 0
     for item in items:
@@ -164,7 +173,7 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
             marker, what = "warned_for", f"is due by {sla.local_time_text(due)}"
         else:
             continue
-        if data.get("assignee"):
+        if data.get("assignee") in active:
             recipients = [data["assignee"]]
         else:
             if agents is None:

@@ -306,3 +306,21 @@ def test_the_inbox_tells_a_paused_clock_from_a_stopped_one(
     }
     assert '<span class="badge sla-paused">Paused</span>' in rows[waiting.pk]
     assert '<span class="badge sla-stopped">Clock stopped</span>' in rows[decided.pk]
+
+
+def test_a_warning_for_an_assignee_who_left_goes_to_the_appeals_agents(
+    monkeypatch, acme, acme_waba, acme_owner, staff_appeals
+):
+    from tests.factories import UserFactory
+
+    Now(monkeypatch)
+    gone = UserFactory(is_staff=True, staff_role="appeals_agent")
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    with schema_context(acme.schema_name):
+        services.appeal_assign(ticket=ticket, actor=staff_appeals, client=acme, assignee=gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    mail.outbox.clear()
+
+    assert services.sla_warnings_send(now=at("mon 13:00")) == 1
+    assert [m.to for m in mail.outbox] == [[staff_appeals.email]]
