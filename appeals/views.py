@@ -114,8 +114,7 @@ def _detail_context(
         "actions": [(a, c.TRANSITIONS[a].label) for a in actions],
         "can_write": role in c.CLIENT_OPERATORS | c.APPEAL_STAFF
         and ticket.status != c.Status.CLOSED,
-        "can_edit": role in c.CLIENT_OPERATORS
-        and ticket.status in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT),
+        "can_edit": role in c.CLIENT_OPERATORS and ticket.status in c.EDITABLE,
         "answers_form": answers_form or AnswersForm(instance=ticket),
         "message_form": message_form or MessageForm(),
         "error": error,

@@ -185,7 +185,7 @@ def appeal_update_answers(
         raise AppealInvalid({"priority": "Choose a priority."})
     with transaction.atomic():
         locked = AppealTicket.objects.select_for_update().get(pk=ticket.pk)
-        if locked.status not in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT):
+        if locked.status not in c.EDITABLE:
             raise AppealStateError(
                 "The answers can be changed only while the appeal is a draft or waits on you."
             )

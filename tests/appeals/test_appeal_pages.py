@@ -387,3 +387,31 @@ def test_staff_reading_an_appeal_is_audited_as_an_entry_into_the_client(
     # Once per session, like entering the client's own host.
     assert entries.count() == before + 1
     assert entries.order_by("-id").first().actor_id == staff_appeals.pk
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "warning"),
+    [
+        (95, "Meta's 90-day appeal deadline has passed: Meta may no longer accept this appeal."),
+        (85, "Meta's 90-day appeal deadline is in 5 days."),
+        (10, None),
+    ],
+)
+def test_the_pages_warn_when_metas_deadline_is_near_or_past(
+    web, acme, acme_waba, acme_owner, staff_appeals, days_ago, warning
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    blocked_at = timezone.now() - timedelta(days=days_ago, hours=1)
+    ticket = open_appeal(acme, acme_waba, acme_owner, blocked_at=blocked_at)
+    ticket = move(ticket, acme, [("submit", acme_owner, {})])
+    client_page = web(acme, acme_owner).get(f"/appeals/{ticket.pk}/").content.decode()
+    staff_page = web(None, staff_appeals).get(f"/staff/appeals/acme/{ticket.pk}/").content.decode()
+
+    for page in (client_page, staff_page):
+        if warning:
+            assert warning.replace("'", "&#x27;") in page
+        else:
+            assert "90-day appeal deadline" not in page
