@@ -141,3 +141,19 @@ def test_the_export_does_not_carry_spreadsheet_formulas(
 
     assert "'=HYPERLINK(" in text
     assert ',"=HYPERLINK(' not in text
+
+
+def test_not_in_the_htmx_conversation(web, acme, acme_owner, noted):
+    response = web(acme, acme_owner).post(
+        f"/appeals/{noted.pk}/messages/", {"body": "Sent it."}, HTTP_HX_REQUEST="true"
+    )
+    partial = response.content.decode()
+
+    assert "Please send the opt-in page." in partial
+    assert "Sent it." in partial
+    assert SECRET not in partial
+
+
+def test_not_in_the_api_list(api, acme, acme_owner, noted):
+    listed = api(acme, user=acme_owner).get("/api/v1/appeals/").json()
+    assert SECRET not in str(listed)
