@@ -105,6 +105,7 @@ def test_the_evidence_bundle_holds_consent_templates_timeline_and_plan(
     ]
     assert '<strong id="opt-ins">3</strong>' in html
     assert '<strong id="opt-outs">2</strong>' in html
+    assert '<strong id="opt-outs-with-evidence">2</strong> of them kept with' in html
     median = int(html.split('<strong id="opt-out-median">')[1].split("<")[0])
     assert 55 <= median <= 65  # the median of 30 s and 90 s, give or take the test's run time
     assert "We clean lists weekly." in html
