@@ -156,8 +156,18 @@ def actions_for(*, status: str, role: str | None) -> list[str]:
 # resolution clock stops once Meta's outcome is recorded.
 CLOCK_RUNNING = frozenset({Status.SUBMITTED, Status.IN_STAFF_REVIEW, Status.READY_FOR_META})
 CLOCK_PAUSED = frozenset({Status.WAITING_ON_CLIENT, Status.SUBMITTED_TO_META})
-OPEN_FOR_STAFF = CLOCK_RUNNING | CLOCK_PAUSED | {Status.OUTCOME, Status.RECOVERY}
-EDITABLE = frozenset({Status.DRAFT})
+# Not yet filed at Meta: Meta's 90-day deadline still matters.
+BEFORE_META = frozenset(
+    {
+        Status.DRAFT,
+        Status.SUBMITTED,
+        Status.IN_STAFF_REVIEW,
+        Status.WAITING_ON_CLIENT,
+        Status.READY_FOR_META,
+    }
+)
+# The client may change the guided answers while it holds the appeal.
+EDITABLE = frozenset({Status.DRAFT, Status.WAITING_ON_CLIENT})
 
 # Who may open an appeal (not a transition: a new draft).
 CREATE_ROLES = CLIENT_OPERATORS | APPEAL_STAFF

@@ -92,4 +92,8 @@ class AssignForm(forms.Form):
 
 class OutcomeForm(forms.Form):
     outcome = forms.ChoiceField(choices=c.Outcome.choices)
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(
+        label="Note for the client (shown in the thread)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -7,7 +7,7 @@ client here, file it at Meta, note Meta's case reference and record the outcome.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models
@@ -17,6 +17,8 @@ from appeals import choices as c
 
 # Meta accepts an appeal for 90 days after the enforcement.
 APPEAL_WINDOW = timedelta(days=90)
+# Pages warn this long before Meta's deadline.
+DEADLINE_WARNING = timedelta(days=7)
 
 
 def _user_fk(**kwargs):
@@ -128,6 +130,22 @@ class AppealTicket(models.Model):
         if self.subject_kind == c.SubjectKind.PHONE_NUMBER and self.number_id:
             return f"Number {self.number}"
         return f"WABA {self.account}"
+
+    def deadline_warning(self, now: datetime | None = None) -> str:
+        """A warning while the appeal is not yet filed at Meta and Meta's deadline is within a
+        week or past; '' otherwise."""
+        if self.status not in c.BEFORE_META:
+            return ""
+        left = self.appeal_deadline - (now or timezone.now())
+        if left <= timedelta(0):
+            return (
+                "Meta's 90-day appeal deadline has passed: Meta may no longer accept this appeal."
+            )
+        if left <= DEADLINE_WARNING:
+            days = -(-left // timedelta(days=1))  # whole days, rounded up
+            when = f"in {days} days" if days > 1 else "within a day"
+            return f"Meta's 90-day appeal deadline is {when}."
+        return ""
 
     def missing_answers(self) -> list[str]:
         """The guided parts still empty (each is required before submitting)."""

@@ -77,6 +77,9 @@ def failed_contacts(*, ticket: AppealTicket, limit: int = MAX_CONTACTS) -> tuple
     """Recipients whose messages failed during the block window (from the delivery ledger),
     with how many failed and the last error; and how many recipients there were in all."""
     end = ticket.block_ends_at or ticket.outcome_at or timezone.now()
+    if ticket.outcome == c.Outcome.REVERSED and ticket.outcome_at:
+        # A reversal lifts the block at Meta's decision: later failures have other causes.
+        end = min(end, ticket.outcome_at)
     failed = MessageStatus.objects.filter(
         status=DeliveryStatus.FAILED, occurred_at__gte=ticket.blocked_at, occurred_at__lte=end
     )

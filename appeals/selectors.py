@@ -43,6 +43,13 @@ def files_for_client(*, ticket: AppealTicket) -> QuerySet[AppealAttachment]:
     return AppealAttachment.objects.filter(ticket=ticket, internal=False).order_by("created_at")
 
 
+def files_for_staff(*, ticket: AppealTicket) -> list[AppealAttachment]:
+    """The appeal's own files (not those of a message: the thread shows them)."""
+    return list(
+        AppealAttachment.objects.filter(ticket=ticket, message__isnull=True).order_by("created_at")
+    )
+
+
 def attachment_for_client(*, ticket: AppealTicket, attachment_id: int) -> AppealAttachment:
     return get_object_or_404(files_for_client(ticket=ticket), pk=attachment_id)
 

@@ -8,7 +8,8 @@ ticket keeps the business seconds used so far and when the clock last started ru
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
@@ -50,29 +51,45 @@ class BusinessHours:
         return cls(opens=start, closes=end, weekdays=frozenset(weekdays), tz=zone)
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
-        """The business window of a local calendar day, or None on a closed day."""
+        """The business window of a local calendar day, or None on a closed day. In UTC: two
+        datetimes of one zone subtract (and add) as wall time, which is off by an hour on a
+        day the clocks change."""
         if day.weekday() not in self.weekdays:
             return None
         return (
-            datetime.combine(day, self.opens, tzinfo=self.tz),
-            datetime.combine(day, self.closes, tzinfo=self.tz),
+            datetime.combine(day, self.opens, tzinfo=self.tz).astimezone(UTC),
+            datetime.combine(day, self.closes, tzinfo=self.tz).astimezone(UTC),
         )
 
 
 def hours_from_settings() -> BusinessHours:
     from django.conf import settings
 
-    return BusinessHours.parse(
-        hours=settings.APPEALS_BUSINESS_HOURS,
-        days=settings.APPEALS_BUSINESS_DAYS,
-        tz=settings.APPEALS_TIME_ZONE,
+    return _parsed(
+        settings.APPEALS_BUSINESS_HOURS,
+        tuple(settings.APPEALS_BUSINESS_DAYS),
+        settings.APPEALS_TIME_ZONE,
     )
+
+
+@lru_cache(maxsize=8)
+def _parsed(hours: str, days: tuple[str, ...], tz: str) -> BusinessHours:
+    # Pages read the hours once per row; the settings rarely change (tests override them).
+    return BusinessHours.parse(hours=hours, days=list(days), tz=tz)
+
+
+def local_time_text(moment: datetime, hours: BusinessHours | None = None) -> str:
+    """'2026-11-23 15:00 Europe/Berlin': a moment in the business-hours zone, the zone named
+    (due times are read by staff and clients who may not be in UTC)."""
+    hours = hours or hours_from_settings()
+    return f"{moment.astimezone(hours.tz):%Y-%m-%d %H:%M} {hours.tz.key}"
 
 
 def business_seconds_between(start: datetime, end: datetime, hours: BusinessHours) -> int:
     """Business seconds in [start, end); 0 when end is not after start."""
     if end <= start:
         return 0
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     total = 0.0
     day = start.astimezone(hours.tz).date()
     last = end.astimezone(hours.tz).date()
@@ -90,6 +107,7 @@ def add_business_seconds(start: datetime, seconds: float, hours: BusinessHours) 
     """The moment `seconds` of business time after `start` (start itself if seconds <= 0 and
     start is inside business hours; otherwise the next opening)."""
     remaining = max(0.0, seconds)
+    start = start.astimezone(UTC)
     day = start.astimezone(hours.tz).date()
     for _ in range(MAX_SEARCH_DAYS):
         window = hours.window(day)

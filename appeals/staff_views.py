@@ -15,7 +15,9 @@ from appeals import choices as c
 from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
+from appeals.views import post_message, refusal
 from tenants.selectors import clients_routable
+from tenants.services import staff_entry_record
 from tenants.views import staff_required
 
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
@@ -36,45 +38,59 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _client(slug: str):
-    return get_object_or_404(clients_routable(), slug=slug)
+def _client(request: HttpRequest, slug: str):
+    """The client whose appeal staff open. Reading a client's records is entering it: audited
+    once per session, as on the client's own host (tenants.middleware)."""
+    client = get_object_or_404(clients_routable(), slug=slug)
+    key = f"staff_entry:{client.pk}"
+    if not request.session.get(key):
+        staff_entry_record(user=request.user, client=client, request=request)
+        request.session[key] = True
+    return client
+
+
+def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
+    """The staff detail page; after a refusal, `kept` carries the forms as typed and `error`."""
+    role = services.actor_role(request.user, client=client)
+    actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
+    return {
+        "client": client,
+        "ticket": ticket,
+        "thread": selectors.thread_for_staff(ticket=ticket),
+        "files": selectors.files_for_staff(ticket=ticket),
+        "recovery": selectors.recovery_items(ticket=ticket),
+        "clocks": services.clocks(ticket=ticket),
+        "warn_at": settings.APPEALS_WARN_AT_PERCENT,
+        "actions": {a: c.TRANSITIONS[a].label for a in actions},
+        "can_act": role in c.APPEAL_STAFF,
+        "assign_form": AssignForm(
+            initial={"assignee": ticket.assignee_id, "priority": ticket.priority}
+        ),
+        "message_form": StaffMessageForm(),
+        "outcome_form": OutcomeForm(),
+        "question": "",
+        "meta_case_reference": "",
+        "error": "",
+        "staff_view": True,
+        **kept,
+    }
 
 
 @staff_required
 def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
-    role = services.actor_role(request.user, client=client)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
-        actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
         return render(
-            request,
-            "appeals/staff_detail.html",
-            {
-                "client": client,
-                "ticket": ticket,
-                "thread": selectors.thread_for_staff(ticket=ticket),
-                "files": list(AppealAttachment.objects.filter(ticket=ticket, message__isnull=True)),
-                "recovery": selectors.recovery_items(ticket=ticket),
-                "clocks": services.clocks(ticket=ticket),
-                "warn_at": settings.APPEALS_WARN_AT_PERCENT,
-                "actions": {a: c.TRANSITIONS[a].label for a in actions},
-                "can_act": role in c.APPEAL_STAFF,
-                "assign_form": AssignForm(
-                    initial={"assignee": ticket.assignee_id, "priority": ticket.priority}
-                ),
-                "message_form": StaffMessageForm(),
-                "outcome_form": OutcomeForm(),
-                "staff_view": True,
-            },
+            request, "appeals/staff_detail.html", _detail_context(request, client, ticket)
         )
 
 
-def _fail(request, exc):
-    if isinstance(exc, services.AppealInvalid):
-        messages.error(request, " ".join(exc.errors.values()))
-    else:
-        messages.error(request, str(exc))
+def _refused(request: HttpRequest, client, ticket_id: int, **kept) -> HttpResponse:
+    """The page again with what was typed and the reason (call inside the client's schema)."""
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    context = _detail_context(request, client, ticket, **kept)
+    return render(request, "appeals/staff_detail.html", context, status=400)
 
 
 @require_POST
@@ -84,15 +100,8 @@ def staff_appeal_transition(
 ) -> HttpResponse:
     if action not in STAFF_ACTIONS:
         raise Http404
-    client = _client(slug)
-    kwargs = {}
-    if action == "request_info":
-        kwargs["question"] = request.POST.get("body", "")
-    elif action == "submit_to_meta":
-        kwargs["meta_case_reference"] = request.POST.get("meta_case_reference", "")
-    elif action == "record_outcome":
-        kwargs["outcome"] = request.POST.get("outcome", "")
-        kwargs["note"] = request.POST.get("note", "")
+    client = _client(request, slug)
+    kwargs = services.transition_arguments(action, request.POST)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
         try:
@@ -100,40 +109,41 @@ def staff_appeal_transition(
                 ticket=ticket, actor=request.user, client=client, **kwargs
             )
         except (services.AppealInvalid, services.AppealStateError) as exc:
-            _fail(request, exc)
-        else:
-            messages.success(request, f"{ticket.reference}: {ticket.get_status_display()}.")
+            kept = {
+                "question": kwargs.get("question", ""),
+                "meta_case_reference": kwargs.get("meta_case_reference", ""),
+            }
+            if action == "record_outcome":
+                kept["outcome_form"] = OutcomeForm(initial=kwargs)
+            return _refused(request, client, ticket_id, error=refusal(exc), **kept)
+        messages.success(request, f"{ticket.reference}: {ticket.get_status_display()}.")
     return redirect("staff-appeal-detail", slug, ticket_id)
 
 
 @require_POST
 @staff_required
 def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     form = StaffMessageForm(request.POST, request.FILES)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
-        if not form.is_valid():
-            messages.error(request, "Write a message.")
-        else:
-            try:
-                services.appeal_message_post(
-                    ticket=ticket,
-                    actor=request.user,
-                    client=client,
-                    body=form.cleaned_data["body"],
-                    internal=form.cleaned_data["internal"],
-                    upload=form.cleaned_data["file"],
-                )
-            except (services.AppealInvalid, services.AppealStateError) as exc:
-                _fail(request, exc)
+        error = post_message(request, form, ticket=ticket, client=client)
+        if error:
+            typed = {"body": request.POST.get("body", ""), "internal": "internal" in request.POST}
+            return _refused(
+                request,
+                client,
+                ticket_id,
+                error=error,
+                message_form=StaffMessageForm(initial=typed),
+            )
     return redirect("staff-appeal-detail", slug, ticket_id)
 
 
 @require_POST
 @staff_required
 def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     form = AssignForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a staff member and a priority.")
@@ -149,7 +159,7 @@ def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> Http
                 priority=form.cleaned_data["priority"],
             )
         except services.AppealInvalid as exc:
-            _fail(request, exc)
+            messages.error(request, refusal(exc))
         else:
             messages.success(request, "Assignment saved.")
     return redirect("staff-appeal-detail", slug, ticket_id)
@@ -158,7 +168,7 @@ def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> Http
 @require_POST
 @staff_required
 def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
-    client = _client(slug)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
         attachment = services.evidence_bundle_attach(
@@ -170,7 +180,7 @@ def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> Ht
 
 @staff_required
 def staff_attachment_download(request: HttpRequest, slug: str, ticket_id: int, attachment_id: int):
-    client = _client(slug)
+    client = _client(request, slug)
     with schema_context(client.schema_name):
         attachment = get_object_or_404(AppealAttachment, pk=attachment_id, ticket_id=ticket_id)
         handle = attachment.file.open("rb")

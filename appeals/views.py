@@ -93,7 +93,14 @@ def appeal_open(request: HttpRequest) -> HttpResponse:
     return render(request, "appeals/open.html", {"form": form, "event": event})
 
 
-def _detail_context(request: HttpRequest, ticket) -> dict:
+def _detail_context(
+    request: HttpRequest,
+    ticket,
+    *,
+    answers_form: AnswersForm | None = None,
+    message_form: MessageForm | None = None,
+    error: str = "",
+) -> dict:
     role = _role(request)
     actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in CLIENT_ACTIONS]
     clocks = services.clocks(ticket=ticket)
@@ -107,10 +114,10 @@ def _detail_context(request: HttpRequest, ticket) -> dict:
         "actions": [(a, c.TRANSITIONS[a].label) for a in actions],
         "can_write": role in c.CLIENT_OPERATORS | c.APPEAL_STAFF
         and ticket.status != c.Status.CLOSED,
-        "can_edit": role in c.CLIENT_OPERATORS
-        and ticket.status in (c.Status.DRAFT, c.Status.WAITING_ON_CLIENT),
-        "answers_form": AnswersForm(instance=ticket),
-        "message_form": MessageForm(),
+        "can_edit": role in c.CLIENT_OPERATORS and ticket.status in c.EDITABLE,
+        "answers_form": answers_form or AnswersForm(instance=ticket),
+        "message_form": message_form or MessageForm(),
+        "error": error,
     }
 
 
@@ -120,10 +127,40 @@ def appeal_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
 
 
 def _fail(request: HttpRequest, exc: Exception) -> None:
-    if isinstance(exc, services.AppealInvalid):
-        messages.error(request, " ".join(exc.errors.values()))
-    else:
-        messages.error(request, str(exc))
+    messages.error(request, refusal(exc))
+
+
+def refusal(exc: Exception, *, had_file: bool = False) -> str:
+    """The plain reason of a refused step; a browser cannot keep a chosen file, so say so."""
+    reason = " ".join(exc.errors.values()) if isinstance(exc, services.AppealInvalid) else str(exc)
+    return f"{reason} Choose the file again." if had_file else reason
+
+
+def post_message(request: HttpRequest, form, *, ticket, client) -> str:
+    """Post the thread form's message (a staff form may make it an internal note); '' when
+    posted, else the plain reason (client and staff pages)."""
+    if not form.is_valid():
+        return " ".join(e for errors in form.errors.values() for e in errors)
+    try:
+        services.appeal_message_post(
+            ticket=ticket,
+            actor=request.user,
+            client=client,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data.get("internal", False),
+            upload=form.cleaned_data["file"],
+        )
+    except (services.AppealInvalid, services.AppealStateError) as exc:
+        return refusal(exc, had_file=bool(request.FILES))
+    return ""
+
+
+def _refused(request: HttpRequest, ticket_id: int, **forms) -> HttpResponse:
+    """The page again with what was typed and the reason, so nothing is lost."""
+    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    return render(
+        request, "appeals/detail.html", _detail_context(request, ticket, **forms), status=400
+    )
 
 
 @require_POST
@@ -139,13 +176,16 @@ def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
                 client=request.tenant,
                 **{name: form.cleaned_data[name] for name in services.ANSWER_FIELDS},
             )
-        except (services.AppealInvalid, services.AppealStateError) as exc:
+        except services.AppealInvalid as exc:
+            for name, reason in exc.errors.items():
+                form.add_error(name if name in form.fields else None, reason)
+        except services.AppealStateError as exc:  # no longer editable: nothing to keep
             _fail(request, exc)
+            return redirect("appeal-detail", ticket.pk)
         else:
             messages.success(request, "Answers saved.")
-    else:
-        messages.error(request, "Check the answers: " + form.errors.as_text())
-    return redirect("appeal-detail", ticket.pk)
+            return redirect("appeal-detail", ticket.pk)
+    return _refused(request, ticket.pk, answers_form=form)
 
 
 @require_POST
@@ -153,27 +193,19 @@ def appeal_message(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Post to the thread; with htmx the conversation is answered in place."""
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     form = MessageForm(request.POST, request.FILES)
-    error = ""
-    if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
-    else:
-        try:
-            services.appeal_message_post(
-                ticket=ticket,
-                actor=request.user,
-                client=request.tenant,
-                body=form.cleaned_data["body"],
-                upload=form.cleaned_data["file"],
-            )
-        except services.AppealInvalid as exc:
-            error = " ".join(exc.errors.values())
-        except services.AppealStateError as exc:
-            error = str(exc)
+    error = post_message(request, form, ticket=ticket, client=request.tenant)
+    # On a refusal the form comes back with the text typed (files must be chosen again).
+    kept = {"message_form": MessageForm(initial={"body": request.POST.get("body", "")})}
     if request.htmx:
-        context = _detail_context(request, selectors.appeal_get(ticket_id=ticket_id))
-        return render(request, "appeals/partials/conversation.html", {**context, "error": error})
+        context = _detail_context(
+            request,
+            selectors.appeal_get(ticket_id=ticket_id),
+            error=error,
+            **(kept if error else {}),
+        )
+        return render(request, "appeals/partials/conversation.html", context)
     if error:
-        messages.error(request, error)
+        return _refused(request, ticket.pk, error=error, **kept)
     return redirect("appeal-detail", ticket.pk)
 
 
@@ -182,29 +214,25 @@ def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> Http
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     if action not in CLIENT_ACTIONS:
         raise Http404
-    kwargs = {}
+    kwargs = services.transition_arguments(action, request.POST)
     upload = request.FILES.get("file")
-    if action == "answer":
-        kwargs["answer"] = request.POST.get("body", "")
+    if action == "answer":  # the only client step with a file
+        kwargs["upload"] = upload
     try:
-        if upload is not None:  # check the file before the step, so a bad file changes nothing
-            upload.seek(0)
-            services.attachment_check(name=upload.name, size=upload.size, head=upload.read(512))
         ticket = services.TRANSITION_SERVICES[action](
             ticket=ticket, actor=request.user, client=request.tenant, **kwargs
         )
-        if upload is not None:
-            services.attachment_add(
-                ticket=ticket,
-                actor=request.user,
-                client=request.tenant,
-                upload=upload,
-                message=ticket.messages.order_by("-id").first() if action == "answer" else None,
-            )
     except (services.AppealInvalid, services.AppealStateError) as exc:
-        _fail(request, exc)
-    else:
-        messages.success(request, f"Appeal {ticket.reference}: {ticket.get_status_display()}.")
+        if action != "answer":
+            _fail(request, exc)
+            return redirect("appeal-detail", ticket.pk)
+        return _refused(
+            request,
+            ticket.pk,
+            error=refusal(exc, had_file=upload is not None),
+            message_form=MessageForm(initial={"body": kwargs["answer"]}),
+        )
+    messages.success(request, f"Appeal {ticket.reference}: {ticket.get_status_display()}.")
     return redirect("appeal-detail", ticket.pk)
 
 
@@ -232,12 +260,18 @@ def appeal_export(request: HttpRequest, ticket_id: int) -> HttpResponse:
             [
                 message.created_at.isoformat(),
                 message.get_side_display(),
-                message.author_label,
-                message.body,
+                _cell(message.author_label),
+                _cell(message.body),
                 " ".join(f.original_name for f in message.attachments.all()),
             ]
         )
     return response
+
+
+def _cell(text: str) -> str:
+    """Text written by people, made inert for spreadsheets (a leading =, +, - or @ would run as a
+    formula when the CSV is opened)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def attachment_download(request: HttpRequest, ticket_id: int, attachment_id: int):

@@ -83,6 +83,17 @@ class AppealCreateSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
 
 
+class AnswersInputSerializer(serializers.Serializer):
+    """The guided answers (and title, priority) a client completes while the appeal is a draft
+    or waits on the client; only the fields given change."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    api_uses = serializers.CharField(required=False, allow_blank=True)
+    consent_process = serializers.CharField(required=False, allow_blank=True)
+    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
+
+
 class AttachmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = AppealAttachment

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from appeals import selectors, services
 from appeals.api.serializers import (
+    AnswersInputSerializer,
     AppealCreateSerializer,
     AppealMessageSerializer,
     AppealSerializer,
@@ -33,11 +34,17 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+# The services name model fields; the API names some of them differently.
+API_FIELD_NAMES = {"account": "waba_id", "number": "phone_number_id", "template": "template_id"}
+
+
 def _run(call):
     try:
         return call()
     except services.AppealInvalid as exc:
-        raise exceptions.ValidationError(exc.errors) from None
+        raise exceptions.ValidationError(
+            {API_FIELD_NAMES.get(name, name): [reason] for name, reason in exc.errors.items()}
+        ) from None
     except services.AppealStateError as exc:
         raise Conflict(str(exc)) from None
 
@@ -127,10 +134,25 @@ class AppealListView(WarnAtContext, generics.ListAPIView):
 
 
 class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
+    """One appeal; PATCH completes the guided answers (draft or waiting on the client)."""
+
     serializer_class = AppealSerializer
 
     def get_queryset(self):
         return selectors.appeals_for_client()
+
+    @extend_schema(request=AnswersInputSerializer, responses={200: AppealSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        ticket = self.get_object()
+        data = AnswersInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = _run(
+            lambda: services.appeal_update_answers(
+                ticket=ticket, actor=_actor(request), client=request.tenant, **data.validated_data
+            )
+        )
+        ticket = selectors.appeal_get(ticket_id=ticket.pk)
+        return Response(AppealSerializer(ticket, context=self.get_serializer_context()).data)
 
 
 class AppealMessagesView(APIView):
@@ -168,16 +190,7 @@ class AppealTransitionView(APIView):
         data.is_valid(raise_exception=True)
         args = data.validated_data
         action = args["action"]
-        kwargs = {}
-        if action == "request_info":
-            kwargs["question"] = args.get("body", "")
-        elif action == "answer":
-            kwargs["answer"] = args.get("body", "")
-        elif action == "submit_to_meta":
-            kwargs["meta_case_reference"] = args.get("meta_case_reference", "")
-        elif action == "record_outcome":
-            kwargs["outcome"] = args.get("outcome", "")
-            kwargs["note"] = args.get("note", "")
+        kwargs = services.transition_arguments(action, args)
         ticket = _run(
             lambda: services.TRANSITION_SERVICES[action](
                 ticket=ticket, actor=_actor(request), client=request.tenant, **kwargs

@@ -154,6 +154,7 @@ def test_a_viewer_reads_but_cannot_write(api, acme, acme_waba, acme_owner, acme_
         ("get", "/api/v1/appeals/{id}/messages/"),
         ("post", "/api/v1/appeals/{id}/messages/"),
         ("post", "/api/v1/appeals/{id}/transitions/"),
+        ("patch", "/api/v1/appeals/{id}/"),
     ],
 )
 def test_other_clients_are_refused(api, acme, globex, globex_owner, globex_appeal, method, path):
@@ -201,3 +202,62 @@ def test_list_query_count_does_not_grow(
         move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
     with django_assert_num_queries(7):
         assert len(http.get("/api/v1/appeals/").json()["results"]) == 5
+
+
+def test_the_guided_answers_are_completed_through_the_api_then_submitted(
+    api, acme, acme_waba, acme_agent, acme_viewer, staff_appeals
+):
+    ticket = open_appeal(acme, acme_waba, acme_agent, consent_process="", improvement_plan="")
+    http = api(acme, user=acme_agent)
+    url = f"/api/v1/appeals/{ticket.pk}/"
+
+    bad = http.patch(url, {"priority": "whenever"}, format="json")
+    assert (bad.status_code, bad["Content-Type"]) == (400, "application/problem+json")
+    assert "priority" in bad.json()["errors"]
+    viewer = api(acme, user=acme_viewer).patch(url, {"consent_process": "x"}, format="json")
+    assert viewer.status_code == 403
+    with schema_context(acme.schema_name):
+        assert AppealTicket.objects.get(pk=ticket.pk).consent_process == ""
+
+    patched = http.patch(
+        url,
+        {"consent_process": "Checkout checkbox.", "improvement_plan": "Weekly cleaning."},
+        format="json",
+    )
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["missing_answers"] == []
+    assert patched.json()["consent_process"] == "Checkout checkbox."
+    submitted = http.post(f"{url}transitions/", {"action": "submit"}, format="json")
+    assert submitted.json()["status"] == "submitted"
+    late = http.patch(url, {"improvement_plan": "Changed afterwards."}, format="json")
+    assert late.status_code == 409
+    with schema_context(acme.schema_name):
+        assert AppealTicket.objects.get(pk=ticket.pk).improvement_plan == "Weekly cleaning."
+
+
+def test_another_clients_appeal_cannot_be_edited(api, acme, globex, acme_owner, globex_appeal):
+    response = api(acme, user=acme_owner).patch(
+        f"/api/v1/appeals/{globex_appeal.pk}/", {"title": "mine now"}, format="json"
+    )
+    assert response.status_code == 404
+    with schema_context(globex.schema_name):
+        assert AppealTicket.objects.get(pk=globex_appeal.pk).title == "Globex secret appeal"
+
+
+def test_errors_name_the_api_fields(api, acme, acme_waba, acme_owner):
+    http = api(acme, user=acme_owner)
+    no_number = http.post(
+        "/api/v1/appeals/", {**NEW, "subject_kind": "phone_number"}, format="json"
+    )
+    assert no_number.status_code == 400
+    assert list(no_number.json()["errors"]) == ["phone_number_id"]
+    no_template = http.post("/api/v1/appeals/", {**NEW, "subject_kind": "template"}, format="json")
+    assert list(no_template.json()["errors"]) == ["template_id"]
+    backwards = http.post(
+        "/api/v1/appeals/", {**NEW, "block_ends_at": "2026-11-19T10:00:00Z"}, format="json"
+    )
+    assert backwards.status_code == 400
+    assert backwards.json()["errors"] == {
+        "block_ends_at": ["The block cannot end before it started."]
+    }
+    assert _count(acme) == 0

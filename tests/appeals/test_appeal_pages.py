@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
+from appeals import services
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.services import health_event_record
@@ -122,12 +123,12 @@ def test_uploads_are_checked_for_size_and_type(
     settings.APPEALS_ATTACHMENT_MAX_MB = 1
     ticket = open_appeal(acme, acme_waba, acme_owner)
     http = web(acme, acme_owner)
-    http.post(
+    response = http.post(
         f"/appeals/{ticket.pk}/messages/",
         {"body": "see file", "file": SimpleUploadedFile(name, content)},
     )
-    page = http.get(f"/appeals/{ticket.pk}/").content.decode()
-    assert reason.replace("'", "&#x27;") in page
+    assert response.status_code == 400
+    assert reason.replace("'", "&#x27;") in response.content.decode()
     with schema_context(acme.schema_name):
         assert AppealAttachment.objects.count() == 0
         assert AppealMessage.objects.count() == 0
@@ -221,6 +222,7 @@ def test_staff_work_an_appeal_from_the_inbox(web, acme, acme_waba, acme_owner, s
     inbox = http.get("/staff/appeals/").content.decode()
     assert f"/staff/appeals/acme/{ticket.pk}/" in inbox
     assert '<span class="badge sla-ok">On time</span> first response by' in inbox
+    assert '<td><span class="badge">Submitted</span></td><td>Normal</td>' in inbox
     base = f"/staff/appeals/acme/{ticket.pk}"
     http.post(f"{base}/steps/start_review/")
     http.post(f"{base}/assign/", {"assignee": staff_appeals.pk, "priority": "urgent"})
@@ -307,3 +309,109 @@ def test_the_staff_inbox_is_one_query_whatever_the_number_of_clients(
     with django_assert_num_queries(5):
         page = http.get("/staff/appeals/").content.decode()
     assert page.count("/staff/appeals/globex/") == 3
+
+
+def test_the_clients_answer_carries_its_file(web, acme, acme_waba, acme_owner, staff_appeals):
+    ticket = move(
+        open_appeal(acme, acme_waba, acme_owner),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("request_info", staff_appeals, {"question": "The opt-in page?"}),
+        ],
+    )
+    response = web(acme, acme_owner).post(
+        f"/appeals/{ticket.pk}/steps/answer/",
+        {"body": "Attached.", "file": SimpleUploadedFile("optin.png", b"\x89PNG\r\n\x1a\nxx")},
+    )
+
+    assert response.status_code == 302
+    with schema_context(acme.schema_name):
+        answer = AppealMessage.objects.get(side="client")
+        assert (answer.body, answer.ticket.status) == ("Attached.", "in_staff_review")
+        assert [a.original_name for a in answer.attachments.all()] == ["optin.png"]
+
+
+def test_the_detail_pages_query_count_does_not_grow_with_the_thread(
+    web, acme, acme_waba, acme_owner, staff_appeals, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    client_http, staff_http = web(acme, acme_owner), web(None, staff_appeals)
+    pages = [
+        (client_http, f"/appeals/{ticket.pk}/"),
+        (staff_http, f"/staff/appeals/acme/{ticket.pk}/"),
+        (client_http, f"/appeals/{ticket.pk}/thread.csv"),
+    ]
+
+    def counts():
+        result = []
+        for http, url in pages:
+            with CaptureQueriesContext(connection) as captured:
+                assert http.get(url).status_code == 200
+            result.append(len(captured))
+        return result
+
+    with schema_context(acme.schema_name):  # one message first: its files are one query
+        services.appeal_message_post(ticket=ticket, actor=acme_owner, client=acme, body="first")
+    counts()
+    before = counts()
+    with schema_context(acme.schema_name):
+        for i in range(4):
+            services.appeal_message_post(
+                ticket=ticket,
+                actor=staff_appeals if i % 2 else acme_owner,
+                client=acme,
+                body=f"message {i}",
+                internal=i == 3,
+                upload=SimpleUploadedFile(f"f{i}.txt", b"text"),
+            )
+    assert counts() == before
+
+
+def test_staff_reading_an_appeal_is_audited_as_an_entry_into_the_client(
+    web, acme, acme_waba, acme_owner, staff_appeals
+):
+    from portal.audit.models import AuditLog
+
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    http = web(None, staff_appeals)
+    entries = AuditLog.objects.filter(action="client.staff_entry", client=acme)
+    before = entries.count()
+
+    http.get(f"/staff/appeals/acme/{ticket.pk}/")
+    http.get(f"/staff/appeals/acme/{ticket.pk}/")
+    # Once per session, like entering the client's own host.
+    assert entries.count() == before + 1
+    assert entries.order_by("-id").first().actor_id == staff_appeals.pk
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "warning"),
+    [
+        (95, "Meta's 90-day appeal deadline has passed: Meta may no longer accept this appeal."),
+        (85, "Meta's 90-day appeal deadline is in 5 days."),
+        (10, None),
+    ],
+)
+def test_the_pages_warn_when_metas_deadline_is_near_or_past(
+    web, acme, acme_waba, acme_owner, staff_appeals, days_ago, warning
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    blocked_at = timezone.now() - timedelta(days=days_ago, hours=1)
+    ticket = open_appeal(acme, acme_waba, acme_owner, blocked_at=blocked_at)
+    ticket = move(ticket, acme, [("submit", acme_owner, {})])
+    client_page = web(acme, acme_owner).get(f"/appeals/{ticket.pk}/").content.decode()
+    staff_page = web(None, staff_appeals).get(f"/staff/appeals/acme/{ticket.pk}/").content.decode()
+
+    for page in (client_page, staff_page):
+        if warning:
+            assert warning.replace("'", "&#x27;") in page
+        else:
+            assert "90-day appeal deadline" not in page

@@ -210,3 +210,117 @@ def test_breach_warnings_are_sent_once_per_due_time(
     assert "first response is due by 2026-11-23 14:00 UTC" in mail.outbox[0].subject
     assert "first response is past its SLA" in mail.outbox[1].subject
     assert f"AP-{ticket.pk}" in mail.outbox[1].subject
+
+
+def test_due_times_are_shown_in_the_business_time_zone_with_its_name(
+    monkeypatch, settings, web, acme, acme_waba, acme_owner, staff_appeals
+):
+    settings.APPEALS_TIME_ZONE = "Europe/Berlin"
+    Now(monkeypatch)  # Monday 10:00 UTC, 11:00 in Berlin
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    mail.outbox.clear()
+
+    # 4 business hours from 11:00 Berlin time: 15:00 Berlin time (14:00 UTC).
+    inbox = web(None, staff_appeals).get("/staff/appeals/").content.decode()
+    assert "first response by 2026-11-23 15:00 Europe/Berlin" in inbox
+    staff_page = web(None, staff_appeals).get(f"/staff/appeals/acme/{ticket.pk}/").content.decode()
+    assert "due 2026-11-23 15:00 Europe/Berlin" in staff_page
+    client_page = web(acme, acme_owner).get(f"/appeals/{ticket.pk}/").content.decode()
+    assert "due 2026-11-23 15:00 Europe/Berlin" in client_page
+    services.sla_warnings_send(now=at("mon 13:00"))
+    assert "first response is due by 2026-11-23 15:00 Europe/Berlin" in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize(
+    ("day", "real_hours"),
+    [
+        (datetime(2026, 3, 29), 11),  # clocks go forward at 02:00: the day is an hour short
+        (datetime(2026, 10, 25), 13),  # clocks go back at 03:00: the day is an hour long
+    ],
+)
+def test_business_time_counts_real_time_across_a_daylight_saving_change(day, real_hours):
+    from zoneinfo import ZoneInfo
+
+    hours = sla.BusinessHours.parse(hours="00:00-12:00", days=["sun"], tz="Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    opens = day.replace(tzinfo=berlin).astimezone(UTC)
+    closes = day.replace(hour=12, tzinfo=berlin).astimezone(UTC)
+
+    assert sla.business_seconds_between(opens, closes, hours) == real_hours * 3600
+    assert sla.add_business_seconds(opens, real_hours * 3600, hours) == closes
+    assert sla.add_business_seconds(opens, 3 * 3600, hours) == opens + timedelta(hours=3)
+
+
+def test_a_warning_does_not_undo_a_change_made_to_the_appeal_meanwhile(
+    monkeypatch, acme, acme_waba, acme_owner, staff_appeals, staff_manager
+):
+    Now(monkeypatch)
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    from django.core import mail as mail_module
+
+    real_send = mail_module.send_mail
+
+    def send_while_staff_assign(**kwargs):
+        # Staff assign the appeal while the warning is being sent.
+        with schema_context(acme.schema_name):
+            services.appeal_assign(
+                ticket=ticket, actor=staff_appeals, client=acme, assignee=staff_manager
+            )
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(mail_module, "send_mail", send_while_staff_assign)
+    assert services.sla_warnings_send(now=at("mon 13:00")) == 1
+
+    item = WorkItem.objects.get(kind=WorkKind.APPEAL, client=acme, object_id=str(ticket.pk))
+    assert (item.data["assignee"], item.data["warned_for"]) == (staff_manager.email, item.sort_key)
+
+
+def test_the_inbox_tells_a_paused_clock_from_a_stopped_one(
+    web, acme, acme_waba, acme_owner, staff_appeals
+):
+    waiting = move(
+        open_appeal(acme, acme_waba, acme_owner),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("request_info", staff_appeals, {"question": "More?"}),
+        ],
+    )
+    decided = move(
+        open_appeal(acme, acme_waba, acme_owner, title="Decided one"),
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("mark_ready", staff_appeals, {}),
+            ("submit_to_meta", staff_appeals, {"meta_case_reference": "BSH-3"}),
+            ("record_outcome", staff_appeals, {"outcome": "unchanged"}),
+        ],
+    )
+    inbox = web(None, staff_appeals).get("/staff/appeals/").content.decode()
+
+    rows = {
+        t.pk: inbox.split(f"/staff/appeals/acme/{t.pk}/")[1].split("</tr>")[0]
+        for t in (waiting, decided)
+    }
+    assert '<span class="badge sla-paused">Paused</span>' in rows[waiting.pk]
+    assert '<span class="badge sla-stopped">Clock stopped</span>' in rows[decided.pk]
+
+
+def test_a_warning_for_an_assignee_who_left_goes_to_the_appeals_agents(
+    monkeypatch, acme, acme_waba, acme_owner, staff_appeals
+):
+    from tests.factories import UserFactory
+
+    Now(monkeypatch)
+    gone = UserFactory(is_staff=True, staff_role="appeals_agent")
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    with schema_context(acme.schema_name):
+        services.appeal_assign(ticket=ticket, actor=staff_appeals, client=acme, assignee=gone)
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    mail.outbox.clear()
+
+    assert services.sla_warnings_send(now=at("mon 13:00")) == 1
+    assert [m.to for m in mail.outbox] == [[staff_appeals.email]]

@@ -181,3 +181,16 @@ def test_the_full_path_with_a_question_and_an_answer(acme, acme_waba, acme_owner
         "appeal.start_recovery",
         "appeal.close",
     ]
+
+
+@pytest.mark.parametrize("source", ["draft", "submitted", "in_staff_review", "waiting_on_client"])
+def test_withdraw_from_every_open_state(acme, acme_waba, acme_admin, acme_agent, source):
+    with schema_context(acme.schema_name):
+        ticket = AppealTicketFactory(account=acme_waba, status=source)
+        services.work_item_sync_appeal(ticket=ticket, client=acme)
+        with pytest.raises(PermissionDenied):
+            services.appeal_withdraw(ticket=ticket, actor=acme_agent, client=acme)
+        assert AppealTicket.objects.get(pk=ticket.pk).status == source
+        done = services.appeal_withdraw(ticket=ticket, actor=acme_admin, client=acme)
+    assert (done.status, done.closed_at is not None) == ("closed", True)
+    assert not WorkItem.objects.filter(kind=WorkKind.APPEAL, object_id=str(ticket.pk)).exists()

@@ -105,6 +105,7 @@ def test_the_evidence_bundle_holds_consent_templates_timeline_and_plan(
     ]
     assert '<strong id="opt-ins">3</strong>' in html
     assert '<strong id="opt-outs">2</strong>' in html
+    assert '<strong id="opt-outs-with-evidence">2</strong> of them kept with' in html
     median = int(html.split('<strong id="opt-out-median">')[1].split("<")[0])
     assert 55 <= median <= 65  # the median of 30 s and 90 s, give or take the test's run time
     assert "We clean lists weekly." in html
@@ -247,3 +248,51 @@ def test_prefill_from_an_enforcement_event(
         acme_waba.pk,
     )
     assert prefill["violation_type"] == data.get("violation_type", "")
+
+
+def test_after_a_reversal_the_block_window_ends_at_metas_decision(
+    acme, acme_waba, acme_number, acme_owner, staff_appeals
+):
+    blocked_at = timezone.now() - timedelta(days=2)
+    ticket = open_appeal(
+        acme,
+        acme_waba,
+        acme_owner,
+        blocked_at=blocked_at,
+        block_ends_at=blocked_at + timedelta(days=30),
+    )
+    ticket = move(
+        ticket,
+        acme,
+        [
+            ("submit", acme_owner, {}),
+            ("start_review", staff_appeals, {}),
+            ("mark_ready", staff_appeals, {}),
+            ("submit_to_meta", staff_appeals, {"meta_case_reference": "BSH-8"}),
+            ("record_outcome", staff_appeals, {"outcome": "reversed"}),
+        ],
+    )
+    with schema_context(acme.schema_name):
+        for i, (recipient, when) in enumerate(
+            [
+                ("+14155550110", blocked_at + timedelta(hours=1)),  # during the block
+                ("+14155550111", ticket.outcome_at + timedelta(minutes=5)),  # after the reversal
+            ]
+        ):
+            MessageStatus.objects.create(
+                number=acme_number,
+                phone_number_meta_id=acme_number.meta_id,
+                wamid=f"wamid.rev{i}",
+                recipient=recipient,
+                status="failed",
+                occurred_at=when,
+                error_code=131031,
+            )
+    ticket = move(ticket, acme, [("start_recovery", acme_owner, {})])
+    with schema_context(acme.schema_name):
+        phones = list(
+            RecoveryItem.objects.filter(ticket=ticket, kind="follow_up_contact").values_list(
+                "contact_phone", flat=True
+            )
+        )
+    assert phones == ["+14155550110"]

@@ -73,10 +73,25 @@ def test_not_in_the_evidence_bundle(acme, acme_owner, noted):
     assert all(SECRET not in text for text in texts)
 
 
-def test_not_in_the_audit_trail_the_client_can_read(acme, noted):
+def test_not_in_the_audit_trail_the_client_can_read(acme, staff_appeals, noted):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with schema_context(acme.schema_name):
+        services.appeal_message_post(
+            ticket=noted,
+            actor=staff_appeals,
+            client=acme,
+            body="see the file",
+            internal=True,
+            upload=SimpleUploadedFile("spammer-proof.txt", b"x", "text/plain"),
+        )
     rows = AuditLog.objects.filter(client=acme, action="appeal.note_added")
-    assert rows.count() == 1
+    assert rows.count() == 2
     assert SECRET not in str(rows[0].after)
+    # The file of a note is marked internal and its name stays out of the trail.
+    files = list(AuditLog.objects.filter(client=acme, action="appeal.file_added"))
+    assert [row.after.get("internal") for row in files] == [True]
+    assert all("spammer" not in str(row.after) for row in AuditLog.objects.filter(client=acme))
 
 
 def test_but_staff_see_it(web, acme, staff_appeals, noted):
@@ -113,3 +128,32 @@ def test_a_file_on_an_internal_note_is_not_downloadable_by_the_client(
     assert web(acme, acme_owner).get(f"/appeals/{noted.pk}/files/{file_id}/").status_code == 404
     staff = web(None, staff_appeals).get(f"/staff/appeals/acme/{noted.pk}/files/{file_id}/")
     assert b"".join(staff.streaming_content) == b"internal proof"
+
+
+def test_the_export_does_not_carry_spreadsheet_formulas(
+    web, acme, acme_owner, staff_appeals, noted
+):
+    with schema_context(acme.schema_name):
+        services.appeal_message_post(
+            ticket=noted, actor=staff_appeals, client=acme, body='=HYPERLINK("http://x","y")'
+        )
+    text = web(acme, acme_owner).get(f"/appeals/{noted.pk}/thread.csv").content.decode()
+
+    assert "'=HYPERLINK(" in text
+    assert ',"=HYPERLINK(' not in text
+
+
+def test_not_in_the_htmx_conversation(web, acme, acme_owner, noted):
+    response = web(acme, acme_owner).post(
+        f"/appeals/{noted.pk}/messages/", {"body": "Sent it."}, HTTP_HX_REQUEST="true"
+    )
+    partial = response.content.decode()
+
+    assert "Please send the opt-in page." in partial
+    assert "Sent it." in partial
+    assert SECRET not in partial
+
+
+def test_not_in_the_api_list(api, acme, acme_owner, noted):
+    listed = api(acme, user=acme_owner).get("/api/v1/appeals/").json()
+    assert SECRET not in str(listed)
