@@ -7,6 +7,8 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.management import call_command
 from django.db import connection, models
+from django.db.models import F
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import get_public_schema_name, schema_exists
@@ -283,7 +285,17 @@ class WorkItem(models.Model):
                 fields=["kind", "client", "object_id"], name="work_item_unique_object"
             )
         ]
-        indexes = [models.Index(fields=["kind", "sort_key", "id"], name="work_item_queue")]
+        indexes = [
+            models.Index(fields=["kind", "sort_key", "id"], name="work_item_queue"),
+            # "Mine" in a staff queue: the assignee is in `data` (one shape for every kind).
+            models.Index(
+                F("kind"),
+                KeyTransform("assignee_id", "data"),
+                F("sort_key"),
+                F("id"),
+                name="work_item_assignee_queue",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.title}"
