@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
 from tenants.models import WorkItem, WorkKind
+from tenants.selectors import QueueCursor, work_queue
 
 
 def appeals_for_client() -> QuerySet[AppealTicket]:
@@ -58,12 +59,18 @@ def recovery_items(*, ticket: AppealTicket) -> list[RecoveryItem]:
     return list(RecoveryItem.objects.filter(ticket=ticket).select_related("template"))
 
 
-def staff_inbox(*, status: str = "", assignee_id: int | None = None, limit: int = 100):
+INBOX_PAGE_SIZE = 50
+
+
+def staff_inbox(
+    *,
+    status: str = "",
+    assignee_id: int | None = None,
+    after: QueueCursor | None = None,
+    limit: int = INBOX_PAGE_SIZE,
+) -> list[WorkItem]:
     """Every client's appeals staff must work, most urgent SLA first: one indexed query on the
-    public work index (kind, sort_key, id), whatever the number of clients."""
-    qs = WorkItem.objects.filter(kind=WorkKind.APPEAL).select_related("client")
-    if status:
-        qs = qs.filter(status=status)
-    if assignee_id is not None:
-        qs = qs.filter(data__assignee_id=assignee_id)
-    return list(qs.order_by("sort_key", "id")[:limit])
+    public work index, whatever the number of clients."""
+    return work_queue(
+        kind=WorkKind.APPEAL, status=status, assignee_id=assignee_id, after=after, limit=limit
+    )

@@ -16,7 +16,7 @@ from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
 from appeals.views import post_message, refusal
-from tenants.selectors import clients_routable
+from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
 from tenants.services import staff_entry_record
 from tenants.views import staff_required
 
@@ -30,11 +30,19 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
     items = selectors.staff_inbox(
         status=status if status in c.Status.values else "",
         assignee_id=request.user.pk if mine else None,
+        after=queue_cursor_parse(request.GET.get("after")),
     )
+    more = queue_cursor_after(items, limit=selectors.INBOX_PAGE_SIZE)
     return render(
         request,
         "appeals/staff_inbox.html",
-        {"items": items, "status": status, "mine": mine, "statuses": c.Status.choices},
+        {
+            "items": items,
+            "status": status,
+            "mine": mine,
+            "statuses": c.Status.choices,
+            "more": more,
+        },
     )
 
 

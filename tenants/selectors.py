@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from tenants.choices import ClientRole, ClientStatus
-from tenants.models import Client, Membership, User
+from tenants.models import Client, Membership, User, WorkItem, WorkKind
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,53 @@ def active_client_schemas_with_wabas() -> list[str]:
     )
 
 
-def fleet_numbers(*, band: str = "", limit: int = 500):
-    """The staff fleet view: numbers of every client, lowest health score first."""
-    from tenants.models import WorkItem, WorkKind
+# A position in a staff queue: (sort_key, id) of the last item shown.
+QueueCursor = tuple[int, int]
 
-    qs = WorkItem.objects.filter(kind=WorkKind.NUMBER_HEALTH).select_related("client")
+
+def work_queue(
+    *,
+    kind: str,
+    after: QueueCursor | None = None,
+    limit: int,
+    band: str = "",
+    status: str = "",
+    assignee_id: int | None = None,
+) -> list[WorkItem]:
+    """One page of a staff queue from the public work index, lowest `sort_key` first (the
+    riskiest number, the longest wait, the nearest SLA): one indexed query whatever the number of
+    clients, and keyset paging, so a deep page costs what the first does."""
+    qs = WorkItem.objects.filter(kind=kind).select_related("client")
     if band:
         qs = qs.filter(band=band)
+    if status:
+        qs = qs.filter(status=status)
+    if assignee_id is not None:
+        qs = qs.filter(data__assignee_id=assignee_id)
+    if after is not None:
+        # sort_key >= k bounds the index range; the OR then skips the rows already shown.
+        qs = qs.filter(sort_key__gte=after[0]).filter(
+            Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
+        )
     return list(qs.order_by("sort_key", "id")[:limit])
+
+
+def queue_cursor_parse(raw: str | None) -> QueueCursor | None:
+    """`"<sort_key>:<id>"` from a "next page" link; anything else is the first page."""
+    key, _, pk = (raw or "").partition(":")
+    try:
+        return (int(key), int(pk)) if key and pk else None
+    except ValueError:
+        return None
+
+
+def queue_cursor_after(items: list[WorkItem], *, limit: int) -> str | None:
+    """The "next page" cursor after a full page, else None (the last page)."""
+    if len(items) < limit:
+        return None
+    return f"{items[-1].sort_key}:{items[-1].pk}"
+
+
+def fleet_numbers(*, band: str = "", limit: int = 500) -> list[WorkItem]:
+    """The staff fleet view: numbers of every client, lowest health score first."""
+    return work_queue(kind=WorkKind.NUMBER_HEALTH, band=band, limit=limit)

@@ -415,3 +415,32 @@ def test_the_pages_warn_when_metas_deadline_is_near_or_past(
             assert warning.replace("'", "&#x27;") in page
         else:
             assert "90-day appeal deadline" not in page
+
+
+def test_the_staff_inbox_pages_by_sla_keeping_its_filters(web, acme, staff_appeals):
+    from appeals.selectors import INBOX_PAGE_SIZE
+    from tenants.models import WorkItem, WorkKind
+
+    WorkItem.objects.bulk_create(
+        WorkItem(
+            kind=WorkKind.APPEAL,
+            client=acme,
+            object_id=str(n),
+            title=f"Appeal {n:03d}",
+            status="submitted",
+            sort_key=1_900_000_000 + n // 2,  # pairs share a due time: the id breaks the tie
+            data={"assignee_id": staff_appeals.pk},
+        )
+        for n in range(INBOX_PAGE_SIZE + 7)
+    )
+    http = web(None, staff_appeals)
+
+    first = http.get("/staff/appeals/?status=submitted&mine=1").content.decode()
+    assert first.count("/staff/appeals/acme/") == INBOX_PAGE_SIZE
+    cursor = first.split("after=")[1].split('"')[0]
+    assert "status=submitted&amp;mine=1&amp;after=" in first
+    second = http.get(f"/staff/appeals/?status=submitted&mine=1&after={cursor}").content.decode()
+    shown = [f"Appeal {n:03d}" in first + second for n in range(INBOX_PAGE_SIZE + 7)]
+    assert all(shown)
+    assert second.count("/staff/appeals/acme/") == 7
+    assert "after=" not in second  # the last page
