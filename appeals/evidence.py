@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 
 from appeals.models import AppealTicket
 from compliance.choices import ConsentKind
+from compliance.exports import csv_safe
 from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot
 from tenants.models import Client
 
@@ -31,7 +32,8 @@ def _csv(header: list[str], rows) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    # Text from people and from Meta is made inert for spreadsheets; numbers stay numbers.
+    writer.writerows([csv_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
     return out.getvalue().encode("utf-8")
 
 

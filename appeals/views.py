@@ -17,6 +17,7 @@ from appeals import selectors, services
 from appeals.filtersets import AppealTicketFilterSet
 from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
 from appeals.models import RecoveryItem
+from compliance.exports import csv_safe
 from compliance.models import HealthEvent
 from tenants.permissions import OPERATORS, require_role
 
@@ -260,18 +261,12 @@ def appeal_export(request: HttpRequest, ticket_id: int) -> HttpResponse:
             [
                 message.created_at.isoformat(),
                 message.get_side_display(),
-                _cell(message.author_label),
-                _cell(message.body),
-                " ".join(f.original_name for f in message.attachments.all()),
+                csv_safe(message.author_label),
+                csv_safe(message.body),
+                csv_safe(" ".join(f.original_name for f in message.attachments.all())),
             ]
         )
     return response
-
-
-def _cell(text: str) -> str:
-    """Text written by people, made inert for spreadsheets (a leading =, +, - or @ would run as a
-    formula when the CSV is opened)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def attachment_download(request: HttpRequest, ticket_id: int, attachment_id: int):

@@ -110,8 +110,8 @@ def test_the_evidence_bundle_holds_consent_templates_timeline_and_plan(
     assert 55 <= median <= 65  # the median of 30 s and 90 s, give or take the test's run time
     assert "We clean lists weekly." in html
     assert "order_update" in html
-    # Phone numbers leave masked.
-    assert {r["contact"] for r in events} == {"+14…0100", "+14…0101", "+14…0102"}
+    # Phone numbers leave masked (and, starting with "+", inert for spreadsheets, as every cell).
+    assert {r["contact"] for r in events} == {"'+14…0100", "'+14…0101", "'+14…0102"}
     assert [(r["template"], r["meta_status"], r["reason"]) for r in history] == [
         ("order_update", "paused", "Quality dropped")
     ]
@@ -130,6 +130,26 @@ def test_the_bundle_of_a_template_appeal_holds_only_that_template(
         ).file.read()
     with zipfile.ZipFile(io.BytesIO(content)) as bundle:
         assert [r["name"] for r in _rows(bundle, "templates.csv")] == ["order_update"]
+
+
+def test_the_bundles_csv_cells_cannot_run_as_spreadsheet_formulas(
+    acme, acme_waba, acme_owner, records
+):
+    with schema_context(acme.schema_name):
+        MetaTemplateHistory.objects.create(
+            template=records,
+            meta_status="rejected",
+            reason='=HYPERLINK("http://evil.example","see")',
+            dedupe_key="h2",
+        )
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    with schema_context(acme.schema_name):
+        content = services.evidence_bundle_attach(
+            ticket=ticket, actor=acme_owner, client=acme
+        ).file.read()
+    with zipfile.ZipFile(io.BytesIO(content)) as bundle:
+        reasons = {r["reason"] for r in _rows(bundle, "template_history.csv")}
+    assert reasons == {"Quality dropped", '\'=HYPERLINK("http://evil.example","see")'}
 
 
 def test_the_recovery_plan_after_a_reversal(
