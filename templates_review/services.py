@@ -481,10 +481,20 @@ class TemplateSendFailed(Exception):
     """Meta refused the template or could not be reached; `str()` is in plain words."""
 
 
-def meta_error_text(exc: MetaError, *, template: MessageTemplate) -> str:
-    """What Meta's refusal means for this template, in plain words."""
+def meta_error_text(
+    exc: MetaError, *, template: MessageTemplate, new_category: str | None = None
+) -> str:
+    """What Meta's refusal means for this template, in plain words. `new_category`: the
+    category an edit asked for, if it differs from Meta's."""
     if isinstance(exc, MetaTemplateEditRefused):
-        if template.meta_status == meta.TemplateStatus.APPROVED:
+        approved = template.meta_status == meta.TemplateStatus.APPROVED
+        if approved and new_category:
+            return (
+                "Meta does not allow the category of an approved template to change; keep it "
+                f"{str(template.category).lower()}, or create a new template in the "
+                f"{str(new_category).lower()} category."
+            )
+        if approved:
             return (
                 "Meta allows an approved template to be edited once in 24 hours and 10 times "
                 "in 30 days, and this template has reached that limit; send it again later."
@@ -517,13 +527,12 @@ def template_send_to_meta(
     if revision is None:
         raise TransitionNotAllowed("No approved revision to send.")
     category = meta.TemplateCategory(revision.category)
+    # Meta refuses category edits of approved templates: send the category only if it changed.
+    new_category = category if current.meta_id and category != current.category else None
     try:
         if current.meta_id:
             graph.edit_template(
-                current.meta_id,
-                components=list(revision.components),
-                # Meta refuses category edits of approved templates: send it only if it changed.
-                category=category if category != current.category else None,
+                current.meta_id, components=list(revision.components), category=new_category
             )
             created = None
         else:
@@ -536,7 +545,7 @@ def template_send_to_meta(
                 parameter_format=revision.parameter_format,
             )
     except MetaError as exc:
-        message = meta_error_text(exc, template=current)
+        message = meta_error_text(exc, template=current, new_category=new_category)
         with transaction.atomic():
             locked = _lock(current)
             if locked.review_state != ReviewState.APPROVED:  # a concurrent send got through

@@ -238,3 +238,27 @@ def test_edit_while_meta_is_reviewing_is_refused(in_acme, sim, graph, acme_agent
         "templates can be edited."
     )
     assert MessageTemplate.objects.get(pk=template.pk).review_state == "approved"
+
+
+def test_category_change_of_an_approved_template_is_refused_in_its_own_words(
+    in_acme, sim, graph, acme_agent, staff_reviewer
+):
+    template = meta_template()
+    services.template_edit(
+        template=template,
+        actor=author(acme_agent),
+        category="marketing",
+        components=[dict(GOOD_BODY)],
+    )
+    services.template_submit(template=template, actor=author(acme_agent))
+
+    with pytest.raises(TemplateSendFailed) as refused:
+        services.template_approve_and_send(
+            template=template, actor=reviewer(staff_reviewer), graph=graph
+        )
+
+    assert str(refused.value) == (
+        "Meta does not allow the category of an approved template to change; keep it utility, "
+        "or create a new template in the marketing category."
+    )
+    assert sim.state.templates["3110000001"]["category"] == "UTILITY"
