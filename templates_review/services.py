@@ -21,6 +21,7 @@ from portal.audit.services import audit_record
 from portal.meta import types as meta
 from portal.meta.client import GraphClient
 from portal.meta.errors import MetaError, MetaTemplateEditRefused
+from portal.meta.types import CreatedTemplate
 from templates_review.choices import (
     COMMENTERS,
     EDIT_TARGET,
@@ -507,6 +508,51 @@ def meta_error_text(
     return exc.plain_message
 
 
+# "Content in this language already exists" (meta-platform.md; the simulator answers it too).
+ALREADY_EXISTS_SUBCODE = 2388024
+
+
+def _texts(components) -> list[tuple[str, str]]:
+    """What a template says, part by part: enough to tell our template from another of the
+    same name, whatever Meta adds to the components it stores."""
+    return [
+        (str(c.get("type", "")).upper(), str(c.get("text") or ""))
+        for c in components
+        if isinstance(c, dict)
+    ]
+
+
+def _create_at_meta(
+    *, graph: GraphClient, template: MessageTemplate, revision: TemplateRevision
+) -> CreatedTemplate:
+    """Create the revision at Meta. A create whose answer was lost and that was sent again
+    hears "already exists": if the template Meta has under this name and language says what
+    the revision says, it is ours and the create succeeded; anything else is a refusal."""
+    try:
+        return graph.create_template(
+            template.account.meta_id,
+            name=revision.name,
+            language=revision.language,
+            category=meta.TemplateCategory(revision.category),
+            components=list(revision.components),
+            parameter_format=revision.parameter_format,
+        )
+    except MetaError as exc:
+        if exc.subcode != ALREADY_EXISTS_SUBCODE:
+            raise
+        found = next(
+            (
+                info
+                for info in graph.list_templates(template.account.meta_id)
+                if (info.name, info.language) == (revision.name, revision.language)
+            ),
+            None,
+        )
+        if found is None or _texts(found.components) != _texts(revision.components):
+            raise
+        return CreatedTemplate(id=found.id, status=found.status, category=found.category)
+
+
 def template_send_to_meta(
     *,
     template: MessageTemplate,
@@ -536,14 +582,7 @@ def template_send_to_meta(
             )
             created = None
         else:
-            created = graph.create_template(
-                current.account.meta_id,
-                name=revision.name,
-                language=revision.language,
-                category=category,
-                components=list(revision.components),
-                parameter_format=revision.parameter_format,
-            )
+            created = _create_at_meta(graph=graph, template=current, revision=revision)
     except MetaError as exc:
         message = meta_error_text(exc, template=current, new_category=new_category)
         with transaction.atomic():

@@ -9,13 +9,16 @@ from django.db import connection
 
 from compliance.models import Alert
 from portal.audit.models import AuditLog
+from portal.meta.client import GraphClient
 from portal.meta.services import webhook_delivery_process, webhook_delivery_store
+from portal.meta.types import TemplateCategory
 from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
 from templates_review.services import Actor, TemplateSendFailed
 from tenants.models import WorkItem, WorkKind
 from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import ACME_WABA, TOKEN
 from tests.webhooks import body_of
 
 GOOD_BODY = {
@@ -262,3 +265,52 @@ def test_category_change_of_an_approved_template_is_refused_in_its_own_words(
         "or create a new template in the marketing category."
     )
     assert sim.state.templates["3110000001"]["category"] == "UTILITY"
+
+
+def test_create_retried_after_a_lost_answer_is_recognised_as_the_template_meta_has(
+    in_acme, sim, acme_agent, staff_reviewer
+):
+    template = submitted("lost_answer", acme_agent)
+    # Meta creates the template but its answer comes too late; the client's retry then hears
+    # "already exists" (2388024).
+    sim.configure(
+        errors={"next": [{"kind": "timeout", "delay": 1.0, "match": "message_templates"}]}
+    )
+    with GraphClient(
+        token=TOKEN, base_url=sim.url, timeout=0.3, max_retries=2, sleep=lambda s: None
+    ) as impatient:
+        services.template_approve_and_send(
+            template=template, actor=reviewer(staff_reviewer), graph=impatient
+        )
+
+    [at_meta] = [t for t in sim.state.templates.values() if t["name"] == "lost_answer"]
+    template.refresh_from_db()
+    assert (template.review_state, template.meta_id, template.meta_status) == (
+        "sent_to_meta",
+        at_meta["id"],
+        "pending",
+    )
+    assert template.send_error == ""
+    assert AuditLog.objects.get(action="template.sent_to_meta").after["meta_id"] == at_meta["id"]
+
+
+def test_a_different_template_of_the_same_name_at_meta_is_still_a_refusal(
+    in_acme, sim, graph, acme_agent, staff_reviewer
+):
+    graph.create_template(
+        ACME_WABA,
+        name="taken_name",
+        language="en_US",
+        category=TemplateCategory.UTILITY,
+        components=[{**GOOD_BODY, "text": "Someone else wrote {{1}} and {{2}} here, long ago."}],
+    )
+    template = submitted("taken_name", acme_agent)
+
+    with pytest.raises(TemplateSendFailed) as refused:
+        services.template_approve_and_send(
+            template=template, actor=reviewer(staff_reviewer), graph=graph
+        )
+
+    assert str(refused.value) == "A template with this name already exists in this language."
+    template.refresh_from_db()
+    assert (template.review_state, template.meta_id) == ("approved", None)
