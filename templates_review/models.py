@@ -84,6 +84,11 @@ class MessageTemplate(models.Model):
             return self.review_state
         return f"meta_{self.meta_status}"
 
+    @property
+    def sending(self) -> bool:
+        """Approved by the BSP and on its way to Meta: no refusal recorded yet."""
+        return self.review_state == ReviewState.APPROVED and not self.send_error
+
     def pause_time_left(self, now=None):
         """How long the current pause still runs (a timedelta), or None if not paused."""
         if self.meta_status != meta.TemplateStatus.PAUSED or self.paused_until is None:

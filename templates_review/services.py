@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from compliance.models import WhatsAppAccount
 from portal.audit.services import audit_record
+from portal.celery import enqueue_for_schema
 from portal.meta import types as meta
 from portal.meta.client import GraphClient
-from portal.meta.errors import MetaError, MetaTemplateEditRefused
+from portal.meta.errors import MetaError, MetaRateLimited, MetaTemplateEditRefused
 from portal.meta.types import CreatedTemplate
 from templates_review.choices import (
     COMMENTERS,
@@ -466,15 +467,57 @@ def template_reject(
 def template_approve(
     *, template: MessageTemplate, actor: Actor, comment: str = "", client: Client | None = None
 ) -> MessageTemplate:
-    """The BSP approves the latest revision; it stays in the queue until Meta has it."""
-    return _decide(
-        template=template,
-        actor=actor,
-        action=ReviewAction.APPROVE,
-        audit_action="approved",
-        reason=None,
-        comment=comment,
-        client=client,
+    """The BSP approves the latest revision. After the commit a task sends it to Meta
+    (`tasks.template_send`), so the reviewer never waits on Meta; until Meta has it, it stays in
+    the queue, shown as sending, or with Meta's refusal."""
+    client = _client(client)
+    with transaction.atomic():
+        approved = _decide(
+            template=template,
+            actor=actor,
+            action=ReviewAction.APPROVE,
+            audit_action="approved",
+            reason=None,
+            comment=comment,
+            client=client,
+        )
+        _send_later(template=approved, actor=actor, client=client)
+    return approved
+
+
+def template_send_request(
+    *, template: MessageTemplate, actor: Actor, client: Client | None = None
+) -> MessageTemplate:
+    """Staff ask for another attempt to send an approved template to Meta (after Meta refused
+    it, or when a send seems stuck): the refusal is cleared and a task sends it again."""
+    client = _client(client)
+    with transaction.atomic():
+        locked = _lock(template)
+        transition_check(action=ReviewAction.SEND, state=locked.review_state, role=actor.role)
+        before = locked.send_error
+        locked.send_error = ""
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["send_error", "updated_at"])
+        _audit(
+            "send_requested",
+            actor=actor,
+            client=client,
+            template=locked,
+            before={"send_error": before},
+            after={"state": locked.review_state},
+        )
+        _queue_sync(template=locked, client=client)
+        _send_later(template=locked, actor=actor, client=client)
+    return locked
+
+
+def _send_later(*, template: MessageTemplate, actor: Actor, client: Client) -> None:
+    from templates_review.tasks import template_send
+
+    reviewer_id = actor.user.pk if actor.user is not None else None
+    transaction.on_commit(
+        lambda: enqueue_for_schema(template_send, client.schema_name, template.pk, reviewer_id),
+        robust=True,  # the approval stands; "Send to Meta again" queues another attempt
     )
 
 
@@ -559,11 +602,13 @@ def template_send_to_meta(
     actor: Actor,
     graph: GraphClient,
     client: Client | None = None,
+    retry_later: bool = False,
 ) -> MessageTemplate:
     """Create the approved revision at Meta, or edit the template Meta has (Meta's edit rules
     apply). On success the template is in Meta's review (PENDING) and leaves the staff queue; on
     a refusal it stays approved in the queue with Meta's reason in plain words, and
-    TemplateSendFailed is raised."""
+    TemplateSendFailed is raised. With `retry_later`, Meta being busy or unreachable
+    (MetaRateLimited) is not a refusal: it is raised as is, for the caller to try again."""
     client = _client(client)
     current = MessageTemplate.objects.select_related("approved_revision", "account").get(
         pk=template.pk
@@ -584,6 +629,8 @@ def template_send_to_meta(
         else:
             created = _create_at_meta(graph=graph, template=current, revision=revision)
     except MetaError as exc:
+        if retry_later and isinstance(exc, MetaRateLimited):
+            raise
         message = meta_error_text(exc, template=current, new_category=new_category)
         with transaction.atomic():
             locked = _lock(current)
@@ -642,21 +689,6 @@ def template_send_to_meta(
         )
         _queue_sync(template=locked, client=client)
     return locked
-
-
-def template_approve_and_send(
-    *,
-    template: MessageTemplate,
-    actor: Actor,
-    graph: GraphClient,
-    comment: str = "",
-    client: Client | None = None,
-) -> MessageTemplate:
-    """Approve, then send to Meta. The approval stands even if Meta refuses (the queue row shows
-    why, and staff can send again)."""
-    client = _client(client)
-    template_approve(template=template, actor=actor, comment=comment, client=client)
-    return template_send_to_meta(template=template, actor=actor, graph=graph, client=client)
 
 
 def _summary(template: MessageTemplate) -> dict:

@@ -295,20 +295,16 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
         template = get_object_or_404(MessageTemplate, pk=template_id)
         try:
             if action == "approve":
-                with services.meta_graph() as graph:
-                    if template.review_state == ReviewState.APPROVED:
-                        services.template_send_to_meta(
-                            template=template, actor=actor, graph=graph, client=client
-                        )
-                    else:
-                        services.template_approve_and_send(
-                            template=template,
-                            actor=actor,
-                            graph=graph,
-                            comment=request.POST.get("comment", ""),
-                            client=client,
-                        )
-                messages.success(request, f"{template.name} approved and sent to Meta.")
+                if template.review_state == ReviewState.APPROVED:  # after a refusal: again
+                    services.template_send_request(template=template, actor=actor, client=client)
+                else:
+                    services.template_approve(
+                        template=template,
+                        actor=actor,
+                        comment=request.POST.get("comment", ""),
+                        client=client,
+                    )
+                messages.success(request, f"{template.name} approved; it is on its way to Meta.")
             elif action in ("request_changes", "reject"):
                 form = DecisionForm(request.POST)
                 if not form.is_valid():
@@ -333,8 +329,6 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
                 )
             else:
                 raise PermissionDenied("Unknown action.")
-        except services.TemplateSendFailed as exc:
-            messages.error(request, f"{template.name} is approved, but Meta refused it: {exc}")
         except services.TransitionNotAllowed as exc:
             messages.error(request, str(exc))
     return redirect("staff-template-queue")

@@ -96,6 +96,9 @@ class TemplateSerializer(serializers.Serializer):
     disabled_at = serializers.DateTimeField(allow_null=True)
     pending_category_change = serializers.DictField()
     send_error = serializers.CharField()
+    sending = serializers.BooleanField(
+        help_text="Approved and on its way to Meta (no refusal recorded yet)."
+    )
     submitted_at = serializers.DateTimeField(allow_null=True)
     sent_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()

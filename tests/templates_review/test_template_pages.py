@@ -295,11 +295,19 @@ def test_queue_action_on_another_clients_id_finds_nothing(
 
 
 def test_reviewer_approves_from_the_queue_and_meta_gets_it(
-    web, acme, acme_waba, acme_agent, staff_reviewer, meta_at_sim
+    web,
+    acme,
+    acme_waba,
+    acme_agent,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
 ):
     template = submit(acme, acme_agent, name="queue_approved")
 
-    response = web(None, staff_reviewer).post(f"/staff/templates/acme/{template.pk}/approve/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web(None, staff_reviewer).post(f"/staff/templates/acme/{template.pk}/approve/")
 
     assert response.status_code == 302
     template = in_schema(acme, lambda: MessageTemplate.objects.get(pk=template.pk))

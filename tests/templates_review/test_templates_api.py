@@ -183,22 +183,45 @@ def test_account_manager_may_not_review(api, acme, acme_waba, staff_manager):
     assert state_of(acme, template) == ReviewState.SUBMITTED
 
 
-def test_reviewer_approves_and_the_template_goes_to_meta(
-    api, acme, acme_waba, staff_reviewer, meta_at_sim
+def test_reviewer_approves_at_once_and_the_template_goes_to_meta_after_commit(
+    api,
+    acme,
+    acme_waba,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
 ):
     template = make(acme, name="api_approved", review_state=ReviewState.SUBMITTED)
 
-    response = api(acme, user=staff_reviewer).post(
-        f"{URL}{template.pk}/approve/", {}, format="json"
-    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api(acme, user=staff_reviewer).post(
+            f"{URL}{template.pk}/approve/", {}, format="json"
+        )
 
-    assert response.status_code == 200, response.content
+    assert response.status_code == 202, response.content
     body = response.json()
-    assert (body["review_state"], body["meta_status"]) == ("sent_to_meta", "pending")
+    assert (body["review_state"], body["sending"], body["meta_id"]) == ("approved", True, None)
+    for callback in callbacks:
+        callback()
+    body = api(acme, user=staff_reviewer).get(f"{URL}{template.pk}/").json()
+    assert (body["review_state"], body["meta_status"], body["sending"]) == (
+        "sent_to_meta",
+        "pending",
+        False,
+    )
     assert meta_at_sim.state.templates[body["meta_id"]]["name"] == "api_approved"
 
 
-def test_meta_refusal_is_a_502_in_plain_words(api, acme, acme_waba, staff_reviewer, meta_at_sim):
+def test_meta_refusal_is_in_the_template_in_plain_words_and_approve_sends_again(
+    api,
+    acme,
+    acme_waba,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
+):
     template = make(
         acme,
         name="dangles",
@@ -207,16 +230,20 @@ def test_meta_refusal_is_a_502_in_plain_words(api, acme, acme_waba, staff_review
             {"type": "BODY", "text": "{{1}} is your code", "example": {"body_text": [["1"]]}}
         ],
     )
+    http = api(acme, user=staff_reviewer)
 
-    response = api(acme, user=staff_reviewer).post(
-        f"{URL}{template.pk}/approve/", {}, format="json"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        http.post(f"{URL}{template.pk}/approve/", {}, format="json")
 
-    assert response.status_code == 502
-    assert response.json()["detail"] == (
-        "Approved, but Meta refused it: The template may not start or end with a parameter."
+    body = http.get(f"{URL}{template.pk}/").json()
+    assert (body["review_state"], body["sending"], body["send_error"]) == (
+        "approved",
+        False,
+        "The template may not start or end with a parameter.",
     )
-    assert state_of(acme, template) == ReviewState.APPROVED
+    with django_capture_on_commit_callbacks() as callbacks:
+        again = http.post(f"{URL}{template.pk}/approve/", {}, format="json")
+    assert (again.status_code, again.json()["sending"], len(callbacks)) == (202, True, 1)
 
 
 # --- cross-tenant: globex's people and keys reach nothing of acme's ------------------------
