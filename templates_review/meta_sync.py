@@ -56,6 +56,21 @@ def _history(template, key, occurred_at, **fields) -> bool:
     return True
 
 
+def _event(template, *, account, kind, severity, title, key, occurred_at, value) -> None:
+    """Meta's change as a health event of the account (the client's alert, when it warrants one)."""
+    compliance.health_event_record(
+        kind=kind,
+        severity=severity,
+        title=title,
+        key=key,
+        source=EventSource.WEBHOOK,
+        occurred_at=occurred_at,
+        account=account,
+        template_name=template.name,
+        data=value,
+    )
+
+
 def template_apply_meta_status(
     *, account: WhatsAppAccount, value: dict, occurred_at: datetime, key: str
 ) -> MessageTemplate:
@@ -123,16 +138,15 @@ def template_apply_meta_status(
     template.save(update_fields=fields)
     if event:
         kind, severity, title_text = event
-        compliance.health_event_record(
+        _event(
+            template,
+            account=account,
             kind=kind,
             severity=severity,
             title=title_text,
             key=key,
-            source=EventSource.WEBHOOK,
             occurred_at=occurred_at,
-            account=account,
-            template_name=template.name,
-            data=value,
+            value=value,
         )
         compliance.account_reassess_numbers(account=account)
     return template
@@ -148,16 +162,15 @@ def template_apply_meta_quality(
     template.quality = quality
     template.quality_updated_at = occurred_at
     template.save(update_fields=["quality", "quality_updated_at"])
-    compliance.health_event_record(
+    _event(
+        template,
+        account=account,
         kind=EventKind.TEMPLATE_QUALITY,
         severity=Severity.WARNING if quality == meta.Quality.LOW else Severity.INFO,
         title=f"Template {template.name} quality: {quality.value}",
         key=key,
-        source=EventSource.WEBHOOK,
         occurred_at=occurred_at,
-        account=account,
-        template_name=template.name,
-        data=value,
+        value=value,
     )
     return template
 
@@ -181,16 +194,15 @@ def template_apply_category_update(
         title = f"Template {template.name} is now {new.value}"
         severity = Severity.INFO
     template.save(update_fields=["category", "pending_category_change"])
-    compliance.health_event_record(
+    _event(
+        template,
+        account=account,
         kind=EventKind.TEMPLATE_CATEGORY,
         severity=severity,
         title=title,
         key=key,
-        source=EventSource.WEBHOOK,
         occurred_at=occurred_at,
-        account=account,
-        template_name=template.name,
-        data=value,
+        value=value,
     )
     return template
 
