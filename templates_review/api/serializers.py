@@ -90,6 +90,8 @@ class TemplateSerializer(serializers.Serializer):
     meta_status = serializers.CharField()
     quality = serializers.CharField()
     rejection_reason = serializers.CharField()
+    rejection_text = serializers.CharField(help_text="Meta's rejection reason in plain words.")
+    rejection_info = serializers.DictField(help_text="Meta's reason and recommendation, if any.")
     pause_count = serializers.IntegerField()
     paused_until = serializers.DateTimeField(allow_null=True)
     pause_seconds_left = serializers.SerializerMethodField()

@@ -335,3 +335,25 @@ def test_editor_warns_when_it_cannot_show_every_part(web, acme, acme_waba, acme_
     assert (
         "saving here replaces them" not in http.get(f"/templates/{plain.pk}/edit/").content.decode()
     )
+
+
+def test_metas_rejection_is_shown_in_plain_words_with_its_recommendation(
+    web, acme, acme_waba, acme_viewer
+):
+    template = make(
+        acme,
+        name="rejected_by_meta",
+        review_state=ReviewState.SENT_TO_META,
+        meta_id="77",
+        meta_status="rejected",
+        rejection_reason="INVALID_FORMAT",
+        rejection_info={
+            "reason": "The template's parameters are not formatted correctly.",
+            "recommendation": "Check the braces and the order of the parameters.",
+        },
+    )
+
+    page = web(acme, acme_viewer).get(f"/templates/{template.pk}/").content.decode()
+
+    assert "Meta found a format problem (parameters, braces or examples)." in page
+    assert "Check the braces and the order of the parameters." in page

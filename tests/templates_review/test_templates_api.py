@@ -298,3 +298,20 @@ def test_acme_template_ids_do_not_exist_on_globex(api, acme, acme_waba, globex, 
     connection.set_schema_to_public()
     response = api(globex, user=globex_owner).get(f"{URL}{template.pk}/")
     assert response.status_code == 404
+
+
+def test_metas_rejection_comes_in_plain_words(api, acme, acme_waba, acme_viewer):
+    template = make(
+        acme,
+        review_state=ReviewState.SENT_TO_META,
+        meta_id="78",
+        meta_status="rejected",
+        rejection_reason="PROMOTIONAL",
+    )
+
+    body = api(acme, user=acme_viewer).get(f"{URL}{template.pk}/").json()
+
+    assert (body["rejection_reason"], body["rejection_text"]) == (
+        "PROMOTIONAL",
+        "Meta found promotional content in a template that is not MARKETING.",
+    )
