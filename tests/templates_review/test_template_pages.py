@@ -357,3 +357,18 @@ def test_metas_rejection_is_shown_in_plain_words_with_its_recommendation(
 
     assert "Meta found a format problem (parameters, braces or examples)." in page
     assert "Check the braces and the order of the parameters." in page
+
+
+def test_a_comment_too_long_comes_back_with_the_error_and_nothing_lost(
+    web, acme, acme_waba, acme_agent
+):
+    template = make(acme)
+    text = "Please look at this. " * 260  # over 5,000 characters
+
+    response = web(acme, acme_agent).post(f"/templates/{template.pk}/comments/", {"body": text})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Ensure this value has at most 5000 characters" in page
+    assert text.strip() in page
+    assert in_schema(acme, lambda: template.comments.count()) == 0
