@@ -315,3 +315,41 @@ def test_metas_rejection_comes_in_plain_words(api, acme, acme_waba, acme_viewer)
         "PROMOTIONAL",
         "Meta found promotional content in a template that is not MARKETING.",
     )
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "acme_owner",
+        "acme_admin",
+        "acme_agent",
+        "acme_viewer",
+        "staff_manager",
+        "staff_appeals",
+        "write_key",
+        "read_key",
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [("approve", {}), ("request-changes", {"reason": "scam"}), ("reject", {"reason": "scam"})],
+)
+def test_only_reviewers_may_decide_through_the_api(
+    request, api, acme, acme_waba, who, path, payload, django_capture_on_commit_callbacks
+):
+    template = make(acme, review_state=ReviewState.SUBMITTED)
+    if who.endswith("_key"):
+        scopes = ["read", "write"] if who == "write_key" else ["read"]
+        http = api(acme, key=ApiKeyFactory(client=acme, scopes=scopes).raw_key)
+    else:
+        http = api(acme, user=request.getfixturevalue(who))
+    audit_rows = AuditLog.objects.count()  # the key's creation is audited too
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = http.post(f"{URL}{template.pk}/{path}/", payload, format="json")
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert state_of(acme, template) == ReviewState.SUBMITTED
+    assert AuditLog.objects.count() == audit_rows
+    assert callbacks == []  # nothing sent to Meta
