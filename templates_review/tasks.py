@@ -36,4 +36,6 @@ def template_send(self, template_id: int, reviewer_id: int | None) -> str:
         raise self.retry(countdown=min(max(exc.retry_after or 60, 1), 3600)) from None
     except services.TemplateSendFailed:
         return "refused"
+    except services.TransitionNotAllowed:  # another send got there first
+        return "nothing to send"
     return "sent"

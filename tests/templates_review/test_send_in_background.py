@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from portal.audit.models import AuditLog
@@ -176,3 +176,43 @@ def test_only_reviewers_may_ask_for_a_send_again(in_acme, acme_agent, staff_mana
             services.template_send_request(template=template, actor=actor)
     template.refresh_from_db()
     assert template.send_error == "Meta refused."
+
+
+def test_a_task_that_loses_the_race_to_another_send_ends_quietly(
+    in_acme, acme_agent, staff_reviewer, meta_at_sim, monkeypatch
+):
+    template = submit(in_acme, acme_agent, name="raced")
+    services.template_approve(template=template, actor=Actor(staff_reviewer, "template_reviewer"))
+    create = services._create_at_meta
+
+    def create_while_another_send_commits(**kwargs):
+        created = create(**kwargs)
+        MessageTemplate.objects.filter(pk=template.pk).update(
+            review_state=ReviewState.SENT_TO_META, meta_id=created.id
+        )
+        return created
+
+    monkeypatch.setattr(services, "_create_at_meta", create_while_another_send_commits)
+
+    assert template_send.apply(args=[template.pk, staff_reviewer.pk]).get() == "nothing to send"
+    assert not AuditLog.objects.filter(action="template.sent_to_meta").exists()
+
+
+def test_a_rolled_back_approval_sends_nothing(
+    in_acme, acme_agent, staff_reviewer, django_capture_on_commit_callbacks
+):
+    template = submit(in_acme, acme_agent, name="rolled_back")
+
+    def approve_then_fail():
+        with transaction.atomic():
+            services.template_approve(
+                template=template, actor=Actor(staff_reviewer, "template_reviewer")
+            )
+            raise RuntimeError("something after the approval failed")
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        approve_then_fail()
+
+    assert callbacks == []
+    assert MessageTemplate.objects.get(pk=template.pk).review_state == ReviewState.SUBMITTED
+    assert WorkItem.objects.get(kind=WorkKind.TEMPLATE_REVIEW).status == ReviewState.SUBMITTED
