@@ -159,7 +159,7 @@ def _first_client() -> list[dict]:
     from compliance.services import account_link
     from templates_review import services
     from templates_review.choices import ReviewState
-    from templates_review.services import Actor
+    from templates_review.services import Actor, review
     from tenants.models import WorkItem, WorkKind
     from tenants.services import client_create
 
@@ -191,7 +191,7 @@ def _first_client() -> list[dict]:
         )
         services.template_submit(template=edited, actor=author, client=client)
         # Approved only for its revision to be the diff's base: no send task reaches the broker.
-        with mock.patch.object(services, "_send_later", return_value=None):
+        with mock.patch.object(review, "_send_later", return_value=None):
             services.template_approve(template=edited, actor=reviewer, client=client)
         type(edited).objects.filter(pk=edited.pk).update(
             review_state=ReviewState.SENT_TO_META, meta_id="990000000000001"

@@ -14,7 +14,7 @@ from portal.celery import TenantSchemaRequired
 from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
-from templates_review.services import Actor
+from templates_review.services import Actor, sending
 from templates_review.tasks import template_send
 from tenants.models import WorkItem, WorkKind
 from tests.factories import MessageTemplateFactory
@@ -183,7 +183,7 @@ def test_a_task_that_loses_the_race_to_another_send_ends_quietly(
 ):
     template = submit(in_acme, acme_agent, name="raced")
     services.template_approve(template=template, actor=Actor(staff_reviewer, "template_reviewer"))
-    create = services._create_at_meta
+    create = sending._create_at_meta
 
     def create_while_another_send_commits(**kwargs):
         created = create(**kwargs)
@@ -192,7 +192,7 @@ def test_a_task_that_loses_the_race_to_another_send_ends_quietly(
         )
         return created
 
-    monkeypatch.setattr(services, "_create_at_meta", create_while_another_send_commits)
+    monkeypatch.setattr(sending, "_create_at_meta", create_while_another_send_commits)
 
     assert template_send.apply(args=[template.pk, staff_reviewer.pk]).get() == "nothing to send"
     assert not AuditLog.objects.filter(action="template.sent_to_meta").exists()
