@@ -70,3 +70,26 @@ def approve_and_send(*, template, actor, graph, comment="", client=None):
     return services.template_send_to_meta(
         template=template, actor=actor, graph=graph, client=client
     )
+
+
+def in_schema(client, fn):
+    """`fn()` inside the client's schema."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(client.schema_name):
+        return fn()
+
+
+def submit(client, user, **kwargs):
+    """A template (factory fields in `kwargs`) submitted to the queue by `user` as an agent."""
+    from templates_review import services
+    from templates_review.services import Actor
+    from tests.factories import MessageTemplateFactory
+
+    def run():
+        template = MessageTemplateFactory(**kwargs)
+        return services.template_submit(
+            template=template, actor=Actor(principal=user, role="agent"), client=client
+        )
+
+    return in_schema(client, run)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django_tenants.utils import schema_context
 
 from portal.audit.models import AuditLog
 from portal.celery import TenantSchemaRequired
@@ -17,24 +16,9 @@ from templates_review.models import MessageTemplate
 from templates_review.services import Actor, sending
 from templates_review.tasks import template_send
 from tenants.models import WorkItem, WorkKind
-from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import in_schema, submit
 
 DANGLING = [{"type": "BODY", "text": "Your code is {{1}}", "example": {"body_text": [["7"]]}}]
-
-
-def in_schema(client, fn):
-    with schema_context(client.schema_name):
-        return fn()
-
-
-def submit(client, user, **kwargs):
-    def run():
-        template = MessageTemplateFactory(**kwargs)
-        return services.template_submit(
-            template=template, actor=Actor(principal=user, role="agent"), client=client
-        )
-
-    return in_schema(client, run)
 
 
 def fetch(client, template):

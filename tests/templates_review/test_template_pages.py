@@ -13,12 +13,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from portal.audit.models import AuditLog
-from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
-from templates_review.services import Actor
 from tenants.models import WorkItem, WorkKind
 from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import submit
 
 EDITOR = {
     "name": "order_ready",
@@ -187,16 +186,6 @@ def test_acme_template_ids_are_not_found_on_globex(web, acme, acme_waba, globex,
 
 
 # --- the staff queue ------------------------------------------------------------------------
-
-
-def submit(client, user, **kwargs):
-    def run():
-        template = MessageTemplateFactory(**kwargs)
-        return services.template_submit(
-            template=template, actor=Actor(principal=user, role="agent"), client=client
-        )
-
-    return in_schema(client, run)
 
 
 def test_queue_lists_every_clients_templates_oldest_first_with_lint_and_diff(
