@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 from portal.celery import TenantOnlyTask, app
 from portal.meta.errors import MetaRateLimited
 from templates_review import selectors, services
@@ -38,4 +40,7 @@ def template_send(self, template_id: int, reviewer_id: int | None) -> str:
         return "refused"
     except services.TransitionNotAllowed:  # another send got there first
         return "nothing to send"
+    except PermissionDenied:  # the reviewer who approved it may no longer send
+        services.template_send_stopped(template=template, reason=services.REVIEWER_GONE)
+        return "refused"
     return "sent"

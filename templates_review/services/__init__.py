@@ -25,13 +25,16 @@ from templates_review.services.review import (
     template_send_request,
 )
 from templates_review.services.sending import (
+    REVIEWER_GONE,
     TemplateSendFailed,
     meta_error_text,
     meta_graph,
+    template_send_stopped,
     template_send_to_meta,
 )
 
 __all__ = [
+    "REVIEWER_GONE",
     "Actor",
     "TemplateSendFailed",
     "TransitionNotAllowed",
@@ -45,6 +48,7 @@ __all__ = [
     "template_reject",
     "template_request_changes",
     "template_send_request",
+    "template_send_stopped",
     "template_send_to_meta",
     "template_submit",
     "transition_check",

@@ -136,20 +136,13 @@ def template_send_to_meta(
         if retry_later and isinstance(exc, MetaRateLimited):
             raise
         message = meta_error_text(exc, template=current, new_category=new_category)
-        with transaction.atomic():
-            locked = _lock(current)
-            if locked.review_state != ReviewState.APPROVED:  # a concurrent send got through
-                raise TemplateSendFailed(message) from exc
-            locked.send_error = message[:500]
-            locked.save(update_fields=["send_error"])
-            _audit(
-                "send_failed",
-                actor=actor,
-                client=client,
-                template=locked,
-                after={"code": exc.code, "subcode": exc.subcode, "message": message},
-            )
-            _queue_sync(template=locked, client=client)
+        _refusal_record(
+            template=current,
+            actor=actor,
+            client=client,
+            message=message,
+            after={"code": exc.code, "subcode": exc.subcode},
+        )
         raise TemplateSendFailed(message) from exc
     with transaction.atomic():
         locked = _lock(current)
@@ -193,6 +186,48 @@ def template_send_to_meta(
         )
         _queue_sync(template=locked, client=client)
     return locked
+
+
+def _refusal_record(
+    *, template: MessageTemplate, actor: Actor, client: Client, message: str, after: dict
+) -> None:
+    """Why the send did not happen, on the template and its queue row (unless a concurrent
+    send got through meanwhile)."""
+    with transaction.atomic():
+        locked = _lock(template)
+        if locked.review_state != ReviewState.APPROVED:
+            return
+        locked.send_error = message[:500]
+        locked.save(update_fields=["send_error"])
+        _audit(
+            "send_failed",
+            actor=actor,
+            client=client,
+            template=locked,
+            after={**after, "message": message},
+        )
+        _queue_sync(template=locked, client=client)
+
+
+REVIEWER_GONE = (
+    "The reviewer who approved it may no longer send templates to Meta; a template reviewer "
+    "can send it again."
+)
+
+
+def template_send_stopped(
+    *, template: MessageTemplate, reason: str, client: Client | None = None
+) -> None:
+    """A send that cannot go ahead (the reviewer who approved it may no longer send): the
+    template stays approved in the queue with the reason, for a reviewer to send again,
+    instead of showing as sending for ever."""
+    _refusal_record(
+        template=template,
+        actor=Actor(principal=None, role="system", label="portal"),
+        client=_client(client),
+        message=reason,
+        after={"stopped": True},
+    )
 
 
 def meta_graph() -> GraphClient:

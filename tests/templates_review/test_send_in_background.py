@@ -200,3 +200,23 @@ def test_a_rolled_back_approval_sends_nothing(
     assert callbacks == []
     assert MessageTemplate.objects.get(pk=template.pk).review_state == ReviewState.SUBMITTED
     assert WorkItem.objects.get(kind=WorkKind.TEMPLATE_REVIEW).status == ReviewState.SUBMITTED
+
+
+def test_a_send_whose_reviewer_lost_the_role_stops_with_a_reason_not_stuck_sending(
+    in_acme, acme_agent, staff_reviewer, meta_at_sim
+):
+    template = submit(in_acme, acme_agent, name="demoted")
+    services.template_approve(template=template, actor=Actor(staff_reviewer, "template_reviewer"))
+    type(staff_reviewer).objects.filter(pk=staff_reviewer.pk).update(staff_role="account_manager")
+
+    assert template_send.apply(args=[template.pk, staff_reviewer.pk]).get() == "refused"
+
+    template.refresh_from_db()
+    assert (template.review_state, template.sending) == (ReviewState.APPROVED, False)
+    assert template.send_error == (
+        "The reviewer who approved it may no longer send templates to Meta; a template "
+        "reviewer can send it again."
+    )
+    item = WorkItem.objects.get(kind=WorkKind.TEMPLATE_REVIEW, client=in_acme)
+    assert item.data["send_error"] == template.send_error
+    assert not [t for t in meta_at_sim.state.templates.values() if t["name"] == "demoted"]
