@@ -56,6 +56,21 @@ def _history(template, key, occurred_at, **fields) -> bool:
     return True
 
 
+def _event(template, *, account, kind, severity, title, key, occurred_at, value) -> None:
+    """Meta's change as a health event of the account (the client's alert, when it warrants one)."""
+    compliance.health_event_record(
+        kind=kind,
+        severity=severity,
+        title=title,
+        key=key,
+        source=EventSource.WEBHOOK,
+        occurred_at=occurred_at,
+        account=account,
+        template_name=template.name,
+        data=value,
+    )
+
+
 def template_apply_meta_status(
     *, account: WhatsAppAccount, value: dict, occurred_at: datetime, key: str
 ) -> MessageTemplate:
@@ -123,16 +138,15 @@ def template_apply_meta_status(
     template.save(update_fields=fields)
     if event:
         kind, severity, title_text = event
-        compliance.health_event_record(
+        _event(
+            template,
+            account=account,
             kind=kind,
             severity=severity,
             title=title_text,
             key=key,
-            source=EventSource.WEBHOOK,
             occurred_at=occurred_at,
-            account=account,
-            template_name=template.name,
-            data=value,
+            value=value,
         )
         compliance.account_reassess_numbers(account=account)
     return template
@@ -148,16 +162,15 @@ def template_apply_meta_quality(
     template.quality = quality
     template.quality_updated_at = occurred_at
     template.save(update_fields=["quality", "quality_updated_at"])
-    compliance.health_event_record(
+    _event(
+        template,
+        account=account,
         kind=EventKind.TEMPLATE_QUALITY,
         severity=Severity.WARNING if quality == meta.Quality.LOW else Severity.INFO,
         title=f"Template {template.name} quality: {quality.value}",
         key=key,
-        source=EventSource.WEBHOOK,
         occurred_at=occurred_at,
-        account=account,
-        template_name=template.name,
-        data=value,
+        value=value,
     )
     return template
 
@@ -181,16 +194,15 @@ def template_apply_category_update(
         title = f"Template {template.name} is now {new.value}"
         severity = Severity.INFO
     template.save(update_fields=["category", "pending_category_change"])
-    compliance.health_event_record(
+    _event(
+        template,
+        account=account,
         kind=EventKind.TEMPLATE_CATEGORY,
         severity=severity,
         title=title,
         key=key,
-        source=EventSource.WEBHOOK,
         occurred_at=occurred_at,
-        account=account,
-        template_name=template.name,
-        data=value,
+        value=value,
     )
     return template
 
@@ -246,12 +258,15 @@ def templates_upsert_from_meta(
     created: list[MessageTemplate] = []
     confirmed_only: list[MessageTemplate] = []
     status_changes: list[tuple[meta.TemplateInfo, str]] = []
+    quality_changes: list[tuple[meta.TemplateInfo, str]] = []
+    category_changes: list[tuple[meta.TemplateInfo, str]] = []
     for info in infos:
         template = by_meta_id.get(info.id) or by_name.get((info.name, info.language))
         seen_before = template is not None
         if template is None:
             template = MessageTemplate(account=account, name=info.name, language=info.language)
         previous_status = template.meta_status
+        previous_quality, previous_category = template.quality, template.category
         before = [getattr(template, name) for name in _SYNCED_FIELDS]
         if template.meta_id and template.meta_id != info.id:
             by_meta_id.pop(template.meta_id, None)
@@ -278,6 +293,11 @@ def templates_upsert_from_meta(
         templates.append(template)
         if seen_before and previous_status != info.status:
             status_changes.append((info, previous_status))
+        if seen_before and previous_quality != info.quality:
+            quality_changes.append((info, previous_quality))
+        known = info.category != meta.TemplateCategory.UNKNOWN
+        if seen_before and known and previous_category != info.category:
+            category_changes.append((info, previous_category))
     if created:
         MessageTemplate.objects.bulk_create(created)
     if confirmed_only:
@@ -288,15 +308,49 @@ def templates_upsert_from_meta(
         template_apply_meta_status(
             account=account,
             value={
+                **_identity(info),
                 "event": info.raw.get("status", info.status.value.upper()),
-                "message_template_id": info.id,
-                "message_template_name": info.name,
-                "message_template_language": info.language,
                 "reason": info.rejected_reason,
             },
             occurred_at=confirmed_at,
-            key=compliance.dedupe_key(
-                "sync-template", info.id, previous_status, info.status, confirmed_at.isoformat()
-            ),
+            key=_sync_key(info, "status", previous_status, info.status, confirmed_at),
+        )
+    for info, previous_quality in quality_changes:
+        score = info.raw.get("quality_score")
+        template_apply_meta_quality(
+            account=account,
+            value={
+                **_identity(info),
+                "previous_quality_score": previous_quality,
+                "new_quality_score": (score.get("score") if isinstance(score, dict) else score)
+                or info.quality.value,
+            },
+            occurred_at=confirmed_at,
+            key=_sync_key(info, "quality", previous_quality, info.quality, confirmed_at),
+        )
+    for info, previous_category in category_changes:
+        template_apply_category_update(
+            account=account,
+            value={
+                **_identity(info),
+                "previous_category": previous_category,
+                "new_category": info.category.value,
+            },
+            occurred_at=confirmed_at,
+            key=_sync_key(info, "category", previous_category, info.category, confirmed_at),
         )
     return templates
+
+
+def _identity(info: meta.TemplateInfo) -> dict:
+    return {
+        "message_template_id": info.id,
+        "message_template_name": info.name,
+        "message_template_language": info.language,
+    }
+
+
+def _sync_key(info: meta.TemplateInfo, what: str, before, after, at: datetime) -> str:
+    if what == "status":  # as before, so a change already recorded is not recorded again
+        return compliance.dedupe_key("sync-template", info.id, before, after, at.isoformat())
+    return compliance.dedupe_key(f"sync-template-{what}", info.id, before, after, at.isoformat())

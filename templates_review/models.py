@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from compliance.choices import QUALITY_CHOICES, choices_of
 from portal.meta import types as meta
-from templates_review.choices import ReviewReason, ReviewState
+from templates_review.choices import META_REASON_TEXT, ReviewReason, ReviewState
 
 META_STATUS_CHOICES = choices_of(meta.TemplateStatus)
 CATEGORY_CHOICES = choices_of(meta.TemplateCategory)
@@ -83,6 +83,17 @@ class MessageTemplate(models.Model):
         if self.review_state != ReviewState.SENT_TO_META:
             return self.review_state
         return f"meta_{self.meta_status}"
+
+    @property
+    def rejection_text(self) -> str:
+        """Meta's rejection reason in plain words (Meta's token if we have no words for it)."""
+        reason = meta.TemplateRejectionReason.from_meta(self.rejection_reason)
+        return META_REASON_TEXT.get(reason) or self.rejection_reason.replace("_", " ").capitalize()
+
+    @property
+    def sending(self) -> bool:
+        """Approved by the BSP and on its way to Meta: no refusal recorded yet."""
+        return self.review_state == ReviewState.APPROVED and not self.send_error
 
     def pause_time_left(self, now=None):
         """How long the current pause still runs (a timedelta), or None if not paused."""

@@ -3,7 +3,7 @@ the staff queue (one indexed query on the public work index, whatever the number
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from portal.meta import types as meta
@@ -65,6 +65,23 @@ def templates_list(*, status: str = "", search: str = "") -> QuerySet[MessageTem
     if search:
         qs = qs.filter(name__icontains=search)
     return qs
+
+
+def template_status_counts() -> dict:
+    """The client's templates counted by status filter, in one query: `statuses` is a list of
+    (value, label, count) for the statuses that have templates, `total` counts every one."""
+    counts = MessageTemplate.objects.aggregate(
+        total=Count("pk"),
+        **{f"s_{value}": Count("pk", filter=q) for value, q in STATUS_FILTERS.items()},
+    )
+    return {
+        "statuses": [
+            (value, label, counts[f"s_{value}"])
+            for value, label in StatusFilter.choices
+            if counts[f"s_{value}"]
+        ],
+        "total": counts["total"],
+    }
 
 
 def template_get(*, template_id: int) -> MessageTemplate:

@@ -20,6 +20,7 @@ from compliance.models import WhatsAppAccount
 from templates_review import selectors, services
 from templates_review.choices import (
     CLIENT_AUTHORS,
+    COMMENTERS,
     REVIEWERS,
     ReviewReason,
     ReviewState,
@@ -177,6 +178,12 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
+    return _detail_page(request, template_id, comment_form=CommentForm())
+
+
+def _detail_page(
+    request: HttpRequest, template_id: int, *, comment_form: CommentForm, status: int = 200
+) -> HttpResponse:
     template = selectors.template_detail(template_id=template_id)
     old, new, diff = selectors.revisions_diff(
         template,
@@ -210,8 +217,9 @@ def template_detail(request: HttpRequest, template_id: int) -> HttpResponse:
             "can_author": actor.role in CLIENT_AUTHORS,
             "can_submit": actor.role in CLIENT_AUTHORS
             and template.review_state in (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED),
-            "comment_form": CommentForm(),
+            "comment_form": comment_form,
         },
+        status=status,
     )
 
 
@@ -234,16 +242,15 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def template_comment(request: HttpRequest, template_id: int) -> HttpResponse:
     template = selectors.template_get(template_id=template_id)
+    actor = selectors.actor_for_client_request(request)
+    if actor.role not in COMMENTERS:
+        raise PermissionDenied("Your role may not comment on templates.")
     form = CommentForm(request.POST)
-    if form.is_valid():
-        services.review_comment_add(
-            template=template,
-            actor=selectors.actor_for_client_request(request),
-            body=form.cleaned_data["body"],
-            client=request.tenant,
-        )
-    else:
-        messages.error(request, "Write a comment first.")
+    if not form.is_valid():  # the page again, with the error and what was written
+        return _detail_page(request, template.pk, comment_form=form, status=400)
+    services.review_comment_add(
+        template=template, actor=actor, body=form.cleaned_data["body"], client=request.tenant
+    )
     return redirect(reverse("template-detail", args=[template.pk]) + "#comments")
 
 
@@ -295,20 +302,16 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
         template = get_object_or_404(MessageTemplate, pk=template_id)
         try:
             if action == "approve":
-                with services.meta_graph() as graph:
-                    if template.review_state == ReviewState.APPROVED:
-                        services.template_send_to_meta(
-                            template=template, actor=actor, graph=graph, client=client
-                        )
-                    else:
-                        services.template_approve_and_send(
-                            template=template,
-                            actor=actor,
-                            graph=graph,
-                            comment=request.POST.get("comment", ""),
-                            client=client,
-                        )
-                messages.success(request, f"{template.name} approved and sent to Meta.")
+                if template.review_state == ReviewState.APPROVED:  # after a refusal: again
+                    services.template_send_request(template=template, actor=actor, client=client)
+                else:
+                    services.template_approve(
+                        template=template,
+                        actor=actor,
+                        comment=request.POST.get("comment", ""),
+                        client=client,
+                    )
+                messages.success(request, f"{template.name} approved; it is on its way to Meta.")
             elif action in ("request_changes", "reject"):
                 form = DecisionForm(request.POST)
                 if not form.is_valid():
@@ -333,8 +336,6 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
                 )
             else:
                 raise PermissionDenied("Unknown action.")
-        except services.TemplateSendFailed as exc:
-            messages.error(request, f"{template.name} is approved, but Meta refused it: {exc}")
         except services.TransitionNotAllowed as exc:
             messages.error(request, str(exc))
     return redirect("staff-template-queue")

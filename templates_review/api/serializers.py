@@ -90,12 +90,17 @@ class TemplateSerializer(serializers.Serializer):
     meta_status = serializers.CharField()
     quality = serializers.CharField()
     rejection_reason = serializers.CharField()
+    rejection_text = serializers.CharField(help_text="Meta's rejection reason in plain words.")
+    rejection_info = serializers.DictField(help_text="Meta's reason and recommendation, if any.")
     pause_count = serializers.IntegerField()
     paused_until = serializers.DateTimeField(allow_null=True)
     pause_seconds_left = serializers.SerializerMethodField()
     disabled_at = serializers.DateTimeField(allow_null=True)
     pending_category_change = serializers.DictField()
     send_error = serializers.CharField()
+    sending = serializers.BooleanField(
+        help_text="Approved and on its way to Meta (no refusal recorded yet)."
+    )
     submitted_at = serializers.DateTimeField(allow_null=True)
     sent_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()

@@ -32,6 +32,7 @@ from templates_review.api.serializers import (
     TemplateSerializer,
     TemplateWriteSerializer,
 )
+from templates_review.choices import ReviewState
 from templates_review.filtersets import TemplateFilterSet
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
@@ -66,12 +67,6 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The template's state does not allow this."
     default_code = "invalid_transition"
-
-
-class MetaRefused(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Meta refused the template."
-    default_code = "meta_refused"
 
 
 def _run(call):
@@ -209,39 +204,34 @@ class TemplateCommentsView(APIView):
 
 
 class TemplateApproveView(APIView):
-    """Staff: approve the latest revision and send it to Meta (create, or edit under Meta's
-    rules). If Meta refuses, the approval stands and the answer is a 502 with Meta's reason in
-    plain words; sending again later is the same call."""
+    """Staff: approve the latest revision; it is sent to Meta in the background (create, or edit
+    under Meta's rules), so the answer is a 202 with the template approved and `sending` true.
+    If Meta refuses, `send_error` says why in plain words; the same call sends it again."""
 
     parser_classes = [JSONParser]
 
-    @extend_schema(request=ApproveSerializer, responses=TemplateDetailSerializer)
+    @extend_schema(request=ApproveSerializer, responses={202: TemplateDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         template = get_object_or_404(MessageTemplate, pk=pk)
         data = ApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor = selectors.actor_for_client_request(request)
-        try:
-            with services.meta_graph() as graph:
-                if template.review_state == "approved":  # Meta refused before: send again
-                    _run(
-                        lambda: services.template_send_to_meta(
-                            template=template, actor=actor, graph=graph, client=request.tenant
-                        )
-                    )
-                else:
-                    _run(
-                        lambda: services.template_approve_and_send(
-                            template=template,
-                            actor=actor,
-                            graph=graph,
-                            comment=data.validated_data["comment"],
-                            client=request.tenant,
-                        )
-                    )
-        except services.TemplateSendFailed as exc:
-            raise MetaRefused(f"Approved, but Meta refused it: {exc}") from None
-        return Response(_detail(pk))
+        if template.review_state == ReviewState.APPROVED:  # after a refusal: send again
+            _run(
+                lambda: services.template_send_request(
+                    template=template, actor=actor, client=request.tenant
+                )
+            )
+        else:
+            _run(
+                lambda: services.template_approve(
+                    template=template,
+                    actor=actor,
+                    comment=data.validated_data["comment"],
+                    client=request.tenant,
+                )
+            )
+        return Response(_detail(pk), status=status.HTTP_202_ACCEPTED)
 
 
 class _DecisionView(APIView):

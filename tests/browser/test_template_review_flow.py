@@ -73,6 +73,18 @@ def sim(live_portal, settings):
     credentials.clear_cache()
 
 
+@pytest.fixture
+def eager_tasks():
+    """The send to Meta, queued after the approval's commit, runs in the live server's thread
+    (there is no worker in this test)."""
+    from portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 def sign_in(page, base: str, email: str) -> None:
     page.goto(base + "/auth/login/")
     page.get_by_label("E-mail").fill(email)
@@ -81,7 +93,9 @@ def sign_in(page, base: str, email: str) -> None:
     page.wait_for_load_state()
 
 
-def test_draft_lint_fix_submit_review_meta_approval(live_portal, browser, review_client, sim):
+def test_draft_lint_fix_submit_review_meta_approval(
+    live_portal, browser, review_client, sim, eager_tasks
+):
     from portal.meta.services import webhook_process_pending
 
     client, email = review_client
@@ -111,14 +125,14 @@ def test_draft_lint_fix_submit_review_meta_approval(live_portal, browser, review
     client_page.get_by_role("button", name="Submit for review").click()
     expect(client_page.locator("#template-status")).to_have_text("Submitted for review")
 
-    # A reviewer approves it in the queue; it goes to Meta.
+    # A reviewer approves it in the queue; a task sends it to Meta after the commit.
     sign_in(staff_page, staff_base, "reviewer@bsp.example")
     staff_page.goto(staff_base + "/staff/templates/")
     item = staff_page.locator("article.queue-item", has_text="pickup_ready")
     expect(item).to_contain_text("Review Flow")
     item.get_by_role("button", name="Approve and send to Meta").click()
     expect(staff_page.locator(".messages")).to_contain_text(
-        "pickup_ready approved and sent to Meta."
+        "pickup_ready approved; it is on its way to Meta."
     )
     expect(staff_page.locator("article.queue-item", has_text="pickup_ready")).to_have_count(0)
     client_page.reload()

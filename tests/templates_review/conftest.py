@@ -49,3 +49,47 @@ def meta_at_sim(settings, sim):
     credentials.clear_cache()
     yield sim
     credentials.clear_cache()
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks queued after commit run in this process."""
+    from portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def approve_and_send(*, template, actor, graph, comment="", client=None):
+    """Approve, then send in this process what the task would send after the commit."""
+    from templates_review import services
+
+    services.template_approve(template=template, actor=actor, comment=comment, client=client)
+    return services.template_send_to_meta(
+        template=template, actor=actor, graph=graph, client=client
+    )
+
+
+def in_schema(client, fn):
+    """`fn()` inside the client's schema."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(client.schema_name):
+        return fn()
+
+
+def submit(client, user, **kwargs):
+    """A template (factory fields in `kwargs`) submitted to the queue by `user` as an agent."""
+    from templates_review import services
+    from templates_review.services import Actor
+    from tests.factories import MessageTemplateFactory
+
+    def run():
+        template = MessageTemplateFactory(**kwargs)
+        return services.template_submit(
+            template=template, actor=Actor(principal=user, role="agent"), client=client
+        )
+
+    return in_schema(client, run)

@@ -13,6 +13,7 @@ from templates_review import services
 from templates_review.models import MessageTemplate
 from templates_review.services import Actor
 from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import approve_and_send
 from tests.webhooks import body_of
 
 
@@ -30,9 +31,7 @@ def test_pauses_show_time_left_then_disabled_and_alert_the_client(
     with schema_context(acme.schema_name):
         template = MessageTemplateFactory(name="low_quality_one")
         services.template_submit(template=template, actor=author, client=acme)
-        template = services.template_approve_and_send(
-            template=template, actor=reviewer, graph=graph, client=acme
-        )
+        template = approve_and_send(template=template, actor=reviewer, graph=graph, client=acme)
     deliver_all(sim.advance(60))  # Meta approves it
     http = web(acme, acme_viewer)
     page = f"/templates/{template.pk}/"

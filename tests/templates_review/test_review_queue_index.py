@@ -80,7 +80,7 @@ def test_audit_failure_rolls_back_the_queue_removal(in_acme, staff_reviewer, mon
     def failing_audit(*args, **kwargs):
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr(services, "audit_record", failing_audit)
+    monkeypatch.setattr("templates_review.services.common.audit_record", failing_audit)
     with pytest.raises(RuntimeError):
         services.template_reject(
             template=template, actor=reviewer(staff_reviewer), reason=ReviewReason.SCAM

@@ -9,13 +9,16 @@ from django.db import connection
 
 from compliance.models import Alert
 from portal.audit.models import AuditLog
+from portal.meta.client import GraphClient
 from portal.meta.services import webhook_delivery_process, webhook_delivery_store
+from portal.meta.types import TemplateCategory
 from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
 from templates_review.services import Actor, TemplateSendFailed
 from tenants.models import WorkItem, WorkKind
 from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import ACME_WABA, TOKEN, approve_and_send
 from tests.webhooks import body_of
 
 GOOD_BODY = {
@@ -52,9 +55,7 @@ def test_approval_creates_the_template_at_meta_and_meta_approves_it(
 ):
     template = submitted("shipping_notice", acme_agent)
 
-    services.template_approve_and_send(
-        template=template, actor=reviewer(staff_reviewer), graph=graph
-    )
+    approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
 
     template.refresh_from_db()
     at_meta = sim.state.templates[template.meta_id]
@@ -83,9 +84,7 @@ def test_meta_rejection_is_recorded_with_its_reason_and_the_client_is_alerted(
     in_acme, sim, graph, acme_agent, staff_reviewer
 ):
     template = submitted("spring_promo_code", acme_agent)  # the demo rejects *promo* names
-    services.template_approve_and_send(
-        template=template, actor=reviewer(staff_reviewer), graph=graph
-    )
+    approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
 
     deliver_all(in_acme, sim.advance(60))
 
@@ -115,9 +114,7 @@ def test_meta_refusal_at_creation_is_shown_in_plain_words_and_the_item_stays_que
     template = submitted("code_notice", acme_agent, components=[dangling])
 
     with pytest.raises(TemplateSendFailed) as refused:
-        services.template_approve_and_send(
-            template=template, actor=reviewer(staff_reviewer), graph=graph
-        )
+        approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
 
     assert str(refused.value) == "The template may not start or end with a parameter."
     template.refresh_from_db()
@@ -151,9 +148,7 @@ def edit_and_send(template, text, acme_agent, staff_reviewer, graph):
         components=[{**GOOD_BODY, "text": text}],
     )
     services.template_submit(template=template, actor=author(acme_agent))
-    return services.template_approve_and_send(
-        template=template, actor=reviewer(staff_reviewer), graph=graph
-    )
+    return approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
 
 
 def test_edit_of_an_approved_template_goes_to_meta_as_an_edit(
@@ -238,3 +233,70 @@ def test_edit_while_meta_is_reviewing_is_refused(in_acme, sim, graph, acme_agent
         "templates can be edited."
     )
     assert MessageTemplate.objects.get(pk=template.pk).review_state == "approved"
+
+
+def test_category_change_of_an_approved_template_is_refused_in_its_own_words(
+    in_acme, sim, graph, acme_agent, staff_reviewer
+):
+    template = meta_template()
+    services.template_edit(
+        template=template,
+        actor=author(acme_agent),
+        category="marketing",
+        components=[dict(GOOD_BODY)],
+    )
+    services.template_submit(template=template, actor=author(acme_agent))
+
+    with pytest.raises(TemplateSendFailed) as refused:
+        approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
+
+    assert str(refused.value) == (
+        "Meta does not allow the category of an approved template to change; keep it utility, "
+        "or create a new template in the marketing category."
+    )
+    assert sim.state.templates["3110000001"]["category"] == "UTILITY"
+
+
+def test_create_retried_after_a_lost_answer_is_recognised_as_the_template_meta_has(
+    in_acme, sim, acme_agent, staff_reviewer
+):
+    template = submitted("lost_answer", acme_agent)
+    # Meta creates the template but its answer comes too late; the client's retry then hears
+    # "already exists" (2388024).
+    sim.configure(
+        errors={"next": [{"kind": "timeout", "delay": 1.0, "match": "message_templates"}]}
+    )
+    with GraphClient(
+        token=TOKEN, base_url=sim.url, timeout=0.3, max_retries=2, sleep=lambda s: None
+    ) as impatient:
+        approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=impatient)
+
+    [at_meta] = [t for t in sim.state.templates.values() if t["name"] == "lost_answer"]
+    template.refresh_from_db()
+    assert (template.review_state, template.meta_id, template.meta_status) == (
+        "sent_to_meta",
+        at_meta["id"],
+        "pending",
+    )
+    assert template.send_error == ""
+    assert AuditLog.objects.get(action="template.sent_to_meta").after["meta_id"] == at_meta["id"]
+
+
+def test_a_different_template_of_the_same_name_at_meta_is_still_a_refusal(
+    in_acme, sim, graph, acme_agent, staff_reviewer
+):
+    graph.create_template(
+        ACME_WABA,
+        name="taken_name",
+        language="en_US",
+        category=TemplateCategory.UTILITY,
+        components=[{**GOOD_BODY, "text": "Someone else wrote {{1}} and {{2}} here, long ago."}],
+    )
+    template = submitted("taken_name", acme_agent)
+
+    with pytest.raises(TemplateSendFailed) as refused:
+        approve_and_send(template=template, actor=reviewer(staff_reviewer), graph=graph)
+
+    assert str(refused.value) == "A template with this name already exists in this language."
+    template.refresh_from_db()
+    assert (template.review_state, template.meta_id) == ("approved", None)

@@ -13,12 +13,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from portal.audit.models import AuditLog
-from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
-from templates_review.services import Actor
 from tenants.models import WorkItem, WorkKind
 from tests.factories import MessageTemplateFactory
+from tests.templates_review.conftest import submit
 
 EDITOR = {
     "name": "order_ready",
@@ -189,16 +188,6 @@ def test_acme_template_ids_are_not_found_on_globex(web, acme, acme_waba, globex,
 # --- the staff queue ------------------------------------------------------------------------
 
 
-def submit(client, user, **kwargs):
-    def run():
-        template = MessageTemplateFactory(**kwargs)
-        return services.template_submit(
-            template=template, actor=Actor(principal=user, role="agent"), client=client
-        )
-
-    return in_schema(client, run)
-
-
 def test_queue_lists_every_clients_templates_oldest_first_with_lint_and_diff(
     web, acme, globex, acme_waba, globex_waba, acme_agent, globex_agent, staff_reviewer
 ):
@@ -295,11 +284,19 @@ def test_queue_action_on_another_clients_id_finds_nothing(
 
 
 def test_reviewer_approves_from_the_queue_and_meta_gets_it(
-    web, acme, acme_waba, acme_agent, staff_reviewer, meta_at_sim
+    web,
+    acme,
+    acme_waba,
+    acme_agent,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
 ):
     template = submit(acme, acme_agent, name="queue_approved")
 
-    response = web(None, staff_reviewer).post(f"/staff/templates/acme/{template.pk}/approve/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web(None, staff_reviewer).post(f"/staff/templates/acme/{template.pk}/approve/")
 
     assert response.status_code == 302
     template = in_schema(acme, lambda: MessageTemplate.objects.get(pk=template.pk))
@@ -327,3 +324,40 @@ def test_editor_warns_when_it_cannot_show_every_part(web, acme, acme_waba, acme_
     assert (
         "saving here replaces them" not in http.get(f"/templates/{plain.pk}/edit/").content.decode()
     )
+
+
+def test_metas_rejection_is_shown_in_plain_words_with_its_recommendation(
+    web, acme, acme_waba, acme_viewer
+):
+    template = make(
+        acme,
+        name="rejected_by_meta",
+        review_state=ReviewState.SENT_TO_META,
+        meta_id="77",
+        meta_status="rejected",
+        rejection_reason="INVALID_FORMAT",
+        rejection_info={
+            "reason": "The template's parameters are not formatted correctly.",
+            "recommendation": "Check the braces and the order of the parameters.",
+        },
+    )
+
+    page = web(acme, acme_viewer).get(f"/templates/{template.pk}/").content.decode()
+
+    assert "Meta found a format problem (parameters, braces or examples)." in page
+    assert "Check the braces and the order of the parameters." in page
+
+
+def test_a_comment_too_long_comes_back_with_the_error_and_nothing_lost(
+    web, acme, acme_waba, acme_agent
+):
+    template = make(acme)
+    text = "Please look at this. " * 260  # over 5,000 characters
+
+    response = web(acme, acme_agent).post(f"/templates/{template.pk}/comments/", {"body": text})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Ensure this value has at most 5000 characters" in page
+    assert text.strip() in page
+    assert in_schema(acme, lambda: template.comments.count()) == 0

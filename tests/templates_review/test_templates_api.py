@@ -183,22 +183,45 @@ def test_account_manager_may_not_review(api, acme, acme_waba, staff_manager):
     assert state_of(acme, template) == ReviewState.SUBMITTED
 
 
-def test_reviewer_approves_and_the_template_goes_to_meta(
-    api, acme, acme_waba, staff_reviewer, meta_at_sim
+def test_reviewer_approves_at_once_and_the_template_goes_to_meta_after_commit(
+    api,
+    acme,
+    acme_waba,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
 ):
     template = make(acme, name="api_approved", review_state=ReviewState.SUBMITTED)
 
-    response = api(acme, user=staff_reviewer).post(
-        f"{URL}{template.pk}/approve/", {}, format="json"
-    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api(acme, user=staff_reviewer).post(
+            f"{URL}{template.pk}/approve/", {}, format="json"
+        )
 
-    assert response.status_code == 200, response.content
+    assert response.status_code == 202, response.content
     body = response.json()
-    assert (body["review_state"], body["meta_status"]) == ("sent_to_meta", "pending")
+    assert (body["review_state"], body["sending"], body["meta_id"]) == ("approved", True, None)
+    for callback in callbacks:
+        callback()
+    body = api(acme, user=staff_reviewer).get(f"{URL}{template.pk}/").json()
+    assert (body["review_state"], body["meta_status"], body["sending"]) == (
+        "sent_to_meta",
+        "pending",
+        False,
+    )
     assert meta_at_sim.state.templates[body["meta_id"]]["name"] == "api_approved"
 
 
-def test_meta_refusal_is_a_502_in_plain_words(api, acme, acme_waba, staff_reviewer, meta_at_sim):
+def test_meta_refusal_is_in_the_template_in_plain_words_and_approve_sends_again(
+    api,
+    acme,
+    acme_waba,
+    staff_reviewer,
+    meta_at_sim,
+    eager_tasks,
+    django_capture_on_commit_callbacks,
+):
     template = make(
         acme,
         name="dangles",
@@ -207,16 +230,20 @@ def test_meta_refusal_is_a_502_in_plain_words(api, acme, acme_waba, staff_review
             {"type": "BODY", "text": "{{1}} is your code", "example": {"body_text": [["1"]]}}
         ],
     )
+    http = api(acme, user=staff_reviewer)
 
-    response = api(acme, user=staff_reviewer).post(
-        f"{URL}{template.pk}/approve/", {}, format="json"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        http.post(f"{URL}{template.pk}/approve/", {}, format="json")
 
-    assert response.status_code == 502
-    assert response.json()["detail"] == (
-        "Approved, but Meta refused it: The template may not start or end with a parameter."
+    body = http.get(f"{URL}{template.pk}/").json()
+    assert (body["review_state"], body["sending"], body["send_error"]) == (
+        "approved",
+        False,
+        "The template may not start or end with a parameter.",
     )
-    assert state_of(acme, template) == ReviewState.APPROVED
+    with django_capture_on_commit_callbacks() as callbacks:
+        again = http.post(f"{URL}{template.pk}/approve/", {}, format="json")
+    assert (again.status_code, again.json()["sending"], len(callbacks)) == (202, True, 1)
 
 
 # --- cross-tenant: globex's people and keys reach nothing of acme's ------------------------
@@ -271,3 +298,58 @@ def test_acme_template_ids_do_not_exist_on_globex(api, acme, acme_waba, globex, 
     connection.set_schema_to_public()
     response = api(globex, user=globex_owner).get(f"{URL}{template.pk}/")
     assert response.status_code == 404
+
+
+def test_metas_rejection_comes_in_plain_words(api, acme, acme_waba, acme_viewer):
+    template = make(
+        acme,
+        review_state=ReviewState.SENT_TO_META,
+        meta_id="78",
+        meta_status="rejected",
+        rejection_reason="PROMOTIONAL",
+    )
+
+    body = api(acme, user=acme_viewer).get(f"{URL}{template.pk}/").json()
+
+    assert (body["rejection_reason"], body["rejection_text"]) == (
+        "PROMOTIONAL",
+        "Meta found promotional content in a template that is not MARKETING.",
+    )
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "acme_owner",
+        "acme_admin",
+        "acme_agent",
+        "acme_viewer",
+        "staff_manager",
+        "staff_appeals",
+        "write_key",
+        "read_key",
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [("approve", {}), ("request-changes", {"reason": "scam"}), ("reject", {"reason": "scam"})],
+)
+def test_only_reviewers_may_decide_through_the_api(
+    request, api, acme, acme_waba, who, path, payload, django_capture_on_commit_callbacks
+):
+    template = make(acme, review_state=ReviewState.SUBMITTED)
+    if who.endswith("_key"):
+        scopes = ["read", "write"] if who == "write_key" else ["read"]
+        http = api(acme, key=ApiKeyFactory(client=acme, scopes=scopes).raw_key)
+    else:
+        http = api(acme, user=request.getfixturevalue(who))
+    audit_rows = AuditLog.objects.count()  # the key's creation is audited too
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = http.post(f"{URL}{template.pk}/{path}/", payload, format="json")
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert state_of(acme, template) == ReviewState.SUBMITTED
+    assert AuditLog.objects.count() == audit_rows
+    assert callbacks == []  # nothing sent to Meta

@@ -1,0 +1,95 @@
+"""What the template services share: who acts, the check of a move against the transition
+table, the row lock and the audit row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+
+from portal.audit.services import audit_record
+from templates_review.choices import (
+    EDIT_TARGET,
+    STAFF_ROLES,
+    TRANSITIONS,
+    ReviewAction,
+    ReviewState,
+)
+from templates_review.models import MessageTemplate, TemplateRevision
+from tenants.models import Client
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and in which role: a client role, `api_key`, or a BSP staff role."""
+
+    principal: Any  # a User, an API key principal, or None (the system)
+    role: str
+    label: str = ""
+
+    @property
+    def user(self):
+        return self.principal if getattr(self.principal, "_meta", None) else None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class TransitionNotAllowed(Exception):
+    """The template is not in a state this move starts from."""
+
+
+def transition_check(*, action: ReviewAction, state: str | None, role: str) -> ReviewState | None:
+    """The state after `action`, or an exception: PermissionDenied for the wrong role,
+    TransitionNotAllowed for the wrong state. Role first, so nobody learns states they may not
+    change."""
+    transition = TRANSITIONS[action]
+    if role not in transition.roles:
+        raise PermissionDenied(f"Your role may not {action.label.lower()} templates.")
+    if state not in transition.sources:
+        shown = ReviewState(state).label.lower() if state else "not created"
+        raise TransitionNotAllowed(
+            f"A template that is {shown} cannot be {_past(action)}."
+            if action != ReviewAction.CREATE
+            else "This template exists already."
+        )
+    if action == ReviewAction.EDIT:
+        return EDIT_TARGET[state]
+    return transition.target
+
+
+def _past(action: ReviewAction) -> str:
+    return {
+        ReviewAction.EDIT: "edited",
+        ReviewAction.SUBMIT: "submitted",
+        ReviewAction.REQUEST_CHANGES: "sent back for changes",
+        ReviewAction.REJECT: "rejected",
+        ReviewAction.APPROVE: "approved",
+        ReviewAction.SEND: "sent to Meta",
+    }.get(action, action.label.lower())
+
+
+def _client(client: Client | None) -> Client:
+    return client if client is not None else Client.objects.get(schema_name=connection.schema_name)
+
+
+def _lock(template: MessageTemplate) -> MessageTemplate:
+    return MessageTemplate.objects.select_for_update().get(pk=template.pk)
+
+
+def _latest_revision(template: MessageTemplate) -> TemplateRevision | None:
+    return template.revisions.order_by("-number").first()
+
+
+def _audit(action: str, *, actor: Actor, client: Client, template, before=None, after=None):
+    audit_record(
+        action=f"template.{action}",
+        actor=actor.principal,
+        client=client,
+        target=template,
+        before=before,
+        after=after,
+    )
