@@ -33,6 +33,18 @@ def pytest_sessionfinish(session, exitstatus):
     queue_delete(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks queued (after commit) run at once in this process, the live server's
+    threads included: e-mails land in mail.outbox, sends to Meta happen before the test goes on."""
+    from portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public_schema():
     yield

@@ -27,17 +27,6 @@ def _business_hours(settings):
 
 
 @pytest.fixture
-def eager_tasks():
-    """Celery tasks queued after commit run in this process (e-mails land in mail.outbox)."""
-    from portal.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
-@pytest.fixture
 def acme_waba(acme):
     return account_link(client=acme, waba_id=ACME_WABA, name="Acme Retail")
 

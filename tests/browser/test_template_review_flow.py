@@ -73,18 +73,6 @@ def sim(live_portal, settings):
     credentials.clear_cache()
 
 
-@pytest.fixture
-def eager_tasks():
-    """The send to Meta, queued after the approval's commit, runs in the live server's thread
-    (there is no worker in this test)."""
-    from portal.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
 def sign_in(page, base: str, email: str) -> None:
     page.goto(base + "/auth/login/")
     page.get_by_label("E-mail").fill(email)

@@ -51,17 +51,6 @@ def meta_at_sim(settings, sim):
     credentials.clear_cache()
 
 
-@pytest.fixture
-def eager_tasks():
-    """Celery tasks queued after commit run in this process."""
-    from portal.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
 def approve_and_send(*, template, actor, graph, comment="", client=None):
     """Approve, then send in this process what the task would send after the commit."""
     from templates_review import services
