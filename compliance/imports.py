@@ -311,10 +311,20 @@ class RowValidator:
                     )
                 )
             else:
-                if occurred_at.tzinfo is None:
-                    occurred_at = occurred_at.replace(tzinfo=UTC)
-                if occurred_at > self.latest:
-                    errors.append(("occurred_at", f"{given!r} is in the future."))
+                try:
+                    occurred_at = (
+                        occurred_at.replace(tzinfo=UTC)
+                        if occurred_at.tzinfo is None
+                        else occurred_at.astimezone(UTC)
+                    )
+                except OverflowError:  # e.g. year 1 at +14:00 is before year 1 in UTC
+                    occurred_at = None
+                    errors.append(
+                        ("occurred_at", f"{given!r} is not a date and time we can store.")
+                    )
+                else:
+                    if occurred_at > self.latest:
+                        errors.append(("occurred_at", f"{given!r} is in the future."))
 
         name = record[at_name].strip()
         wording = record[at_wording].strip()
@@ -348,6 +358,12 @@ class RowValidator:
             if not ip:
                 errors.append(("ip_address", f"{given!r} is not an IP address."))
 
+        if "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
+            errors.extend(
+                (column, "Contains a NUL character, which cannot be stored.")
+                for column, at in zip(COLUMNS, self.at, strict=True)
+                if "\x00" in record[at]
+            )
         if errors:
             return [], errors
         when = repr(occurred_at.timestamp()) if occurred_at else ""
