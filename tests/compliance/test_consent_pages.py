@@ -348,3 +348,12 @@ def test_a_saved_policy_is_shown_to_a_viewer(web, acme, acme_viewer):
     form = web(acme, acme_viewer).get("/consent/policy/").context["form"]
 
     assert (form["marketing_cap"].value(), form["time_zone"].value()) == (5, "Europe/Paris")
+
+
+def test_a_search_with_a_nul_character_finds_as_without_it(web, acme, acme_viewer, alice):
+    # PostgreSQL text cannot hold NUL: the search must not send it (it was a server error)
+    response = web(acme, acme_viewer).get("/contacts/", {"q": "Al\x00ice"})
+
+    assert response.status_code == 200
+    assert [c.phone for c in response.context["page"]] == ["+447911123456"]
+    assert web(acme, acme_viewer).get("/contacts/+447911\x00123456/").status_code == 404
