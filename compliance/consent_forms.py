@@ -38,7 +38,8 @@ class MessagingPolicyForm(forms.ModelForm):
     opt_out_keywords = KeywordsField(
         required=False,
         help_text="An inbound WhatsApp message that is exactly one of these words (any case) "
-        "opts the sender out of every category. Separate them with commas.",
+        "opts the sender out of marketing messages (utility and authentication messages still "
+        "go). Separate them with commas.",
     )
 
     class Meta:

@@ -357,3 +357,12 @@ def test_a_search_with_a_nul_character_finds_as_without_it(web, acme, acme_viewe
     assert response.status_code == 200
     assert [c.phone for c in response.context["page"]] == ["+447911123456"]
     assert web(acme, acme_viewer).get("/contacts/+447911\x00123456/").status_code == 404
+
+
+def test_policy_page_says_what_a_keyword_opts_out_of(web, acme, acme_admin):
+    # an inbound keyword opts out of marketing only (test_consent_webhooks), as do 131050 and
+    # user_preferences; the page said "every category"
+    html = web(acme, acme_admin).get("/consent/policy/").content.decode()
+
+    assert "opts the sender out of marketing messages" in html
+    assert "every category" not in html
