@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 
+from compliance.consent import POLICY_FIELDS
 from compliance.models import MessagingPolicy
 
 
@@ -44,15 +45,7 @@ class MessagingPolicyForm(forms.ModelForm):
 
     class Meta:
         model = MessagingPolicy
-        fields = [
-            "marketing_cap",
-            "utility_cap",
-            "window_days",
-            "quiet_hours_start",
-            "quiet_hours_end",
-            "time_zone",
-            "opt_out_keywords",
-        ]
+        fields = list(POLICY_FIELDS)
         labels = {
             "marketing_cap": "Marketing messages per contact",
             "utility_cap": "Utility messages per contact",

@@ -28,13 +28,12 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
-import phonenumbers
 from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ImportState
-from compliance.consent import META_SOURCES
+from compliance.consent import META_SOURCES, contact_normalize
 from compliance.exports import csv_safe
 from compliance.models import ConsentEvent, ConsentImport, ConsentState, Contact
 from portal.audit.services import audit_record
@@ -198,18 +197,10 @@ class PhoneReader:
         return found
 
     def _read(self, text: str) -> str:
-        if not text:
-            return "A phone number is required."
-        plus = text.startswith("+")
-        if not plus and self.region is None:
-            return f"{text!r} has no country code (+…) and the client has no default region."
         try:
-            parsed = phonenumbers.parse(text, None if plus else self.region)
-        except phonenumbers.NumberParseException as exc:
-            return f"{text!r} is not a phone number ({exc._msg})."
-        if not phonenumbers.is_valid_number(parsed):
-            return f"{text!r} is not a valid phone number."
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            return contact_normalize(text, default_region=self.region)
+        except ValueError as exc:
+            return str(exc)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from django.db import connection
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentStatus
-from compliance.consent import contact_normalize
+from compliance.consent import POLICY_FIELDS, contact_normalize
 from compliance.models import (
     AccountRestriction,
     ConsentState,
@@ -200,14 +200,7 @@ def _template_reasons(template, now: datetime) -> list[Reason]:
     return reasons
 
 
-POLICY_COLUMNS = (
-    "marketing_cap",
-    "utility_cap",
-    "window_days",
-    "quiet_hours_start",
-    "quiet_hours_end",
-    "time_zone",
-)
+POLICY_COLUMNS = tuple(name for name in POLICY_FIELDS if name != "opt_out_keywords")
 
 
 def _settings(
