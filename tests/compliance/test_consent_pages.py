@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 
 from compliance.consent import Evidence, consent_record_opt_in, consent_record_opt_out
 from compliance.imports import consent_import_run
-from compliance.models import ConsentImport, MessagingPolicy
+from compliance.models import ConsentEvent, ConsentImport, MessagingPolicy
 from portal.audit.models import AuditLog
 from tests.compliance.test_consent_import import CSV_WITH_BAD_ROWS
 from tests.factories import (
@@ -366,3 +366,25 @@ def test_policy_page_says_what_a_keyword_opts_out_of(web, acme, acme_admin):
 
     assert "opts the sender out of marketing messages" in html
     assert "every category" not in html
+
+
+def test_forms_and_session_api_writes_need_the_csrf_token(acme, acme_owner, alice):
+    from django.test import Client as HttpClient
+    from rest_framework.test import APIClient
+
+    from tests.conftest import host_of
+
+    http = HttpClient(HTTP_HOST=host_of(acme), enforce_csrf_checks=True)
+    http.force_login(acme_owner)
+    api = APIClient(HTTP_HOST=host_of(acme), enforce_csrf_checks=True)
+    api.force_login(acme_owner)
+    upload = SimpleUploadedFile("c.csv", CSV_WITH_BAD_ROWS.encode())
+
+    assert http.post("/consent/policy/", POLICY).status_code == 403
+    assert http.post("/consent/imports/", {"file": upload}).status_code == 403
+    opt_out = {"phone": "+447911123456", "category": "all", "source": "staff"}
+    assert api.post("/api/v1/opt-outs/", opt_out, format="json").status_code == 403
+    with schema_context(acme.schema_name):
+        assert not MessagingPolicy.objects.exists()
+        assert not ConsentImport.objects.exists()
+        assert not ConsentEvent.objects.filter(source="staff").exists()
