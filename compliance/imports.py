@@ -90,6 +90,8 @@ STAGING_COLUMNS = (
     "dedupe_key",
     "new_contact",
 )
+# COPY in binary: nothing for the server to parse (the address is cast once, on insert)
+STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7, "bool")
 
 
 class ImportRejected(ValueError):
@@ -411,14 +413,15 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
             " row integer, phone text, name text, category text, kind text, source text,"
             " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address inet, user_agent text, channel text, dedupe_key text,"
+            " ip_address text, user_agent text, channel text, dedupe_key text,"
             " new_contact boolean)"
             " ON COMMIT DELETE ROWS"
         )
         raw = cursor.cursor  # psycopg's own cursor, for COPY
         with raw.copy(
-            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
+            copy.set_types(STAGING_TYPES)
             write = copy.write_row
             for item in rows:
                 write(item)
@@ -438,7 +441,7 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
             f"  occurred_at, recorded_at, dedupe_key)"
             f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
-            f"  r.page_url, r.ip_address, r.user_agent, r.channel, %(actor)s,"
+            f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
             f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
             f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
             f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
