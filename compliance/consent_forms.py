@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 
+from compliance.consent import POLICY_FIELDS
 from compliance.models import MessagingPolicy
 
 
@@ -38,20 +39,13 @@ class MessagingPolicyForm(forms.ModelForm):
     opt_out_keywords = KeywordsField(
         required=False,
         help_text="An inbound WhatsApp message that is exactly one of these words (any case) "
-        "opts the sender out of every category. Separate them with commas.",
+        "opts the sender out of marketing messages (utility and authentication messages still "
+        "go). Separate them with commas.",
     )
 
     class Meta:
         model = MessagingPolicy
-        fields = [
-            "marketing_cap",
-            "utility_cap",
-            "window_days",
-            "quiet_hours_start",
-            "quiet_hours_end",
-            "time_zone",
-            "opt_out_keywords",
-        ]
+        fields = list(POLICY_FIELDS)
         labels = {
             "marketing_cap": "Marketing messages per contact",
             "utility_cap": "Utility messages per contact",

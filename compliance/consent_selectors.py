@@ -17,7 +17,7 @@ def contacts_search(*, q: str, default_region: str | None) -> QuerySet[Contact]:
     contacts = Contact.objects.prefetch_related(
         Prefetch("states", queryset=ConsentState.objects.order_by("category"))
     ).order_by("phone")
-    q = q.strip()
+    q = q.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not q:
         return contacts
     match = Q(name__icontains=q)

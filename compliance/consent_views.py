@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance import consent_selectors as selectors
-from compliance.api.import_views import export_response
+from compliance.api.import_views import errors_response, export_response
 from compliance.consent import messaging_policy_update
 from compliance.consent_forms import ImportUploadForm, MessagingPolicyForm
 from compliance.exports import KINDS
@@ -99,15 +99,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
 
 @require_GET
 def import_errors(request: HttpRequest, import_id: int) -> FileResponse:
-    job = get_object_or_404(ConsentImport, pk=import_id)
-    if not job.errors_file:
-        raise Http404("The error report is ready when the import has finished.")
-    return FileResponse(
-        job.errors_file.open("rb"),
-        as_attachment=True,
-        filename=f"import-{job.pk}-errors.csv",
-        content_type="text/csv; charset=utf-8",
-    )
+    return errors_response(import_id=import_id)
 
 
 @require_http_methods(["GET", "POST"])

@@ -28,13 +28,12 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
-import phonenumbers
 from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ImportState
-from compliance.consent import META_SOURCES
+from compliance.consent import META_SOURCES, contact_normalize
 from compliance.exports import csv_safe
 from compliance.models import ConsentEvent, ConsentImport, ConsentState, Contact
 from portal.audit.services import audit_record
@@ -91,6 +90,8 @@ STAGING_COLUMNS = (
     "dedupe_key",
     "new_contact",
 )
+# COPY in binary: nothing for the server to parse (the address is cast once, on insert)
+STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7, "bool")
 
 
 class ImportRejected(ValueError):
@@ -198,18 +199,10 @@ class PhoneReader:
         return found
 
     def _read(self, text: str) -> str:
-        if not text:
-            return "A phone number is required."
-        plus = text.startswith("+")
-        if not plus and self.region is None:
-            return f"{text!r} has no country code (+…) and the client has no default region."
         try:
-            parsed = phonenumbers.parse(text, None if plus else self.region)
-        except phonenumbers.NumberParseException as exc:
-            return f"{text!r} is not a phone number ({exc._msg})."
-        if not phonenumbers.is_valid_number(parsed):
-            return f"{text!r} is not a valid phone number."
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            return contact_normalize(text, default_region=self.region)
+        except ValueError as exc:
+            return str(exc)
 
 
 @dataclass
@@ -311,10 +304,20 @@ class RowValidator:
                     )
                 )
             else:
-                if occurred_at.tzinfo is None:
-                    occurred_at = occurred_at.replace(tzinfo=UTC)
-                if occurred_at > self.latest:
-                    errors.append(("occurred_at", f"{given!r} is in the future."))
+                try:
+                    occurred_at = (
+                        occurred_at.replace(tzinfo=UTC)
+                        if occurred_at.tzinfo is None
+                        else occurred_at.astimezone(UTC)
+                    )
+                except OverflowError:  # e.g. year 1 at +14:00 is before year 1 in UTC
+                    occurred_at = None
+                    errors.append(
+                        ("occurred_at", f"{given!r} is not a date and time we can store.")
+                    )
+                else:
+                    if occurred_at > self.latest:
+                        errors.append(("occurred_at", f"{given!r} is in the future."))
 
         name = record[at_name].strip()
         wording = record[at_wording].strip()
@@ -348,6 +351,12 @@ class RowValidator:
             if not ip:
                 errors.append(("ip_address", f"{given!r} is not an IP address."))
 
+        if "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
+            errors.extend(
+                (column, "Contains a NUL character, which cannot be stored.")
+                for column, at in zip(COLUMNS, self.at, strict=True)
+                if "\x00" in record[at]
+            )
         if errors:
             return [], errors
         when = repr(occurred_at.timestamp()) if occurred_at else ""
@@ -404,14 +413,15 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
             " row integer, phone text, name text, category text, kind text, source text,"
             " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address inet, user_agent text, channel text, dedupe_key text,"
+            " ip_address text, user_agent text, channel text, dedupe_key text,"
             " new_contact boolean)"
             " ON COMMIT DELETE ROWS"
         )
         raw = cursor.cursor  # psycopg's own cursor, for COPY
         with raw.copy(
-            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
+            copy.set_types(STAGING_TYPES)
             write = copy.write_row
             for item in rows:
                 write(item)
@@ -431,7 +441,7 @@ def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetim
             f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
             f"  occurred_at, recorded_at, dedupe_key)"
             f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
-            f"  r.page_url, r.ip_address, r.user_agent, r.channel, %(actor)s,"
+            f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
             f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
             f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
             f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"

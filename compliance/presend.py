@@ -1,9 +1,10 @@
 """The pre-send check: may this client send this template (or category) to these recipients now?
 
-Reads only; run inside the client's schema. One recipient or up to `BULK_LIMIT` cost the same,
-constant number of queries: the policy, the number with its account, its active restrictions,
-the template, the consent states of all recipients (`__in`) and one aggregate over the delivery
-ledger (sends in the cap window and the last 131049 failure per recipient).
+Reads only; run inside the client's schema. One recipient or up to `BULK_LIMIT` cost the same
+two round trips (the check sits in front of every send, so each one is latency): the settings
+(the policy, the number with its account and active restrictions, the template) in one query,
+then the recipients' consent states and their delivery ledger (sends in the cap window and the
+last 131049 failure) in another. Recipients written other than in E.164 cost one more.
 
 Rules (codes are stable, messages are for people):
 - consent: marketing and utility need an opt-in (`no_consent`), no category may be sent after an
@@ -34,7 +35,7 @@ from django.db import connection
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentStatus
-from compliance.consent import contact_normalize
+from compliance.consent import POLICY_FIELDS, contact_normalize
 from compliance.models import (
     AccountRestriction,
     ConsentState,
@@ -123,12 +124,10 @@ def presend_check_bulk(
     if template is None and category not in ConsentCategory.values:
         raise ValueError("Give a template (name and language) or a category.")
     now = now or timezone.now()
-    policy = MessagingPolicy.current()
+    policy, number, found = _settings(phone_number_id, template, now)
     shared: list[Reason] = []
 
-    number = _number(phone_number_id, now)
     if template is not None:
-        found = _template(number, *template)
         if found is None:
             shared.append(
                 Reason(
@@ -145,9 +144,7 @@ def presend_check_bulk(
     if category != ConsentCategory.AUTHENTICATION and _in_quiet_hours(policy, now):
         shared.append(Reason("quiet_hours", "It is within the client's quiet hours."))
 
-    phones, states = _recipients(recipients, category)
-    valid = {p for p in phones if p}
-    counts = _ledger(valid, category, policy, now)
+    phones, states, counts = _recipients(recipients, category, policy, now)
     cap = policy.marketing_cap if category == ConsentCategory.MARKETING else 0
     cap = policy.utility_cap if category == ConsentCategory.UTILITY else cap
 
@@ -187,23 +184,6 @@ def presend_check_bulk(
     return decisions
 
 
-def _template(number, name: str, language: str) -> _Template | None:
-    from templates_review.models import MessageTemplate
-
-    sql = (
-        f"SELECT category, meta_status, quality, paused_until, disabled_at "  # noqa: S608 (table names and fixed SQL; values are parameters)
-        f"FROM {MessageTemplate._meta.db_table} WHERE name = %s AND language = %s"
-    )
-    params: list = [name, language]
-    if number is not None:
-        sql += " AND account_id = %s"
-        params.append(number.account_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY id LIMIT 1", params)
-        row = cursor.fetchone()
-    return _Template(*row) if row else None
-
-
 def _template_reasons(template, now: datetime) -> list[Reason]:
     status = template.meta_status
     if status == meta.TemplateStatus.DISABLED or template.disabled_at is not None:
@@ -220,30 +200,59 @@ def _template_reasons(template, now: datetime) -> list[Reason]:
     return reasons
 
 
-def _number(phone_number_id: str, now: datetime) -> _Number | None:
-    """The number, its account's state, and whether active restrictions block sending."""
+POLICY_COLUMNS = tuple(name for name in POLICY_FIELDS if name != "opt_out_keywords")
+
+
+def _settings(
+    phone_number_id: str, template: tuple[str, str] | None, now: datetime
+) -> tuple[MessagingPolicy, _Number | None, _Template | None]:
+    """The policy, the number (its account's state, whether active restrictions block sending)
+    and the template (of the number's account; of any account if the number is unknown), in
+    one query."""
+    from templates_review.models import MessageTemplate
+
     restriction = (
         f"EXISTS (SELECT 1 FROM {AccountRestriction._meta.db_table} r "  # noqa: S608 (table names and fixed SQL; values are parameters)
         "WHERE r.account_id = n.account_id AND r.restriction_type = %s "
         "AND (r.expires_at IS NULL OR r.expires_at > %s))"
     )
     sql = (
-        "SELECT n.account_id, n.status, n.can_send, a.can_send, a.ban_state, "  # noqa: S608 (table names and fixed SQL; values are parameters)
-        f"{restriction}, {restriction} "
-        f"FROM {PhoneNumber._meta.db_table} n "
-        f"JOIN {WhatsAppAccount._meta.db_table} a ON a.id = n.account_id WHERE n.meta_id = %s"
+        f"SELECT p.id, {', '.join(f'p.{c}' for c in POLICY_COLUMNS)}, "  # noqa: S608 (table names and fixed SQL; values are parameters)
+        "n.account_id, n.status, n.can_send, a.can_send, a.ban_state, "
+        f"{restriction}, {restriction}, "
+        "t.category, t.meta_status, t.quality, t.paused_until, t.disabled_at "
+        f"FROM (SELECT 1) one "
+        f"LEFT JOIN {MessagingPolicy._meta.db_table} p ON p.singleton "
+        f"LEFT JOIN ({PhoneNumber._meta.db_table} n "
+        f"JOIN {WhatsAppAccount._meta.db_table} a ON a.id = n.account_id) ON n.meta_id = %s "
+        f"LEFT JOIN LATERAL (SELECT * FROM {MessageTemplate._meta.db_table} x "
+        "WHERE %s AND x.name = %s AND x.language = %s "
+        "AND (n.account_id IS NULL OR x.account_id = n.account_id) "
+        "ORDER BY x.id LIMIT 1) t ON true"
     )
+    name, language = template or ("", "")
     params = [
         meta.RestrictionType.BUSINESS_INITIATED_MESSAGING.value,
         now,
         meta.RestrictionType.UTILITY_TEMPLATES.value,
         now,
         phone_number_id,
+        template is not None,
+        name,
+        language,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return _Number(*row) if row else None
+    width = len(POLICY_COLUMNS) + 1
+    policy = (
+        MessagingPolicy(pk=row[0], **dict(zip(POLICY_COLUMNS, row[1:width], strict=True)))
+        if row[0] is not None
+        else MessagingPolicy()
+    )
+    number = _Number(*row[width : width + 7]) if row[width] is not None else None
+    found = _Template(*row[width + 7 :]) if row[width + 8] is not None else None
+    return policy, number, found
 
 
 def _number_reasons(number, category: str, now: datetime) -> list[Reason]:
@@ -280,15 +289,19 @@ def _in_quiet_hours(policy: MessagingPolicy, now: datetime) -> bool:
     return start <= local < end if start < end else (local >= start or local < end)
 
 
-def _recipients(recipients: list, category: str) -> tuple[list[str | None], dict[str, str]]:
-    """Each recipient's E.164 form (None if invalid) and the consent status of known ones.
+def _recipients(
+    recipients: list, category: str, policy: MessagingPolicy, now: datetime
+) -> tuple[list[str | None], dict[str, str], dict[str, tuple[int, datetime | None]]]:
+    """Each recipient's E.164 form (None if invalid), the consent status of known ones and the
+    ledger counts (see `_ledger`) of those with any.
 
     Contacts are stored only in validated E.164 form, so a recipient written exactly like a
     stored contact needs no phonenumbers parse (the costly part of a bulk check); the others
-    are parsed and validated, and looked up in one more query if any is new.
+    are parsed and validated, and looked up in one more query if any is written otherwise.
     """
     texts = [str(raw or "").strip() for raw in recipients]
-    states = _states({t for t in texts if _E164.fullmatch(t)}, category)
+    looked_up = {t for t in texts if _E164.fullmatch(t)}
+    states, counts = _lookup(looked_up, category, policy, now)
     phones: list[str | None] = []
     region = None
     unseen = set()
@@ -303,37 +316,57 @@ def _recipients(recipients: list, category: str) -> tuple[list[str | None], dict
         except ValueError:
             phone = None
         phones.append(phone)
-        if phone is not None and phone != text:
+        if phone is not None and phone not in looked_up:
             unseen.add(phone)
-    if unseen - states.keys():
-        states.update(_states(unseen - states.keys(), category))
-    return phones, states
+    if unseen:
+        more_states, more_counts = _lookup(unseen, category, policy, now)
+        states.update(more_states)
+        counts.update(more_counts)
+    return phones, states, counts
 
 
-def _states(phones: set[str], category: str) -> dict[str, str]:
-    """Known contacts among `phones` with their status for `category` ("unknown" if none).
+def _lookup(
+    phones: set[str], category: str, policy: MessagingPolicy, now: datetime
+) -> tuple[dict[str, str], dict[str, tuple[int, datetime | None]]]:
+    """`_states` and `_ledger` of `phones` in one round trip."""
+    if not phones:
+        return {}, {}
+    states_sql, states_params = _states_sql(phones, category)
+    ledger_sql, ledger_params = _ledger_sql(phones, category, policy, now)
+    sql = (
+        f"SELECT true, phone, status, NULL::bigint, NULL::timestamptz FROM ({states_sql}) s "  # noqa: S608 (fixed SQL; values are parameters)
+        f"UNION ALL SELECT false, '+' || recipient, NULL, sent, blocked FROM ({ledger_sql}) l"
+    )
+    states: dict[str, str] = {}
+    counts: dict[str, tuple[int, datetime | None]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*states_params, *ledger_params])
+        for is_state, phone, status, sent, blocked in cursor.fetchall():
+            if is_state:
+                states[phone] = status or ConsentStatus.UNKNOWN
+            else:
+                counts[phone] = (sent, blocked)
+    return states, counts
+
+
+def _states_sql(phones: set[str], category: str) -> tuple[str, list]:
+    """Known contacts among `phones` with their status for `category` (NULL if none).
 
     Raw SQL with one array parameter: 10,000 `IN` placeholders cost more to bind than to run.
     """
-    if not phones:
-        return {}
     sql = (
         f"SELECT c.phone, s.status FROM {Contact._meta.db_table} c "  # noqa: S608 (table names and fixed SQL; values are parameters)
         f"LEFT JOIN {ConsentState._meta.db_table} s ON s.contact_id = c.id AND s.category = %s "
         "WHERE c.phone = ANY(%s)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [category, list(phones)])
-        return {phone: status or ConsentStatus.UNKNOWN for phone, status in cursor.fetchall()}
+    return sql, [category, list(phones)]
 
 
-def _ledger(
+def _ledger_sql(
     phones: set[str], category: str, policy: MessagingPolicy, now: datetime
-) -> dict[str, tuple[int, datetime | None]]:
-    """Per E.164 phone: sends of the category in the cap window, and the last 131049 failure in
-    the back-off window. One aggregate query (the ledger stores Meta's digits, no "+")."""
-    if not phones:
-        return {}
+) -> tuple[str, list]:
+    """Per recipient (Meta's digits, no "+"): sends of the category in the cap window (`sent`),
+    and the last 131049 failure in the back-off window (`blocked`). One aggregate."""
     window_start = now - timedelta(days=policy.window_days)
     backoff_start = now - BACKOFF_131049
     sent = (
@@ -343,8 +376,8 @@ def _ledger(
     blocked = "(status = 'failed' AND error_code = 131049 AND occurred_at > %s)"
     sent_params = [list(PRICING_CATEGORIES[category]), window_start, now]
     sql = (
-        f"SELECT recipient, COUNT(*) FILTER (WHERE {sent}), "  # noqa: S608 (table names and fixed SQL; values are parameters)
-        f"MAX(occurred_at) FILTER (WHERE {blocked}) "
+        f"SELECT recipient, COUNT(*) FILTER (WHERE {sent}) AS sent, "  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f"MAX(occurred_at) FILTER (WHERE {blocked}) AS blocked "
         f"FROM {MessageStatus._meta.db_table} "
         f"WHERE recipient = ANY(%s) AND occurred_at > %s AND ({sent} OR {blocked}) "
         "GROUP BY recipient"
@@ -357,6 +390,4 @@ def _ledger(
         *sent_params,
         backoff_start,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {f"+{recipient}": (sent_n, last) for recipient, sent_n, last in cursor.fetchall()}
+    return sql, params

@@ -108,15 +108,20 @@ class ConsentImportErrorsView(APIView):
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int):
-        job = get_object_or_404(ConsentImport, pk=pk)
-        if not job.errors_file:
-            raise Http404("The error report is ready when the import has finished.")
-        return FileResponse(
-            job.errors_file.open("rb"),
-            as_attachment=True,
-            filename=f"import-{job.pk}-errors.csv",
-            content_type="text/csv; charset=utf-8",
-        )
+        return errors_response(import_id=pk)
+
+
+def errors_response(*, import_id: int) -> FileResponse:
+    """The error report download (shared by the API and the import page); 404 until it exists."""
+    job = get_object_or_404(ConsentImport, pk=import_id)
+    if not job.errors_file:
+        raise Http404("The error report is ready when the import has finished.")
+    return FileResponse(
+        job.errors_file.open("rb"),
+        as_attachment=True,
+        filename=f"import-{job.pk}-errors.csv",
+        content_type="text/csv; charset=utf-8",
+    )
 
 
 def export_response(*, kind: str, tenant) -> StreamingHttpResponse:

@@ -26,6 +26,8 @@ SECRET_KEY = env_str("SECRET_KEY", "")
 
 # Host routing: <slug>.<PORTAL_DOMAIN> is a client's portal, PORTAL_DOMAIN the public/staff site.
 PORTAL_DOMAIN = env_str("PORTAL_DOMAIN", "localhost").lower()
+# How long a process keeps a host → client look-up (tenants/middleware.py); 0 turns it off.
+TENANT_HOST_CACHE_SECONDS = env_int("TENANT_HOST_CACHE_SECONDS", 5, minimum=0)
 ALLOWED_HOSTS = [PORTAL_DOMAIN, f".{PORTAL_DOMAIN}", *env_list("EXTRA_ALLOWED_HOSTS")]
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS", [f"https://{PORTAL_DOMAIN}", f"https://*.{PORTAL_DOMAIN}"]

@@ -250,3 +250,25 @@ def test_a_file_saved_with_semicolons_or_tabs_imports_the_same(acme, delimiter):
     job = run_import(acme, text)
 
     assert (job.rows_valid, job.rows_invalid, job.events_created) == (4, 4, 6)
+
+
+def test_a_nul_character_or_an_impossible_time_is_a_row_error_not_a_failed_job(acme):
+    # PostgreSQL text cannot hold NUL; a time that is not representable cannot be stored either
+    text = (
+        "phone,category,action,occurred_at,wording,user_agent\n"
+        "+447911123456,marketing,opt_in,,Yes\x00please,\n"
+        "+447911123457,marketing,opt_in,,,Mozilla\x00\n"
+        "+447911123458,marketing,opt_in,0001-01-01T00:00:00+14:00,,\n"
+        "+447911123459,marketing,opt_in,,Fine,\n"
+    )
+    job = run_import(acme, text)
+
+    assert (job.state, job.failure) == ("done", "")
+    assert (job.rows_valid, job.rows_invalid, job.events_created) == (1, 3, 1)
+    assert error_rows(job) == [
+        ["row", "column", "reason"],
+        ["2", "wording", "Contains a NUL character, which cannot be stored."],
+        ["3", "user_agent", "Contains a NUL character, which cannot be stored."],
+        ["4", "occurred_at", "'0001-01-01T00:00:00+14:00' is not a date and time we can store."],
+    ]
+    assert history(acme) == [("+447911123459", "marketing", "opt_in", "import")]

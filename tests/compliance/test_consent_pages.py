@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 
 from compliance.consent import Evidence, consent_record_opt_in, consent_record_opt_out
 from compliance.imports import consent_import_run
-from compliance.models import ConsentImport, MessagingPolicy
+from compliance.models import ConsentEvent, ConsentImport, MessagingPolicy
 from portal.audit.models import AuditLog
 from tests.compliance.test_consent_import import CSV_WITH_BAD_ROWS
 from tests.factories import (
@@ -348,3 +348,43 @@ def test_a_saved_policy_is_shown_to_a_viewer(web, acme, acme_viewer):
     form = web(acme, acme_viewer).get("/consent/policy/").context["form"]
 
     assert (form["marketing_cap"].value(), form["time_zone"].value()) == (5, "Europe/Paris")
+
+
+def test_a_search_with_a_nul_character_finds_as_without_it(web, acme, acme_viewer, alice):
+    # PostgreSQL text cannot hold NUL: the search must not send it (it was a server error)
+    response = web(acme, acme_viewer).get("/contacts/", {"q": "Al\x00ice"})
+
+    assert response.status_code == 200
+    assert [c.phone for c in response.context["page"]] == ["+447911123456"]
+    assert web(acme, acme_viewer).get("/contacts/+447911\x00123456/").status_code == 404
+
+
+def test_policy_page_says_what_a_keyword_opts_out_of(web, acme, acme_admin):
+    # an inbound keyword opts out of marketing only (test_consent_webhooks), as do 131050 and
+    # user_preferences; the page said "every category"
+    html = web(acme, acme_admin).get("/consent/policy/").content.decode()
+
+    assert "opts the sender out of marketing messages" in html
+    assert "every category" not in html
+
+
+def test_forms_and_session_api_writes_need_the_csrf_token(acme, acme_owner, alice):
+    from django.test import Client as HttpClient
+    from rest_framework.test import APIClient
+
+    from tests.conftest import host_of
+
+    http = HttpClient(HTTP_HOST=host_of(acme), enforce_csrf_checks=True)
+    http.force_login(acme_owner)
+    api = APIClient(HTTP_HOST=host_of(acme), enforce_csrf_checks=True)
+    api.force_login(acme_owner)
+    upload = SimpleUploadedFile("c.csv", CSV_WITH_BAD_ROWS.encode())
+
+    assert http.post("/consent/policy/", POLICY).status_code == 403
+    assert http.post("/consent/imports/", {"file": upload}).status_code == 403
+    opt_out = {"phone": "+447911123456", "category": "all", "source": "staff"}
+    assert api.post("/api/v1/opt-outs/", opt_out, format="json").status_code == 403
+    with schema_context(acme.schema_name):
+        assert not MessagingPolicy.objects.exists()
+        assert not ConsentImport.objects.exists()
+        assert not ConsentEvent.objects.filter(source="staff").exists()

@@ -219,7 +219,7 @@ def test_bulk_check_uses_a_constant_number_of_queries(acme_sender, django_assert
         ledger(phone, NOW - timedelta(hours=2), n=n + 100)
     make_template(acme_sender.account, meta_status="approved", quality="high")
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(2):  # settings, then recipients with their ledger
         decisions = presend_check_bulk(
             recipients=recipients,
             phone_number_id=ACME_PHONE,
@@ -237,3 +237,19 @@ def test_bulk_check_refuses_more_than_10000(acme_sender):
         presend_check_bulk(
             recipients=[ALICE] * 10_001, phone_number_id=ACME_PHONE, category="utility"
         )
+
+
+def test_one_check_costs_two_round_trips(acme_sender, acme, django_assert_num_queries):
+    # the check sits in front of every send: each round trip is latency an integration pays
+    make_template(acme_sender.account, meta_status="approved", quality="high")
+    MessagingPolicy.objects.create(marketing_cap=1)
+    ledger(ALICE, NOW - timedelta(hours=1))
+    with django_assert_num_queries(2):
+        decision = check(template=("autumn_sale", "en_GB"), category=None)
+    assert codes(decision) == ["frequency_cap"]
+
+    acme.default_region = "GB"
+    acme.save(update_fields=["default_region"])
+    with django_assert_num_queries(3):  # a number written another way: one more look-up
+        decision = check("07911 123456", template=("autumn_sale", "en_GB"), category=None)
+    assert codes(decision) == ["frequency_cap"]
