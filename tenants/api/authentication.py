@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
+from tenants.choices import ClientStatus
 from tenants.models import ApiKey
 from tenants.services import api_key_authenticate
 
@@ -40,6 +41,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         tenant = getattr(request, "tenant", None)
         if tenant is None or tenant.is_public:
             raise exceptions.AuthenticationFailed("API keys work on a client's host only.")
+        if tenant.status != ClientStatus.ACTIVE:
+            raise exceptions.AuthenticationFailed(
+                "This client is suspended: its API keys do not work."
+            )
         key = api_key_authenticate(raw=header[1].decode(errors="replace"), client=tenant)
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")

@@ -47,6 +47,24 @@ def test_revoked_key_is_rejected(api, acme):
     assert response.status_code == 401
 
 
+def test_a_suspended_clients_keys_stop_working_at_once(api, acme):
+    from tenants.choices import ClientStatus
+    from tenants.services import client_set_status
+
+    key = ApiKeyFactory(client=acme)
+    assert api(acme, key=key.raw_key).get("/api/v1/me/").status_code == 200
+
+    client_set_status(client=acme, status=ClientStatus.SUSPENDED)
+    refused = api(acme, key=key.raw_key).post(
+        "/api/v1/opt-outs/", {"phone": "+14155550100", "category": "marketing"}, format="json"
+    )
+
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "This client is suspended: its API keys do not work."
+    client_set_status(client=acme, status=ClientStatus.ACTIVE)
+    assert api(acme, key=key.raw_key).get("/api/v1/me/").status_code == 200
+
+
 @pytest.mark.parametrize(
     "header", ["Bearer", "Bearer a b", "Bearer bsp_nope_nope", "Bearer not-a-key"]
 )
