@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from tenants.models import Client, User
 from tests import people
+from tests.assets import acme_number, acme_waba, globex_waba  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from appeals import services
-from compliance.models import PhoneNumber
-from compliance.services import account_link, number_routes_ensure
 from tests.factories.appeals import AppealTicketFactory
-
-ACME_WABA = "1310000001"
-GLOBEX_WABA = "1320000001"
 
 
 @pytest.fixture(autouse=True)
@@ -24,31 +19,6 @@ def _business_hours(settings):
     settings.APPEALS_FIRST_RESPONSE_HOURS = 4
     settings.APPEALS_RESOLUTION_HOURS = 16
     settings.APPEALS_WARN_AT_PERCENT = 75
-
-
-@pytest.fixture
-def acme_waba(acme):
-    return account_link(client=acme, waba_id=ACME_WABA, name="Acme Retail")
-
-
-@pytest.fixture
-def globex_waba(globex):
-    return account_link(client=globex, waba_id=GLOBEX_WABA, name="Globex Logistics")
-
-
-@pytest.fixture
-def acme_number(acme, acme_waba):
-    with schema_context(acme.schema_name):
-        number = PhoneNumber.objects.create(
-            account=acme_waba,
-            meta_id="2310000001",
-            display_phone_number="+1 555-010-0001",
-            verified_name="Acme Retail",
-            status="connected",
-            quality="high",
-        )
-    number_routes_ensure(numbers=[number], client=acme)
-    return number
 
 
 @pytest.fixture

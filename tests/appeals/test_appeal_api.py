@@ -8,12 +8,13 @@ from appeals.models import AppealMessage, AppealTicket
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.services import health_event_record
 from tests.appeals.conftest import move, open_appeal
+from tests.assets import ACME_WABA
 from tests.factories import ApiKeyFactory
 
 NEW = {
     "title": "Blocked for spam",
     "subject_kind": "waba",
-    "waba_id": "1310000001",
+    "waba_id": ACME_WABA,
     "block_type": "messaging_block",
     "blocked_at": "2026-11-20T10:00:00Z",
     "api_uses": "Order updates.",
@@ -33,7 +34,7 @@ def test_create_list_and_detail(api, acme, acme_waba, acme_agent):
 
     assert created.status_code == 201, created.json()
     body = created.json()
-    assert (body["status"], body["waba_id"], body["missing_answers"]) == ("draft", "1310000001", [])
+    assert (body["status"], body["waba_id"], body["missing_answers"]) == ("draft", ACME_WABA, [])
     assert body["appeal_deadline"].startswith("2027-02-18")  # 90 days after the block
     listed = http.get("/api/v1/appeals/").json()["results"]
     assert [a["id"] for a in listed] == [body["id"]]

@@ -1,23 +1,10 @@
 import pytest
 from django.db import connection
 
-from compliance.services import account_link
 from portal.meta.client import GraphClient
 from portal.meta.simulator import SimulatorServer
 
-ACME_WABA = "1110000001"
-GLOBEX_WABA = "1120000001"
 TOKEN = "dev-system-user-token"
-
-
-@pytest.fixture
-def acme_waba(acme):
-    return account_link(client=acme, waba_id=ACME_WABA, name="Acme Retail")
-
-
-@pytest.fixture
-def globex_waba(globex):
-    return account_link(client=globex, waba_id=GLOBEX_WABA, name="Globex Logistics")
 
 
 @pytest.fixture

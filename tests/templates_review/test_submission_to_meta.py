@@ -17,8 +17,9 @@ from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
 from templates_review.services import Actor, TemplateSendFailed
 from tenants.models import WorkItem, WorkKind
+from tests.assets import ACME_WABA
 from tests.factories import MessageTemplateFactory
-from tests.templates_review.conftest import ACME_WABA, TOKEN, approve_and_send
+from tests.templates_review.conftest import TOKEN, approve_and_send
 from tests.webhooks import body_of
 
 GOOD_BODY = {
