@@ -11,6 +11,7 @@ import sys
 import time
 
 from tests.benchmarks.harness import bench_database
+from tests.benchmarks.procs import BenchFailure
 
 BENCHMARKS = [
     "tests.benchmarks.bench_provisioning",
@@ -33,10 +34,15 @@ def main() -> int:
 
         rows: list[tuple[str, str, str, str]] = []
         started = time.perf_counter()
+        failed = 0
         for name in BENCHMARKS:
             module = importlib.import_module(name)
             print(f"running {name} …", file=sys.stderr, flush=True)
-            rows.extend(module.run())
+            try:
+                rows.extend(module.run())
+            except BenchFailure as exc:  # one broken benchmark must not lose the others' figures
+                failed += 1
+                rows.append((name.rsplit(".", 1)[-1], "FAILED", str(exc)[:120], "NO"))
         elapsed = time.perf_counter() - started
     widths = [
         max(len(row[i]) for row in [("metric", "value", "target", "ok"), *rows]) for i in range(4)
@@ -49,7 +55,7 @@ def main() -> int:
     for row in rows:
         print(line(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     print(f"\n{len(rows)} figures in {elapsed:.1f} s")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
