@@ -12,7 +12,8 @@ from templates_review.diff import line_diff, revision_lines
 from templates_review.models import MessageTemplate, ReviewComment, TemplateRevision
 from templates_review.services import Actor
 from tenants.choices import StaffRole
-from tenants.models import ApiKey, WorkItem, WorkKind
+from tenants.models import ApiKey, WorkKind
+from tenants.selectors import QueueCursor, work_queue_query
 
 QUEUE_PAGE_SIZE = 25
 
@@ -137,17 +138,11 @@ def revisions_diff(
     )
 
 
-def review_queue_query(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+def review_queue_query(*, after: QueueCursor | None = None, limit: int = QUEUE_PAGE_SIZE):
     """The staff queue's one query: every client's templates awaiting the BSP, longest waiting
-    first, on the public work index (keyset paging on (sort_key, id), index work_item_queue)."""
-    qs = WorkItem.objects.filter(kind=WorkKind.TEMPLATE_REVIEW).select_related("client")
-    if after is not None:
-        # sort_key >= k bounds the index range; the OR then skips the rows already shown.
-        qs = qs.filter(sort_key__gte=after[0]).filter(
-            Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
-        )
-    return qs.order_by("sort_key", "id")[:limit]
+    first (the work index's sort_key is when the wait began)."""
+    return work_queue_query(kind=WorkKind.TEMPLATE_REVIEW, after=after, limit=limit)
 
 
-def review_queue(*, after: tuple[int, int] | None = None, limit: int = QUEUE_PAGE_SIZE):
+def review_queue(*, after: QueueCursor | None = None, limit: int = QUEUE_PAGE_SIZE):
     return list(review_queue_query(after=after, limit=limit))

@@ -36,7 +36,7 @@ from templates_review.forms import (
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from templates_review.preview import render_preview
-from tenants.selectors import clients_routable
+from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
 from tenants.views import staff_required
 
 
@@ -257,14 +257,6 @@ def template_comment(request: HttpRequest, template_id: int) -> HttpResponse:
 # --- staff: the review queue on the public host -------------------------------------------
 
 
-def _after(raw: str | None) -> tuple[int, int] | None:
-    key, _, pk = (raw or "").partition(":")
-    try:
-        return (int(key), int(pk)) if key and pk else None
-    except ValueError:
-        return None
-
-
 # The reason picker, the same on every queue item: rendered once.
 _REASON_OPTIONS = format_html_join(
     "", '<option value="{}">{}</option>', ((value, label) for value, label in ReviewReason.choices)
@@ -275,12 +267,10 @@ _REASON_OPTIONS = format_html_join(
 def staff_queue(request: HttpRequest) -> HttpResponse:
     """Every client's templates awaiting the BSP, longest waiting first; the page reads only
     the public work index (one query), never a client's schema."""
-    items = selectors.review_queue(after=_after(request.GET.get("after")))
+    items = selectors.review_queue(after=queue_cursor_parse(request.GET.get("after")))
     for item in items:
         item.waiting_since = datetime.fromtimestamp(item.sort_key, UTC)
-    more = None
-    if len(items) == selectors.QUEUE_PAGE_SIZE:
-        more = f"{items[-1].sort_key}:{items[-1].pk}"
+    more = queue_cursor_after(items, limit=selectors.QUEUE_PAGE_SIZE)
     return render(
         request,
         "templates_review/staff_queue.html",

@@ -94,7 +94,7 @@ def active_client_schemas_with_wabas() -> list[str]:
 QueueCursor = tuple[int, int]
 
 
-def work_queue(
+def work_queue_query(
     *,
     kind: str,
     after: QueueCursor | None = None,
@@ -102,7 +102,7 @@ def work_queue(
     band: str = "",
     status: str = "",
     assignee_id: int | None = None,
-) -> list[WorkItem]:
+) -> QuerySet[WorkItem]:
     """One page of a staff queue from the public work index, lowest `sort_key` first (the
     riskiest number, the longest wait, the nearest SLA): one indexed query whatever the number of
     clients, and keyset paging, so a deep page costs what the first does."""
@@ -118,7 +118,12 @@ def work_queue(
         qs = qs.filter(sort_key__gte=after[0]).filter(
             Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
         )
-    return list(qs.order_by("sort_key", "id")[:limit])
+    return qs.order_by("sort_key", "id")[:limit]
+
+
+def work_queue(**filters) -> list[WorkItem]:
+    """`work_queue_query(...)`, read."""
+    return list(work_queue_query(**filters))
 
 
 def queue_cursor_parse(raw: str | None) -> QueueCursor | None:
