@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import models
 
 from tenants.choices import ClientRole, StaffRole
+from tenants.permissions import API_KEY_ROLE  # re-exported for the transition table's users
 
 
 class SubjectKind(models.TextChoices):
@@ -71,7 +72,6 @@ class RecoveryKind(models.TextChoices):
 
 
 # An API key acts for the client like an operator.
-API_KEY_ROLE = "api_key"
 
 CLIENT_OPERATORS = frozenset(
     {ClientRole.OWNER.value, ClientRole.ADMIN.value, ClientRole.AGENT.value, API_KEY_ROLE}

@@ -14,6 +14,7 @@ from django.db import models
 
 from portal.meta import types as meta
 from tenants.choices import ClientRole, StaffRole
+from tenants.permissions import API_KEY_ROLE  # re-exported for the transition table's users
 
 
 class ReviewState(models.TextChoices):
@@ -36,7 +37,6 @@ class ReviewAction(models.TextChoices):
 
 
 # Who acts: a client role, `api_key`, or a staff role.
-API_KEY_ROLE = "api_key"
 CLIENT_AUTHORS = frozenset(
     {ClientRole.OWNER.value, ClientRole.ADMIN.value, ClientRole.AGENT.value, API_KEY_ROLE}
 )

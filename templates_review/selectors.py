@@ -11,8 +11,8 @@ from templates_review.choices import API_KEY_ROLE, ReviewState, StatusFilter
 from templates_review.diff import line_diff, revision_lines
 from templates_review.models import MessageTemplate, ReviewComment, TemplateRevision
 from templates_review.services import Actor
-from tenants.choices import StaffRole
 from tenants.models import ApiKey, WorkKind
+from tenants.permissions import staff_role_of
 from tenants.selectors import QueueCursor, work_queue_query
 
 QUEUE_PAGE_SIZE = 25
@@ -55,8 +55,7 @@ def actor_for_client_request(request) -> Actor:
 
 
 def actor_for_staff(user) -> Actor:
-    role = user.staff_role or (StaffRole.SUPERUSER.value if user.is_superuser else "")
-    return Actor(principal=user, role=role if user.is_staff else "", label=user.email)
+    return Actor(principal=user, role=staff_role_of(user) or "", label=user.email)
 
 
 def templates_list(*, status: str = "", search: str = "") -> QuerySet[MessageTemplate]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from appeals import choices as c
-from tenants.choices import StaffRole
 from tenants.models import Client, Membership, User
+from tenants.permissions import staff_role_of
 
 
 class AppealStateError(Exception):
@@ -33,9 +33,7 @@ def actor_role(actor: Any, *, client: Client) -> str | None:
     if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
         return None
     if actor.is_staff:
-        if actor.staff_role:
-            return actor.staff_role
-        return StaffRole.SUPERUSER.value if actor.is_superuser else None
+        return staff_role_of(actor)
     role = (
         Membership.objects.filter(user=actor, client=client).values_list("role", flat=True).first()
     )
