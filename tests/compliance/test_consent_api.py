@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from compliance.consent import consent_record_opt_in
 from compliance.models import ConsentEvent, ConsentState, MessageStatus
 from portal.audit.models import AuditLog
-from tests.compliance.conftest import ACME_PHONE
+from tests.assets import ACME_PHONE
 from tests.factories import ApiKeyFactory
 
 ALICE = "+447911123456"

@@ -10,7 +10,7 @@ from compliance.consent import consent_record_opt_in, consent_record_opt_out
 from compliance.models import AccountRestriction, MessageStatus, MessagingPolicy
 from compliance.presend import presend_check, presend_check_bulk
 from templates_review.models import MessageTemplate
-from tests.compliance.conftest import ACME_PHONE
+from tests.assets import ACME_PHONE
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ALICE = "+447911123456"  # Alice Archer, opted in to marketing

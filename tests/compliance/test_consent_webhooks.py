@@ -7,7 +7,7 @@ from django_tenants.utils import schema_context
 from compliance.consent import consent_record_opt_in
 from compliance.models import ConsentEvent, ConsentState, HealthEvent, MessagingPolicy
 from portal.meta.services import webhook_delivery_process, webhook_delivery_store
-from tests.compliance.conftest import ACME_PHONE, ACME_WABA
+from tests.assets import ACME_PHONE, ACME_WABA
 from tests.webhooks import body_of, envelope
 
 ALICE = "447911123456"  # Alice Archer's WhatsApp id (a UK mobile)

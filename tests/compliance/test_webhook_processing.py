@@ -15,7 +15,7 @@ from compliance.models import (
 from portal.meta.models import ChangeState, WebhookChange
 from portal.meta.services import webhook_delivery_process, webhook_delivery_store, webhook_sweep
 from templates_review.models import MessageTemplate
-from tests.compliance.conftest import ACME_PHONE, ACME_WABA
+from tests.assets import ACME_PHONE, ACME_WABA
 from tests.webhooks import body_of, envelope
 
 
