@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from celery.signals import before_task_publish
-from django.db import connection
+from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.db import close_old_connections, connection
 from tenant_schemas_celery.app import CeleryApp
 
 from portal.observability import stamp_task_with_request_id
@@ -17,6 +17,19 @@ app = CeleryApp("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 before_task_publish.connect(stamp_task_with_request_id, weak=False)
+
+
+def close_old_database_connections(sender=None, **_) -> None:
+    """Around each task, what Django does around each request: drop a connection older than
+    DB_CONN_MAX_AGE or left unusable, keep a healthy one (CELERY_DB_REUSE_MAX stops Celery's
+    fixup from closing it every time). Not for eager tasks, which run inside the caller's
+    transaction."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
+
+
+task_prerun.connect(close_old_database_connections, weak=False)
+task_postrun.connect(close_old_database_connections, weak=False)
 
 
 class TenantSchemaRequired(RuntimeError):

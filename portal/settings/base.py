@@ -241,6 +241,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
+# Celery's Django fixup closes every database connection before and after each task unless told
+# to reuse it; a new PostgreSQL connection per task (connect, then cold catalog caches) cost a
+# sync task more than its own queries. It may now keep one for this many tasks, and
+# portal.celery closes it as Django closes a request's: past DB_CONN_MAX_AGE, or when unusable.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 TENANT_HOUSEKEEPING_MINUTES = env_int("TENANT_HOUSEKEEPING_MINUTES", 60, minimum=1)
 # The beat schedule lives in code. Fan-out tasks enqueue one tenant task per active client.
 CELERY_BEAT_SCHEDULE = {
@@ -298,7 +303,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request at INFO; the Graph client logs its retries and errors itself.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening -------------------------------------------------------------------

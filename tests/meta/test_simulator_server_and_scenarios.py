@@ -156,6 +156,30 @@ def test_concurrent_requests_with_latency(scenario):
     assert len(set(ids)) == 5
 
 
+@pytest.mark.parametrize(("work_ms", "slept_ms"), [(30, 20), (80, 0)])
+def test_latency_is_the_response_time_and_includes_the_simulators_own_work(
+    scenario, monkeypatch, work_ms, slept_ms
+):
+    """A call answers `latency_ms` after it arrived: the simulator's own work is part of that
+    time, not added to it (a fleet benchmark measures the portal, not the simulator)."""
+    from portal.meta.simulator import server as sim_server
+
+    clock, slept = [100.0], []
+    monkeypatch.setattr(sim_server._Handler, "clock", staticmethod(lambda: clock[0]))
+    monkeypatch.setattr(sim_server._Handler, "sleep", staticmethod(slept.append))
+    with SimulatorServer(scenario, latency_ms=50) as sim:
+        handle = sim.engine.handle
+
+        def slow_handle(*args, **kwargs):
+            clock[0] += work_ms / 1000
+            return handle(*args, **kwargs)
+
+        monkeypatch.setattr(sim.engine, "handle", slow_handle)
+        with GraphClient(token=TOKEN, base_url=sim.url) as client:
+            assert client.get_waba(WABA).id == WABA
+    assert slept == [pytest.approx(slept_ms / 1000)]
+
+
 def test_error_rates_are_seeded(sim):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=sim.url, headers=headers) as http:

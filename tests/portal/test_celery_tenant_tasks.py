@@ -1,9 +1,15 @@
-"""Tenant tasks run in the schema they were sent from, and refuse to run without one."""
+"""Tenant tasks run in the schema they were sent from, and refuse to run without one; tasks keep
+their database connection as requests do."""
+
+import threading
+import time
 
 import pytest
+from celery.fixups.django import DjangoWorkerFixup
+from django.conf import settings
 from django.db import connection
 
-from portal.celery import TenantSchemaRequired
+from portal.celery import TenantSchemaRequired, app, close_old_database_connections
 from tenants.models import Client
 from tenants.tasks import client_housekeeping, fan_out_tenant_housekeeping
 
@@ -75,3 +81,50 @@ def test_real_worker_runs_each_task_in_the_schema_it_was_sent_from(
         )
     assert stored["acme"] > 0
     assert stored["globex"] > 0
+
+
+def _in_own_thread(fn):
+    """Run `fn` on a thread of its own: its database connection is a worker's, in autocommit,
+    not the test's (which sits inside the test transaction)."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(fn()))
+    thread.start()
+    thread.join()
+    return results[0]
+
+
+def test_tasks_reuse_a_healthy_connection_and_drop_an_obsolete_one(db):
+    """Celery's fixup would close the connection around every task; it is told to keep it, and
+    the connection lives as a request's does (DB_CONN_MAX_AGE, health)."""
+    assert DjangoWorkerFixup(app).db_reuse_max == settings.CELERY_DB_REUSE_MAX > 0
+
+    def around_two_tasks():
+        connection.ensure_connection()
+        connection.close_at = time.monotonic() + 60  # as with DB_CONN_MAX_AGE=60
+        first = connection.connection
+        close_old_database_connections(sender=client_housekeeping)  # prerun
+        close_old_database_connections(sender=client_housekeeping)  # postrun
+        kept = connection.connection is first
+        connection.close_at = time.monotonic() - 1  # past its age
+        close_old_database_connections(sender=client_housekeeping)
+        dropped = connection.connection is None
+        connection.close()
+        return kept, dropped
+
+    assert _in_own_thread(around_two_tasks) == (True, True)
+
+
+def test_an_eager_task_leaves_the_callers_connection_alone(db):
+    def eager_task_on_an_obsolete_connection():
+        connection.ensure_connection()
+        connection.close_at = time.monotonic() - 1
+        client_housekeeping.push_request(is_eager=True)
+        try:
+            close_old_database_connections(sender=client_housekeeping)
+        finally:
+            client_housekeeping.pop_request()
+        open_still = connection.connection is not None
+        connection.close()
+        return open_still
+
+    assert _in_own_thread(eager_task_on_an_obsolete_connection) is True

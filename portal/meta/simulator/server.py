@@ -26,11 +26,17 @@ BACKGROUND_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # after the first att
 TICK_SECONDS = 0.1
 
 
+def _encode(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections, as with Meta
     disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall
     server_version = "MetaSimulator/1"
     sim: SimulatorServer  # set on the subclass made per server
+    clock = staticmethod(time.monotonic)  # the latency's clock and sleep (tests replace them)
+    sleep = staticmethod(time.sleep)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet; the engine logs requests
         logger.debug("%s " + format, self.address_string(), *args)
@@ -65,7 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         return form
 
     def _send(self, status: int, headers: dict[str, str], data: Any) -> None:
-        body = json.dumps(data, separators=(",", ":")).encode()
+        self._send_body(status, headers, _encode(data))
+
+    def _send_body(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))
@@ -86,19 +94,21 @@ class _Handler(BaseHTTPRequestHandler):
             auth[7:].strip() if auth[:7].lower() == "bearer " else query.pop("access_token", None)
         )
         query.pop("access_token", None)
-        latency = self.sim.engine.latency_ms
-        if latency > 0:
-            time.sleep(latency / 1000.0)
+        # The configured latency is Meta's response time: the simulator's own work counts
+        # towards it instead of adding to it.
+        answer_at = self.clock() + self.sim.engine.latency_ms / 1000.0
         status, headers, data, webhooks, fault = self.sim.engine.handle(
             method, split.path, query, body, token
         )
+        payload = _encode(data)
+        self.sleep(max(0.0, answer_at - self.clock()))
         self.sim.deliver_in_background(webhooks)
         if fault is not None and fault["kind"] == "drop":
             self.close_connection = True
             return
         if fault is not None and fault["kind"] == "timeout":
-            time.sleep(float(fault.get("delay", 5.0)))
-        self._send(status, headers, data)
+            self.sleep(float(fault.get("delay", 5.0)))
+        self._send_body(status, headers, payload)
 
     def _control(self, method: str, path: str, body: Any) -> None:
         sim = self.sim
