@@ -7,11 +7,14 @@ so a missed webhook is repaired by the next run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance import meta_updates, services
@@ -19,6 +22,7 @@ from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
 from portal.meta import types as meta
 from portal.meta.errors import MetaError, MetaRateLimited
+from portal.observability import current_request_id, request_id_var
 from templates_review.meta_sync import templates_upsert_from_meta
 
 SYNC = EventSource.SYNC
@@ -46,25 +50,28 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.RUNNING, started_at=now, steps_total=len(accounts) * 3, steps_done=0
         )
-    for account in accounts:
-        if account.throttled_until and account.throttled_until > now:
-            result.errors.append(
-                f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
-            )
-            _progress(run, 3)
-            continue
-        try:
-            _sync_account(graph, account, client, now, result, run)
-        except MetaRateLimited as exc:
-            wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
-            WhatsAppAccount.objects.filter(pk=account.pk).update(
-                throttled_until=now + timedelta(seconds=wait)
-            )
-            result.retry_after = max(result.retry_after or 0, wait)
-            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-        except MetaError as exc:
-            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-        result.accounts += 1
+    # The thread that fetches an account's templates while its numbers are written; leaving
+    # the block waits for a fetch still under way, so the caller may close the client after.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
+        for account in accounts:
+            if account.throttled_until and account.throttled_until > now:
+                result.errors.append(
+                    f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
+                )
+                _progress(run, 3)
+                continue
+            try:
+                _sync_account(graph, account, client, now, result, run, fetcher)
+            except MetaRateLimited as exc:
+                wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
+                WhatsAppAccount.objects.filter(pk=account.pk).update(
+                    throttled_until=now + timedelta(seconds=wait)
+                )
+                result.retry_after = max(result.retry_after or 0, wait)
+                result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+            except MetaError as exc:
+                result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+            result.accounts += 1
     if run is not None:
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.FAILED if result.errors else SyncState.DONE,
@@ -80,54 +87,102 @@ def _progress(run: SyncRun | None, steps: int = 1) -> None:
         SyncRun.objects.filter(pk=run.pk).update(steps_done=F("steps_done") + steps)
 
 
-def _sync_account(graph, account, client, now, result, run) -> None:
-    info = graph.get_waba(account.meta_id)
-    _progress(run)
+def _sync_account(graph, account, client, now, result, run, fetcher) -> None:
+    """Meta's view of one WABA as a pipeline: the numbers are fetched first; while the
+    templates and then the WABA itself are fetched on the fetcher's thread, the numbers and
+    their health are written, then the templates. Still one Graph call in flight at a time,
+    the database work hides behind them, and no transaction waits on Meta.
+
+    A template status change reassesses the numbers again (`template_apply_meta_status`), so
+    the health written first stands unless one happened."""
     numbers = graph.list_phone_numbers(account.meta_id)
     _progress(run)
-    templates = graph.list_templates(account.meta_id)
+    templates_call: Future = Future()
+    waba_call = _in_background(
+        fetcher, _fetch_templates_then_waba, graph, account.meta_id, templates_call
+    )
+    with transaction.atomic():
+        synced = _sync_numbers(account, numbers, client, now)
+        services.numbers_reassess(account=account, numbers=synced, now=now, client=client)
+    result.numbers += len(numbers)
+    templates = templates_call.result()  # Meta's error, if any, is raised here
     _progress(run)
     with transaction.atomic():
-        account.name = info.name or account.name
-        account.currency = info.currency or ""
-        account.timezone_id = info.timezone_id or ""
-        account.message_template_namespace = info.message_template_namespace or ""
-        old = account.review_status
-        account.review_status = info.review_status
-        if old not in (info.review_status, meta.ReviewStatus.UNKNOWN):
-            services.health_event_record(
-                kind=EventKind.REVIEW_DECISION,
-                severity=Severity.INFO
-                if info.review_status == meta.ReviewStatus.APPROVED
-                else Severity.WARNING,
-                title=f"Account review: {info.review_status.value}",
-                key=services.dedupe_key("sync", account.meta_id, "review", old, now.isoformat()),
-                source=SYNC,
-                occurred_at=now,
-                account=account,
-            )
-        account.business_verification = info.business_verification
-        if info.health is not None:
-            account.can_send = info.health.can_send
-            account.health = info.raw.get("health_status") or {}
-        account.api_usage = {
-            u.use_case: {"call_count": u.call_count, "total_time": u.total_time}
-            for u in graph.usage(account.meta_id)
-        }
-        account.last_confirmed_at = now
-        account.save()
-        _sync_numbers(account, numbers, client, now)
-        result.numbers += len(numbers)
         templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
-        result.templates += len(templates)
-        services.account_reassess_numbers(account=account, now=now, client=client)
+    result.templates += len(templates)
+    info, usage = waba_call.result()
+    _progress(run)
+    with transaction.atomic():
+        _sync_waba(account, info, usage, now)
 
 
-def _sync_numbers(account, infos: list[meta.PhoneNumberInfo], client, now) -> None:
+def _fetch_templates_then_waba(graph, waba_id: str, templates: Future) -> tuple:
+    """The templates (handed over as soon as they arrive), then the WABA and the usage Meta
+    reported; nothing more once a call fails."""
+    try:
+        templates.set_result(graph.list_templates(waba_id))
+    except BaseException as exc:
+        templates.set_exception(exc)
+        raise
+    return graph.get_waba(waba_id), graph.usage(waba_id)
+
+
+def _in_background(fetcher: ThreadPoolExecutor, call: Callable[..., Any], *args: Any) -> Future:
+    """`call` on the fetcher's thread, logging with this task's schema and request id. That
+    thread never touches the database: naming the schema makes no query."""
+    schema, request_id = connection.schema_name, current_request_id()
+
+    def run() -> Any:
+        connection.set_schema(schema)
+        request_id_var.set(request_id)
+        return call(*args)
+
+    return fetcher.submit(run)
+
+
+def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: datetime) -> None:
+    account.name = info.name or account.name
+    account.currency = info.currency or ""
+    account.timezone_id = info.timezone_id or ""
+    account.message_template_namespace = info.message_template_namespace or ""
+    old = account.review_status
+    account.review_status = info.review_status
+    if old not in (info.review_status, meta.ReviewStatus.UNKNOWN):
+        services.health_event_record(
+            kind=EventKind.REVIEW_DECISION,
+            severity=Severity.INFO
+            if info.review_status == meta.ReviewStatus.APPROVED
+            else Severity.WARNING,
+            title=f"Account review: {info.review_status.value}",
+            key=services.dedupe_key("sync", account.meta_id, "review", old, now.isoformat()),
+            source=SYNC,
+            occurred_at=now,
+            account=account,
+        )
+    account.business_verification = info.business_verification
+    if info.health is not None:
+        account.can_send = info.health.can_send
+        account.health = info.raw.get("health_status") or {}
+    account.api_usage = {
+        u.use_case: {"call_count": u.call_count, "total_time": u.total_time} for u in usage
+    }
+    account.last_confirmed_at = now
+    account.save()
+
+
+def _sync_numbers(
+    account: WhatsAppAccount, infos: list[meta.PhoneNumberInfo], client, now: datetime
+) -> list[PhoneNumber]:
     """Reconcile the account's numbers: new ones in one INSERT (and their routes in another);
     known ones get events for each difference and are saved only when something changed, the
-    rest confirmed by one UPDATE."""
-    known = {n.meta_id: n for n in PhoneNumber.objects.filter(meta_id__in=[i.id for i in infos])}
+    rest confirmed by one UPDATE. Returns every number of the account, listed by Meta or not."""
+    stored = list(
+        PhoneNumber.objects.filter(Q(meta_id__in=[i.id for i in infos]) | Q(account=account))
+    )
+    for number in stored:
+        if number.account_id == account.pk:
+            number.account = account
+    known = {n.meta_id: n for n in stored}
     new, confirmed = [], []
     for info in infos:
         number = known.get(info.id)
@@ -155,6 +210,7 @@ def _sync_numbers(account, infos: list[meta.PhoneNumberInfo], client, now) -> No
         services.number_routes_ensure(numbers=new, client=client)
     if confirmed:
         PhoneNumber.objects.filter(pk__in=confirmed).update(last_confirmed_at=now)
+    return [n for n in stored if n.account_id == account.pk] + new
 
 
 # What the sync takes from Meta's view of a number (status and limit go through events).

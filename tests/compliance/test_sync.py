@@ -1,6 +1,10 @@
 """The sync against the Meta simulator over real HTTP: what it creates, what drift it records,
 how it backs off and how a throttled WABA is left alone until Meta allows it again."""
 
+import logging
+import threading
+
+import httpx
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
@@ -9,6 +13,7 @@ from compliance.models import HealthEvent, HealthSnapshot, PhoneNumber, SyncRun,
 from compliance.sync import client_sync
 from portal.meta.client import GraphClient
 from portal.meta.simulator import SimulatorServer
+from portal.observability import current_request_id, current_schema, request_id_var
 from templates_review.models import MessageTemplate
 from tenants.models import AssetKind, MetaAssetRoute
 
@@ -57,6 +62,87 @@ def test_first_sync_creates_numbers_templates_routes_and_history(sim, acme, acme
         assert HealthEvent.objects.count() == 0  # first sight is not a change
     routes = set(MetaAssetRoute.objects.filter(client=acme).values_list("kind", "meta_id"))
     assert (AssetKind.PHONE_NUMBER, "2110000001") in routes
+
+
+class InFlightTransport(httpx.HTTPTransport):
+    """Counts the Graph calls under way at once, and which thread made each."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+        self.calls = []
+
+    def handle_request(self, request):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.calls.append((request.url.path.rsplit("/", 1)[-1], threading.current_thread()))
+        try:
+            return super().handle_request(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_templates_and_waba_are_fetched_while_the_numbers_are_written_one_call_at_a_time(
+    sim, acme, acme_waba
+):
+    transport = InFlightTransport()
+    with graph_for(sim, transport=transport) as graph:
+        result = run_sync(acme, graph)
+
+    assert (result.numbers, result.templates, result.errors) == (2, 2, [])
+    assert transport.most_in_flight == 1  # the configured concurrency is what reaches Meta
+    main = threading.current_thread()
+    assert [(path, thread is main) for path, thread in transport.calls] == [
+        ("phone_numbers", True),
+        ("message_templates", False),
+        (acme_waba.meta_id, False),
+    ]
+
+
+def test_a_failed_templates_fetch_keeps_the_numbers_sync(sim, acme, acme_waba):
+    sim.configure(errors={"next": [{"kind": "500", "count": 5, "match": "/message_templates"}]})
+
+    with graph_for(sim, max_retries=1) as graph:
+        result = run_sync(acme, graph)
+
+    assert (result.accounts, result.numbers, result.templates) == (1, 2, 0)
+    assert len(result.errors) == 1
+    assert result.errors[0].startswith(acme_waba.meta_id)
+    with schema_context(acme.schema_name):
+        assert WhatsAppAccount.objects.get().last_confirmed_at is None  # not fetched after it
+        assert PhoneNumber.objects.filter(last_confirmed_at__isnull=False).count() == 2
+        assert HealthSnapshot.objects.count() == 2  # scored, as every sync does
+        assert MessageTemplate.objects.count() == 0
+
+
+def test_the_background_fetch_logs_with_the_syncs_schema_and_request_id(sim, acme, acme_waba):
+    seen = []
+
+    class AtEmit(logging.Handler):
+        def emit(self, record):
+            seen.append((record.threadName, current_schema(), current_request_id()))
+
+    sim.configure(errors={"next": [{"kind": "500", "count": 1, "match": "/message_templates"}]})
+    client_logger = logging.getLogger("portal.meta.client")
+    handler, level = AtEmit(), client_logger.level
+    client_logger.addHandler(handler)
+    client_logger.setLevel(logging.INFO)
+    token = request_id_var.set("req-sync-1")
+    try:
+        with graph_for(sim) as graph:
+            assert run_sync(acme, graph).errors == []
+    finally:
+        request_id_var.reset(token)
+        client_logger.removeHandler(handler)
+        client_logger.setLevel(level)
+
+    assert len(seen) == 1  # the retry of the templates call
+    thread_name, schema, request_id = seen[0]
+    assert thread_name.startswith("graph-fetch")
+    assert (schema, request_id) == (acme.schema_name, "req-sync-1")
 
 
 def test_drift_seen_only_by_the_sync_becomes_events_and_a_snapshot(sim, acme, acme_waba):
@@ -165,4 +251,5 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
         assert PhoneNumber.objects.count() == numbers
         assert MessageTemplate.objects.count() == templates
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
-    assert counts == [19, 17]
+    # (with the savepoints of its three transactions: numbers, templates, then the account)
+    assert counts == [22, 20]

@@ -153,6 +153,7 @@ def test_concurrent_requests_with_latency(scenario):
         with ThreadPoolExecutor(8) as pool:
             ids = list(pool.map(read, range(16)))
         assert sim.calls == 16
+        assert 1 < sim.state.snapshot()["most_in_flight"] <= 8  # answered together
     assert len(set(ids)) == 5
 
 

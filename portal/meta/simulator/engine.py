@@ -15,6 +15,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,6 +59,7 @@ class Simulator(EventsMixin, TemplatesMixin):
         self.numbers: dict[str, dict] = {}
         self.templates: dict[str, dict] = {}
         self.calls = 0
+        self.in_flight = self.most_in_flight = 0  # Graph calls being answered at once
         self.request_log: deque[dict] = deque(maxlen=10_000)
         self.webhooks: deque[dict] = deque(maxlen=10_000)  # every envelope produced
         self.latency_ms = 0.0
@@ -539,6 +542,19 @@ class Simulator(EventsMixin, TemplatesMixin):
 
     # --- inspection -----------------------------------------------------------------------
 
+    @contextmanager
+    def call_in_flight(self) -> Iterator[None]:
+        """Around answering one Graph call: how many are under way at once (a client's real
+        concurrency, which the fleet benchmark holds to its configured one)."""
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def snapshot(self) -> dict:
         """A JSON-able copy of the state (GET /_sim/state)."""
         with self.lock:
@@ -548,6 +564,7 @@ class Simulator(EventsMixin, TemplatesMixin):
                         "now": self.now,
                         "start_time": self.start_time,
                         "calls": self.calls,
+                        "most_in_flight": self.most_in_flight,
                         "wabas": self.wabas,
                         "numbers": self.numbers,
                         "templates": self.templates,

@@ -94,21 +94,22 @@ class _Handler(BaseHTTPRequestHandler):
             auth[7:].strip() if auth[:7].lower() == "bearer " else query.pop("access_token", None)
         )
         query.pop("access_token", None)
-        # The configured latency is Meta's response time: the simulator's own work counts
-        # towards it instead of adding to it.
-        answer_at = self.clock() + self.sim.engine.latency_ms / 1000.0
-        status, headers, data, webhooks, fault = self.sim.engine.handle(
-            method, split.path, query, body, token
-        )
-        payload = _encode(data)
-        self.sleep(max(0.0, answer_at - self.clock()))
-        self.sim.deliver_in_background(webhooks)
-        if fault is not None and fault["kind"] == "drop":
-            self.close_connection = True
-            return
-        if fault is not None and fault["kind"] == "timeout":
-            self.sleep(float(fault.get("delay", 5.0)))
-        self._send_body(status, headers, payload)
+        with self.sim.engine.call_in_flight():
+            # The configured latency is Meta's response time: the simulator's own work counts
+            # towards it instead of adding to it.
+            answer_at = self.clock() + self.sim.engine.latency_ms / 1000.0
+            status, headers, data, webhooks, fault = self.sim.engine.handle(
+                method, split.path, query, body, token
+            )
+            payload = _encode(data)
+            self.sleep(max(0.0, answer_at - self.clock()))
+            self.sim.deliver_in_background(webhooks)
+            if fault is not None and fault["kind"] == "drop":
+                self.close_connection = True
+                return
+            if fault is not None and fault["kind"] == "timeout":
+                self.sleep(float(fault.get("delay", 5.0)))
+            self._send_body(status, headers, payload)
 
     def _control(self, method: str, path: str, body: Any) -> None:
         sim = self.sim
