@@ -50,8 +50,8 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.RUNNING, started_at=now, steps_total=len(accounts) * 3, steps_done=0
         )
-    # The thread that fetches an account's templates while its numbers are written; leaving
-    # the block waits for a fetch still under way, so the caller may close the client after.
+    # The thread that fetches an account's templates and WABA while its numbers are written;
+    # leaving the block waits for a fetch still under way, so the caller may close the client.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
         for account in accounts:
             if account.throttled_until and account.throttled_until > now:

@@ -292,7 +292,8 @@ def _category_token(category: TemplateCategory) -> str:
 
 
 class GraphClient:
-    """Meta's Graph API for one system-user token. Thread-unsafe; one per task or thread."""
+    """Meta's Graph API for one system-user token. One call at a time: a task may hand it to
+    another thread while it waits (the sync does), never use it from two at once."""
 
     def __init__(
         self,
