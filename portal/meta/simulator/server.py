@@ -109,7 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault["kind"] == "timeout":
                 self.sleep(float(fault.get("delay", 5.0)))
-            self._send_body(status, headers, payload)
+        # Counted out before the answer leaves: a client that calls again as soon as it has it
+        # must not find this call still counted.
+        self._send_body(status, headers, payload)
 
     def _control(self, method: str, path: str, body: Any) -> None:
         sim = self.sim
