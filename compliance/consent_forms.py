@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 
 from compliance.consent import POLICY_FIELDS
+from compliance.imports import COLUMNS_HELP
 from compliance.models import MessagingPolicy
 
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
-        help_text="UTF-8 CSV. Columns: phone, category, action (required); occurred_at, source, "
-        "name, wording, wording_version, page_url, ip_address, user_agent, channel.",
+        help_text=COLUMNS_HELP,
     )
 
 

@@ -18,38 +18,17 @@ from compliance.models import ConsentEvent, ConsentState, Contact
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FETCH = 2000
 
+# The evidence of a consent event, as the export writes it and the import reads it back.
+EVIDENCE_COLUMNS = ("wording", "wording_version", "page_url", "ip_address", "user_agent", "channel")
 STATE_COLUMNS = [
-    "phone",
-    "name",
-    "category",
-    "status",
-    "since",
-    "kind",
-    "source",
-    "wording",
-    "wording_version",
-    "page_url",
-    "ip_address",
-    "user_agent",
-    "channel",
-    "actor",
-    "recorded_at",
+    *("phone", "name", "category", "status", "since", "kind", "source"),
+    *EVIDENCE_COLUMNS,
+    *("actor", "recorded_at"),
 ]
 HISTORY_COLUMNS = [
-    "phone",
-    "name",
-    "category",
-    "kind",
-    "source",
-    "occurred_at",
-    "wording",
-    "wording_version",
-    "page_url",
-    "ip_address",
-    "user_agent",
-    "channel",
-    "actor",
-    "recorded_at",
+    *("phone", "name", "category", "kind", "source", "occurred_at"),
+    *EVIDENCE_COLUMNS,
+    *("actor", "recorded_at"),
 ]
 KINDS = {"state": STATE_COLUMNS, "history": HISTORY_COLUMNS}
 

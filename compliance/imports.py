@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ImportState
 from compliance.consent import META_SOURCES, contact_normalize
-from compliance.exports import csv_safe
+from compliance.exports import EVIDENCE_COLUMNS, csv_safe
 from compliance.models import ConsentEvent, ConsentImport, ConsentState, Contact
 from portal.audit.services import audit_record
 from tenants.selectors import current_client
@@ -42,18 +42,11 @@ from tenants.selectors import current_client
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("phone", "category", "action")
-OPTIONAL_COLUMNS = (
-    "occurred_at",
-    "source",
-    "name",
-    "wording",
-    "wording_version",
-    "page_url",
-    "ip_address",
-    "user_agent",
-    "channel",
-)
+OPTIONAL_COLUMNS = ("occurred_at", "source", "name", *EVIDENCE_COLUMNS)
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+COLUMNS_HELP = (
+    f"UTF-8 CSV. Columns: {', '.join(REQUIRED_COLUMNS)} (required); {', '.join(OPTIONAL_COLUMNS)}."
+)
 WRITER_LANES = 2  # database connections writing at once (a job's rows split by number)
 CHUNK_ROWS = 25_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
@@ -74,21 +67,9 @@ SOURCES = frozenset(s for s in ConsentSource.values if s not in META_SOURCES)
 LIMITS = {"name": 200, "wording_version": 50, "page_url": 500, "channel": 50}
 FUTURE_SLACK = timedelta(minutes=5)
 STAGING_COLUMNS = (
-    "row",
-    "phone",
-    "name",
-    "category",
-    "kind",
-    "source",
-    "occurred_at",
-    "wording",
-    "wording_version",
-    "page_url",
-    "ip_address",
-    "user_agent",
-    "channel",
-    "dedupe_key",
-    "new_contact",
+    *("row", "phone", "name", "category", "kind", "source", "occurred_at"),
+    *EVIDENCE_COLUMNS,
+    *("dedupe_key", "new_contact"),
 )
 # COPY in binary: nothing for the server to parse (the address is cast once, on insert)
 STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7, "bool")

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from compliance.api.consent_views import OperatorsMayWrite
 from compliance.exports import KINDS, consent_csv_lines
 from compliance.filtersets import ConsentImportFilterSet
-from compliance.imports import ImportRejected, consent_import_create
+from compliance.imports import COLUMNS_HELP, ImportRejected, consent_import_create
 from compliance.models import ConsentImport
 from portal.api.pagination import CursorPagination
 from tenants.api.permissions import IsTenantMember
@@ -65,10 +65,7 @@ class ConsentImportSerializer(serializers.ModelSerializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(
-        help_text="CSV, UTF-8. Columns: phone, category, action (required); occurred_at, "
-        "source, name, wording, wording_version, page_url, ip_address, user_agent, channel."
-    )
+    file = serializers.FileField(help_text=COLUMNS_HELP)
 
 
 class ImportPagination(CursorPagination):
