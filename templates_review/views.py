@@ -111,30 +111,14 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
         form.add_error(None, "Your BSP has not linked a WhatsApp account to this client yet.")
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        content = {key: data[key] for key in ("name", "language", "category", "parameter_format")}
+        content |= {"components": form.components(), "actor": actor, "client": request.tenant}
         try:
             if template is None:
                 account = next((a for a in accounts if str(a.pk) == data["account"]), accounts[0])
-                template = services.template_create_draft(
-                    actor=actor,
-                    account=account,
-                    name=data["name"],
-                    language=data["language"],
-                    category=data["category"],
-                    parameter_format=data["parameter_format"],
-                    components=form.components(),
-                    client=request.tenant,
-                )
+                template = services.template_create_draft(account=account, **content)
             else:
-                services.template_edit(
-                    template=template,
-                    actor=actor,
-                    name=data["name"],
-                    language=data["language"],
-                    category=data["category"],
-                    parameter_format=data["parameter_format"],
-                    components=form.components(),
-                    client=request.tenant,
-                )
+                services.template_edit(template=template, **content)
         except ValidationError as exc:
             for message in exc.messages:
                 form.add_error(None, message)
