@@ -62,8 +62,8 @@ def webhook_delivery_store(*, body: bytes) -> int | None:
         cursor.execute(
             f"INSERT INTO {WebhookDelivery._meta.db_table} "  # noqa: S608 - fixed table name
             "(received_at, body, body_sha256, attempts, last_error) "
-            "VALUES (now(), %s, %s, 0, '') ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
-            [body, digest],
+            "VALUES (%s, %s, %s, 0, '') ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
+            [timezone.now(), body, digest],
         )
         row = cursor.fetchone()
     if row is None:

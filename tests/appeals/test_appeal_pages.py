@@ -1,7 +1,10 @@
 """Client pages and staff pages: what each person may see and do; other clients get nothing."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from appeals import services
@@ -11,6 +14,10 @@ from compliance.services import health_event_record
 from tenants.models import WorkItem
 from tests.appeals.conftest import move, open_appeal
 
+# The restriction of these tests: placed a day ago, for a week (dates relative to now).
+ENDS = (timezone.now() + timedelta(days=6)).replace(minute=0, second=0, microsecond=0)
+BLOCKED = ENDS - timedelta(days=7)
+
 
 @pytest.fixture
 def restriction(acme, acme_waba):
@@ -18,14 +25,15 @@ def restriction(acme, acme_waba):
         return health_event_record(
             kind=EventKind.RESTRICTION,
             severity=Severity.CRITICAL,
-            title="Account restricted: customer initiated messaging until 2026-11-30 10:00 UTC",
+            title="Account restricted: customer initiated messaging until "
+            f"{ENDS:%Y-%m-%d %H:%M} UTC",
             detail="Review the policy.",
             key="page-restriction",
             source=EventSource.WEBHOOK,
             account=acme_waba,
             data={
                 "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
-                "expires_at": "2026-11-30T10:00:00+00:00",
+                "expires_at": ENDS.isoformat(),
             },
         )
 
@@ -40,7 +48,7 @@ def test_the_dashboard_alert_links_to_an_appeal_prefilled_from_it(
     form = http.get(f"/appeals/new/?event={restriction.pk}").content.decode()
     assert "Account restricted: customer initiated messaging" in form
     assert '<option value="messaging_block" selected>' in form
-    assert 'value="2026-11-30T10:00"' in form
+    assert f'value="{ENDS:%Y-%m-%dT%H:%M}"' in form
 
     response = http.post(
         f"/appeals/new/?event={restriction.pk}",
@@ -50,8 +58,8 @@ def test_the_dashboard_alert_links_to_an_appeal_prefilled_from_it(
             "subject_kind": "waba",
             "account": restriction.account_id,
             "block_type": "messaging_block",
-            "blocked_at": "2026-11-23T10:00",
-            "block_ends_at": "2026-11-30T10:00",
+            "blocked_at": f"{BLOCKED:%Y-%m-%dT%H:%M}",
+            "block_ends_at": f"{ENDS:%Y-%m-%dT%H:%M}",
             "priority": "high",
             "api_uses": "Support replies.",
             "consent_process": "",

@@ -4,8 +4,10 @@ and the recovery plan appears."""
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.conftest import committed
 from tests.people import PASSWORD
@@ -27,6 +29,7 @@ def appeal_client():
     from tenants.services import client_create
 
     slug = f"appeal-{uuid.uuid4().hex[:8]}"
+    ends = timezone.now() + timedelta(days=7)
     owner = f"owner@{slug}.example"
 
     def create():
@@ -38,14 +41,15 @@ def appeal_client():
             health_event_record(
                 kind=EventKind.RESTRICTION,
                 severity=Severity.CRITICAL,
-                title="Account restricted: customer initiated messaging until 2026-12-01 10:00 UTC",
+                title="Account restricted: customer initiated messaging until "
+                f"{ends:%Y-%m-%d %H:%M} UTC",
                 detail="Meta blocked all sending for 7 days.",
                 key=f"browser-{slug}",
                 source=EventSource.WEBHOOK,
                 account=account,
                 data={
                     "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
-                    "expires_at": "2026-12-01T10:00:00+00:00",
+                    "expires_at": ends.isoformat(),
                 },
             )
         return client
