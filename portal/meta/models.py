@@ -5,27 +5,40 @@ from django.db import models
 from django.utils import timezone
 
 
+class DeliveryState(models.TextChoices):
+    RECEIVED = "received", "Received"  # stored, not yet split into changes
+    SPLIT = "split", "Split"  # its changes exist; processed once every one is finished
+    PROCESSED = "processed", "Processed"
+    REJECTED = "rejected", "Rejected"  # not a delivery Meta sends: kept with the reason
+
+
 class WebhookDelivery(models.Model):
     """One verified POST from Meta, stored before anything else happens.
 
-    Meta has no replay API and retries for 7 days, so the raw body is the record of truth; a
-    delivery is processed after commit and swept up again if that never happened.
+    Meta has no replay API and retries for 7 days, so the raw body is the record of truth. The
+    pipeline splits it into changes (`WebhookChange`); it is processed when every change is
+    finished (applied, late, failed for good, rejected, unroutable or dismissed).
     """
 
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     body = models.BinaryField()
     body_sha256 = models.CharField(max_length=64, unique=True)
+    state = models.CharField(max_length=10, choices=DeliveryState, default=DeliveryState.RECEIVED)
+    split_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    changes_total = models.PositiveIntegerField(default=0)
+    changes_seen_before = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
             models.Index(
-                fields=["received_at"],
-                name="webhook_unprocessed",
-                condition=models.Q(processed_at__isnull=True),
-            )
+                fields=["id"],
+                name="webhook_delivery_unsplit",
+                condition=models.Q(state="received"),
+            ),
+            models.Index(fields=["state", "-received_at"], name="webhook_delivery_state"),
         ]
 
     def __str__(self) -> str:
@@ -35,15 +48,36 @@ class WebhookDelivery(models.Model):
 class ChangeState(models.TextChoices):
     PENDING = "pending", "Pending"
     APPLIED = "applied", "Applied"
-    UNROUTABLE = "unroutable", "Unroutable"
+    LATE = "late", "Late (the newer state stands)"
     FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+    UNROUTABLE = "unroutable", "Unroutable"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+# States a change is finished in; a failed change is finished only once no retry is due.
+FINISHED_STATES = (
+    ChangeState.APPLIED,
+    ChangeState.LATE,
+    ChangeState.REJECTED,
+    ChangeState.UNROUTABLE,
+    ChangeState.DISMISSED,
+)
 
 
 class WebhookChange(models.Model):
-    """One `entry[].changes[]` item. Its dedupe key makes a change count once however often
-    Meta (or a replay) delivers it, even re-batched into a different POST."""
+    """One `entry[].changes[]` item (or one item of it split off to be retried alone).
+
+    Its dedupe key makes a change count once however often Meta (or a replay) delivers it, even
+    re-batched into a different POST. Work is due while `next_attempt_at` is set: workers claim
+    due changes with `FOR UPDATE SKIP LOCKED` and a lease (`claimed_until`), so a change is never
+    worked twice at once, and one whose worker died is taken up again when the lease runs out.
+    """
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="changes")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="items"
+    )
     dedupe_key = models.CharField(max_length=64, unique=True)
     field = models.CharField(max_length=64)
     entry_id = models.CharField(max_length=64)
@@ -54,14 +88,28 @@ class WebhookChange(models.Model):
     )
     state = models.CharField(max_length=20, choices=ChangeState, default=ChangeState.PENDING)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["state", "-created_at"], name="webhook_change_state")]
+        indexes = [
+            models.Index(fields=["state", "-created_at"], name="webhook_change_state"),
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="webhook_change_due",
+                condition=models.Q(next_attempt_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.field} for {self.entry_id} ({self.state})"
+
+    @property
+    def will_retry(self) -> bool:
+        return self.next_attempt_at is not None
 
 
 class CredentialKind(models.TextChoices):

@@ -220,9 +220,10 @@ META_SYSTEM_USER_TOKEN = env_str("META_SYSTEM_USER_TOKEN", "")
 META_CREDENTIALS_KEY = env_str("META_CREDENTIALS_KEY", "")
 # Minutes between fleet syncs, and seconds after which an unprocessed webhook is swept up.
 META_SYNC_MINUTES = env_int("META_SYNC_MINUTES", 15, minimum=1)
-META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 60, minimum=5)
-# One processing run per burst of webhooks instead of one per delivery: needs the shared cache.
-META_WEBHOOK_COALESCE_WAKEUPS = bool(env_str("CACHE_URL", ""))
+META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 30, minimum=5)
+# How long a worker holds the webhook changes it claimed: a worker that died holding them gives
+# them up after this long (a batch takes well under a second).
+META_WEBHOOK_LEASE_SECONDS = env_int("META_WEBHOOK_LEASE_SECONDS", 60, minimum=5)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -255,7 +256,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "meta-webhook-sweeper": {
         "task": "portal.meta.tasks.webhook_sweep",
-        "schedule": 60,
+        "schedule": 30,
     },
     "meta-fleet-sync": {
         "task": "compliance.tasks.fan_out_sync",

@@ -41,7 +41,14 @@ RESTRICTION = {
 def test_change_is_routed_to_the_client_owning_the_waba(acme, globex, acme_waba, globex_waba):
     counts = deliver(envelope(ACME_WABA, "account_update", RESTRICTION))
 
-    assert counts == {"changes": 1, "applied": 1, "failed": 0, "unroutable": 0}
+    assert counts == {
+        "changes": 1,
+        "applied": 1,
+        "late": 0,
+        "failed": 0,
+        "rejected": 0,
+        "unroutable": 0,
+    }
     acme_events = in_schema(acme, lambda: list(HealthEvent.objects.values_list("kind", flat=True)))
     assert acme_events == ["restriction"]
     assert in_schema(globex, lambda: HealthEvent.objects.count()) == 0
@@ -107,7 +114,7 @@ def test_processing_a_delivery_twice_has_the_effect_of_once(acme, acme_waba):
     assert in_schema(acme, lambda: HealthEvent.objects.count()) == 1
 
 
-def test_invalid_json_is_marked_processed_with_the_error(db):
+def test_invalid_json_is_kept_rejected_with_the_reason(db):
     delivery_id = webhook_delivery_store(body=b"not json")
 
     counts = webhook_delivery_process(delivery_id=delivery_id)
@@ -116,8 +123,8 @@ def test_invalid_json_is_marked_processed_with_the_error(db):
     from portal.meta.models import WebhookDelivery
 
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
-    assert delivery.processed_at is not None
-    assert delivery.last_error.startswith("Not JSON")
+    assert (delivery.state, delivery.processed_at is not None) == ("rejected", True)
+    assert delivery.last_error.startswith("The body is not JSON")
 
 
 def test_sweeper_queues_one_drain_for_old_unprocessed_deliveries_only(db, monkeypatch):
@@ -130,7 +137,7 @@ def test_sweeper_queues_one_drain_for_old_unprocessed_deliveries_only(db, monkey
 
     drains = []
     monkeypatch.setattr(services, "_queue_drain", lambda: drains.append(1))
-    assert webhook_sweep() == []
+    assert not webhook_sweep()
     assert drains == []
     old = webhook_delivery_store(body=b'{"entry": [], "n": 1}')
     fresh = webhook_delivery_store(body=b'{"entry": [], "n": 2}')
@@ -138,10 +145,10 @@ def test_sweeper_queues_one_drain_for_old_unprocessed_deliveries_only(db, monkey
     WebhookDelivery.objects.filter(pk__in=[old, done]).update(
         received_at=timezone.now() - timedelta(minutes=10)
     )
-    WebhookDelivery.objects.filter(pk=done).update(processed_at=timezone.now())
+    WebhookDelivery.objects.filter(pk=done).update(state="processed")
 
-    assert webhook_sweep() == [old]
-    assert drains == [1]  # one run drains them all, even if a wake-up key was left behind
+    assert webhook_sweep().deliveries == [old]
+    assert drains == [1]  # one run drains them all
     assert fresh != old
 
 
@@ -574,43 +581,57 @@ def test_alerts_are_emailed_to_owners_admins_and_the_account_manager(
     assert "Account restricted" in mailoutbox[0].subject
 
 
-def test_a_burst_of_deliveries_queues_one_processing_run(db, monkeypatch, settings):
-    from django.core.cache import cache
+def test_a_burst_of_deliveries_queues_one_processing_run(db, monkeypatch):
+    """Wake-ups are coalesced in the process, without any shared cache."""
+    import threading
 
-    from portal.meta import services, tasks
+    from portal.meta import services
+    from portal.meta.webhooks.wake import Waker
 
-    settings.META_WEBHOOK_COALESCE_WAKEUPS = True
-    queued = []
-    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: queued.append(1))
-    cache.delete(services.WAKEUP_KEY)
+    queued, started, release = [], threading.Event(), threading.Event()
 
-    woken = [services.webhook_processor_wake() for _ in range(5)]
+    def publish():
+        started.set()
+        release.wait(5)  # a slow broker: requests pile up meanwhile
+        queued.append(1)
 
-    assert woken == [True, False, False, False, False]
-    assert queued == [1]
-    cache.delete(services.WAKEUP_KEY)
+    monkeypatch.setattr(services, "_waker", Waker(publish))
+    services.webhook_processor_wake()
+    assert started.wait(5)
+    for _ in range(50):
+        services.webhook_processor_wake()
+    release.set()
+    for _ in range(100):
+        if len(queued) == 2:
+            break
+        threading.Event().wait(0.02)
+
+    # One publish was under way when the burst came; the burst adds one more, not 50.
+    assert queued == [1, 1]
 
 
-def test_without_a_shared_cache_every_delivery_wakes_a_run(db, monkeypatch, settings):
-    from portal.meta import services, tasks
+def test_the_wakeup_never_waits_on_a_hung_broker(db, monkeypatch):
+    import threading
+    import time
 
-    settings.META_WEBHOOK_COALESCE_WAKEUPS = False
-    queued = []
-    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: queued.append(1))
+    from portal.meta import services
+    from portal.meta.webhooks.wake import Waker
 
-    assert [services.webhook_processor_wake() for _ in range(3)] == [True, True, True]
-    assert queued == [1, 1, 1]
+    hung = threading.Event()
+    monkeypatch.setattr(services, "_waker", Waker(lambda: hung.wait(10)))
+
+    started = time.monotonic()
+    for _ in range(20):
+        services.webhook_processor_wake()
+    elapsed = time.monotonic() - started
+    hung.set()
+
+    assert elapsed < 1.0  # a bound on blocking, not a speed figure: a hung publish waits 10 s
 
 
-def test_processing_run_drains_everything_and_rearms_the_wakeup(
-    acme, acme_waba, monkeypatch, settings
-):
-    from django.core.cache import cache
+def test_processing_run_drains_everything(acme, acme_waba):
+    from portal.meta import services
 
-    from portal.meta import services, tasks
-
-    settings.META_WEBHOOK_COALESCE_WAKEUPS = True
-    monkeypatch.setattr(tasks.process_pending_webhooks, "delay", lambda: None)
     for i in range(3):
         webhook_delivery_store(
             body=body_of(
@@ -622,13 +643,10 @@ def test_processing_run_drains_everything_and_rearms_the_wakeup(
                 )
             )
         )
-    services.webhook_processor_wake()
 
-    assert services.webhook_process_pending(batch=2) == 3
+    assert services.webhook_process_pending() == 6  # 3 deliveries split, 3 changes applied
     assert in_schema(acme, lambda: HealthEvent.objects.count()) == 3
-    # The key was cleared: the next delivery wakes a new run instead of waiting for the sweeper.
-    assert services.webhook_processor_wake() is True
-    cache.delete(services.WAKEUP_KEY)
+    assert services.webhook_process_pending() == 0
 
 
 def ban(state: str, time: int) -> dict:

@@ -1,0 +1,233 @@
+"""The envelope of a delivery: `{"object", "entry": [{"id", "time", "changes": [...]}]}`.
+
+The first parse stage. It turns a verified body into change records, or rejects the body (or one
+change of it) with a precise reason, so that nothing Meta sends can raise later: bodies that are
+not JSON, too deeply nested, not an object of `whatsapp_business_account`, ids too long for their
+columns, times out of range, strings PostgreSQL cannot store (NUL, lone surrogates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from portal.meta.webhooks.contract import WebhookRejected
+
+OBJECT = "whatsapp_business_account"
+MAX_DEPTH = 32  # Meta's deepest documented value is about 6 levels
+MAX_ID_LENGTH = 64  # the entry id column; Meta's ids are 15-20 digits
+MAX_FIELD_LENGTH = 64
+# Unix times Meta could state: 2004 (before WhatsApp) to 2100.
+MIN_UNIX, MAX_UNIX = 1_072_915_200, 4_102_444_800
+
+
+@dataclass(frozen=True)
+class EnvelopeChange:
+    """One `entry[].changes[]` item, ready to store. `rejected` holds the reason when the item
+    cannot be applied (its value is then kept only in the delivery's raw body)."""
+
+    field: str
+    entry_id: str
+    entry_time: datetime | None
+    value: dict
+    dedupe_key: str
+    rejected: str = ""
+
+    @property
+    def routing_ids(self) -> tuple[str, ...]:
+        """Meta ids this change may be routed by, best first: the entry's WABA id, the WABA named
+        in `waba_info` (PARTNER_* events whose entry id is the partner's portfolio), then the
+        phone number of a `messages` change."""
+        ids = [self.entry_id]
+        waba_info = self.value.get("waba_info")
+        if isinstance(waba_info, dict) and _is_id(waba_info.get("waba_id")):
+            ids.append(str(waba_info["waba_id"]))
+        return tuple(ids)
+
+    @property
+    def phone_number_id(self) -> str | None:
+        metadata = self.value.get("metadata")
+        if isinstance(metadata, dict) and _is_id(metadata.get("phone_number_id")):
+            return str(metadata["phone_number_id"])
+        return None
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0 and len(str(value)) <= MAX_ID_LENGTH
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
+def decode(body: bytes) -> dict:
+    """The body as a JSON object, or WebhookRejected."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(f"The body is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
+    try:
+        payload = json.loads(text)
+    except RecursionError as exc:
+        raise WebhookRejected("The body is nested too deeply to be a Meta webhook.") from exc
+    except ValueError as exc:
+        raise WebhookRejected(f"The body is not JSON: {exc}.") from exc
+    if not isinstance(payload, dict):
+        raise WebhookRejected(f"The body is a JSON {type(payload).__name__}, not an object.")
+    return payload
+
+
+def split(payload: dict) -> list[EnvelopeChange]:
+    """Every change of a decoded delivery. Raises WebhookRejected when the envelope itself is
+    not Meta's; a bad entry or change is returned with its reason instead, so the good ones go on.
+    """
+    obj = payload.get("object")
+    if obj != OBJECT:
+        shown = "missing" if obj is None else repr(obj)[:80]
+        raise WebhookRejected(f"`object` is {shown}, not {OBJECT!r}.")
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise WebhookRejected(f"`entry` is {_kind(entries)}, not a list.")
+    changes: list[EnvelopeChange] = []
+    for e_index, entry in enumerate(entries):
+        changes.extend(_entry_changes(entry, f"entry[{e_index}]"))
+    return changes
+
+
+def _entry_changes(entry: Any, where: str) -> list[EnvelopeChange]:
+    if not isinstance(entry, dict):
+        return [_rejected(entry, where, f"{where} is {_kind(entry)}, not an object.")]
+    raw_id = entry.get("id")
+    raw_time = entry.get("time")
+    problem = ""
+    if not _is_id(raw_id):
+        problem = (
+            f"{where}.id is {_shown(raw_id)}: not an id of at most {MAX_ID_LENGTH} characters."
+        )
+    entry_time = None
+    if raw_time is not None and not problem:
+        try:
+            entry_time = unix_time(raw_time)
+        except WebhookRejected as exc:
+            problem = f"{where}.time: {exc.reason}"
+    items = entry.get("changes")
+    if not isinstance(items, list):
+        return [
+            _rejected(entry, where, problem or f"{where}.changes is {_kind(items)}, not a list.")
+        ]
+    entry_id = str(raw_id) if not problem else ""
+    result = []
+    for c_index, item in enumerate(items):
+        at = f"{where}.changes[{c_index}]"
+        if problem:
+            result.append(_rejected(item, at, problem))
+            continue
+        if not isinstance(item, dict):
+            result.append(_rejected(item, at, f"{at} is {_kind(item)}, not an object."))
+            continue
+        field, value = item.get("field"), item.get("value")
+        good_field = isinstance(field, str) and 0 < len(field) <= MAX_FIELD_LENGTH
+        if not good_field:
+            reason = f"{at}.field is {_shown(field)}: not a field name."
+        elif not isinstance(value, dict):
+            reason = f"{at}.value is {_kind(value)}, not an object."
+        else:
+            reason = storable(value, f"{at}.value")
+        key = _dedupe_key(field, entry_id, raw_time, value if not reason else _safe(value))
+        result.append(
+            EnvelopeChange(
+                field=field if good_field else "",
+                entry_id=entry_id,
+                entry_time=entry_time,
+                value=value if not reason else {},
+                dedupe_key=key,
+                rejected=reason,
+            )
+        )
+    return result
+
+
+def _rejected(item: Any, where: str, reason: str) -> EnvelopeChange:
+    return EnvelopeChange(
+        field="",
+        entry_id="",
+        entry_time=None,
+        value={},
+        dedupe_key=_dedupe_key("", where, None, _safe(item)),
+        rejected=reason,
+    )
+
+
+def unix_time(raw: Any) -> datetime:
+    """A unix time Meta stated (int, or digits as a string) as an aware datetime."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise WebhookRejected(f"{_shown(raw)} is not a unix time.")
+    if isinstance(raw, str):
+        if not raw.isdigit() or len(raw) > 12:
+            raise WebhookRejected(f"{_shown(raw)} is not a unix time.")
+        raw = int(raw)
+    if not MIN_UNIX <= raw <= MAX_UNIX:
+        raise WebhookRejected(f"{raw} is out of range for a unix time Meta could state.")
+    return datetime.fromtimestamp(raw, tz=UTC)
+
+
+def storable(value: Any, where: str) -> str:
+    """Why `value` cannot be stored as JSONB (too deep, NUL, a lone surrogate), or ""."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{where} is nested deeper than {MAX_DEPTH} levels."
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if problem := _text_problem(k):
+                    return f"{where} has a key with {problem}."
+                stack.append((v, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str) and (problem := _text_problem(node)):
+            return f"{where} has a string with {problem}."
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**30:
+            return f"{where} has a number too large to be one of Meta's."
+    return ""
+
+
+def _text_problem(text: str) -> str:
+    if "\x00" in text:
+        return "a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate"
+    return ""
+
+
+def _dedupe_key(field: Any, entry_id: str, raw_time: Any, value: Any) -> str:
+    source = json.dumps(
+        [field, entry_id, raw_time, value], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _safe(item: Any) -> Any:
+    """Something json.dumps can always hash (a rejected item may hold anything)."""
+    try:
+        json.dumps(item)
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return repr(item)[:1000]
+        except RecursionError:
+            return f"<{type(item).__name__} nested too deeply>"
+    return item
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,549 @@
+"""The webhook pipeline after the intake: split, claim, route, apply, retry.
+
+- **Split**: unsplit deliveries are claimed with `FOR UPDATE SKIP LOCKED`, their envelopes parsed
+  (`envelope.py`) and their changes inserted once (`ON CONFLICT (dedupe_key) DO NOTHING`), routed
+  to a client by WABA or phone number id. A body that is not Meta's is kept, marked rejected with
+  the reason, and never looked at again.
+- **Claim**: due changes (`next_attempt_at <= now`, no live lease) are leased in batches with
+  `SKIP LOCKED`, their attempt counted in the same committed statement; two workers never work
+  one change at once, and a change whose worker died is taken up when its lease runs out.
+- **Apply**: in one transaction holding the batch's row locks, grouped per client and field,
+  in Meta's order; each change (and each group a field applies set-based) in a savepoint of its
+  own, so one that fails is marked with its error and the rest go on. The state update commits
+  with the effects it records: exactly once in effect.
+- **Retry**: transient database errors (lost connection, serialization failure, deadlock, lock or
+  statement timeout) come back soon with backoff; other errors a few times more slowly, then fail
+  for good with their reason; items an applier could not apply are split off to be retried alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from portal.meta.models import (
+    ChangeState,
+    DeliveryState,
+    WebhookChange,
+    WebhookDelivery,
+)
+from portal.meta.webhooks import envelope
+from portal.meta.webhooks.contract import Applied, Change, ItemFailure, WebhookRejected, handler_for
+
+logger = logging.getLogger(__name__)
+
+SPLIT_BATCH = 200
+APPLY_BATCH = 200
+# Transient errors: retried after 1, 2, 4 … 60 s, at most this many times.
+TRANSIENT_ATTEMPTS = 20
+# Other errors (a bug, data the applier cannot take): retried after 30 s, 2 and 8 min, then final.
+PERMANENT_ATTEMPTS = 4
+# Claims without an outcome (the worker died while holding the change) before it fails for good.
+MAX_CLAIMS = 10
+ERROR_LENGTH = 2000
+
+_DELIVERIES = WebhookDelivery._meta.db_table
+_CHANGES = WebhookChange._meta.db_table
+
+
+def lease_seconds() -> int:
+    return settings.META_WEBHOOK_LEASE_SECONDS
+
+
+# --- split ---------------------------------------------------------------------------------
+
+
+def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = None) -> int:
+    """Split up to `limit` unsplit deliveries into changes; returns how many were split."""
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, body FROM {_DELIVERIES} WHERE state = %s"  # noqa: S608
+                + (" AND id = ANY(%s)" if only is not None else "")
+                + " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                [DeliveryState.RECEIVED, *([list(only)] if only is not None else []), limit],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return 0
+        parsed: dict[int, list[envelope.EnvelopeChange]] = {}
+        for delivery_id, body in rows:
+            try:
+                parsed[delivery_id] = envelope.split(envelope.decode(bytes(body)))
+            except WebhookRejected as exc:
+                _delivery_reject(delivery_id, exc.reason, now)
+        routes = _routes([c for changes in parsed.values() for c in changes])
+        try:
+            with transaction.atomic():
+                inserted = _insert_changes(parsed, routes, now)
+        except DatabaseError:
+            # Something the envelope checks let through: find the delivery it came from, so the
+            # others still go in.
+            logger.exception("Splitting deliveries in one go failed; splitting one at a time")
+            inserted = set()
+            for delivery_id, changes in parsed.items():
+                try:
+                    with transaction.atomic():
+                        inserted |= _insert_changes({delivery_id: changes}, routes, now)
+                except DatabaseError as exc:
+                    _delivery_reject(delivery_id, _error_text(exc), now)
+                    parsed[delivery_id] = []
+        for delivery_id, changes in parsed.items():
+            own = sum(1 for c in changes if c.dedupe_key in inserted)
+            WebhookDelivery.objects.filter(pk=delivery_id, state=DeliveryState.RECEIVED).update(
+                state=DeliveryState.SPLIT,
+                split_at=now,
+                attempts=1,
+                changes_total=len(changes),
+                changes_seen_before=len(changes) - own,
+            )
+        deliveries_finish(list(parsed))
+    return len(rows)
+
+
+def _delivery_reject(delivery_id: int, reason: str, now: datetime) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        state=DeliveryState.REJECTED,
+        split_at=now,
+        processed_at=now,
+        attempts=1,
+        last_error=reason[:ERROR_LENGTH],
+    )
+
+
+def _routes(changes: list[envelope.EnvelopeChange]) -> dict[str, int]:
+    """Client id by Meta id (WABA or phone number), from one query."""
+    from tenants.models import MetaAssetRoute
+
+    ids = set()
+    for change in changes:
+        ids.update(change.routing_ids)
+        if change.phone_number_id:
+            ids.add(change.phone_number_id)
+    ids.discard("")
+    if not ids:
+        return {}
+    return dict(MetaAssetRoute.objects.filter(meta_id__in=ids).values_list("meta_id", "client_id"))
+
+
+def route_of(change: envelope.EnvelopeChange, routes: dict[str, int]) -> int | None:
+    for meta_id in (*change.routing_ids, change.phone_number_id):
+        if meta_id and meta_id in routes:
+            return routes[meta_id]
+    return None
+
+
+def _initial_state(change: envelope.EnvelopeChange, client_id: int | None) -> tuple[str, str]:
+    if change.rejected:
+        return ChangeState.REJECTED, change.rejected
+    if handler_for(change.field) is None:
+        return ChangeState.UNROUTABLE, f"No handler for field {change.field!r}."
+    if client_id is None:
+        return ChangeState.UNROUTABLE, f"No client owns WABA {change.entry_id}."
+    return ChangeState.PENDING, ""
+
+
+def _insert_changes(
+    parsed: dict[int, list[envelope.EnvelopeChange]], routes: dict[str, int], now: datetime
+) -> set[str]:
+    """Insert the changes once each; returns the dedupe keys that were new."""
+    rows, params = [], []
+    for delivery_id, changes in parsed.items():
+        for change in changes:
+            client_id = route_of(change, routes)
+            state, error = _initial_state(change, client_id)
+            rows.append("(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, 0, %s, %s)")
+            params += [
+                delivery_id,
+                change.dedupe_key,
+                change.field,
+                change.entry_id,
+                change.entry_time,
+                json.dumps(change.value),
+                client_id,
+                state,
+                error,
+                now if state == ChangeState.PENDING else None,
+                now,
+            ]
+    if not rows:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_CHANGES} (delivery_id, dedupe_key, field, entry_id, entry_time,"  # noqa: S608
+            " value, client_id, state, error, attempts, next_attempt_at, created_at) VALUES "
+            + ", ".join(rows)
+            + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def deliveries_finish(delivery_ids: Sequence[int]) -> None:
+    """Mark processed the split deliveries none of whose changes has work due."""
+    if not delivery_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_DELIVERIES} d SET state = %s, processed_at = %s"  # noqa: S608
+            " WHERE d.id = ANY(%s) AND d.state = %s AND NOT EXISTS ("
+            f"SELECT 1 FROM {_CHANGES} c WHERE c.delivery_id = d.id"
+            " AND c.next_attempt_at IS NOT NULL)",
+            [DeliveryState.PROCESSED, timezone.now(), list(delivery_ids), DeliveryState.SPLIT],
+        )
+
+
+# --- claim and apply -----------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    state: str
+    error: str = ""
+    retry_in: float | None = None  # seconds; None: finished
+    applied: bool = False
+    failures: list[ItemFailure] = field(default_factory=list)
+
+
+@dataclass
+class BatchCounts:
+    claimed: int = 0
+    applied: int = 0
+    late: int = 0
+    failed: int = 0
+    rejected: int = 0
+    retrying: int = 0
+    unroutable: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.retry_in is not None:
+            self.retrying += 1
+        elif outcome.state == ChangeState.APPLIED:
+            self.applied += 1
+        elif outcome.state == ChangeState.LATE:
+            self.late += 1
+        elif outcome.state == ChangeState.REJECTED:
+            self.rejected += 1
+        elif outcome.state == ChangeState.UNROUTABLE:
+            self.unroutable += 1
+        else:
+            self.failed += 1
+
+
+def changes_claim(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None) -> list[int]:
+    """Lease up to `limit` due changes to this worker and count the attempt (committed)."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_CHANGES} SET claimed_until = %s, attempts = attempts + 1"  # noqa: S608
+            f" WHERE id IN (SELECT id FROM {_CHANGES} WHERE next_attempt_at <= %s"
+            " AND (claimed_until IS NULL OR claimed_until < %s)"
+            + (" AND delivery_id = ANY(%s)" if only is not None else "")
+            + " ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+            [
+                now + timedelta(seconds=lease_seconds()),
+                now,
+                now,
+                *([list(only)] if only is not None else []),
+                limit,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def changes_apply(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None) -> BatchCounts:
+    """Claim a batch of due changes and apply it; `only` limits it to some deliveries."""
+    ids = changes_claim(limit=limit, only=only)
+    counts = BatchCounts(claimed=len(ids))
+    if not ids:
+        return counts
+    try:
+        outcomes = _apply_claimed(ids)
+    except Exception:
+        _release(ids)
+        raise
+    for outcome in outcomes.values():
+        counts.add(outcome)
+    return counts
+
+
+def _release(ids: list[int]) -> None:
+    """After a batch failed outside any change's savepoint (a lost connection, a cancelled
+    statement): hand its changes back soon instead of waiting for their leases to run out."""
+    try:
+        with transaction.atomic():
+            WebhookChange.objects.filter(pk__in=ids, next_attempt_at__isnull=False).update(
+                claimed_until=None, next_attempt_at=timezone.now() + timedelta(seconds=2)
+            )
+    except DatabaseError:
+        logger.warning("Could not release %d claimed changes; their leases will", len(ids))
+
+
+def _apply_claimed(ids: list[int]) -> dict[int, Outcome]:
+    from tenants.models import Client
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The batch's own leases keep other workers off its rows; a lock held longer than
+            # this is a stuck worker, and the batch is retried instead of waiting on it.
+            cursor.execute("SET LOCAL lock_timeout = '10s'")
+        changes = list(
+            WebhookChange.objects.select_for_update()
+            .filter(pk__in=ids, next_attempt_at__isnull=False)
+            .order_by("id")
+        )
+        clients = Client.objects.in_bulk({c.client_id for c in changes if c.client_id})
+        outcomes: dict[int, Outcome] = {}
+        by_client: dict[int | None, list[WebhookChange]] = defaultdict(list)
+        for change in changes:
+            if change.attempts > MAX_CLAIMS:
+                outcomes[change.pk] = Outcome(
+                    ChangeState.FAILED,
+                    f"Claimed {change.attempts - 1} times without an outcome: the worker applying "
+                    "it stopped each time.",
+                )
+            elif change.client_id not in clients:
+                outcomes[change.pk] = Outcome(
+                    ChangeState.UNROUTABLE, f"No client owns WABA {change.entry_id}."
+                )
+            else:
+                by_client[change.client_id].append(change)
+        for client_id, group in by_client.items():
+            with schema_context(clients[client_id].schema_name):
+                outcomes.update(_apply_client_group(group))
+        _record_outcomes(changes, outcomes)
+        deliveries_finish(sorted({c.delivery_id for c in changes}))
+    return outcomes
+
+
+def _stated_order(change: WebhookChange) -> tuple:
+    return (change.entry_time or change.created_at, change.pk)
+
+
+def _apply_client_group(changes: list[WebhookChange]) -> dict[int, Outcome]:
+    """One client's changes, in Meta's order, each field's set-based where it can be."""
+    outcomes: dict[int, Outcome] = {}
+    by_field: dict[str, list[tuple[WebhookChange, Change]]] = defaultdict(list)
+    for row in sorted(changes, key=_stated_order):
+        handler = handler_for(row.field)
+        if handler is None:
+            outcomes[row.pk] = Outcome(ChangeState.UNROUTABLE, f"No handler for {row.field!r}.")
+            continue
+        try:
+            data = handler.parser(row.value)
+        except WebhookRejected as exc:
+            outcomes[row.pk] = Outcome(ChangeState.REJECTED, exc.reason)
+            continue
+        except Exception as exc:  # a parser bug is the parser's failure, not the batch's
+            logger.exception("Parsing webhook change %s failed", row.pk)
+            outcomes[row.pk] = _failure(row, exc)
+            continue
+        by_field[row.field].append((row, _change_of(row, data)))
+    for field_name, items in by_field.items():
+        handler = handler_for(field_name)
+        if handler.batch_applier is not None and len(items) > 1:
+            try:
+                with transaction.atomic():
+                    results = handler.batch_applier([change for _, change in items])
+                for row, change in items:
+                    outcomes[row.pk] = _success(results.get(change.key))
+                continue
+            except Exception:
+                logger.exception("Set-based %s failed; applying one change at a time", field_name)
+        for row, change in items:
+            try:
+                with transaction.atomic():
+                    result = handler.applier(change)
+                outcomes[row.pk] = _success(result)
+            except Exception as exc:
+                logger.exception("Applying webhook change %s failed", row.pk)
+                outcomes[row.pk] = _failure(row, exc)
+    return outcomes
+
+
+def _change_of(row: WebhookChange, data) -> Change:
+    return Change(
+        field=row.field,
+        entry_id=row.entry_id,
+        entry_time=row.entry_time,
+        key=row.dedupe_key,
+        data=data,
+        received_at=row.created_at,
+    )
+
+
+def _success(result: Applied | None) -> Outcome:
+    result = result or Applied()
+    return Outcome(
+        ChangeState.LATE if result.late else ChangeState.APPLIED,
+        applied=True,
+        failures=list(result.failures),
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a retry can fix this error: a lost connection, or a statement PostgreSQL gave up
+    on for reasons of concurrency or time (SQLSTATE classes 08, 40, 53, 57, and 55P03)."""
+    from django.db import InterfaceError, OperationalError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        state = getattr(exc, "sqlstate", None) or getattr(
+            getattr(exc, "diag", None), "sqlstate", None
+        )
+        if state:
+            return state[:2] in {"08", "40", "53", "57"} or state == "55P03"
+        if isinstance(exc, InterfaceError | OperationalError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _failure(row: WebhookChange, exc: BaseException) -> Outcome:
+    error = _error_text(exc)
+    if is_transient(exc):
+        if row.attempts < TRANSIENT_ATTEMPTS:
+            return Outcome(ChangeState.PENDING, error, retry_in=_backoff(1, row.attempts, 60))
+        return Outcome(ChangeState.FAILED, f"Gave up after {row.attempts} attempts: {error}")
+    if row.attempts < PERMANENT_ATTEMPTS:
+        return Outcome(ChangeState.FAILED, error, retry_in=_backoff(30, row.attempts, 480))
+    return Outcome(ChangeState.FAILED, error)
+
+
+def _backoff(base: float, attempt: int, cap: float) -> float:
+    """Exponential backoff with jitter: base * 2^(attempt-1) (4^ for slow retries), capped."""
+    factor = 2 if base < 30 else 4
+    delay = min(cap, base * factor ** max(0, attempt - 1))
+    return delay * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not security
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+
+
+def _record_outcomes(changes: list[WebhookChange], outcomes: dict[int, Outcome]) -> None:
+    """Each change's outcome in one UPDATE, and its failed items as changes of their own."""
+    now = timezone.now()
+    rows, params = [], []
+    children: list[WebhookChange] = []
+    for change in changes:
+        outcome = outcomes[change.pk]
+        next_at = (
+            now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        )
+        rows.append("(%s, %s, %s, %s::timestamptz, %s::timestamptz)")
+        params += [
+            change.pk,
+            outcome.state,
+            outcome.error,
+            next_at,
+            now if outcome.applied else None,
+        ]
+        children += [_child(change, failure, now) for failure in outcome.failures]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_CHANGES} c SET state = v.state, error = v.error,"  # noqa: S608
+            " next_attempt_at = v.next_at, claimed_until = NULL,"
+            " applied_at = COALESCE(v.applied_at, c.applied_at)"
+            " FROM (VALUES " + ", ".join(rows) + ") AS v(id, state, error, next_at, applied_at)"
+            " WHERE c.id = v.id",
+            params,
+        )
+    if children:
+        WebhookChange.objects.bulk_create(children, ignore_conflicts=True)
+
+
+def _child(parent: WebhookChange, failure: ItemFailure, now: datetime) -> WebhookChange:
+    key = hashlib.sha256(f"{parent.dedupe_key}:{failure.kind}:{failure.index}".encode()).hexdigest()
+    problem = envelope.storable(failure.value, f"{failure.kind}[{failure.index}]")
+    rejected = failure.rejected or bool(problem)
+    return WebhookChange(
+        delivery_id=parent.delivery_id,
+        parent=parent,
+        dedupe_key=key,
+        field=parent.field,
+        entry_id=parent.entry_id,
+        entry_time=parent.entry_time,
+        value={} if problem else failure.value,
+        client_id=parent.client_id,
+        state=ChangeState.REJECTED if rejected else ChangeState.FAILED,
+        error=(problem or failure.error)[:ERROR_LENGTH],
+        next_attempt_at=None if rejected else now + timedelta(seconds=_backoff(30, 1, 480)),
+        created_at=parent.created_at,
+    )
+
+
+# --- drain and sweep -----------------------------------------------------------------------
+
+
+@dataclass
+class DrainCounts:
+    deliveries: int = 0
+    changes: BatchCounts = field(default_factory=BatchCounts)
+
+
+def webhook_drain(*, max_seconds: float | None = None, only: Sequence[int] | None = None):
+    """Split and apply until nothing is due (or `max_seconds` passed); safe to run in many
+    workers at once. Returns the counts."""
+    started = timezone.now()
+    total = DrainCounts()
+    while True:
+        split = deliveries_split(only=only)
+        batch = changes_apply(only=only)
+        total.deliveries += split
+        for name in ("claimed", "applied", "late", "failed", "rejected", "retrying", "unroutable"):
+            setattr(total.changes, name, getattr(total.changes, name) + getattr(batch, name))
+        if not split and not batch.claimed:
+            return total
+        if max_seconds is not None and (timezone.now() - started).total_seconds() > max_seconds:
+            return total
+
+
+def next_due_in() -> float | None:
+    """Seconds until the next retry falls due (None: nothing waits)."""
+    at = (
+        WebhookChange.objects.filter(next_attempt_at__isnull=False)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if at is None:
+        return None
+    return max(0.0, (at - timezone.now()).total_seconds())
+
+
+@dataclass(frozen=True)
+class Sweep:
+    deliveries: list[int]  # stored but never split
+    changes: list[int]  # due, with no live lease (a retry, or a dead worker's claim)
+
+    def __bool__(self) -> bool:
+        return bool(self.deliveries or self.changes)
+
+
+def webhook_sweep_find(*, now: datetime | None = None, limit: int = 500) -> Sweep:
+    """Work no run is doing: deliveries older than META_WEBHOOK_SWEEP_AFTER_SECONDS still
+    unsplit, and changes due whose lease (if any) has run out."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.META_WEBHOOK_SWEEP_AFTER_SECONDS)
+    deliveries = list(
+        WebhookDelivery.objects.filter(state=DeliveryState.RECEIVED, received_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    due = WebhookChange.objects.filter(next_attempt_at__lte=now).exclude(claimed_until__gte=now)
+    changes = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+    return Sweep(deliveries, changes)
