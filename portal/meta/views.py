@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from django.contrib import messages
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portal.meta import credentials, services
-from portal.meta.models import ChangeState, WebhookChange
+from portal.meta import credentials, selectors, services
+from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.signatures import HEADER, verify
 from tenants.views import staff_required
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta batches up to 3 MB (Django's own cap is 2.5 MB)
 
@@ -34,9 +39,21 @@ def meta_webhook(request: HttpRequest) -> HttpResponse:
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return HttpResponse("Payload too large.", status=413, content_type="text/plain")
-    if not verify(body, request.headers.get(HEADER), credentials.app_secrets()):
-        return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
-    services.webhook_delivery_store(body=body)
+    try:
+        secrets = credentials.app_secrets()
+        if not verify(body, request.headers.get(HEADER), secrets):
+            return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
+        with transaction.atomic():
+            services.webhook_delivery_store(body=body)
+    except DatabaseError:
+        # Not stored, so not answered 200: Meta retries for 7 days.
+        logger.warning("Webhook not stored: the database is unavailable", exc_info=True)
+        return HttpResponse(
+            "Temporarily unavailable.",
+            status=503,
+            content_type="text/plain",
+            headers={"Retry-After": "5"},
+        )
     return HttpResponse(status=200)
 
 
@@ -53,26 +70,101 @@ def _handshake(request: HttpRequest) -> HttpResponse:
     return HttpResponse("Verification failed.", status=403, content_type="text/plain")
 
 
+def _change_filter(params) -> selectors.ChangeFilter:
+    state = params.get("state", ChangeState.FAILED)
+    if state not in ChangeState.values:
+        state = ChangeState.FAILED
+    client = params.get("client", "")
+    field = params.get("field", "")
+    return selectors.ChangeFilter(
+        state=state,
+        client_id=int(client) if client.isdigit() else None,
+        field=field if field in selectors.field_names() else "",
+        error=params.get("error", None),
+    )
+
+
+def _tabs(counts: dict[str, int], choices) -> list[tuple[str, str, int]]:
+    return [(value, label, counts[value]) for value, label in choices.choices if value in counts]
+
+
 @staff_required
 def staff_webhooks(request: HttpRequest) -> HttpResponse:
-    """Changes staff must look at: unroutable (unknown WABA, unhandled field) or failed."""
-    state = request.GET.get("state", ChangeState.UNROUTABLE)
-    if state not in (ChangeState.UNROUTABLE, ChangeState.FAILED):
-        state = ChangeState.UNROUTABLE
-    changes = list(
-        WebhookChange.objects.filter(state=state)
-        .select_related("client")
-        .order_by("-created_at")[:200]
+    """Every change by state, identical ones grouped, with the reason; deliveries by state."""
+    from tenants.selectors import clients_routable
+
+    if request.GET.get("view") == "deliveries":
+        state = request.GET.get("state", DeliveryState.REJECTED)
+        if state not in DeliveryState.values:
+            state = DeliveryState.REJECTED
+        return render(
+            request,
+            "meta/staff_webhook_deliveries.html",
+            {
+                "state": state,
+                "tabs": _tabs(selectors.delivery_counts(), DeliveryState),
+                "change_tabs": _tabs(selectors.state_counts(), ChangeState),
+                "deliveries": selectors.deliveries(state),
+            },
+        )
+    change_filter = _change_filter(request.GET)
+    grouped = change_filter.error is None
+    return render(
+        request,
+        "meta/staff_webhooks.html",
+        {
+            "filter": change_filter,
+            "change_tabs": _tabs(selectors.state_counts(), ChangeState),
+            "groups": selectors.change_groups(change_filter) if grouped else None,
+            "changes": None if grouped else selectors.changes_of_group(change_filter),
+            "fields": selectors.field_names(),
+            "clients": clients_routable().order_by("name").values_list("pk", "name"),
+            "query": request.GET.urlencode(),
+        },
     )
-    return render(request, "meta/staff_webhooks.html", {"changes": changes, "state": state})
+
+
+@staff_required
+def staff_webhook_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    delivery = get_object_or_404(WebhookDelivery.objects.all(), pk=delivery_id)
+    body, cut = selectors.delivery_body_text(delivery)
+    return render(
+        request,
+        "meta/staff_webhook_delivery.html",
+        {
+            "delivery": delivery,
+            "body": body,
+            "cut": cut,
+            "changes": delivery.changes.select_related("client").order_by("id")[:500],
+        },
+    )
 
 
 @require_POST
 @staff_required
 def staff_webhook_retry(request: HttpRequest, change_id: int) -> HttpResponse:
     change = get_object_or_404(WebhookChange, pk=change_id)
-    if services.webhook_change_retry(change=change, actor=request.user) == "applied":
+    state = services.webhook_change_retry(change=change, actor=request.user)
+    if state in (ChangeState.APPLIED, ChangeState.LATE):
         messages.success(request, "The change was applied.")
+    elif state is None:
+        messages.error(request, "Still no client owns this WABA (or no handler for its field).")
     else:
-        messages.error(request, "Still no client for this WABA (or the change failed again).")
-    return redirect("staff-webhooks")
+        error = WebhookChange.objects.values_list("error", flat=True).get(pk=change_id)
+        messages.error(request, f"The change is {state} again: {error}")
+    return redirect(_back(request))
+
+
+@require_POST
+@staff_required
+def staff_webhook_dismiss(request: HttpRequest, change_id: int) -> HttpResponse:
+    change = get_object_or_404(WebhookChange, pk=change_id)
+    services.webhook_change_dismiss(change=change, actor=request.user)
+    messages.success(request, "The change was dismissed.")
+    return redirect(_back(request))
+
+
+def _back(request: HttpRequest) -> str:
+    """Back to the list the action was taken on (only ever a path on this site)."""
+    query = request.POST.get("back", "")
+    return reverse("staff-webhooks") + ("?" + query if query and "//" not in query else "")

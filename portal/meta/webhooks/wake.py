@@ -38,9 +38,7 @@ class Waker:
             if self._thread is None or self._pid != pid or not self._thread.is_alive():
                 self._wanted = threading.Event()
                 self._pid = pid
-                self._thread = threading.Thread(
-                    target=self._run, name="webhook-waker", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="webhook-waker", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
