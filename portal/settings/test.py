@@ -28,7 +28,7 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # A tenant app that exists only in tests (tests/migration_probe): "the next migration".
 TENANT_APPS = [*TENANT_APPS, "tests.migration_probe"]  # noqa: F405
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.migration_probe"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.migration_probe", "tests.webhook_probe"]  # noqa: F405
 
 # Each test process has a queue of its own on the shared broker: what it enqueues (after commit,
 # e.g. from the live server) reaches only the worker it starts (tests/conftest.py), and what that

@@ -1,0 +1,366 @@
+"""The webhook pipeline: poison never stalls the rest, each change in its own savepoint, retries
+with backoff, leases that survive a dead worker, exactly-once effects under replays."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from compliance.models import HealthEvent
+from portal.meta import services
+from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
+from portal.meta.webhooks import pipeline
+from tests.assets import ACME_WABA
+from tests.webhooks import body_of, envelope, post
+
+REVIEW = {"decision": "APPROVED"}
+
+
+def probe(n: int, **extra) -> dict:
+    return envelope(ACME_WABA, "probe_effect", {"n": n, **extra}, time=1_763_000_000 + n)
+
+
+def store(payload_or_body) -> int:
+    body = payload_or_body if isinstance(payload_or_body, bytes) else body_of(payload_or_body)
+    delivery_id = services.webhook_delivery_store(body=body)
+    assert delivery_id is not None
+    return delivery_id
+
+
+def events(client) -> int:
+    with schema_context(client.schema_name):
+        return HealthEvent.objects.count()
+
+
+@pytest.fixture
+def effect_log(tmp_path, monkeypatch):
+    path = tmp_path / "effects.log"
+    monkeypatch.setenv("TEST_WEBHOOK_EFFECT_LOG", str(path))
+
+    def read() -> list[int]:
+        return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+    return read
+
+
+# --- poison ----------------------------------------------------------------------------------
+
+DEEP = b'{"object":"whatsapp_business_account","entry":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+POISON = {
+    "not json": (b"{nope", "The body is not JSON"),
+    "not utf-8": (b'{"object": "\xff"}', "The body is not UTF-8"),
+    "10,000 deep": (DEEP, "nested too deeply"),
+    "a list": (b"[1, 2]", "a JSON list, not an object"),
+    "object page": (b'{"object": "page", "entry": []}', "`object` is 'page'"),
+    "no object": (b'{"entry": []}', "`object` is missing"),
+    "entry an object": (
+        b'{"object": "whatsapp_business_account", "entry": {"id": "1"}}',
+        "`entry` is a dict, not a list",
+    ),
+}
+POISON_CHANGES = {
+    "changes an object": (
+        {"id": ACME_WABA, "changes": {"field": "account_update"}},
+        "changes is a dict, not a list",
+    ),
+    "over-long id": (
+        {"id": "9" * 200, "changes": [{"field": "account_update", "value": {}}]},
+        "not an id",
+    ),
+    "time out of range": (
+        {"id": ACME_WABA, "time": 10**15, "changes": [{"field": "account_update", "value": {}}]},
+        "out of range",
+    ),
+    "NUL in a string": (
+        {"id": ACME_WABA, "changes": [{"field": "account_update", "value": {"event": "A\x00"}}]},
+        "a NUL character",
+    ),
+    "lone surrogate": (
+        {"id": ACME_WABA, "changes": [{"field": "account_update", "value": {"event": "\ud800"}}]},
+        "a lone surrogate",
+    ),
+    "value a list": (
+        {"id": ACME_WABA, "changes": [{"field": "account_update", "value": [1]}]},
+        "value is a list, not an object",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", POISON)
+def test_a_body_that_is_not_a_meta_delivery_is_kept_rejected_and_stalls_nothing(
+    name, acme, acme_waba, web
+):
+    body, reason = POISON[name]
+    assert post(web(), body).status_code == 200  # verified and stored: Meta must not retry it
+    good = store(envelope(ACME_WABA, "account_review_update", REVIEW))
+
+    services.webhook_process_pending()
+
+    poison = WebhookDelivery.objects.exclude(pk=good).get()
+    assert poison.state == DeliveryState.REJECTED
+    assert reason in poison.last_error
+    assert bytes(poison.body) == body
+    assert WebhookDelivery.objects.get(pk=good).state == DeliveryState.PROCESSED
+    assert events(acme) == 1
+    assert services.webhook_process_pending() == 0  # never retried in a loop
+
+
+@pytest.mark.parametrize("name", POISON_CHANGES)
+def test_a_bad_entry_or_change_is_rejected_alone(name, acme, acme_waba):
+    entry, reason = POISON_CHANGES[name]
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            entry,
+            {
+                "id": ACME_WABA,
+                "time": 1_763_000_000,
+                "changes": [{"field": "account_review_update", "value": REVIEW}],
+            },
+        ],
+    }
+    delivery_id = store(json.dumps(payload).encode("utf-8", "surrogatepass"))
+
+    counts = services.webhook_delivery_process(delivery_id=delivery_id)
+
+    assert (counts["applied"], counts["rejected"]) == (1, 1)
+    rejected = WebhookChange.objects.get(state=ChangeState.REJECTED)
+    assert reason in rejected.error
+    assert WebhookDelivery.objects.get(pk=delivery_id).state == DeliveryState.PROCESSED
+    assert events(acme) == 1
+
+
+def test_poison_changes_among_good_ones_in_one_drain(acme, acme_waba, effect_log):
+    for n in range(20):
+        store(probe(n))
+    for name in POISON_CHANGES:
+        payload = {"object": "whatsapp_business_account", "entry": [POISON_CHANGES[name][0]]}
+        store(json.dumps({**payload, "i": name}).encode())  # \ud800 escaped, as Meta would
+    for name in POISON:
+        store(POISON[name][0])
+
+    services.webhook_process_pending()
+
+    assert sorted(effect_log()) == list(range(20))
+    assert not WebhookChange.objects.filter(next_attempt_at__isnull=False).exists()
+    assert not WebhookDelivery.objects.exclude(
+        state__in=[DeliveryState.PROCESSED, DeliveryState.REJECTED]
+    ).exists()
+
+
+# --- isolation and retries -------------------------------------------------------------------
+
+
+def test_a_failing_change_is_retried_alone_and_the_rest_of_its_delivery_goes_on(
+    acme, acme_waba, effect_log
+):
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": ACME_WABA,
+                "time": 1_763_000_000,
+                "changes": [
+                    {"field": "probe_effect", "value": {"n": 1, "fail": "bug in the applier"}},
+                    {"field": "probe_effect", "value": {"n": 2}},
+                ],
+            }
+        ],
+    }
+    delivery_id = store(payload)
+
+    counts = services.webhook_delivery_process(delivery_id=delivery_id)
+
+    assert (counts["applied"], counts["failed"]) == (1, 1)
+    failed = WebhookChange.objects.get(state=ChangeState.FAILED)
+    assert failed.error == "RuntimeError: bug in the applier"
+    assert failed.next_attempt_at > timezone.now() + timedelta(seconds=20)  # backoff
+    assert WebhookDelivery.objects.get().state == DeliveryState.SPLIT  # not finished yet
+
+    for _ in range(pipeline.PERMANENT_ATTEMPTS - 1):
+        WebhookChange.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())
+        services.webhook_process_pending()
+
+    failed.refresh_from_db()
+    assert (failed.state, failed.next_attempt_at, failed.attempts) == (
+        ChangeState.FAILED,
+        None,
+        pipeline.PERMANENT_ATTEMPTS,
+    )
+    assert WebhookDelivery.objects.get().state == DeliveryState.PROCESSED  # failed for good
+    assert effect_log().count(2) == 1
+
+
+def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, monkeypatch):
+    import psycopg.errors
+    from django.db import OperationalError
+
+    from tests.webhook_probe import handlers
+
+    calls = []
+
+    def cancelled_once(change):
+        calls.append(change.key)
+        if len(calls) == 1:
+            try:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            except psycopg.errors.QueryCanceled as exc:
+                raise OperationalError(str(exc)) from exc
+        return handlers.apply(change)
+
+    monkeypatch.setattr(
+        "portal.meta.webhooks.contract._HANDLERS",
+        {
+            "probe_effect": pipeline.handler_for("probe_effect").__class__(
+                handlers.parse, cancelled_once
+            )
+        },
+    )
+    store(probe(7))
+
+    services.webhook_process_pending()
+    change = WebhookChange.objects.get()
+    assert change.state == ChangeState.PENDING
+    assert "statement timeout" in change.error
+    assert change.next_attempt_at < timezone.now() + timedelta(seconds=3)
+
+    WebhookChange.objects.update(next_attempt_at=timezone.now())
+    services.webhook_process_pending()
+
+    change.refresh_from_db()
+    assert (change.state, change.error, change.next_attempt_at) == (ChangeState.APPLIED, "", None)
+    assert WebhookDelivery.objects.get().state == DeliveryState.PROCESSED
+
+
+def test_a_dead_workers_claim_is_taken_up_when_its_lease_runs_out(acme, acme_waba, effect_log):
+    store(probe(3))
+    pipeline.deliveries_split()
+    claimed = pipeline.changes_claim()  # ... and the worker dies before applying
+    assert len(claimed) == 1
+
+    assert not services.webhook_sweep()  # the lease is still live: nobody else takes it
+    assert pipeline.changes_apply().claimed == 0
+
+    WebhookChange.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert services.webhook_sweep().changes == claimed
+    services.webhook_process_pending()
+
+    change = WebhookChange.objects.get()
+    assert (change.state, change.attempts) == (ChangeState.APPLIED, 2)
+    assert effect_log() == [3]
+
+
+def test_a_change_that_kills_its_worker_every_time_fails_for_good(acme, acme_waba, effect_log):
+    store(probe(4))
+    pipeline.deliveries_split()
+    WebhookChange.objects.update(attempts=pipeline.MAX_CLAIMS)
+
+    services.webhook_process_pending()
+
+    change = WebhookChange.objects.get()
+    assert change.state == ChangeState.FAILED
+    assert "the worker applying it stopped" in change.error
+    assert effect_log() == []
+
+
+# --- exactly once ----------------------------------------------------------------------------
+
+
+def test_replays_rebatched_and_shuffled_apply_each_change_once(acme, acme_waba, effect_log):
+    changes = [
+        {
+            "id": ACME_WABA,
+            "time": 1_763_000_000 + n,
+            "changes": [{"field": "probe_effect", "value": {"n": n}}],
+        }
+        for n in range(30)
+    ]
+    rng = random.Random(12)
+    bodies = []
+    for n, entry in enumerate(changes):
+        for copy in range(rng.randint(1, 5)):
+            others = rng.sample(changes, 2)  # Meta re-batches retries with other changes
+            payload = {
+                "object": "whatsapp_business_account",
+                "entry": [entry, *others],
+                "copy": f"{n}-{copy}",  # a different body each time
+            }
+            bodies.append(body_of(payload))
+    rng.shuffle(bodies)
+    for body in bodies:
+        store(body)
+
+    services.webhook_process_pending()
+
+    assert sorted(effect_log()) == list(range(30))
+    assert WebhookChange.objects.filter(state=ChangeState.APPLIED).count() == 30
+    assert not WebhookDelivery.objects.exclude(state=DeliveryState.PROCESSED).exists()
+
+
+def test_the_same_body_twice_is_stored_once(db):
+    body = body_of(envelope(ACME_WABA, "account_review_update", REVIEW))
+    assert services.webhook_delivery_store(body=body) is not None
+    assert services.webhook_delivery_store(body=body) is None
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+def test_staff_see_changes_grouped_with_their_reason_and_the_raw_body(
+    web, staff_super, acme, acme_waba
+):
+    for n in range(3):
+        store(envelope("5550000000", "account_update", {"event": "X", "n": n}))
+    store(b'{"object": "page", "entry": [], "<script>": 1}')
+    services.webhook_process_pending()
+    http = web(None, staff_super)
+
+    page = http.get("/staff/webhooks/?state=unroutable").content.decode()
+    assert "No client owns WABA 5550000000." in page
+    assert '<td class="num">3' in page  # three identical rows, one group
+
+    delivery = WebhookDelivery.objects.get(state=DeliveryState.REJECTED)
+    listed = http.get("/staff/webhooks/?view=deliveries&state=rejected").content.decode()
+    assert f"#{delivery.pk}" in listed
+    assert "`object` is &#x27;page&#x27;" in listed
+    raw = http.get(f"/staff/webhooks/deliveries/{delivery.pk}/").content.decode()
+    assert "&quot;&lt;script&gt;&quot;" in raw  # the raw body, escaped
+
+
+def test_staff_retry_after_linking_the_waba_and_dismiss(web, staff_super, acme, globex):
+    from compliance.services import account_link
+
+    store(envelope("5550000001", "account_review_update", REVIEW))
+    store(envelope("5550000002", "account_review_update", REVIEW))
+    services.webhook_process_pending()
+    first, second = WebhookChange.objects.order_by("id")
+    http = web(None, staff_super)
+
+    account_link(client=acme, waba_id="5550000001")
+    assert http.post(f"/staff/webhooks/{first.pk}/retry/").status_code == 302
+    assert http.post(f"/staff/webhooks/{second.pk}/dismiss/").status_code == 302
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.client_id, second.state) == ("applied", acme.pk, "dismissed")
+    assert (events(acme), events(globex)) == (1, 0)
+    assert not WebhookDelivery.objects.exclude(state=DeliveryState.PROCESSED).exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/staff/webhooks/", "/staff/webhooks/?view=deliveries", "/staff/webhooks/1/retry/"]
+)
+def test_client_users_cannot_reach_the_webhook_pages(web, acme, acme_owner, path):
+    store(envelope("5550000003", "account_review_update", REVIEW))
+    response = (
+        web(None, acme_owner).get(path) if "retry" not in path else web(None, acme_owner).post(path)
+    )
+    assert response.status_code in (403, 404, 405)
+    assert WebhookChange.objects.filter(state=ChangeState.DISMISSED).count() == 0
+    # and from a client's own host the staff pages do not exist at all
+    assert web(acme, acme_owner).get("/staff/webhooks/").status_code == 404
