@@ -20,8 +20,8 @@ def apply(change: Change) -> Applied:
     if path:
         with open(path, "a") as log:
             log.write(f"{value['n']}\n")
-    if value.get("sleep"):
-        time.sleep(value["sleep"])
+    if value.get("slow"):  # only where the test asks for it (a worker it will kill)
+        time.sleep(float(os.environ.get("TEST_WEBHOOK_PROBE_SLEEP") or 0))
     if value.get("fail"):
         raise RuntimeError(value["fail"])
     return Applied()
