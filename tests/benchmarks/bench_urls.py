@@ -21,7 +21,13 @@ def bare_select(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(row[1], content_type="text/plain")
 
 
+def bare(request: HttpRequest) -> HttpResponse:
+    """No query at all: the anchor of the intake target (what Django and the middleware cost)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
+    path("bench/bare/", bare, name="bench-bare"),
     path("bench/bare/<int:pk>", bare_select, name="bench-bare-select"),
     *public_urlpatterns,
 ]
