@@ -155,3 +155,45 @@ def test_credentials_are_encrypted_at_rest(db):
     credentials.clear_cache()
     assert credentials.system_user_token() == "EAAG-very-secret-token"
     credentials.clear_cache()
+
+
+def test_a_database_outage_answers_503_never_500(web, db, monkeypatch):
+    from django.db import OperationalError
+
+    from portal.meta import services
+
+    def down(**kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(services, "webhook_delivery_store", down)
+    body = body_of(envelope("1110000001", "account_update", {"event": "X"}))
+
+    response = post(web(), body)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+
+
+def test_the_answer_never_waits_on_a_hung_broker(
+    web, db, monkeypatch, django_capture_on_commit_callbacks
+):
+    import threading
+    import time
+
+    from portal.meta import services
+    from portal.meta.webhooks.wake import Waker
+
+    hung = threading.Event()
+    monkeypatch.setattr(services, "_waker", Waker(lambda: hung.wait(10)))
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [
+            post(web(), body_of(envelope("1110000001", "account_update", {"n": n}))).status_code
+            for n in range(5)
+        ]
+    elapsed = time.monotonic() - started
+    hung.set()
+
+    assert answers == [200] * 5
+    assert WebhookDelivery.objects.count() == 5
+    assert elapsed < 5  # a hung publish would hold each answer 10 s
