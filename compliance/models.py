@@ -438,7 +438,10 @@ class MessagingPolicy(models.Model):
         return policy if policy is not None else cls()
 
     def keyword_set(self) -> frozenset[str]:
-        return frozenset(str(k).strip().casefold() for k in self.opt_out_keywords or [])
+        """The opt-out keywords, normalised as message texts are (`compliance.keywords`)."""
+        from compliance.keywords import keyword_set
+
+        return keyword_set(self.opt_out_keywords)
 
 
 def _import_upload_to(instance: ConsentImport, filename: str) -> str:

@@ -360,7 +360,14 @@ _META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
     ("RestrictionType", "USER_INITIATED_CALLING_BUTTON_HIDDEN"): (
         "RESTRICTED_USER_INITIATED_CALLING_CALL_BUTTON_HIDDEN",
     ),
-    ("PreferenceChoice", "STOP"): ("STOP", "STOPPED", "OPT_OUT", "OPT-OUT", "OPTOUT", "UNSUBSCRIBE"),
+    ("PreferenceChoice", "STOP"): (
+        "STOP",
+        "STOPPED",
+        "OPT_OUT",
+        "OPT-OUT",
+        "OPTOUT",
+        "UNSUBSCRIBE",
+    ),
     ("PreferenceChoice", "RESUME"): (
         "RESUME",
         "RESUMED",

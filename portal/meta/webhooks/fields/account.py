@@ -23,6 +23,8 @@ class Restriction:
     raw_type: str
     expires_at: datetime | None = None
     remediation: str = ""
+    index: int = 0
+    alone: dict = field(default_factory=dict, compare=False)  # the value with only this item
 
 
 @dataclass(frozen=True)
@@ -126,14 +128,17 @@ def parse_account_update(value) -> AccountUpdate:
     if event == meta.AccountEvent.ACCOUNT_RESTRICTION:
         listed = r.items(value, "restriction_info", "value")
         for index, item in enumerate(listed):
+            alone = {**value, "restriction_info": [item]}
             try:
-                restrictions.append(_restriction(item, f"value.restriction_info[{index}]"))
+                restrictions.append(
+                    _restriction(item, f"value.restriction_info[{index}]", index, alone)
+                )
             except WebhookRejected as exc:
                 rejected.append(
                     ItemFailure(
                         index=index,
                         kind="restriction",
-                        value={**value, "restriction_info": [item]},
+                        value=alone,
                         error=exc.reason,
                         rejected=True,
                     )
@@ -171,7 +176,7 @@ def parse_account_update(value) -> AccountUpdate:
     )
 
 
-def _restriction(item, path: str) -> Restriction:
+def _restriction(item, path: str, index: int, alone: dict) -> Restriction:
     item = r.as_obj(item, path)
     kind, raw_type = r.token(item, "restriction_type", path, meta.RestrictionType, required=True)
     return Restriction(
@@ -179,6 +184,8 @@ def _restriction(item, path: str) -> Restriction:
         raw_type=raw_type,
         expires_at=r.unix_time(item, "expiration", path),
         remediation=r.text(item, "remediation", path, max_len=FREE_TEXT_MAX),
+        index=index,
+        alone=alone,
     )
 
 
@@ -219,7 +226,9 @@ def parse_business_capability_update(value) -> CapabilityUpdate:
     limit = None
     per_business = value.get("max_daily_conversations_per_business")
     if isinstance(per_business, str) and not per_business.strip().lstrip("-").isdigit():
-        limit, _ = r.token(value, "max_daily_conversations_per_business", "value", meta.MessagingLimit)
+        limit, _ = r.token(
+            value, "max_daily_conversations_per_business", "value", meta.MessagingLimit
+        )
     elif per_business is not None:
         count = r.integer(value, "max_daily_conversations_per_business", "value", low=-1)
         limit = _PER_PHONE_LIMITS.get(count, meta.MessagingLimit.UNKNOWN)

@@ -316,6 +316,7 @@ class Preference:
     stated_unix: int | None = None  # Meta's own timestamp: the user's statement, for dedupe
     detail: str = ""
     name: str = ""
+    alone: dict = field(default_factory=dict, compare=False)
 
     @property
     def is_marketing(self) -> bool:
@@ -359,19 +360,19 @@ def parse_user_preferences(value) -> UserPreferences:
     items = []
     for index, item in enumerate(listed):
         path = f"value.{key}[{index}]" if key else "value"
+        alone = {"contacts": raw_contacts, "user_preferences": [item]}
         try:
-            items.append(_preference(item, path, index, only, names))
+            items.append(_preference(item, path, index, only, names, alone))
         except WebhookRejected as exc:
-            alone = {"contacts": raw_contacts, "user_preferences": [item]}
             rejected.append(_failure(index, "preference", alone, exc))
     return UserPreferences(items=tuple(items), rejected=tuple(rejected))
 
 
-def _preference(item, path: str, index: int, only: str | None, names: dict) -> Preference:
+def _preference(
+    item, path: str, index: int, only: str | None, names: dict, alone: dict
+) -> Preference:
     item = r.as_obj(item, path)
-    wa_id = next(
-        (w for k in _WA_ID_KEYS if (w := r.ident(item, k, path, max_len=WA_ID_MAX))), only
-    )
+    wa_id = next((w for k in _WA_ID_KEYS if (w := r.ident(item, k, path, max_len=WA_ID_MAX))), only)
     digits = "".join(ch for ch in wa_id or "" if ch.isdigit())
     choice_key = next((k for k in _CHOICE_KEYS if item.get(k)), "value")
     choice, raw_choice = r.token(item, choice_key, path, meta.PreferenceChoice, max_len=40)
@@ -387,4 +388,5 @@ def _preference(item, path: str, index: int, only: str | None, names: dict) -> P
         stated_unix=int(at.timestamp()) if at else None,
         detail=r.text(item, "detail", path, max_len=DETAIL_MAX),
         name=names.get(wa_id, "") if wa_id else "",
+        alone=alone,
     )

@@ -1,5 +1,5 @@
 """Template fields: `message_template_status_update`, `message_template_quality_update`,
-`message_template_components_update`, `template_category_update` (meta-platform §3, §4.7–4.9,
+`message_template_components_update`, `template_category_update` (meta-platform §3, §4.7 to 4.9,
 §10)."""
 
 from __future__ import annotations
@@ -172,9 +172,7 @@ def parse_template_components_update(value) -> TemplateComponentsUpdate:
                 type=r.text(item, "message_template_button_type", path, max_len=40).upper(),
                 text=r.text(item, "message_template_button_text", path, max_len=200),
                 url=r.text(item, "message_template_button_url", path, max_len=2_000),
-                phone_number=r.text(
-                    item, "message_template_button_phone_number", path, max_len=32
-                ),
+                phone_number=r.text(item, "message_template_button_phone_number", path, max_len=32),
             )
         )
     return TemplateComponentsUpdate(
