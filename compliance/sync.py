@@ -182,7 +182,7 @@ def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: dateti
     account.business_verification = info.business_verification
     if info.health is not None:
         account.can_send = info.health.can_send
-        account.health = info.raw.get("health_status") or {}
+        account.health = info.health_payload
     account.api_usage = {
         u.use_case: {"call_count": u.call_count, "total_time": u.total_time} for u in usage
     }
@@ -298,7 +298,7 @@ def _copy_from_meta(number: PhoneNumber, info: meta.PhoneNumberInfo) -> None:
     number.quality = info.quality
     if info.health is not None:
         number.can_send = info.health.can_send
-        number.health = info.raw.get("health_status") or {}
+        number.health = info.health_payload
     number.raw = info.raw
 
 

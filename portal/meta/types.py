@@ -438,6 +438,12 @@ class WabaInfo:
     health: Health | None = None
     raw: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def health_payload(self) -> dict:
+        """Meta's `health_status` object as read, for display (its keys stay Meta's)."""
+        value = self.raw.get("health_status")
+        return value if isinstance(value, dict) else {}
+
 
 @dataclass(frozen=True)
 class PhoneNumberInfo:
@@ -457,6 +463,12 @@ class PhoneNumberInfo:
     account_mode: str | None = None
     health: Health | None = None
     raw: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def health_payload(self) -> dict:
+        """Meta's `health_status` object as read, for display (its keys stay Meta's)."""
+        value = self.raw.get("health_status")
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
