@@ -30,7 +30,9 @@ def _legacy(field_name: str):
             )
         )
         for failure in result.failures if result else ():
-            logger.warning("Webhook %s item %s failed: %s", change_key, failure.index, failure.error)
+            logger.warning(
+                "Webhook %s item %s failed: %s", change_key, failure.index, failure.error
+            )
         return result
 
     apply.__name__ = f"apply_{field_name}"

@@ -20,12 +20,15 @@ def number_status_change(
     number: PhoneNumber, status: meta.NumberStatus, when: datetime, key: str, source=WEBHOOK
 ) -> bool:
     """Flag or unflag a number. Returns True when the change was late (state left alone)."""
-    if number.status == status:
-        return False
-    flagged = status == meta.NumberStatus.FLAGGED
     late = superseded(number.status_at, when)
+    if number.status == status:
+        if not late and source == WEBHOOK and number.status_at != when:
+            number.status_at = when  # Meta restated it: later changes are ordered against this
+            number.save(update_fields=["status_at"])
+        return False
     if late and source != WEBHOOK:
         return True  # a read taken before a newer webhook applied: nothing to record
+    flagged = status == meta.NumberStatus.FLAGGED
     if not late:
         number.status, number.status_at = status, when
         number.save(update_fields=["status", "status_at"])
