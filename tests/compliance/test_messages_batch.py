@@ -1,0 +1,150 @@
+"""Message statuses applied set-based: many changes at once, a fixed number of queries whatever
+the number of statuses, and one bad item failing alone while the rest stand."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from compliance.models import Alert, HealthEvent, InboundMessage, MessageStatus
+from tests.assets import ACME_PHONE
+from tests.webhooks import apply_batch, apply_change
+
+T0 = 1_763_000_000
+
+
+def statuses(prefix: str, count: int, *, start: int = 0) -> dict:
+    """`count` statuses as a campaign brings them: marketing sends, deliveries, reads, a few
+    undeliverable failures."""
+    items = []
+    for i in range(start, start + count):
+        kind = ("sent", "delivered", "read", "failed")[i % 4]
+        item = {
+            "id": f"wamid.{prefix}{i}",
+            "status": kind,
+            "timestamp": str(T0 + i),
+            "recipient_id": f"4915{i:07d}",
+        }
+        if kind == "sent":
+            item["pricing"] = {"pricing_model": "PMP", "type": "regular", "category": "marketing"}
+        if kind == "failed":
+            item["errors"] = [{"code": 131026, "title": "Message Undeliverable"}]
+        items.append(item)
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "statuses": items,
+    }
+
+
+def queries_for(acme, values) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        results, _ = apply_batch(acme, "messages", values)
+    assert all(not r.failures for r in results.values())
+    return len(queries)
+
+
+def test_queries_do_not_grow_with_the_number_of_statuses(acme, acme_number):
+    queries_for(acme, [statuses("w", 8, start=1000)])  # the number's first snapshot, spikes
+    few = queries_for(acme, [statuses("a", 8)])
+    many = queries_for(acme, [statuses("b", 160, start=8), statuses("c", 120, start=168)])
+
+    assert many == few
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 296
+        # each marketing send without an opt-in is a violation, raised set-based
+        assert HealthEvent.objects.filter(kind="consent_violation").count() == 74
+        assert Alert.objects.filter(event__kind="consent_violation").count() == 74
+
+
+def test_a_batch_replayed_changes_nothing(acme, acme_number):
+    apply_batch(acme, "messages", [statuses("a", 20)])
+    apply_batch(acme, "messages", [statuses("a", 20)])
+
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 20
+        assert HealthEvent.objects.filter(kind="consent_violation").count() == 5
+
+
+def test_a_null_status_and_a_huge_error_code_fail_alone(acme, acme_number):
+    value = statuses("a", 4)
+    value["statuses"].insert(1, None)
+    value["statuses"].append(
+        {
+            "id": "wamid.huge",
+            "status": "failed",
+            "timestamp": str(T0),
+            "recipient_id": "1",
+            "errors": [{"code": 99_999_999_999}],
+        }
+    )
+
+    applied = apply_change(acme, "messages", value, time=None)
+
+    assert [(f.index, f.kind, f.rejected) for f in applied.failures] == [
+        (1, "status", True),
+        (5, "status", True),
+    ]
+    assert applied.failures[1].error == (
+        "value.statuses[5].errors[0].code: 99999999999 is out of range (0 to 2147483647)"
+    )
+    with schema_context(acme.schema_name):
+        assert sorted(MessageStatus.objects.values_list("wamid", flat=True)) == [
+            "wamid.a0",
+            "wamid.a1",
+            "wamid.a2",
+            "wamid.a3",
+        ]
+
+
+def test_when_the_set_based_path_fails_each_item_is_tried_alone(acme, acme_number, monkeypatch):
+    """A status the database refuses (here: a status our ledger cannot hold) fails alone and is
+    handed back to be retried alone; the others stand."""
+    from compliance.appliers import messages as appliers
+
+    real = appliers._ledger_row
+
+    def ledger_row(change, item, numbers):
+        row = real(change, item, numbers)
+        if item.wamid == "wamid.a2":
+            row.status = "x" * 50  # longer than the column: the INSERT fails
+        return row
+
+    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
+
+    applied = apply_change(acme, "messages", statuses("a", 4), time=None)
+
+    (failure,) = applied.failures
+    assert (failure.index, failure.kind, failure.rejected) == (2, "status", False)
+    assert failure.value["statuses"] == [statuses("a", 4)["statuses"][2]]
+    assert failure.error.startswith("DataError: value too long")
+    with schema_context(acme.schema_name):
+        assert sorted(MessageStatus.objects.values_list("wamid", flat=True)) == [
+            "wamid.a0",
+            "wamid.a1",
+            "wamid.a3",
+        ]
+
+
+def test_messages_of_one_client_never_reach_another(acme, globex, acme_number):
+    inbound = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "contacts": [{"profile": {"name": "Kim"}, "wa_id": "4915112345"}],
+        "messages": [
+            {
+                "from": "4915112345",
+                "id": "wamid.IN",
+                "timestamp": str(T0),
+                "type": "text",
+                "text": {"body": "STOP"},
+            }
+        ],
+    }
+
+    apply_batch(acme, "messages", [statuses("a", 8), inbound])
+
+    with schema_context(acme.schema_name):
+        assert (MessageStatus.objects.count(), InboundMessage.objects.count()) == (8, 1)
+    with schema_context(globex.schema_name):
+        assert (MessageStatus.objects.count(), InboundMessage.objects.count()) == (0, 0)
+        assert HealthEvent.objects.count() == 0
