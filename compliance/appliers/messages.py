@@ -90,8 +90,7 @@ def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
     MessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
     texts = [_inbound_row(change, item, numbers) for change, item in inbound]
     InboundMessage.objects.bulk_create(texts, ignore_conflicts=True)
-    _keyword_opt_outs(texts)
-    _error_opt_outs(rows)
+    _opt_outs(texts, rows)
     _consent_violations([r for r in rows if r.status == meta.DeliveryState.SENT])
     failing = {r.number.pk: r.number for r in rows if r.status == "failed" and r.number}
     for number in failing.values():
@@ -135,51 +134,45 @@ def _inbound_row(change: Change, item: Inbound, numbers: dict) -> InboundMessage
 # --- consent: opt-outs from keywords and 131050, violations from marketing sends -------------
 
 
-def _keyword_opt_outs(texts: list[InboundMessage]) -> None:
-    """An inbound text that is one of the client's opt-out keywords (normalised) opts the
-    sender out of marketing; idempotent by wamid."""
-    from compliance.consent import Evidence, consent_record_opt_out
+def _opt_outs(texts: list[InboundMessage], rows: list[MessageStatus]) -> None:
+    """Opt-outs of marketing from this batch, recorded together (idempotent by wamid): an
+    inbound text that is one of the client's opt-out keywords (normalised), and a send that
+    failed with 131050 (the user stopped marketing messages)."""
+    from compliance.consent import Evidence, MetaOptOut, consent_record_meta_opt_outs
 
+    opt_outs = []
     texts = [t for t in texts if t.text and digits(t.sender)]
-    if not texts:
-        return
-    keywords = MessagingPolicy.current().keyword_set()
+    keywords = MessagingPolicy.current().keyword_set() if texts else frozenset()
     for message in texts:
         if is_opt_out(message.text, keywords):
-            consent_record_opt_out(
-                phone=f"+{digits(message.sender)}",
-                category="marketing",
-                source=ConsentSource.WHATSAPP_KEYWORD,
-                evidence=Evidence(
-                    channel="whatsapp", data={"wamid": message.wamid, "text": message.text}
-                ),
-                occurred_at=message.received_at,
-                source_id=message.wamid,
-                wa_id=message.sender,
-                name=message.sender_name,
+            opt_outs.append(
+                MetaOptOut(
+                    wa_id=message.sender,
+                    source=ConsentSource.WHATSAPP_KEYWORD,
+                    source_id=message.wamid,
+                    occurred_at=message.received_at,
+                    evidence=Evidence(
+                        channel="whatsapp", data={"wamid": message.wamid, "text": message.text}
+                    ),
+                    name=message.sender_name,
+                )
             )
-
-
-def _error_opt_outs(rows: list[MessageStatus]) -> None:
-    """A send that failed with 131050 (the user stopped marketing) is an opt-out."""
-    from compliance.consent import Evidence, consent_record_opt_out
-
     for status in rows:
-        if status.status != "failed" or status.error_code != OPT_OUT_CODE:
-            continue
-        if not digits(status.recipient):
-            continue
-        consent_record_opt_out(
-            phone=f"+{digits(status.recipient)}",
-            category="marketing",
-            source=ConsentSource.META_131050,
-            evidence=Evidence(
-                channel="whatsapp", data={"wamid": status.wamid, "error_code": OPT_OUT_CODE}
-            ),
-            occurred_at=status.occurred_at,
-            source_id=status.wamid,
-            wa_id=status.recipient,
-        )
+        opted_out = status.status == "failed" and status.error_code == OPT_OUT_CODE
+        if opted_out and digits(status.recipient):
+            opt_outs.append(
+                MetaOptOut(
+                    wa_id=status.recipient,
+                    source=ConsentSource.META_131050,
+                    source_id=status.wamid,
+                    occurred_at=status.occurred_at,
+                    evidence=Evidence(
+                        channel="whatsapp",
+                        data={"wamid": status.wamid, "error_code": OPT_OUT_CODE},
+                    ),
+                )
+            )
+    consent_record_meta_opt_outs(opt_outs=opt_outs)
 
 
 def _consent_violations(sent: list[MessageStatus]) -> None:

@@ -5,7 +5,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
-from compliance.models import Alert, HealthEvent, InboundMessage, MessageStatus
+from compliance.models import (
+    Alert,
+    ConsentEvent,
+    ConsentState,
+    HealthEvent,
+    InboundMessage,
+    MessageStatus,
+)
 from tests.assets import ACME_PHONE
 from tests.webhooks import apply_batch, apply_change
 
@@ -26,8 +33,9 @@ def statuses(prefix: str, count: int, *, start: int = 0) -> dict:
         }
         if kind == "sent":
             item["pricing"] = {"pricing_model": "PMP", "type": "regular", "category": "marketing"}
-        if kind == "failed":
-            item["errors"] = [{"code": 131026, "title": "Message Undeliverable"}]
+        if kind == "failed":  # every other one: the user stopped marketing (an opt-out)
+            code = 131050 if i % 8 == 3 else 131026
+            item["errors"] = [{"code": code, "title": "Message Undeliverable"}]
         items.append(item)
     return {
         "messaging_product": "whatsapp",
@@ -54,6 +62,8 @@ def test_queries_do_not_grow_with_the_number_of_statuses(acme, acme_number):
         # each marketing send without an opt-in is a violation, raised set-based
         assert HealthEvent.objects.filter(kind="consent_violation").count() == 74
         assert Alert.objects.filter(event__kind="consent_violation").count() == 74
+        assert ConsentState.objects.filter(status="opted_out").count() == 37
+        assert ConsentEvent.objects.filter(source="meta_131050").count() == 37
 
 
 def test_a_batch_replayed_changes_nothing(acme, acme_number):
