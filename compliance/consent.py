@@ -284,6 +284,20 @@ def consent_record_meta_opt_outs(*, opt_outs: Sequence[MetaOptOut]) -> list[Cons
                 ignore_conflicts=True,
             )
             contacts.update({c.phone: c for c in Contact.objects.filter(phone__in=set(missing))})
+        # As `_record` does: a known contact gets the wa_id and name Meta gave, if it had none.
+        fill = {}
+        for phone, item in zip(phones, opt_outs, strict=True):
+            contact = contacts[phone]
+            if phone not in missing and (not contact.wa_id or (item.name and not contact.name)):
+                fill[contact.pk] = (
+                    contact.wa_id or item.wa_id[:32],
+                    contact.name or item.name[:200],
+                )
+        if fill:
+            Contact.objects.filter(pk__in=fill).update(
+                wa_id=Case(*(When(pk=pk, then=Value(w)) for pk, (w, _) in fill.items())),
+                name=Case(*(When(pk=pk, then=Value(n)) for pk, (_, n) in fill.items())),
+            )
         keys = [
             dedupe_key("consent", kind, category, item.source, item.source_id) for item in opt_outs
         ]

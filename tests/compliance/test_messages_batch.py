@@ -158,3 +158,36 @@ def test_messages_of_one_client_never_reach_another(acme, globex, acme_number):
     with schema_context(globex.schema_name):
         assert (MessageStatus.objects.count(), InboundMessage.objects.count()) == (0, 0)
         assert HealthEvent.objects.count() == 0
+
+
+def test_a_131050_older_than_a_newer_opt_in_is_history_only(acme, acme_number):
+    from datetime import UTC, datetime
+
+    from compliance.consent import consent_record_opt_in
+
+    with schema_context(acme.schema_name):
+        consent_record_opt_in(
+            phone="+447911123456",
+            category="marketing",
+            source="web_form",
+            occurred_at=datetime.fromtimestamp(T0 + 100, tz=UTC),
+        )
+    failed = {
+        "id": "wamid.OLD",
+        "status": "failed",
+        "timestamp": str(T0),
+        "recipient_id": "447911123456",
+        "errors": [{"code": 131050, "title": "User stopped marketing"}],
+    }
+    value = statuses("a", 0)
+    value["statuses"] = [failed]
+
+    apply_batch(acme, "messages", [value])
+
+    with schema_context(acme.schema_name):
+        state = ConsentState.objects.get(contact__phone="+447911123456", category="marketing")
+        assert state.status == "opted_in"
+        assert list(ConsentEvent.objects.order_by("id").values_list("kind", "source")) == [
+            ("opt_in", "web_form"),
+            ("opt_out", "meta_131050"),
+        ]
