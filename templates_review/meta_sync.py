@@ -400,7 +400,7 @@ def templates_upsert_from_meta(
     created: list[MessageTemplate] = []
     confirmed_only: list[MessageTemplate] = []
     status_changes: list[tuple[meta.TemplateInfo, str]] = []
-    quality_changes: list[tuple[meta.TemplateInfo, str]] = []
+    quality_changes: list[tuple[meta.TemplateInfo, str, datetime | None]] = []
     category_changes: list[tuple[meta.TemplateInfo, str]] = []
     for info in infos:
         template = by_meta_id.get(info.id) or by_name.get((info.name, info.language))
@@ -432,7 +432,8 @@ def templates_upsert_from_meta(
         if seen_before and previous_status != template.meta_status:
             status_changes.append((info, previous_status))
         if seen_before and previous_quality != template.quality:
-            quality_changes.append((info, previous_quality))
+            # stated at Meta's own date for it when Meta gave one (see _take_meta_state)
+            quality_changes.append((info, previous_quality, template.quality_updated_at))
         known = info.category != meta.TemplateCategory.UNKNOWN
         if seen_before and known and previous_category != template.category:
             category_changes.append((info, previous_category))
@@ -456,7 +457,7 @@ def templates_upsert_from_meta(
             key=_sync_key(info, "status", previous_status, info.status, confirmed_at),
             source=SYNC,
         )
-    for info, previous_quality in quality_changes:
+    for info, previous_quality, stated_at in quality_changes:
         template_quality_apply(
             account=account,
             update=f.TemplateQualityUpdate(
@@ -465,7 +466,7 @@ def templates_upsert_from_meta(
                 previous=meta.Quality(previous_quality),
                 raw=_sync_data(previous_quality, info.quality),
             ),
-            occurred_at=confirmed_at,
+            occurred_at=stated_at or confirmed_at,
             key=_sync_key(info, "quality", previous_quality, info.quality, confirmed_at),
             source=SYNC,
         )
