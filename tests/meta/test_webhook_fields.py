@@ -841,3 +841,15 @@ def test_a_bad_preference_item_fails_alone():
     assert [(f.index, f.error) for f in data.rejected] == [
         (0, "value.user_preferences[0]: expected an object, got an integer")
     ]
+
+
+def test_the_ids_a_value_names_for_routing():
+    from portal.meta.webhooks.fields import routed_ids
+
+    partner = account_update(
+        {"event": "PARTNER_APP_INSTALLED", "waba_info": {"waba_id": "1110000001"}}
+    )
+
+    assert routed_ids(messages(value(statuses=[]))) == (None, "2110000001")
+    assert routed_ids(partner) == ("1110000001", None)
+    assert routed_ids(account_review_update({"decision": "APPROVED"})) == (None, None)

@@ -50,6 +50,19 @@ from portal.meta.webhooks.fields.templates import (
     parse_template_status_update,
 )
 
+
+def routed_ids(data) -> tuple[str | None, str | None]:
+    """The (WABA id, phone number id) a parsed change names inside its value, for routing
+    where `entry[].id` is not enough: `messages` carry the number's id, and PARTNER_* events
+    whose entry id is the partner's portfolio carry the WABA in `waba_info` (meta-platform §8).
+    """
+    if isinstance(data, Messages):
+        return None, data.phone_number_id
+    if isinstance(data, AccountUpdate) and data.partner is not None:
+        return data.partner.waba_id, None
+    return None, None
+
+
 PARSERS = {
     "account_update": parse_account_update,
     "account_review_update": parse_account_review_update,
@@ -106,4 +119,5 @@ __all__ = [
     "parse_template_quality_update",
     "parse_template_status_update",
     "parse_user_preferences",
+    "routed_ids",
 ]
