@@ -110,7 +110,7 @@ def _sync_account(graph, account, client, now, result, run, fetcher) -> None:
     their health are written, then the templates. Still one Graph call in flight at a time,
     the database work hides behind them, and no transaction waits on Meta.
 
-    A template status change reassesses the numbers again (`template_apply_meta_status`), so
+    A template status change reassesses the numbers again (`template_status_apply`), so
     the health written first stands unless one happened."""
     numbers = graph.list_phone_numbers(account.meta_id)
     _progress(run)
