@@ -6,3 +6,8 @@ class ComplianceConfig(AppConfig):
 
     name = "compliance"
     verbose_name = "Compliance and health"
+
+    def ready(self) -> None:
+        from compliance import appliers
+
+        appliers.register()  # the account, number and message webhook fields

@@ -65,6 +65,7 @@ class EventKind(models.TextChoices):
     TEMPLATE_CATEGORY = "template_category", "Template category change"
     ERROR_SPIKE = "error_spike", "Spike of delivery errors"
     CONSENT_VIOLATION = "consent_violation", "Marketing sent without consent"
+    LATE_CHANGE = "late_change", "Change delivered late"
 
 
 class EventSource(models.TextChoices):

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import phonenumbers
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ConsentStatus
@@ -233,6 +235,132 @@ def _record(
                 },
             )
     return recorded
+
+
+@dataclass(frozen=True)
+class MetaOptOut:
+    """One opt-out of marketing Meta told us about (a keyword text, a 131050 failure)."""
+
+    wa_id: str  # the digits Meta sent
+    source: str  # a `META_SOURCES` member
+    source_id: str  # the wamid: the same opt-out seen again changes nothing
+    occurred_at: datetime
+    evidence: Evidence
+    name: str = ""
+
+
+def consent_record_meta_opt_outs(*, opt_outs: Sequence[MetaOptOut]) -> list[ConsentEvent]:
+    """`consent_record_opt_out` of marketing for many opt-outs from Meta at once (a batch of
+    webhooks), with the same effect in a fixed number of queries whatever their count:
+    contacts found or created together, the new history rows in one INSERT, the states set
+    by one UPDATE (an older opt-out never overrides a newer decision), one audit row.
+
+    Raises ValueError if a wa_id is not a phone number (the caller applies items alone then).
+    """
+    if not opt_outs:
+        return []
+    category, kind = ConsentCategory.MARKETING.value, ConsentKind.OPT_OUT
+    phones: list[str] = []
+    for item in opt_outs:
+        if item.source not in META_SOURCES:
+            raise ValueError(f"{item.source!r} is not an opt-out source Meta reports.")
+        phone = e164_from_wa_id(item.wa_id)
+        try:
+            phone = contact_normalize(phone, default_region=None)
+        except ValueError:
+            if not re.fullmatch(r"\+\d{6,15}", phone):  # as in _record: Meta's ids are real
+                raise
+        phones.append(phone)
+    now = timezone.now()
+    with transaction.atomic():
+        contacts = {c.phone: c for c in Contact.objects.filter(phone__in=set(phones))}
+        missing = {p: item for p, item in zip(phones, opt_outs, strict=True) if p not in contacts}
+        if missing:
+            Contact.objects.bulk_create(
+                [
+                    Contact(phone=p, wa_id=i.wa_id[:32], name=i.name[:200])
+                    for p, i in missing.items()
+                ],
+                ignore_conflicts=True,
+            )
+            contacts.update({c.phone: c for c in Contact.objects.filter(phone__in=set(missing))})
+        # As `_record` does: a known contact gets the wa_id and name Meta gave, if it had none.
+        fill = {}
+        for phone, item in zip(phones, opt_outs, strict=True):
+            contact = contacts[phone]
+            if phone not in missing and (not contact.wa_id or (item.name and not contact.name)):
+                fill[contact.pk] = (
+                    contact.wa_id or item.wa_id[:32],
+                    contact.name or item.name[:200],
+                )
+        if fill:
+            Contact.objects.filter(pk__in=fill).update(
+                wa_id=Case(*(When(pk=pk, then=Value(w)) for pk, (w, _) in fill.items())),
+                name=Case(*(When(pk=pk, then=Value(n)) for pk, (_, n) in fill.items())),
+            )
+        keys = [
+            dedupe_key("consent", kind, category, item.source, item.source_id) for item in opt_outs
+        ]
+        seen = set(
+            ConsentEvent.objects.filter(dedupe_key__in=set(keys)).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+        events, latest = [], {}
+        for item, phone, key in zip(opt_outs, phones, keys, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
+            contact = contacts[phone]
+            events.append(
+                ConsentEvent(
+                    contact=contact,
+                    category=category,
+                    kind=kind,
+                    source=item.source,
+                    wording=item.evidence.wording,
+                    channel=item.evidence.channel[:50],
+                    data=item.evidence.data or {},
+                    occurred_at=item.occurred_at,
+                    recorded_at=now,
+                    dedupe_key=key,
+                )
+            )
+            latest[contact.pk] = max(latest.get(contact.pk, item.occurred_at), item.occurred_at)
+        if not events:
+            return []
+        ConsentEvent.objects.bulk_create(events, ignore_conflicts=True)
+        ConsentState.objects.bulk_create(
+            [
+                ConsentState(
+                    contact_id=pk, category=category, status=ConsentStatus.OPTED_OUT, updated_at=at
+                )
+                for pk, at in latest.items()
+            ],
+            ignore_conflicts=True,
+        )
+        newer_than_state = Q()
+        for pk, at in latest.items():
+            newer_than_state |= Q(contact_id=pk, updated_at__lte=at)
+        ConsentState.objects.filter(newer_than_state, category=category).update(
+            status=ConsentStatus.OPTED_OUT,
+            updated_at=Case(
+                *(When(contact_id=pk, then=Value(at)) for pk, at in latest.items()),
+                output_field=DateTimeField(),
+            ),
+        )
+        audit_record(
+            action=f"consent.{kind}",
+            actor=None,
+            client=current_client(),
+            after={
+                "phones": sorted({e.contact.phone for e in events}),
+                "categories": [category],
+                "sources": sorted({e.source for e in events}),
+                "events": len(events),
+            },
+        )
+    return events
 
 
 def _state_apply(*, contact: Contact, category: str, kind: str, occurred_at: datetime) -> None:

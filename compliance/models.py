@@ -28,6 +28,9 @@ class WhatsAppAccount(models.Model):
     review_status = models.CharField(
         max_length=20, choices=c.REVIEW_STATUS_CHOICES, default=meta.ReviewStatus.UNKNOWN
     )
+    # The time Meta stated for each state it changes (`portal.meta.webhooks.order`): a change
+    # stated before it is late and leaves the state alone.
+    review_status_at = models.DateTimeField(null=True, blank=True)
     business_verification = models.CharField(
         max_length=20,
         choices=c.BUSINESS_VERIFICATION_CHOICES,
@@ -40,6 +43,7 @@ class WhatsAppAccount(models.Model):
     # When Meta decided the current ban state: a decision Meta retries late (older than this)
     # goes into the history but does not overwrite a newer one.
     ban_state_at = models.DateTimeField(null=True, blank=True)
+    restrictions_at = models.DateTimeField(null=True, blank=True)
     can_send = models.CharField(
         max_length=20, choices=c.CAN_SEND_CHOICES, default=meta.CanSend.UNKNOWN
     )
@@ -99,15 +103,19 @@ class PhoneNumber(models.Model):
     quality = models.CharField(
         max_length=20, choices=c.QUALITY_CHOICES, default=meta.Quality.UNKNOWN
     )
+    quality_at = models.DateTimeField(null=True, blank=True)
     messaging_limit = models.CharField(
         max_length=20, choices=c.MESSAGING_LIMIT_CHOICES, default=meta.MessagingLimit.UNKNOWN
     )
+    messaging_limit_at = models.DateTimeField(null=True, blank=True)
     throughput = models.CharField(
         max_length=20, choices=c.THROUGHPUT_CHOICES, default=meta.ThroughputLevel.UNKNOWN
     )
+    throughput_at = models.DateTimeField(null=True, blank=True)
     name_status = models.CharField(
         max_length=30, choices=c.NAME_STATUS_CHOICES, default=meta.NameStatus.UNKNOWN
     )
+    name_status_at = models.DateTimeField(null=True, blank=True)
     new_display_name = models.CharField(max_length=200, blank=True)
     code_verification = models.CharField(
         max_length=20, choices=c.CODE_VERIFICATION_CHOICES, default=meta.CodeVerification.UNKNOWN
@@ -430,7 +438,10 @@ class MessagingPolicy(models.Model):
         return policy if policy is not None else cls()
 
     def keyword_set(self) -> frozenset[str]:
-        return frozenset(str(k).strip().casefold() for k in self.opt_out_keywords or [])
+        """The opt-out keywords, normalised as message texts are (`compliance.keywords`)."""
+        from compliance.keywords import keyword_set
+
+        return keyword_set(self.opt_out_keywords)
 
 
 def _import_upload_to(instance: ConsentImport, filename: str) -> str:

@@ -123,6 +123,47 @@ def health_event_record(
     return event
 
 
+def health_events_record_many(*, events: Sequence[HealthEvent]) -> list[HealthEvent]:
+    """`health_event_record` for many unsaved events at once (a batch of message statuses):
+    one INSERT, one SELECT of what was new, one INSERT of their alerts, whatever the count.
+
+    Events whose key was recorded before are skipped; returns the new ones.
+    """
+    if not events:
+        return []
+    keys = [e.dedupe_key for e in events]
+    before = set(
+        HealthEvent.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
+    )
+    for event in events:
+        event.title = event.title[:200]
+        if event.account_id is None and event.number_id is not None:
+            event.account_id = event.number.account_id
+    HealthEvent.objects.bulk_create(
+        [e for e in events if e.dedupe_key not in before], ignore_conflicts=True
+    )
+    new = list(HealthEvent.objects.filter(dedupe_key__in=set(keys) - before))
+    alerts = Alert.objects.bulk_create(
+        [Alert(event=e) for e in new if e.severity != Severity.INFO], ignore_conflicts=True
+    )
+    if alerts:
+        from compliance.tasks import alert_email
+
+        schema = connection.schema_name
+        ids = list(
+            Alert.objects.filter(event__in=[a.event_id for a in alerts]).values_list(
+                "pk", flat=True
+            )
+        )
+        transaction.on_commit(
+            lambda: [
+                alert_email.apply_async(args=[pk], headers={"_schema_name": schema}) for pk in ids
+            ],
+            robust=True,
+        )
+    return new
+
+
 def alert_raise(*, event: HealthEvent) -> Alert:
     alert, created = Alert.objects.get_or_create(event=event)
     if created:

@@ -17,18 +17,35 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from compliance import meta_updates, services
+from compliance import services
+from compliance.appliers import numbers as number_state
 from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
 from portal.meta import types as meta
 from portal.meta.errors import MetaError, MetaRateLimited
+from portal.meta.webhooks.order import superseded
 from portal.observability import current_request_id, request_id_var
-from templates_review.meta_sync import templates_upsert_from_meta
 
 SYNC = EventSource.SYNC
 # A WABA Meta throttled rests at least this long (Meta's hint may be shorter or missing).
 MIN_THROTTLE_SECONDS = 60.0
 _QUALITY_RANK = {meta.Quality.HIGH: 3, meta.Quality.MEDIUM: 2, meta.Quality.LOW: 1}
+
+
+# How templates are reconciled: registered by templates_review (its AppConfig.ready), so
+# compliance never imports templates_review (which imports compliance).
+_TEMPLATES_RECONCILER: list[Callable[..., Any]] = []
+
+
+def templates_reconciler_register(reconcile: Callable[..., Any]) -> None:
+    _TEMPLATES_RECONCILER[:] = [reconcile]
+
+
+def templates_upsert_from_meta(*, account, infos, confirmed_at):
+    """The templates app's reconciliation of an account's templates as Meta lists them."""
+    if not _TEMPLATES_RECONCILER:
+        raise RuntimeError("templates_review is not installed: no template reconciler.")
+    return _TEMPLATES_RECONCILER[0](account=account, infos=infos, confirmed_at=confirmed_at)
 
 
 @dataclass
@@ -93,7 +110,7 @@ def _sync_account(graph, account, client, now, result, run, fetcher) -> None:
     their health are written, then the templates. Still one Graph call in flight at a time,
     the database work hides behind them, and no transaction waits on Meta.
 
-    A template status change reassesses the numbers again (`template_apply_meta_status`), so
+    A template status change reassesses the numbers again (`template_status_apply`), so
     the health written first stands unless one happened."""
     numbers = graph.list_phone_numbers(account.meta_id)
     _progress(run)
@@ -146,8 +163,11 @@ def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: dateti
     account.timezone_id = info.timezone_id or ""
     account.message_template_namespace = info.message_template_namespace or ""
     old = account.review_status
-    account.review_status = info.review_status
-    if old not in (info.review_status, meta.ReviewStatus.UNKNOWN):
+    if not superseded(account.review_status_at, now):  # Meta's order (webhooks/order.py)
+        if old != info.review_status:
+            account.review_status_at = now
+        account.review_status = info.review_status
+    if old not in (account.review_status, meta.ReviewStatus.UNKNOWN):
         services.health_event_record(
             kind=EventKind.REVIEW_DECISION,
             severity=Severity.INFO
@@ -162,7 +182,7 @@ def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: dateti
     account.business_verification = info.business_verification
     if info.health is not None:
         account.can_send = info.health.can_send
-        account.health = info.raw.get("health_status") or {}
+        account.health = info.health_payload
     account.api_usage = {
         u.use_case: {"call_count": u.call_count, "total_time": u.total_time} for u in usage
     }
@@ -190,15 +210,19 @@ def _sync_numbers(
             number = PhoneNumber(
                 account=account, meta_id=info.id, status=info.status, status_at=now
             )
+            number.quality_at = number.throughput_at = number.name_status_at = now
             _copy_from_meta(number, info)
             if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
                 number.messaging_limit = info.messaging_limit  # a first value: no event
+                number.messaging_limit_at = now
             number.last_confirmed_at = now
             new.append(number)
             continue
         before = _fields_of(number)
         old_quality = meta.Quality(number.quality)
+        ordered = _ordered_before(number, now)
         _copy_from_meta(number, info)
+        _keep_newer(number, ordered, now)
         _reconcile_number(number, info, old_quality, now)
         if _fields_of(number) != before:
             number.last_confirmed_at = now
@@ -230,6 +254,34 @@ _MIRRORED_FIELDS = (
 )
 
 
+# --- Meta's order: a read taken before a webhook applied does not undo it ----------------
+# (the sync's read time `now` against the time stored with each state; webhooks/order.py)
+
+_ORDERED_FIELDS = {
+    "quality": "quality_at",
+    "throughput": "throughput_at",
+    "name_status": "name_status_at",
+}
+
+
+def _ordered_before(number: PhoneNumber, read_at: datetime) -> dict[str, tuple[Any, bool]]:
+    """Each ordered field's stored value, and whether a webhook stated it after `read_at`."""
+    return {
+        name: (getattr(number, name), superseded(getattr(number, at), read_at))
+        for name, at in _ORDERED_FIELDS.items()
+    }
+
+
+def _keep_newer(number: PhoneNumber, before: dict[str, tuple[Any, bool]], read_at) -> None:
+    """Put back what a newer webhook decided; stamp the read time on what the read changed."""
+    for name, at in _ORDERED_FIELDS.items():
+        old, newer = before[name]
+        if newer:
+            setattr(number, name, old)
+        elif getattr(number, name) != old:
+            setattr(number, at, read_at)
+
+
 def _fields_of(number: PhoneNumber) -> tuple:
     return tuple(getattr(number, name) for name in (*_MIRRORED_FIELDS, "status", "messaging_limit"))
 
@@ -246,7 +298,7 @@ def _copy_from_meta(number: PhoneNumber, info: meta.PhoneNumberInfo) -> None:
     number.quality = info.quality
     if info.health is not None:
         number.can_send = info.health.can_send
-        number.health = info.raw.get("health_status") or {}
+        number.health = info.health_payload
     number.raw = info.raw
 
 
@@ -255,16 +307,17 @@ def _reconcile_number(number: PhoneNumber, info: meta.PhoneNumberInfo, old_quali
     key = lambda what, old: services.dedupe_key(  # noqa: E731
         "sync", info.id, what, old, now.isoformat()
     )
-    _quality_event(number, old_quality, info.quality, now, key("quality", old_quality))
+    quality = meta.Quality(number.quality)  # Meta's, unless a newer webhook's stands
+    _quality_event(number, old_quality, quality, now, key("quality", old_quality))
     if number.status != info.status:
         if meta.NumberStatus.FLAGGED in (info.status, number.status):
-            meta_updates.number_status_change(
+            number_state.number_status_change(
                 number, info.status, now, key("status", number.status), source=SYNC
             )
         else:
             _plain_status_change(number, info.status, now, key("status", number.status))
     if info.messaging_limit != meta.MessagingLimit.UNKNOWN:
-        meta_updates.number_limit_change(
+        number_state.number_limit_change(
             number, info.messaging_limit, now, key("limit", number.messaging_limit), source=SYNC
         )
 
@@ -289,6 +342,8 @@ def _quality_event(number, old, new, now, key) -> None:
 
 
 def _plain_status_change(number, status: meta.NumberStatus, now, key) -> None:
+    if superseded(number.status_at, now):
+        return  # a webhook stated a newer status after this read began: it stands
     old = number.status
     number.status, number.status_at = status, now
     number.save(update_fields=["status", "status_at"])

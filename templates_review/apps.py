@@ -6,3 +6,10 @@ class TemplatesReviewConfig(AppConfig):
 
     name = "templates_review"
     verbose_name = "Template review"
+
+    def ready(self) -> None:
+        from compliance import sync
+        from templates_review import meta_sync
+
+        meta_sync.register()  # the template webhook fields
+        sync.templates_reconciler_register(meta_sync.templates_upsert_from_meta)

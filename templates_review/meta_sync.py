@@ -1,6 +1,14 @@
-"""Meta's side of a template: status, quality, pauses and category changes, from webhooks and
-the sync. Each change is kept in the template's history; pauses, disables and rejections are also
-health events of the account (they weigh on its numbers' health)."""
+"""Meta's side of a template: status, quality, pauses, category and content changes, from
+webhooks and the sync. Each change is kept in the template's history; pauses, disables and
+rejections are also health events of the account (they weigh on its numbers' health).
+
+Meta's order: status, quality and category each carry the time Meta stated for them
+(`meta_status_at`, `quality_updated_at`, `category_at`); a webhook stated earlier is kept in the
+history and as an event ("delivered late"), and leaves the template alone; a sync read taken
+before a webhook applied does not undo it.
+
+The webhook appliers (`apply_*`) are registered from `TemplatesReviewConfig.ready()`.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +19,119 @@ from django.db.models import Q
 from django.utils import timezone
 
 from compliance import services as compliance
+from compliance.appliers.common import account_for_change
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.models import WhatsAppAccount
 from portal.meta import types as meta
+from portal.meta.webhooks import contract
+from portal.meta.webhooks import fields as f
+from portal.meta.webhooks.contract import Applied, Change
+from portal.meta.webhooks.order import LATE, superseded
 from templates_review.models import MessageTemplate, MetaTemplateHistory
 
 PAUSE_HOURS = {meta.PauseTitle.FIRST_PAUSE: 3, meta.PauseTitle.SECOND_PAUSE: 6}
+WEBHOOK, SYNC = EventSource.WEBHOOK, EventSource.SYNC
 
 
-def _template(account: WhatsAppAccount, value: dict) -> MessageTemplate:
-    meta_id = str(value.get("message_template_id") or "") or None
-    name = str(value.get("message_template_name") or "")
-    language = str(value.get("message_template_language") or "").replace("-", "_")
+def register() -> None:
+    contract.register(
+        "message_template_status_update",
+        parser=f.parse_template_status_update,
+        applier=apply_template_status_update,
+    )
+    contract.register(
+        "message_template_quality_update",
+        parser=f.parse_template_quality_update,
+        applier=apply_template_quality_update,
+    )
+    contract.register(
+        "template_category_update",
+        parser=f.parse_template_category_update,
+        applier=apply_template_category_update,
+    )
+    contract.register(
+        "message_template_components_update",
+        parser=f.parse_template_components_update,
+        applier=apply_template_components_update,
+    )
+
+
+# --- the webhook appliers ---------------------------------------------------------------------
+
+
+def apply_template_status_update(change: Change) -> Applied:
+    if isinstance(change.data, f.TemplateQualityUpdate):  # Meta's docs send quality here too
+        return apply_template_quality_update(change)
+    _, late = template_status_apply(
+        account=account_for_change(change.entry_id),
+        update=change.data,
+        occurred_at=change.stated_at,
+        key=change.key,
+    )
+    return Applied(late=late)
+
+
+def apply_template_quality_update(change: Change) -> Applied:
+    _, late = template_quality_apply(
+        account=account_for_change(change.entry_id),
+        update=change.data,
+        occurred_at=change.stated_at,
+        key=change.key,
+    )
+    return Applied(late=late)
+
+
+def apply_template_category_update(change: Change) -> Applied:
+    _, late = template_category_apply(
+        account=account_for_change(change.entry_id),
+        update=change.data,
+        occurred_at=change.stated_at,
+        key=change.key,
+    )
+    return Applied(late=late)
+
+
+def apply_template_components_update(change: Change) -> Applied:
+    """Meta's record of a template's edited content: kept in the template's history."""
+    data: f.TemplateComponentsUpdate = change.data
+    template = _template(account_for_change(change.entry_id), data.template)
+    _history(
+        template,
+        change.key,
+        change.stated_at,
+        data={
+            "components": {
+                "header": data.header,
+                "body": data.body,
+                "footer": data.footer,
+                "buttons": [vars(b) for b in data.buttons],
+            }
+        },
+    )
+    return Applied()
+
+
+# --- state changes, shared by webhooks and the sync -----------------------------------------
+
+
+def _template(account: WhatsAppAccount, ref: f.TemplateRef) -> MessageTemplate:
     template = None
-    if meta_id:
-        template = MessageTemplate.objects.filter(meta_id=meta_id).first()
-    if template is None and name:
+    if ref.meta_id:
+        template = MessageTemplate.objects.filter(meta_id=ref.meta_id).first()
+    if template is None and ref.name:
         template = MessageTemplate.objects.filter(
-            account=account, name=name, language=language
+            account=account, name=ref.name, language=ref.language
         ).first()
     if template is None:
         template = MessageTemplate.objects.create(
             account=account,
-            meta_id=meta_id,
-            name=name or f"template {meta_id}",
-            language=language,
-            category=meta.TemplateCategory.from_meta(value.get("message_template_category")),
+            meta_id=ref.meta_id,
+            name=ref.name or f"template {ref.meta_id}",
+            language=ref.language,
+            category=ref.category,
         )
-    elif meta_id and not template.meta_id:
-        template.meta_id = meta_id
+    elif ref.meta_id and not template.meta_id:
+        template.meta_id = ref.meta_id
         template.save(update_fields=["meta_id"])
     return template
 
@@ -56,39 +148,63 @@ def _history(template, key, occurred_at, **fields) -> bool:
     return True
 
 
-def _event(template, *, account, kind, severity, title, key, occurred_at, value) -> None:
+def _event(template, *, account, kind, severity, title, key, occurred_at, data, source) -> None:
     """Meta's change as a health event of the account (the client's alert, when it warrants one)."""
     compliance.health_event_record(
         kind=kind,
         severity=severity,
         title=title,
         key=key,
-        source=EventSource.WEBHOOK,
+        source=source,
         occurred_at=occurred_at,
         account=account,
         template_name=template.name,
-        data=value,
+        data=data,
     )
 
 
-def template_apply_meta_status(
-    *, account: WhatsAppAccount, value: dict, occurred_at: datetime, key: str
-) -> MessageTemplate:
-    template = _template(account, value)
-    status = meta.TemplateStatus.from_meta(value.get("event"))
-    title = meta.PauseTitle.from_meta((value.get("other_info") or {}).get("title"))
-    reason = str(value.get("reason") or "")
+_STATUS_KINDS = {
+    meta.TemplateStatus.PAUSED: EventKind.TEMPLATE_PAUSED,
+    meta.TemplateStatus.DISABLED: EventKind.TEMPLATE_DISABLED,
+    meta.TemplateStatus.REJECTED: EventKind.TEMPLATE_REJECTED,
+    meta.TemplateStatus.APPROVED: EventKind.TEMPLATE_APPROVED,
+    meta.TemplateStatus.REINSTATED: EventKind.TEMPLATE_APPROVED,
+}
+
+
+def template_status_apply(
+    *,
+    account: WhatsAppAccount,
+    update: f.TemplateStatusUpdate,
+    occurred_at: datetime,
+    key: str,
+    source: str = WEBHOOK,
+) -> tuple[MessageTemplate, bool]:
+    """Meta's status of a template as of `occurred_at` (pauses counted, rejection reasons
+    kept). Returns the template and whether the change was late (the newer status stands)."""
+    template = _template(account, update.template)
+    status, title = update.status, update.pause_title
+    reason = update.reason or ""
+    late = superseded(template.meta_status_at, occurred_at)
     if not _history(
-        template,
-        key,
-        occurred_at,
-        meta_status=status,
-        reason=reason if reason.upper() != "NONE" else "",
-        data=value,
+        template, key, occurred_at, meta_status=status, reason=reason[:200], data=update.raw
     ):
-        return template
-    fields = ["meta_status", "updated_at"]
-    template.meta_status = status
+        return template, late
+    if late:
+        _event(
+            template,
+            account=account,
+            kind=_STATUS_KINDS.get(status, EventKind.LATE_CHANGE),
+            severity=Severity.INFO,
+            title=f"Template {template.name}: {status.value}" + LATE,
+            key=key,
+            occurred_at=occurred_at,
+            data=update.raw,
+            source=source,
+        )
+        return template, True
+    fields = ["meta_status", "meta_status_at", "updated_at"]
+    template.meta_status, template.meta_status_at = status, occurred_at
     template.updated_at = timezone.now()
     event = None
     if status == meta.TemplateStatus.PAUSED:
@@ -98,7 +214,7 @@ def template_apply_meta_status(
         }.get(title, template.pause_count + 1)
         hours = PAUSE_HOURS.get(title)
         template.paused_until = occurred_at + timedelta(hours=hours) if hours else None
-        template.pause_title = title.value
+        template.pause_title = title.value if title else ""
         fields += ["pause_count", "paused_until", "pause_title"]
         event = (
             EventKind.TEMPLATE_PAUSED,
@@ -118,8 +234,8 @@ def template_apply_meta_status(
             f"Template {template.name} disabled after repeated low quality",
         )
     elif status == meta.TemplateStatus.REJECTED:
-        template.rejection_reason = reason if reason.upper() != "NONE" else ""
-        template.rejection_info = value.get("rejection_info") or {}
+        template.rejection_reason = reason[:60]
+        template.rejection_info = dict(update.rejection_info)
         fields += ["rejection_reason", "rejection_info"]
         event = (
             EventKind.TEMPLATE_REJECTED,
@@ -146,65 +262,89 @@ def template_apply_meta_status(
             title=title_text,
             key=key,
             occurred_at=occurred_at,
-            value=value,
+            data=update.raw,
+            source=source,
         )
         compliance.account_reassess_numbers(account=account)
-    return template
+    return template, False
 
 
-def template_apply_meta_quality(
-    *, account: WhatsAppAccount, value: dict, occurred_at: datetime, key: str
-) -> MessageTemplate:
-    template = _template(account, value)
-    quality = meta.Quality.from_meta(value.get("new_quality_score"))
-    if not _history(template, key, occurred_at, quality=quality, data=value):
-        return template
-    template.quality = quality
-    template.quality_updated_at = occurred_at
-    template.save(update_fields=["quality", "quality_updated_at"])
+def template_quality_apply(
+    *,
+    account: WhatsAppAccount,
+    update: f.TemplateQualityUpdate,
+    occurred_at: datetime,
+    key: str,
+    source: str = WEBHOOK,
+) -> tuple[MessageTemplate, bool]:
+    template = _template(account, update.template)
+    quality = update.quality
+    late = superseded(template.quality_updated_at, occurred_at)
+    if not _history(template, key, occurred_at, quality=quality, data=update.raw):
+        return template, late
+    if not late:
+        template.quality, template.quality_updated_at = quality, occurred_at
+        template.save(update_fields=["quality", "quality_updated_at"])
     _event(
         template,
         account=account,
         kind=EventKind.TEMPLATE_QUALITY,
-        severity=Severity.WARNING if quality == meta.Quality.LOW else Severity.INFO,
-        title=f"Template {template.name} quality: {quality.value}",
+        severity=Severity.WARNING if quality == meta.Quality.LOW and not late else Severity.INFO,
+        title=f"Template {template.name} quality: {quality.value}" + (LATE if late else ""),
         key=key,
         occurred_at=occurred_at,
-        value=value,
+        data=update.raw,
+        source=source,
     )
-    return template
+    return template, late
 
 
-def template_apply_category_update(
-    *, account: WhatsAppAccount, value: dict, occurred_at: datetime, key: str
-) -> MessageTemplate:
-    template = _template(account, value)
-    new = meta.TemplateCategory.from_meta(value.get("new_category"))
-    if not _history(template, key, occurred_at, category=new, data=value):
-        return template
-    if value.get("correct_category"):
-        correct = meta.TemplateCategory.from_meta(value["correct_category"])
-        when = value.get("category_update_timestamp")
-        template.pending_category_change = {"correct_category": correct.value, "effective_at": when}
+def template_category_apply(
+    *,
+    account: WhatsAppAccount,
+    update: f.TemplateCategoryUpdate,
+    occurred_at: datetime,
+    key: str,
+    source: str = WEBHOOK,
+) -> tuple[MessageTemplate, bool]:
+    template = _template(account, update.template)
+    new = update.new
+    late = superseded(template.category_at, occurred_at)
+    if not _history(template, key, occurred_at, category=new, data=update.raw):
+        return template, late
+    if update.correct is not None:
+        correct = update.correct
         title = f"Template {template.name} will become {correct.value} in 24 hours"
         severity = Severity.WARNING
+        if not late:
+            template.pending_category_change = {
+                "correct_category": correct.value,
+                "effective_at": update.effective_unix,
+            }
     else:
-        template.category = new
-        template.pending_category_change = {}
         title = f"Template {template.name} is now {new.value}"
         severity = Severity.INFO
-    template.save(update_fields=["category", "pending_category_change"])
+        if not late:
+            template.category = new
+            template.pending_category_change = {}
+    if not late:
+        template.category_at = occurred_at
+        template.save(update_fields=["category", "category_at", "pending_category_change"])
     _event(
         template,
         account=account,
         kind=EventKind.TEMPLATE_CATEGORY,
-        severity=severity,
-        title=title,
+        severity=Severity.INFO if late else severity,
+        title=title + (LATE if late else ""),
         key=key,
         occurred_at=occurred_at,
-        value=value,
+        data=update.raw,
+        source=source,
     )
-    return template
+    return template, late
+
+
+# --- the sync ---------------------------------------------------------------------------------
 
 
 def template_upsert_from_meta(
@@ -219,12 +359,14 @@ def template_upsert_from_meta(
 _SYNCED_FIELDS = (
     "meta_id",
     "category",
+    "category_at",
     "parameter_format",
     "components",
     "quality",
     "quality_updated_at",
     "rejection_reason",
     "meta_status",
+    "meta_status_at",
 )
 
 
@@ -258,7 +400,7 @@ def templates_upsert_from_meta(
     created: list[MessageTemplate] = []
     confirmed_only: list[MessageTemplate] = []
     status_changes: list[tuple[meta.TemplateInfo, str]] = []
-    quality_changes: list[tuple[meta.TemplateInfo, str]] = []
+    quality_changes: list[tuple[meta.TemplateInfo, str, datetime | None]] = []
     category_changes: list[tuple[meta.TemplateInfo, str]] = []
     for info in infos:
         template = by_meta_id.get(info.id) or by_name.get((info.name, info.language))
@@ -271,13 +413,9 @@ def templates_upsert_from_meta(
         if template.meta_id and template.meta_id != info.id:
             by_meta_id.pop(template.meta_id, None)
         template.meta_id = info.id
-        template.category = info.category
         template.parameter_format = info.parameter_format or template.parameter_format
         template.components = list(info.components)
-        template.quality = info.quality
-        template.quality_updated_at = info.quality_updated_at or template.quality_updated_at
-        template.rejection_reason = info.rejected_reason or ""
-        template.meta_status = info.status
+        _take_meta_state(template, info, confirmed_at, seen_before)
         template.last_confirmed_at = confirmed_at
         template.updated_at = timezone.now()
         if not seen_before:
@@ -291,12 +429,13 @@ def templates_upsert_from_meta(
             template.save()
         by_meta_id[info.id] = template
         templates.append(template)
-        if seen_before and previous_status != info.status:
+        if seen_before and previous_status != template.meta_status:
             status_changes.append((info, previous_status))
-        if seen_before and previous_quality != info.quality:
-            quality_changes.append((info, previous_quality))
+        if seen_before and previous_quality != template.quality:
+            # stated at Meta's own date for it when Meta gave one (see _take_meta_state)
+            quality_changes.append((info, previous_quality, template.quality_updated_at))
         known = info.category != meta.TemplateCategory.UNKNOWN
-        if seen_before and known and previous_category != info.category:
+        if seen_before and known and previous_category != template.category:
             category_changes.append((info, previous_category))
     if created:
         MessageTemplate.objects.bulk_create(created)
@@ -305,49 +444,78 @@ def templates_upsert_from_meta(
             last_confirmed_at=confirmed_at, updated_at=timezone.now()
         )
     for info, previous_status in status_changes:
-        template_apply_meta_status(
+        template_status_apply(
             account=account,
-            value={
-                **_identity(info),
-                "event": info.raw.get("status", info.status.value.upper()),
-                "reason": info.rejected_reason,
-            },
+            update=f.TemplateStatusUpdate(
+                template=_ref(info),
+                status=info.status,
+                raw_event=info.status.value.upper(),
+                reason=meta.stated_reason(info.rejected_reason),
+                raw=_sync_data(previous_status, info.status),
+            ),
             occurred_at=confirmed_at,
             key=_sync_key(info, "status", previous_status, info.status, confirmed_at),
+            source=SYNC,
         )
-    for info, previous_quality in quality_changes:
-        score = info.raw.get("quality_score")
-        template_apply_meta_quality(
+    for info, previous_quality, stated_at in quality_changes:
+        template_quality_apply(
             account=account,
-            value={
-                **_identity(info),
-                "previous_quality_score": previous_quality,
-                "new_quality_score": (score.get("score") if isinstance(score, dict) else score)
-                or info.quality.value,
-            },
-            occurred_at=confirmed_at,
+            update=f.TemplateQualityUpdate(
+                template=_ref(info),
+                quality=info.quality,
+                previous=meta.Quality(previous_quality),
+                raw=_sync_data(previous_quality, info.quality),
+            ),
+            occurred_at=stated_at or confirmed_at,
             key=_sync_key(info, "quality", previous_quality, info.quality, confirmed_at),
+            source=SYNC,
         )
     for info, previous_category in category_changes:
-        template_apply_category_update(
+        template_category_apply(
             account=account,
-            value={
-                **_identity(info),
-                "previous_category": previous_category,
-                "new_category": info.category.value,
-            },
+            update=f.TemplateCategoryUpdate(
+                template=_ref(info),
+                new=info.category,
+                previous=meta.TemplateCategory(previous_category),
+                raw=_sync_data(previous_category, info.category),
+            ),
             occurred_at=confirmed_at,
             key=_sync_key(info, "category", previous_category, info.category, confirmed_at),
+            source=SYNC,
         )
     return templates
 
 
-def _identity(info: meta.TemplateInfo) -> dict:
-    return {
-        "message_template_id": info.id,
-        "message_template_name": info.name,
-        "message_template_language": info.language,
-    }
+def _take_meta_state(
+    template: MessageTemplate, info: meta.TemplateInfo, read_at: datetime, seen_before: bool
+) -> None:
+    """Meta's status, quality and category as the sync read them at `read_at`, each unless a
+    webhook stated a newer one after the read began (Meta's order: the newer value stands)."""
+    if not (seen_before and superseded(template.meta_status_at, read_at)):
+        if template.meta_status != info.status or not seen_before:
+            template.meta_status_at = read_at
+        template.meta_status = info.status
+        template.rejection_reason = (meta.stated_reason(info.rejected_reason) or "")[:60]
+    if not (seen_before and superseded(template.quality_updated_at, read_at)):
+        if info.quality_updated_at:  # Meta's own date for the quality it reports
+            template.quality_updated_at = info.quality_updated_at
+        elif template.quality != info.quality or not seen_before:
+            template.quality_updated_at = read_at
+        template.quality = info.quality
+    if not (seen_before and superseded(template.category_at, read_at)):
+        if template.category != info.category or not seen_before:
+            template.category_at = read_at
+        template.category = info.category
+
+
+def _ref(info: meta.TemplateInfo) -> f.TemplateRef:
+    return f.TemplateRef(
+        meta_id=info.id, name=info.name, language=info.language, category=info.category
+    )
+
+
+def _sync_data(before, after) -> dict:
+    return {"source": "sync", "before": str(before), "after": str(after)}
 
 
 def _sync_key(info: meta.TemplateInfo, what: str, before, after, at: datetime) -> str:

@@ -31,8 +31,12 @@ class MessageTemplate(models.Model):
     meta_status = models.CharField(
         max_length=20, choices=META_STATUS_CHOICES, default=meta.TemplateStatus.UNKNOWN
     )
+    # The time Meta stated for its status, quality and category (`portal.meta.webhooks.order`):
+    # a webhook or a sync read stated before it leaves that state alone.
+    meta_status_at = models.DateTimeField(null=True, blank=True)
     quality = models.CharField(max_length=20, choices=QUALITY_CHOICES, default=meta.Quality.UNKNOWN)
     quality_updated_at = models.DateTimeField(null=True, blank=True)
+    category_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.CharField(max_length=60, blank=True)
     rejection_info = models.JSONField(default=dict, blank=True)
     pause_count = models.PositiveSmallIntegerField(default=0)

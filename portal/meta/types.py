@@ -27,7 +27,12 @@ class _MetaEnum(StrEnum):
         return cache
 
     @classmethod
-    def from_meta(cls, raw: str | None):
+    def from_meta(cls, raw: str | list | tuple | None):
+        """Our member for Meta's token. Meta sends some enums as a one-token list (e.g.
+        `ban_info.waba_ban_state: ["SCHEDULE_FOR_DISABLE"]`, its reference shape): the first
+        token decides."""
+        if isinstance(raw, list | tuple):
+            raw = next((t for t in raw if isinstance(t, str) and t.strip()), None)
         if raw is None or raw == "":
             return cls.UNKNOWN  # type: ignore[attr-defined]
         return cls._aliases().get(str(raw).strip().upper(), cls.UNKNOWN)  # type: ignore[attr-defined]
@@ -217,6 +222,116 @@ class TemplateRejectionReason(_MetaEnum):
     UNKNOWN = "unknown"
 
 
+class AccountEvent(_MetaEnum):
+    """`account_update.event` (meta-platform §4.5, §8)."""
+
+    ACCOUNT_DELETED = "account_deleted"
+    ACCOUNT_RESTRICTION = "account_restriction"
+    ACCOUNT_VIOLATION = "account_violation"
+    DISABLED_UPDATE = "disabled_update"
+    AD_ACCOUNT_LINKED = "ad_account_linked"
+    AUTH_INTL_PRICE_ELIGIBILITY_UPDATE = "auth_intl_price_eligibility_update"
+    BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE = "business_primary_location_country_update"
+    MM_LITE_TERMS_SIGNED = "mm_lite_terms_signed"
+    PARTNER_ADDED = "partner_added"
+    PARTNER_REMOVED = "partner_removed"
+    PARTNER_APP_INSTALLED = "partner_app_installed"
+    PARTNER_APP_UNINSTALLED = "partner_app_uninstalled"
+    PARTNER_CLIENT_CERTIFICATION_NEEDED = "partner_client_certification_needed"
+    PARTNER_CLIENT_CERTIFICATION_STATUS_UPDATE = "partner_client_certification_status_update"
+    VOLUME_BASED_PRICING_TIER_UPDATE = "volume_based_pricing_tier_update"
+    ACCOUNT_OFFBOARDED = "account_offboarded"
+    ACCOUNT_RECONNECTED = "account_reconnected"
+    VERIFIED_ACCOUNT = "verified_account"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_partner(self) -> bool:
+        return self.name.startswith("PARTNER_")
+
+
+class NumberEvent(_MetaEnum):
+    """`phone_number_quality_update.event`: current (ONBOARDING, THROUGHPUT_UPGRADE) and the
+    legacy events older payloads still carry (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE)."""
+
+    ONBOARDING = "onboarding"
+    THROUGHPUT_UPGRADE = "throughput_upgrade"
+    FLAGGED = "flagged"
+    UNFLAGGED = "unflagged"
+    UPGRADE = "upgrade"
+    DOWNGRADE = "downgrade"
+    UNKNOWN = "unknown"
+
+
+class NameDecision(_MetaEnum):
+    """`phone_number_name_update.decision`."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    DEFERRED = "deferred"
+    UNKNOWN = "unknown"
+
+    @property
+    def name_status(self) -> NameStatus:
+        """The number's `name_status` after this decision (a rejection reads DECLINED)."""
+        return _DECISION_NAME_STATUS.get(self, NameStatus.UNKNOWN)
+
+
+class AlertSeverity(_MetaEnum):
+    """`account_alerts.alert_info.alert_severity`."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFORMATIONAL = "informational"
+    UNKNOWN = "unknown"
+
+
+class DeliveryState(_MetaEnum):
+    """`messages.statuses[].status` (Meta sends these lower-case)."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    PLAYED = "played"
+    UNKNOWN = "unknown"
+
+
+class PreferenceChoice(_MetaEnum):
+    """`user_preferences[].value`: a user stopping or resuming marketing messages."""
+
+    STOP = "stop"
+    RESUME = "resume"
+    UNKNOWN = "unknown"
+
+
+class SystemChange(_MetaEnum):
+    """`messages[].system.type`: the user's phone or BSUID changed (meta-platform §7)."""
+
+    USER_CHANGED_NUMBER = "user_changed_number"
+    USER_CHANGED_USER_ID = "user_changed_user_id"
+    UNKNOWN = "unknown"
+
+
+class SecurityEvent(_MetaEnum):
+    """`security.event`: two-step verification PIN changes of a number."""
+
+    PIN_CHANGED = "pin_changed"
+    PIN_RESET_REQUEST = "pin_reset_request"
+    PIN_RESET_SUCCESS = "pin_reset_success"
+    UNKNOWN = "unknown"
+
+
+def stated_reason(raw: object) -> str | None:
+    """A rejection or pause reason as Meta stated it, or None where Meta says there is none
+    (`"NONE"`, empty, missing): "Rejected because: None" is never shown."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    return None if not text or text.upper() == "NONE" else text
+
+
 # Meta tokens per member where they differ from the member's name.
 _META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Quality", "HIGH"): ("GREEN", "HIGH"),
@@ -245,6 +360,30 @@ _META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
     ("RestrictionType", "USER_INITIATED_CALLING_BUTTON_HIDDEN"): (
         "RESTRICTED_USER_INITIATED_CALLING_CALL_BUTTON_HIDDEN",
     ),
+    ("PreferenceChoice", "STOP"): (
+        "STOP",
+        "STOPPED",
+        "OPT_OUT",
+        "OPT-OUT",
+        "OPTOUT",
+        "UNSUBSCRIBE",
+    ),
+    ("PreferenceChoice", "RESUME"): (
+        "RESUME",
+        "RESUMED",
+        "OPT_IN",
+        "OPT-IN",
+        "OPTIN",
+        "SUBSCRIBE",
+        "START",
+    ),
+}
+
+_DECISION_NAME_STATUS = {
+    NameDecision.APPROVED: NameStatus.APPROVED,
+    NameDecision.REJECTED: NameStatus.DECLINED,
+    NameDecision.PENDING: NameStatus.PENDING_REVIEW,
+    NameDecision.DEFERRED: NameStatus.PENDING_REVIEW,
 }
 
 _LIMIT_RANK = {
@@ -299,6 +438,12 @@ class WabaInfo:
     health: Health | None = None
     raw: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def health_payload(self) -> dict:
+        """Meta's `health_status` object as read, for display (its keys stay Meta's)."""
+        value = self.raw.get("health_status")
+        return value if isinstance(value, dict) else {}
+
 
 @dataclass(frozen=True)
 class PhoneNumberInfo:
@@ -318,6 +463,12 @@ class PhoneNumberInfo:
     account_mode: str | None = None
     health: Health | None = None
     raw: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def health_payload(self) -> dict:
+        """Meta's `health_status` object as read, for display (its keys stay Meta's)."""
+        value = self.raw.get("health_status")
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,13 @@ def test_ban_states(hooked, state):
     }
 
 
+def test_ban_state_in_meta_s_reference_shape_a_one_item_list(hooked):
+    (envelope,) = hooked.apply(
+        {"type": "ban", "waba_id": WABA, "state": "SCHEDULE_FOR_DISABLE", "as_list": True}
+    )
+    assert change(envelope)[2]["ban_info"]["waba_ban_state"] == ["SCHEDULE_FOR_DISABLE"]
+
+
 def test_scheduled_ban_date_defaults_to_a_readable_date(hooked):
     (envelope,) = hooked.apply({"type": "ban", "waba_id": WABA, "state": "SCHEDULE_FOR_DISABLE"})
     assert change(envelope)[2]["ban_info"]["waba_ban_date"] == "January 31, 2026"

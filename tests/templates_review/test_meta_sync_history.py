@@ -55,3 +55,22 @@ def test_sync_keeps_quality_and_category_changes_in_the_history_once(in_acme, ac
     ]
     kinds = sorted(HealthEvent.objects.values_list("kind", flat=True))
     assert kinds == [EventKind.TEMPLATE_CATEGORY, EventKind.TEMPLATE_QUALITY]
+
+
+def test_a_rejection_the_sync_reads_with_reason_none_stores_no_reason(in_acme, acme_waba):
+    template = MessageTemplateFactory(
+        name="order_update_sync",
+        review_state=ReviewState.SENT_TO_META,
+        meta_id="5550001",
+        meta_status="pending",
+    )
+
+    templates_upsert_from_meta(
+        account=acme_waba,
+        infos=[info(status=meta.TemplateStatus.REJECTED, rejected_reason="NONE")],
+        confirmed_at=timezone.now(),
+    )
+
+    template.refresh_from_db()
+    assert (template.meta_status, template.rejection_reason) == ("rejected", "")
+    assert template.rejection_text == ""

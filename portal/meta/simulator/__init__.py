@@ -68,8 +68,9 @@ after start`):
   "days": 7 | "seconds" | "expiration": unix, "remediation"}` — `account_update`
   ACCOUNT_RESTRICTION; lifted when it expires (no webhook; health shows it).
 - `{"type": "account_violation", "waba_id", "violation_type": "ADULT"}`.
-- `{"type": "ban", "waba_id", "state": "SCHEDULE_FOR_DISABLE|DISABLE|REINSTATE", "date"}` —
-  `account_update` DISABLED_UPDATE with `ban_info`.
+- `{"type": "ban", "waba_id", "state": "SCHEDULE_FOR_DISABLE|DISABLE|REINSTATE", "date",
+  "as_list": false}` — `account_update` DISABLED_UPDATE with `ban_info` (the state as a one-item
+  list, Meta's reference shape, with `"as_list": true`).
 - `{"type": "account_update", "waba_id", "event": "PARTNER_REMOVED", ...extra value fields}`.
 - `{"type": "account_review", "waba_id", "decision": "APPROVED|REJECTED|PENDING|DEFERRED"}`.
 - `{"type": "business_capability", "waba_id", "max_daily_conversations_per_business":

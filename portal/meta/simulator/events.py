@@ -179,7 +179,14 @@ class EventsMixin:
         ban_date = str(event.get("date") or _date_text(default_date))
         waba["ban_state"] = state
         waba["ban_date"] = ban_date
-        return [self._emit(payloads.account_update_ban(waba["id"], state, ban_date, time=self.now))]
+        as_list = bool(event.get("as_list"))
+        return [
+            self._emit(
+                payloads.account_update_ban(
+                    waba["id"], state, ban_date, time=self.now, as_list=as_list
+                )
+            )
+        ]
 
     def _event_account_update(self, event: dict) -> list[dict]:
         """Any other `account_update` event, e.g. {"event": "PARTNER_REMOVED", ...extras}."""

@@ -103,15 +103,19 @@ def account_update_violation(
 
 
 def account_update_ban(
-    waba_id: str, ban_state: str, ban_date: str, *, time: float | None = None
+    waba_id: str, ban_state: str, ban_date: str, *, time: float | None = None, as_list: bool = False
 ) -> dict:
     """`DISABLED_UPDATE`: `ban_info.waba_ban_state` SCHEDULE_FOR_DISABLE | DISABLE | REINSTATE,
-    `waba_ban_date` free text such as "April 17, 2025"."""
+    `waba_ban_date` free text such as "April 17, 2025". `as_list`: the state as Meta's reference
+    shows it, a one-item list (`["SCHEDULE_FOR_DISABLE"]`); a plain string otherwise."""
     return account_update(
         waba_id,
         "DISABLED_UPDATE",
         time=time,
-        ban_info={"waba_ban_state": ban_state, "waba_ban_date": ban_date},
+        ban_info={
+            "waba_ban_state": [ban_state] if as_list else ban_state,
+            "waba_ban_date": ban_date,
+        },
     )
 
 

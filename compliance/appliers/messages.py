@@ -1,0 +1,293 @@
+"""`messages` (the delivery ledger, inbound texts, and their consent effects) and
+`user_preferences`.
+
+Statuses are the bulk of Meta's traffic (a campaign of 100k messages brings ~300k statuses,
+often 100+ per change), so `apply_messages_batch` applies many changes at once: ledger and
+inbound rows in one INSERT each, consent violations and their alerts in a fixed number of
+queries, error counters once per number. If that set-based path raises, each item is applied
+alone in a savepoint and the ones that still fail are handed back (`ItemFailure`) to be retried
+alone; the rest stand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from compliance import services
+from compliance.appliers.common import WEBHOOK, digits
+from compliance.choices import ConsentSource, EventKind, Severity
+from compliance.keywords import is_opt_out
+from compliance.models import (
+    ConsentEvent,
+    HealthEvent,
+    InboundMessage,
+    MessageStatus,
+    MessagingPolicy,
+    PhoneNumber,
+)
+from portal.meta import types as meta
+from portal.meta.webhooks.contract import Applied, Change, ItemFailure
+from portal.meta.webhooks.fields import Inbound, Messages, Status, UserPreferences
+
+logger = logging.getLogger(__name__)
+
+_MARKETING_PRICING = {"marketing", "marketing_lite"}
+OPT_OUT_CODE = 131050  # the user stopped marketing messages (meta-platform §9)
+
+# One item of a change, with the change it came from.
+_Item = tuple[Change, Status | Inbound]
+
+
+def apply_messages(change: Change) -> Applied:
+    return apply_messages_batch([change])[change.key]
+
+
+def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
+    """Apply many `messages` changes of one client at once; returns an `Applied` per change
+    key (items the parser rejected and items that failed alone are its failures)."""
+    results = {c.key: Applied(failures=list(c.data.rejected)) for c in changes}
+    numbers = {
+        n.meta_id: n
+        for n in PhoneNumber.objects.select_related("account").filter(
+            meta_id__in={c.data.phone_number_id for c in changes}
+        )
+    }
+    statuses: list[_Item] = [(c, s) for c in changes for s in c.data.statuses]
+    inbound: list[_Item] = [(c, m) for c in changes for m in c.data.inbound]
+    try:
+        with transaction.atomic():
+            _apply(statuses, inbound, numbers)
+    except Exception:
+        logger.exception(
+            "Set-based apply of %s messages changes failed; item by item", len(changes)
+        )
+        alone = [("status", item, [item], []) for item in statuses] + [
+            ("message", item, [], [item]) for item in inbound
+        ]
+        for kind, (change, item), one_status, one_message in alone:
+            try:
+                with transaction.atomic():
+                    _apply(one_status, one_message, numbers)
+            except Exception as exc:  # this item fails alone
+                results[change.key].failures.append(
+                    ItemFailure(
+                        index=item.index,
+                        kind=kind,
+                        value=item.alone,
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
+                )
+    for change in changes:
+        _top_level_errors(change, numbers.get(change.data.phone_number_id))
+    return results
+
+
+def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
+    rows = [_ledger_row(change, item, numbers) for change, item in statuses]
+    MessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
+    texts = [_inbound_row(change, item, numbers) for change, item in inbound]
+    InboundMessage.objects.bulk_create(texts, ignore_conflicts=True)
+    _opt_outs(texts, rows)
+    _consent_violations([r for r in rows if r.status == meta.DeliveryState.SENT])
+    failing = {r.number.pk: r.number for r in rows if r.status == "failed" and r.number}
+    for number in failing.values():
+        services.error_spikes_check(number=number)
+        services.number_reassess(number=number)
+
+
+def _ledger_row(change: Change, item: Status, numbers: dict) -> MessageStatus:
+    data: Messages = change.data
+    error = item.error
+    pricing = item.pricing
+    return MessageStatus(
+        number=numbers.get(data.phone_number_id),
+        phone_number_meta_id=data.phone_number_id,
+        wamid=item.wamid,
+        recipient=item.recipient_id,
+        status=item.state.value,
+        occurred_at=item.at or change.stated_at,
+        pricing_category=pricing.category if pricing else "",
+        pricing_type=pricing.type if pricing else "",
+        error_code=error.code if error else None,
+        error_title=error.title if error else "",
+        error_details=error.details if error else "",
+    )
+
+
+def _inbound_row(change: Change, item: Inbound, numbers: dict) -> InboundMessage:
+    data: Messages = change.data
+    return InboundMessage(
+        number=numbers.get(data.phone_number_id),
+        phone_number_meta_id=data.phone_number_id,
+        wamid=item.wamid,
+        sender=item.sender,
+        sender_name=item.sender_name,
+        message_type=item.type,
+        text=item.text,
+        received_at=item.at or change.stated_at,
+    )
+
+
+# --- consent: opt-outs from keywords and 131050, violations from marketing sends -------------
+
+
+def _opt_outs(texts: list[InboundMessage], rows: list[MessageStatus]) -> None:
+    """Opt-outs of marketing from this batch, recorded together (idempotent by wamid): an
+    inbound text that is one of the client's opt-out keywords (normalised), and a send that
+    failed with 131050 (the user stopped marketing messages)."""
+    from compliance.consent import Evidence, MetaOptOut, consent_record_meta_opt_outs
+
+    opt_outs = []
+    texts = [t for t in texts if t.text and digits(t.sender)]
+    keywords = MessagingPolicy.current().keyword_set() if texts else frozenset()
+    for message in texts:
+        if is_opt_out(message.text, keywords):
+            opt_outs.append(
+                MetaOptOut(
+                    wa_id=message.sender,
+                    source=ConsentSource.WHATSAPP_KEYWORD,
+                    source_id=message.wamid,
+                    occurred_at=message.received_at,
+                    evidence=Evidence(
+                        channel="whatsapp", data={"wamid": message.wamid, "text": message.text}
+                    ),
+                    name=message.sender_name,
+                )
+            )
+    for status in rows:
+        opted_out = status.status == "failed" and status.error_code == OPT_OUT_CODE
+        if opted_out and digits(status.recipient):
+            opt_outs.append(
+                MetaOptOut(
+                    wa_id=status.recipient,
+                    source=ConsentSource.META_131050,
+                    source_id=status.wamid,
+                    occurred_at=status.occurred_at,
+                    evidence=Evidence(
+                        channel="whatsapp",
+                        data={"wamid": status.wamid, "error_code": OPT_OUT_CODE},
+                    ),
+                )
+            )
+    consent_record_meta_opt_outs(opt_outs=opt_outs)
+
+
+def _consent_violations(sent: list[MessageStatus]) -> None:
+    """A marketing send is a violation unless the recipient's latest marketing consent event at
+    the time of the send was an opt-in (no record, or an opt-out, is a violation). One query
+    for the consent history of every recipient, one set of inserts for the events."""
+    sends = [s for s in sent if s.pricing_category in _MARKETING_PRICING and digits(s.recipient)]
+    if not sends:
+        return
+    phones = {f"+{digits(s.recipient)}" for s in sends}
+    history: dict[str, list[tuple]] = {}
+    for phone, kind, occurred_at in (
+        ConsentEvent.objects.filter(contact__phone__in=phones, category="marketing")
+        .order_by("occurred_at", "recorded_at", "id")
+        .values_list("contact__phone", "kind", "occurred_at")
+    ):
+        history.setdefault(phone, []).append((kind, occurred_at))
+    events = []
+    for send in sends:
+        phone = f"+{digits(send.recipient)}"
+        decided = [kind for kind, at in history.get(phone, []) if at <= send.occurred_at]
+        last = decided[-1] if decided else None
+        if last == "opt_in":
+            continue
+        why = "after the recipient opted out" if last == "opt_out" else "without an opt-in"
+        events.append(
+            HealthEvent(
+                kind=EventKind.CONSENT_VIOLATION,
+                severity=Severity.WARNING,
+                title=f"Marketing message sent to {phone} {why}",
+                detail=(
+                    "Marketing needs the recipient's opt-in and must stop after an opt-out. "
+                    "Check the campaign's audience against the consent records."
+                ),
+                dedupe_key=services.dedupe_key("consent_violation", send.wamid),
+                source=WEBHOOK,
+                occurred_at=send.occurred_at,
+                number=send.number,
+                account=send.number.account if send.number else None,
+                data={"wamid": send.wamid, "recipient": phone, "consent": last or "none"},
+            )
+        )
+    services.health_events_record_many(events=events)
+
+
+def _top_level_errors(change: Change, number: PhoneNumber | None) -> None:
+    """Errors Meta reports for the whole value (not for one message): kept as events."""
+    data: Messages = change.data
+    for index, error in enumerate(data.errors):
+        services.health_event_record(
+            kind=EventKind.ACCOUNT_UPDATE,
+            severity=Severity.INFO,
+            title=f"Meta reported error {error.code} for {data.display_phone_number}: "
+            f"{error.title or error.message}",
+            detail=error.details,
+            key=services.dedupe_key(change.key, "error", index),
+            source=WEBHOOK,
+            occurred_at=change.stated_at,
+            number=number,
+            data={"code": error.code, "title": error.title, "details": error.details},
+        )
+
+
+# --- user_preferences: a user stops or resumes marketing messages -------------------------
+
+
+def apply_user_preferences(change: Change) -> Applied:
+    """Meta's `user_preferences` (meta-platform §4.10): `stop` → opt-out of marketing, `resume`
+    → opt-in to marketing (source meta_user_preferences); other categories and choices are
+    ignored. Each item in a savepoint of its own: one that fails is handed back alone."""
+    from compliance.consent import Evidence, consent_record_opt_in, consent_record_opt_out
+
+    data: UserPreferences = change.data
+    result = Applied(failures=list(data.rejected))
+    for item in data.items:
+        if not item.wa_id or not item.is_marketing:
+            continue
+        if item.choice == meta.PreferenceChoice.STOP:
+            record = consent_record_opt_out
+        elif item.choice == meta.PreferenceChoice.RESUME:
+            record = consent_record_opt_in
+        else:
+            continue
+        try:
+            with transaction.atomic():
+                record(
+                    phone=f"+{item.wa_id}",
+                    category="marketing",
+                    source=ConsentSource.META_USER_PREFERENCES,
+                    evidence=Evidence(
+                        channel="whatsapp",
+                        wording=item.detail,
+                        data={
+                            "change": change.key,
+                            "value": item.raw_choice,
+                            "category": item.category,
+                        },
+                    ),
+                    occurred_at=item.at or change.stated_at,
+                    # Meta's retries may come in new batches (new change keys): key by what
+                    # the user said and when.
+                    source_id=(
+                        f"{item.wa_id}:{item.raw_choice}:{item.stated_unix}"
+                        if item.stated_unix
+                        else f"{change.key}:{item.index}:{item.wa_id}"
+                    ),
+                    wa_id=item.wa_id,
+                    name=item.name,
+                )
+        except ValueError as exc:  # a number that can never be recorded: not worth a retry
+            result.failures.append(
+                ItemFailure(item.index, "preference", item.alone, str(exc), rejected=True)
+            )
+        except Exception as exc:  # this item fails alone
+            result.failures.append(
+                ItemFailure(item.index, "preference", item.alone, f"{type(exc).__name__}: {exc}")
+            )
+    return result

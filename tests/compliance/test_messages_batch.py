@@ -1,0 +1,193 @@
+"""Message statuses applied set-based: many changes at once, a fixed number of queries whatever
+the number of statuses, and one bad item failing alone while the rest stand."""
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from compliance.models import (
+    Alert,
+    ConsentEvent,
+    ConsentState,
+    HealthEvent,
+    InboundMessage,
+    MessageStatus,
+)
+from tests.assets import ACME_PHONE
+from tests.webhooks import apply_batch, apply_change
+
+T0 = 1_763_000_000
+
+
+def statuses(prefix: str, count: int, *, start: int = 0) -> dict:
+    """`count` statuses as a campaign brings them: marketing sends, deliveries, reads, a few
+    undeliverable failures."""
+    items = []
+    for i in range(start, start + count):
+        kind = ("sent", "delivered", "read", "failed")[i % 4]
+        item = {
+            "id": f"wamid.{prefix}{i}",
+            "status": kind,
+            "timestamp": str(T0 + i),
+            "recipient_id": f"4915{i:07d}",
+        }
+        if kind == "sent":
+            item["pricing"] = {"pricing_model": "PMP", "type": "regular", "category": "marketing"}
+        if kind == "failed":  # every other one: the user stopped marketing (an opt-out)
+            code = 131050 if i % 8 == 3 else 131026
+            item["errors"] = [{"code": code, "title": "Message Undeliverable"}]
+        items.append(item)
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "statuses": items,
+    }
+
+
+def queries_for(acme, values) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        results, _ = apply_batch(acme, "messages", values)
+    assert all(not r.failures for r in results.values())
+    return len(queries)
+
+
+def test_queries_do_not_grow_with_the_number_of_statuses(acme, acme_number):
+    queries_for(acme, [statuses("w", 8, start=1000)])  # the number's first snapshot, spikes
+    few = queries_for(acme, [statuses("a", 8)])
+    many = queries_for(acme, [statuses("b", 160, start=8), statuses("c", 120, start=168)])
+
+    assert many == few
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 296
+        # each marketing send without an opt-in is a violation, raised set-based
+        assert HealthEvent.objects.filter(kind="consent_violation").count() == 74
+        assert Alert.objects.filter(event__kind="consent_violation").count() == 74
+        assert ConsentState.objects.filter(status="opted_out").count() == 37
+        assert ConsentEvent.objects.filter(source="meta_131050").count() == 37
+
+
+def test_a_batch_replayed_changes_nothing(acme, acme_number):
+    apply_batch(acme, "messages", [statuses("a", 20)])
+    apply_batch(acme, "messages", [statuses("a", 20)])
+
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 20
+        assert HealthEvent.objects.filter(kind="consent_violation").count() == 5
+
+
+def test_a_null_status_and_a_huge_error_code_fail_alone(acme, acme_number):
+    value = statuses("a", 4)
+    value["statuses"].insert(1, None)
+    value["statuses"].append(
+        {
+            "id": "wamid.huge",
+            "status": "failed",
+            "timestamp": str(T0),
+            "recipient_id": "1",
+            "errors": [{"code": 99_999_999_999}],
+        }
+    )
+
+    applied = apply_change(acme, "messages", value, time=None)
+
+    assert [(f.index, f.kind, f.rejected) for f in applied.failures] == [
+        (1, "status", True),
+        (5, "status", True),
+    ]
+    assert applied.failures[1].error == (
+        "value.statuses[5].errors[0].code: 99999999999 is out of range (0 to 2147483647)"
+    )
+    with schema_context(acme.schema_name):
+        assert sorted(MessageStatus.objects.values_list("wamid", flat=True)) == [
+            "wamid.a0",
+            "wamid.a1",
+            "wamid.a2",
+            "wamid.a3",
+        ]
+
+
+def test_when_the_set_based_path_fails_each_item_is_tried_alone(acme, acme_number, monkeypatch):
+    """A status the database refuses (here: a status our ledger cannot hold) fails alone and is
+    handed back to be retried alone; the others stand."""
+    from compliance.appliers import messages as appliers
+
+    real = appliers._ledger_row
+
+    def ledger_row(change, item, numbers):
+        row = real(change, item, numbers)
+        if item.wamid == "wamid.a2":
+            row.status = "x" * 50  # longer than the column: the INSERT fails
+        return row
+
+    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
+
+    applied = apply_change(acme, "messages", statuses("a", 4), time=None)
+
+    (failure,) = applied.failures
+    assert (failure.index, failure.kind, failure.rejected) == (2, "status", False)
+    assert failure.value["statuses"] == [statuses("a", 4)["statuses"][2]]
+    assert failure.error.startswith("DataError: value too long")
+    with schema_context(acme.schema_name):
+        assert sorted(MessageStatus.objects.values_list("wamid", flat=True)) == [
+            "wamid.a0",
+            "wamid.a1",
+            "wamid.a3",
+        ]
+
+
+def test_messages_of_one_client_never_reach_another(acme, globex, acme_number):
+    inbound = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "contacts": [{"profile": {"name": "Kim"}, "wa_id": "4915112345"}],
+        "messages": [
+            {
+                "from": "4915112345",
+                "id": "wamid.IN",
+                "timestamp": str(T0),
+                "type": "text",
+                "text": {"body": "STOP"},
+            }
+        ],
+    }
+
+    apply_batch(acme, "messages", [statuses("a", 8), inbound])
+
+    with schema_context(acme.schema_name):
+        assert (MessageStatus.objects.count(), InboundMessage.objects.count()) == (8, 1)
+    with schema_context(globex.schema_name):
+        assert (MessageStatus.objects.count(), InboundMessage.objects.count()) == (0, 0)
+        assert HealthEvent.objects.count() == 0
+
+
+def test_a_131050_older_than_a_newer_opt_in_is_history_only(acme, acme_number):
+    from datetime import UTC, datetime
+
+    from compliance.consent import consent_record_opt_in
+
+    with schema_context(acme.schema_name):
+        consent_record_opt_in(
+            phone="+447911123456",
+            category="marketing",
+            source="web_form",
+            occurred_at=datetime.fromtimestamp(T0 + 100, tz=UTC),
+        )
+    failed = {
+        "id": "wamid.OLD",
+        "status": "failed",
+        "timestamp": str(T0),
+        "recipient_id": "447911123456",
+        "errors": [{"code": 131050, "title": "User stopped marketing"}],
+    }
+    value = statuses("a", 0)
+    value["statuses"] = [failed]
+
+    apply_batch(acme, "messages", [value])
+
+    with schema_context(acme.schema_name):
+        state = ConsentState.objects.get(contact__phone="+447911123456", category="marketing")
+        assert state.status == "opted_in"
+        assert list(ConsentEvent.objects.order_by("id").values_list("kind", "source")) == [
+            ("opt_in", "web_form"),
+            ("opt_out", "meta_131050"),
+        ]
