@@ -2,15 +2,11 @@ from django.apps import AppConfig
 
 
 class MetaConfig(AppConfig):
-    """Public-schema records of the Meta integration: the webhook inbox and credentials."""
+    """Public-schema records of the Meta integration: the webhook inbox and credentials.
+
+    The apps that own the state register each webhook field's parser and applier in their own
+    `ready()` (`portal.meta.webhooks.contract.register`)."""
 
     name = "portal.meta"
     label = "meta"
     verbose_name = "Meta integration"
-
-    def ready(self) -> None:
-        # Apps register their appliers in their own ready(); fields none has taken yet keep
-        # the old untyped appliers.
-        from portal.meta.webhooks import legacy
-
-        legacy.register_missing()

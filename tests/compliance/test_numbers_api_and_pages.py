@@ -285,7 +285,7 @@ def test_unroutable_changes_are_listed_and_retried_after_linking(web, acme, staf
     )
     webhook_delivery_process(delivery_id=delivery)
     http = web(None, staff_manager)
-    assert "1110000077" in http.get("/staff/webhooks/").content.decode()
+    assert "1110000077" in http.get("/staff/webhooks/?state=unroutable").content.decode()
 
     account_link(client=acme, waba_id="1110000077")
     change = WebhookChange.objects.get()
