@@ -16,3 +16,11 @@ def fan_out_tenant_housekeeping() -> int:
         enqueue_for_schema(client_housekeeping, schema)
     services.login_handoff_purge_expired()
     return len(schemas)
+
+
+@app.task(name="tenants.tasks.notification_digests_send")
+def notification_digests_send() -> int:
+    """Beat entry point (daily): each member's digest of the alerts queued for them."""
+    from tenants.notifications import digest_send_due
+
+    return digest_send_due()

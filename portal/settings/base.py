@@ -261,6 +261,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.tasks.fan_out_sync",
         "schedule": META_SYNC_MINUTES * 60,
     },
+    "notification-digests": {
+        "task": "tenants.tasks.notification_digests_send",
+        "schedule": crontab(minute=0, hour=env_int("NOTIFICATION_DIGEST_HOUR", 7, minimum=0)),
+    },
     "audit-retention": {
         "task": "portal.audit.tasks.audit_purge_expired",
         "schedule": crontab(minute=17, hour=3),
