@@ -410,6 +410,8 @@ def fields_from_revision(revision) -> dict:
                     data["otp_signature"] = first.get("signature_hash", "") or ""
                     data["otp_zero_tap_terms"] = bool(button.get("zero_tap_terms_accepted"))
                     continue
+                if btype not in EDITOR_BUTTON_TYPES:
+                    continue  # a kind the editor cannot show (the page says it would be lost)
                 example = button.get("example")
                 if isinstance(example, list):
                     example = example[0] if example else ""

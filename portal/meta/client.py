@@ -458,7 +458,7 @@ class GraphClient:
         # it from offset 0 on a transient failure, which Meta accepts for an unfinished session.
         done = self._request(
             "POST",
-            session_id,
+            f"./{session_id}",  # "upload:…" alone would read as a URL scheme
             content=data,
             headers={
                 # Meta's upload step takes the token with the OAuth scheme.
