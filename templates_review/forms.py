@@ -147,7 +147,7 @@ class TemplateEditorForm(forms.Form):
     otp_autofill = forms.CharField(
         max_length=100, required=False, label="Autofill label", initial="Autofill"
     )
-    otp_package = forms.CharField(max_length=300, required=False, label="Android package name")
+    otp_package = forms.CharField(max_length=300, required=False, label="Android app package")
     otp_signature = forms.CharField(max_length=50, required=False, label="App signature hash")
     otp_zero_tap_terms = forms.BooleanField(
         required=False, label="I accept Meta's zero-tap terms of service"
