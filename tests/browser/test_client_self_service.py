@@ -193,3 +193,34 @@ def test_an_opt_in_is_recorded_by_hand_with_its_evidence(live_portal, sized_page
     page.get_by_role("button", name="Record").click()
     assert page.get_by_text("Opt-out recorded for +447911123456.").is_visible()
     assert timeline.locator("li").count() == 4
+
+
+def test_the_import_preview_shows_mapping_rows_and_errors_before_anything_is_imported(
+    live_portal, sized_page, own_client, tmp_path, settings
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    page, width = sized_page
+    client, email = own_client
+    base = live_portal.format(host=f"{client.slug}.localhost")
+    upload = tmp_path / "consents.csv"
+    upload.write_text(
+        "Phone,Category,Action,Wording,Shoe size\n"
+        "+447911123456,marketing,opt_in,Yes please,42\n"
+        "not a number,marketing,opt_in,,41\n"
+    )
+    _sign_in(page, base, email)
+
+    page.goto(base + "/consent/imports/")
+    _check(page, width)
+    page.get_by_label("CSV file").set_input_files(str(upload))
+    page.get_by_role("button", name="Preview").click()
+
+    assert page.locator('[data-preview="scanned"]').inner_text() == "2"
+    assert page.locator('[data-preview="invalid"]').inner_text() == "1"
+    assert page.locator('tr[data-column="channel"] td').nth(1).inner_text() == "not in the file"
+    assert page.get_by_text("Not read: shoe_size.").is_visible()
+    errors = page.get_by_role("table", name="Errors found")
+    assert "'not a number' is not a phone number" in errors.inner_text()
+    _check(page, width)
+    page.get_by_role("link", name="Cancel").click()
+    assert page.get_by_text("No imports yet.").is_visible()
