@@ -316,6 +316,19 @@ def staff_entry_record(*, user: User, client: Client, request=None) -> None:
     )
 
 
+def staff_appeal_opened_record(*, user: User, client: Client, appeal, request=None) -> None:
+    """BSP staff opening one of the client's appeals: on the client's activity trail as
+    "BSP staff opened your appeal" (the staff appeal page calls it once per session and appeal)."""
+    audit_record(
+        action="appeal.staff_opened",
+        actor=user,
+        client=client,
+        target=appeal,
+        after={"appeal": appeal.pk},
+        request=request,
+    )
+
+
 def client_housekeep_current_schema() -> dict:
     """Record the size of the schema the connection is in on its client row.
 

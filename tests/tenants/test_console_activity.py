@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from portal.audit.models import AuditLog
 from portal.audit.services import audit_record
-from tenants.services import staff_entry_record
+from tenants.services import staff_appeal_opened_record, staff_entry_record
+from tests.factories.appeals import AppealTicketFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +29,13 @@ def _csv(response) -> list[list[str]]:
 
 
 def test_the_trail_shows_staff_entries_in_plain_words_and_never_another_clients_rows(
-    web, acme, globex, acme_viewer, staff_appeals, globex_owner
+    web, acme, globex, acme_viewer, staff_appeals, globex_owner, acme_waba
 ):
     AuditLog.objects.filter(client__in=[acme, globex]).delete()
     staff_entry_record(user=staff_appeals, client=acme)
-    _row(acme, "appeal.staff_opened", actor=staff_appeals, after={"appeal": 7})
+    with schema_context(acme.schema_name):
+        appeal = AppealTicketFactory(account=acme_waba)
+        staff_appeal_opened_record(user=staff_appeals, client=acme, appeal=appeal)
     _row(globex, "api_key.created", actor=globex_owner)
 
     response = web(acme, acme_viewer).get("/settings/activity/")
