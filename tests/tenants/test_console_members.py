@@ -208,3 +208,28 @@ def test_another_clients_members_are_out_of_reach(web, acme, globex, globex_owne
     assert http.post(f"/settings/members/{target.pk}/role/", {"role": "viewer"}).status_code == 404
     assert "agent@acme.example" not in http.get("/settings/members/").content.decode()
     assert Membership.objects.get(pk=target.pk).role == ClientRole.AGENT
+
+
+def test_the_members_and_keys_pages_take_a_fixed_number_of_queries(
+    web, acme, acme_owner, django_assert_num_queries
+):
+    from tests.factories import ApiKeyFactory
+
+    http = web(acme, acme_owner)
+    http.get("/settings/members/")  # warm the host cache and the session
+
+    with django_assert_num_queries(9):
+        http.get("/settings/members/")
+    with django_assert_num_queries(8):
+        http.get("/settings/api-keys/")
+    for n in range(5):
+        Membership.objects.create(
+            client=acme, user=UserFactory(email=f"m{n}@acme.example"), role=ClientRole.VIEWER
+        )
+        _invite(web, acme, acme_owner, email=f"i{n}@acme.example")
+        ApiKeyFactory(client=acme, name=f"key {n}", created_by=acme_owner)
+
+    with django_assert_num_queries(9):
+        http.get("/settings/members/")
+    with django_assert_num_queries(8):
+        http.get("/settings/api-keys/")
