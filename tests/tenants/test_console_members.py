@@ -227,7 +227,7 @@ def test_the_members_and_keys_pages_take_a_fixed_number_of_queries(
             client=acme, user=UserFactory(email=f"m{n}@acme.example"), role=ClientRole.VIEWER
         )
         _invite(web, acme, acme_owner, email=f"i{n}@acme.example")
-        ApiKeyFactory(client=acme, name=f"key {n}", created_by=acme_owner)
+        ApiKeyFactory(client=acme, name=f"key {n}", actor=acme_owner)
 
     with django_assert_num_queries(9):
         http.get("/settings/members/")
