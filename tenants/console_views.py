@@ -123,7 +123,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except ValidationError as exc:
-            form.add_error("email", exc)
+            form.add_error("role" if exc.code == "owner" else "email", exc)
         else:
             messages.success(
                 request,

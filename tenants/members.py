@@ -39,6 +39,17 @@ class InvitationInvalid(Exception):
         super().__init__(self.MESSAGES[reason])
 
 
+def _owner_rule(*, client: Client, actor: User, role: str | None, target_role: str | None) -> None:
+    """Only owners (or BSP staff) make owners, or change or remove one."""
+    if ClientRole.OWNER not in (role, target_role) or getattr(actor, "is_staff", False):
+        return
+    actor_role = (
+        Membership.objects.filter(client=client, user=actor).values_list("role", flat=True).first()
+    )
+    if actor_role != ClientRole.OWNER:
+        raise ValidationError("Only an owner can make, change or remove an owner.", code="owner")
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -56,6 +67,7 @@ def invitation_create(
         raise ValidationError(f"Unknown role {role!r}.", code="role")
     if Membership.objects.filter(client=client, user__email__iexact=email).exists():
         raise ValidationError(f"{email} is already a member.", code="member")
+    _owner_rule(client=client, actor=actor, role=role, target_role=None)
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -189,6 +201,7 @@ def membership_change_role(
         locked = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if locked.role == role:
             return locked
+        _owner_rule(client=locked.client, actor=actor, role=role, target_role=locked.role)
         if locked.role == ClientRole.OWNER and not _owners_left(locked.client, without=locked):
             raise ValidationError(
                 "This is the last owner: make someone else owner first.", code="last_owner"
@@ -211,6 +224,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     """Take a member out of the client (their account stays); never the last owner."""
     with transaction.atomic():
         locked = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        _owner_rule(client=locked.client, actor=actor, role=None, target_role=locked.role)
         if locked.role == ClientRole.OWNER and not _owners_left(locked.client, without=locked):
             raise ValidationError(
                 "This is the last owner: make someone else owner first.", code="last_owner"

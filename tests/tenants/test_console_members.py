@@ -162,9 +162,9 @@ def test_an_admin_changes_a_role_and_removes_a_member(web, acme, acme_admin, acm
     ]
 
 
-def test_the_last_owner_can_be_neither_demoted_nor_removed(web, acme, acme_owner, acme_admin):
+def test_the_last_owner_can_be_neither_demoted_nor_removed(web, acme, acme_owner):
     owner = Membership.objects.get(client=acme, user=acme_owner)
-    http = web(acme, acme_admin)
+    http = web(acme, acme_owner)
 
     demoted = http.post(f"/settings/members/{owner.pk}/role/", {"role": "admin"}, follow=True)
     removed = http.post(f"/settings/members/{owner.pk}/remove/", follow=True)
@@ -233,3 +233,27 @@ def test_the_members_and_keys_pages_take_a_fixed_number_of_queries(
         http.get("/settings/members/")
     with django_assert_num_queries(8):
         http.get("/settings/api-keys/")
+
+
+def test_only_an_owner_makes_changes_or_removes_an_owner(
+    web, acme, acme_admin, acme_owner, acme_agent
+):
+    http = web(acme, acme_admin)
+    owner = Membership.objects.get(client=acme, user=acme_owner)
+    agent = Membership.objects.get(client=acme, user=acme_agent)
+
+    invited = _invite(web, acme, acme_admin, email="boss@acme.example", role="owner")
+    promoted = http.post(f"/settings/members/{agent.pk}/role/", {"role": "owner"}, follow=True)
+    removed = http.post(f"/settings/members/{owner.pk}/remove/", follow=True)
+
+    assert invited.status_code == 400
+    assert invited.context["form"].errors == {
+        "role": ["Only an owner can make, change or remove an owner."]
+    }
+    assert "Only an owner can make, change or remove an owner." in promoted.content.decode()
+    assert "Only an owner can make, change or remove an owner." in removed.content.decode()
+    assert Membership.objects.get(pk=agent.pk).role == ClientRole.AGENT
+    assert Membership.objects.filter(pk=owner.pk).exists()
+    assert not Invitation.objects.filter(client=acme).exists()
+    web(acme, acme_owner).post(f"/settings/members/{agent.pk}/role/", {"role": "owner"})
+    assert Membership.objects.get(pk=agent.pk).role == ClientRole.OWNER
