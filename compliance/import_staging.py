@@ -48,3 +48,27 @@ def staged(*, token: str) -> Iterator[File]:
         upload = File(stored, name=path.rsplit("/", 1)[-1])
         yield upload
     default_storage.delete(path)
+
+
+def staged_purge_expired(*, now=None) -> int:
+    """Remove this client's previews that were never applied (older than MAX_AGE_SECONDS);
+    run by the client's housekeeping task. Returns how many files it removed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = (now or timezone.now()) - timedelta(seconds=MAX_AGE_SECONDS)
+    root = f"consent-previews/{connection.schema_name}"
+    removed = 0
+    try:
+        folders, _ = default_storage.listdir(root)
+    except FileNotFoundError:
+        return 0
+    for folder in folders:
+        _, files = default_storage.listdir(f"{root}/{folder}")
+        for name in files:
+            path = f"{root}/{folder}/{name}"
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+                removed += 1
+    return removed

@@ -4,8 +4,13 @@ from tenants import selectors, services
 
 @app.task(base=TenantOnlyTask, name="tenants.tasks.client_housekeeping")
 def client_housekeeping() -> dict:
-    """Per-client upkeep, run inside the client's schema."""
-    return services.client_housekeep_current_schema()
+    """Per-client upkeep, run inside the client's schema: the schema's size, and consent
+    import previews that were never applied."""
+    from compliance.import_staging import staged_purge_expired
+
+    result = services.client_housekeep_current_schema()
+    result["previews_removed"] = staged_purge_expired()
+    return result
 
 
 @app.task(name="tenants.tasks.fan_out_tenant_housekeeping")

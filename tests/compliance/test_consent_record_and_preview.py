@@ -246,3 +246,31 @@ def test_a_viewer_cannot_apply_a_preview(web, acme, acme_owner, acme_viewer):
     assert refused.status_code == 403
     with schema_context(acme.schema_name):
         assert ConsentImport.objects.count() == 0
+
+
+def test_previews_never_applied_are_purged_by_housekeeping_after_an_hour(acme, globex):
+    import time_machine
+    from django.core.files.storage import default_storage
+
+    from compliance import import_staging
+    from tenants.tasks import client_housekeeping
+
+    with schema_context(acme.schema_name):
+        token = import_staging.stage(upload=SimpleUploadedFile("c.csv", b"phone\n"))
+    with schema_context(globex.schema_name):
+        import_staging.stage(upload=SimpleUploadedFile("g.csv", b"phone\n"))
+
+    with schema_context(acme.schema_name):
+        assert import_staging.staged_purge_expired() == 0  # still fresh
+        later = timezone.now() + timezone.timedelta(hours=2)
+        with time_machine.travel(later):
+            result = client_housekeeping.apply().get()
+        with pytest.raises(import_staging.StagedGone), import_staging.staged(token=token):
+            pass
+
+    assert result["previews_removed"] == 1
+    _, globex_files = default_storage.listdir(
+        f"consent-previews/{globex.schema_name}/"
+        + default_storage.listdir(f"consent-previews/{globex.schema_name}")[0][0]
+    )
+    assert globex_files == ["g.csv"]  # another client's preview is not touched
