@@ -1,12 +1,16 @@
-"""Forms of the consent pages: the import upload and the messaging policy."""
+"""Forms of the consent pages: the import upload, the messaging policy and one opt-in or
+opt-out recorded by hand."""
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
+from django.utils import timezone
 
-from compliance.consent import POLICY_FIELDS
+from compliance.choices import ConsentCategory, ConsentKind, ConsentSource
+from compliance.consent import ALL_CATEGORIES, POLICY_FIELDS, Evidence, contact_normalize
 from compliance.imports import COLUMNS_HELP
 from compliance.models import MessagingPolicy
 
@@ -88,3 +92,91 @@ class MessagingPolicyForm(forms.ModelForm):
         if start is not None and start == end:
             raise forms.ValidationError("Quiet hours must start and end at different times.")
         return data
+
+
+# Sources a person can record by hand (Meta's and the bulk channels record themselves).
+MANUAL_SOURCES = [
+    (ConsentSource.WEB_FORM, "Web form"),
+    (ConsentSource.CHECKOUT, "Checkout"),
+    (ConsentSource.SMS_KEYWORD, "SMS keyword"),
+    (ConsentSource.STAFF, "In person or by phone (recorded by hand)"),
+]
+FUTURE_SLACK = timedelta(minutes=5)
+
+
+class ConsentRecordForm(forms.Form):
+    """One opt-in or opt-out with its evidence, recorded by hand from the contact pages."""
+
+    phone = forms.CharField(max_length=40, label="Phone number")
+    kind = forms.ChoiceField(
+        choices=[(ConsentKind.OPT_IN, "Opt-in"), (ConsentKind.OPT_OUT, "Opt-out")],
+        widget=forms.RadioSelect,
+        label="Record",
+        initial=ConsentKind.OPT_IN,
+    )
+    category = forms.ChoiceField(
+        choices=[*ConsentCategory.choices, (ALL_CATEGORIES, "All categories (opt-out only)")],
+        initial=ConsentCategory.MARKETING,
+    )
+    source = forms.ChoiceField(choices=MANUAL_SOURCES, label="How it was given")
+    occurred_at = forms.DateTimeField(
+        required=False,
+        label="When (UTC)",
+        help_text="Leave empty for now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    wording = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+        label="Wording shown",
+        help_text="What the person agreed to, word for word. Required for an opt-in.",
+    )
+    wording_version = forms.CharField(max_length=50, required=False, label="Wording version")
+    page_url = forms.URLField(
+        max_length=500, required=False, label="Page address", assume_scheme="https"
+    )
+    ip_address = forms.GenericIPAddressField(required=False, label="IP address")
+    channel = forms.CharField(max_length=50, required=False)
+
+    def __init__(self, *args, default_region: str | None = None, fixed_phone: str = "", **kw):
+        super().__init__(*args, **kw)
+        self.default_region = default_region
+        if fixed_phone:
+            self.fields["phone"].widget = forms.HiddenInput()
+            self.fields["phone"].initial = fixed_phone
+
+    def clean_phone(self):
+        try:
+            return contact_normalize(self.cleaned_data["phone"], default_region=self.default_region)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_occurred_at(self):
+        when = self.cleaned_data.get("occurred_at")
+        if when is None:
+            return None
+        when = when.replace(tzinfo=UTC) if timezone.is_naive(when) else when.astimezone(UTC)
+        if when > timezone.now() + FUTURE_SLACK:
+            raise forms.ValidationError("That time is in the future.")
+        return when
+
+    def clean(self):
+        data = super().clean()
+        kind, category = data.get("kind"), data.get("category")
+        if kind == ConsentKind.OPT_IN and category == ALL_CATEGORIES:
+            self.add_error("category", "Consent is given per category: choose one for an opt-in.")
+        if kind == ConsentKind.OPT_IN and not (data.get("wording") or "").strip():
+            self.add_error("wording", "Give the wording the person agreed to.")
+        return data
+
+    def evidence(self) -> Evidence:
+        data = self.cleaned_data
+        return Evidence(
+            wording=data["wording"].strip(),
+            wording_version=data["wording_version"].strip(),
+            page_url=data["page_url"],
+            ip_address=data["ip_address"] or None,
+            channel=data["channel"].strip(),
+        )

@@ -58,3 +58,27 @@ def contact_with_history(*, phone: str, default_region: str | None) -> Contact:
     if contact is None:
         raise Http404("No such contact.")
     return contact
+
+
+IMPORT_ERRORS_SHOWN = 50
+
+
+def import_errors_head(job, *, limit: int = IMPORT_ERRORS_SHOWN) -> list[list[str]]:
+    """The first rows (row, column, reason) of a finished import's error report, to read on
+    the page; the whole report stays a download."""
+    import csv
+    import io
+
+    if not job.is_finished or not job.errors_file or not job.rows_invalid:
+        return []
+    with job.errors_file.open("rb") as stored:
+        text = io.TextIOWrapper(stored, encoding="utf-8", newline="")
+        reader = csv.reader(text)
+        next(reader, None)  # the header
+        rows = []
+        for record in reader:
+            rows.append(record)
+            if len(rows) >= limit:
+                break
+        text.detach()
+    return rows

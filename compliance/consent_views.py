@@ -8,14 +8,20 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from compliance import consent_selectors as selectors
+from compliance import import_staging
 from compliance.api.import_views import errors_response, export_response
-from compliance.consent import messaging_policy_update
-from compliance.consent_forms import ImportUploadForm, MessagingPolicyForm
+from compliance.choices import ConsentKind
+from compliance.consent import (
+    consent_record_opt_in,
+    consent_record_opt_out,
+    messaging_policy_update,
+)
+from compliance.consent_forms import ConsentRecordForm, ImportUploadForm, MessagingPolicyForm
 from compliance.exports import KINDS
-from compliance.imports import ImportRejected, consent_import_create
+from compliance.imports import ImportRejected, consent_import_create, import_preview
 from compliance.models import ConsentImport, MessagingPolicy
 from tenants.permissions import MANAGERS, OPERATORS, has_role
 
@@ -35,11 +41,24 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     return render(request, "compliance/consent/contact_list.html", context)
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def contact_detail(request: HttpRequest, phone: str) -> HttpResponse:
-    contact = selectors.contact_with_history(
-        phone=phone, default_region=request.tenant.default_region
-    )
+    """A contact's consent and history, with the form that records one opt-in or opt-out."""
+    region = request.tenant.default_region
+    contact = selectors.contact_with_history(phone=phone, default_region=region)
+    form = None
+    if has_role(request.tenant_access, OPERATORS):
+        form = ConsentRecordForm(
+            request.POST if request.method == "POST" else None,
+            default_region=region,
+            fixed_phone=contact.phone,
+        )
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied("Your role does not allow recording consent.")
+        if form.is_valid() and form.cleaned_data["phone"] == contact.phone:
+            _record(request, form)
+            return redirect("consent-contact", contact.phone)
     return render(
         request,
         "compliance/consent/contact_detail.html",
@@ -47,7 +66,48 @@ def contact_detail(request: HttpRequest, phone: str) -> HttpResponse:
             "contact": contact,
             "states": selectors.states_by_category(contact),
             "events": list(contact.consent_events.all()),
+            "form": form,
         },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+def _record(request: HttpRequest, form: ConsentRecordForm) -> None:
+    """Record the form's opt-in or opt-out through the consent services (audited there)."""
+    data = form.cleaned_data
+    record = consent_record_opt_in if data["kind"] == ConsentKind.OPT_IN else consent_record_opt_out
+    record(
+        phone=data["phone"],
+        category=data["category"],
+        source=data["source"],
+        evidence=form.evidence(),
+        actor=request.user,
+        occurred_at=data["occurred_at"],
+    )
+    messages.success(
+        request,
+        f"{'Opt-in' if data['kind'] == ConsentKind.OPT_IN else 'Opt-out'} recorded for "
+        f"{data['phone']}.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def contact_record(request: HttpRequest) -> HttpResponse:
+    """Record an opt-in or opt-out for any number, a new contact included."""
+    if not has_role(request.tenant_access, OPERATORS):
+        raise PermissionDenied("Your role does not allow recording consent.")
+    form = ConsentRecordForm(
+        request.POST if request.method == "POST" else None,
+        default_region=request.tenant.default_region,
+    )
+    if request.method == "POST" and form.is_valid():
+        _record(request, form)
+        return redirect("consent-contact", form.cleaned_data["phone"])
+    return render(
+        request,
+        "compliance/consent/contact_record.html",
+        {"form": form},
+        status=400 if form.errors else 200,
     )
 
 
@@ -61,6 +121,7 @@ def consent_export(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def import_list(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV: it is checked and previewed first (nothing is imported yet)."""
     can_upload = has_role(request.tenant_access, OPERATORS)
     form = ImportUploadForm()
     if request.method == "POST":
@@ -68,12 +129,18 @@ def import_list(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("Your role does not allow importing consent.")
         form = ImportUploadForm(request.POST, request.FILES)
         if form.is_valid():
+            upload = form.cleaned_data["file"]
             try:
-                job = consent_import_create(upload=form.cleaned_data["file"], actor=request.user)
+                preview = import_preview(upload=upload, region=request.tenant.default_region)
             except ImportRejected as exc:
                 form.add_error("file", str(exc))
             else:
-                return redirect("consent-import", job.pk)
+                token = import_staging.stage(upload=upload)
+                return render(
+                    request,
+                    "compliance/consent/import_preview.html",
+                    {"preview": preview, "token": token, "name": upload.name},
+                )
     return render(
         request,
         "compliance/consent/import_list.html",
@@ -86,6 +153,23 @@ def import_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
+def import_apply(request: HttpRequest) -> HttpResponse:
+    """Apply a previewed upload: the import proper (queued, with its progress page)."""
+    if not has_role(request.tenant_access, OPERATORS):
+        raise PermissionDenied("Your role does not allow importing consent.")
+    try:
+        with import_staging.staged(token=request.POST.get("token", "")) as upload:
+            job = consent_import_create(upload=upload, actor=request.user)
+    except import_staging.StagedGone as exc:
+        messages.error(request, str(exc))
+        return redirect("consent-imports")
+    except ImportRejected as exc:
+        messages.error(request, str(exc))
+        return redirect("consent-imports")
+    return redirect("consent-import", job.pk)
+
+
 @require_GET
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     job = get_object_or_404(ConsentImport, pk=import_id)
@@ -94,7 +178,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
         if request.htmx
         else "compliance/consent/import_detail.html"
     )
-    return render(request, template, {"job": job})
+    return render(request, template, {"job": job, "error_rows": selectors.import_errors_head(job)})
 
 
 @require_GET

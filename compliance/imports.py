@@ -662,3 +662,85 @@ def _position(raw) -> int:
         return int(raw.tell())
     except (OSError, ValueError, AttributeError):
         return 0
+
+
+# --- Preview (before anything is stored) -------------------------------------------------------
+
+PREVIEW_SAMPLE_ROWS = 5
+PREVIEW_SCAN_ROWS = 5_000
+PREVIEW_ERRORS_SHOWN = 20
+
+
+@dataclass
+class ImportPreview:
+    """What an upload would do, read from its first rows; nothing is written."""
+
+    columns: list[str]  # the file's header, normalised, in file order
+    mapping: list[tuple[str, str]]  # (our column, the file's column or "" when absent)
+    ignored: list[str]  # the file's columns we do not read
+    sample: list[list[str]]  # the first data rows as written
+    scanned: int  # data rows validated
+    invalid: int  # of which rejected
+    errors: list[tuple[int, str, str]]  # (row, column, reason), the first few
+    complete: bool  # the whole file was scanned
+
+
+def import_preview(
+    *,
+    upload: Any,
+    region: str | None,
+    sample_rows: int = PREVIEW_SAMPLE_ROWS,
+    scan_rows: int = PREVIEW_SCAN_ROWS,
+) -> ImportPreview:
+    """Validate the first `scan_rows` rows of `upload` with the import's own rules (header
+    check, RowValidator, row numbering) and report the column mapping, the first rows and the
+    errors; the upload is left at its start. Raises ImportRejected as consent_import_create
+    does for a file that cannot be imported at all. Separate from the apply path on purpose:
+    it never writes."""
+    if not (getattr(upload, "size", None) or 0):
+        raise ImportRejected("The file is empty.")
+    upload.seek(0)
+    text = io.TextIOWrapper(getattr(upload, "file", upload), encoding="utf-8-sig", newline="")
+    try:
+        first_line = text.readline()
+        columns = header_columns(first_line)
+        header_check(columns)
+        validator = RowValidator(columns=columns, region=region, now=timezone.now())
+        reader = csv.reader(text, delimiter=delimiter_of(first_line))
+        sample: list[list[str]] = []
+        errors: list[tuple[int, str, str]] = []
+        scanned = invalid = 0
+        row = 1
+        complete = True
+        for record in reader:
+            row += 1
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if scanned >= scan_rows:
+                complete = False
+                break
+            scanned += 1
+            if len(sample) < sample_rows:
+                sample.append(list(record))
+            _, problems = validator.rows(row, list(record))
+            if problems:
+                invalid += 1
+                if len(errors) < PREVIEW_ERRORS_SHOWN:
+                    errors.extend((row, column, reason) for column, reason in problems)
+    except UnicodeDecodeError:
+        raise ImportRejected("The file is not UTF-8 text; save it as CSV UTF-8.") from None
+    except csv.Error as exc:
+        raise ImportRejected(f"The file could not be read as CSV: {exc}") from None
+    finally:
+        text.detach()
+        upload.seek(0)
+    return ImportPreview(
+        columns=columns,
+        mapping=[(name, name if name in columns else "") for name in COLUMNS],
+        ignored=[name for name in columns if name not in COLUMNS],
+        sample=sample,
+        scanned=scanned,
+        invalid=invalid,
+        errors=errors[:PREVIEW_ERRORS_SHOWN],
+        complete=complete,
+    )

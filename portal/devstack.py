@@ -31,6 +31,7 @@ DEV_ENV = {
     "SECRET_KEY": "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnop",
     "PORTAL_DOMAIN": "localhost",
     "META_APP_SECRET": "dev-app-secret",
+    "META_APP_ID": "100000000000001",
     "META_VERIFY_TOKEN": "dev-verify-token",
     "META_SYSTEM_USER_TOKEN": "dev-system-user-token",
     "META_CREDENTIALS_KEY": "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcy0hISE=",

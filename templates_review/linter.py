@@ -44,13 +44,21 @@ HEADER_PARAMS_MAX = 1
 BODY_MAX = 1024
 FOOTER_MAX = 60
 BUTTONS_MAX = 10
-BUTTON_TYPE_MAX = {"QUICK_REPLY": 10, "URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1}
+BUTTON_TYPE_MAX = {"QUICK_REPLY": 10, "URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1, "OTP": 1}
 BUTTON_LABEL_MAX = 25
 URL_MAX = 2000
 URL_VARIABLES_MAX = 1
 PHONE_MAX = 20
 COPY_CODE_EXAMPLE_MAX = 15
 AUTH_PARAM_MAX = 15
+# Authentication templates (Meta's authentication-templates guide: the library body, the
+# expiry footer and the OTP button). Not in §3.4's table; kept here with the other limits.
+CODE_EXPIRATION_MIN, CODE_EXPIRATION_MAX = 1, 90
+OTP_TYPES = ("COPY_CODE", "ONE_TAP", "ZERO_TAP")
+OTP_APP_TYPES = ("ONE_TAP", "ZERO_TAP")  # autofill needs the Android app that receives it
+OTP_SUPPORTED_APPS_MAX = 5
+OTP_SIGNATURE_HASH_LEN = 11
+OTP_PACKAGE_MAX = 224
 
 CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
 PARAMETER_FORMATS = ("positional", "named")
@@ -81,6 +89,9 @@ NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my"})
 
 # --- Regexes (compiled once at import) ---------------------------------------------------------
 NAME_RE = re.compile(r"[a-z0-9_]+")
+# An Android application id: two or more dot-separated parts, each starting with a letter.
+PACKAGE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)+")
+SIGNATURE_HASH_RE = re.compile(r"[A-Za-z0-9+/]{11}")
 # Language codes as Meta lists them: `en`, `fil`, `en_US`, `pt_BR`, `zh_HK`.
 LANGUAGE_RE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2,4})?")
 LANGUAGE_LOOSE_RE = re.compile(r"([a-zA-Z]{2,3})[-_ ]([a-zA-Z]{2,4})")
@@ -157,9 +168,14 @@ def lint_template(
     category: str,
     components: list[dict],
     parameter_format: str = "positional",
+    header_example_stored: bool = False,
 ) -> list[Finding]:
-    """Every finding for one template, errors first, then warnings, then info (stable order)."""
+    """Every finding for one template, errors first, then warnings, then info (stable order).
+
+    `header_example_stored`: the portal holds the media header's example file, which becomes
+    `example.header_handle` when the template is sent (so a draft needs no handle yet)."""
     linter = _Linter(name, language, category, components, parameter_format)
+    linter.header_example_stored = header_example_stored
     findings = linter.run()
     return sorted(findings, key=lambda f: _SEVERITY_RANK[f.severity])
 
@@ -201,6 +217,7 @@ class _Linter:
         self.components = components if isinstance(components, list) else []
         self.findings: list[Finding] = []
         self.is_auth = self.category == "AUTHENTICATION"
+        self.header_example_stored = False
 
     def add(self, severity: Severity, code: str, message: str, component: str | None) -> None:
         self.findings.append(Finding(severity, code, message, component))
@@ -340,7 +357,8 @@ class _Linter:
             return
         if fmt in MEDIA_HEADER_FORMATS:
             handle = example.get("header_handle")
-            if not (isinstance(handle, list) and handle and all(_text(h) for h in handle)):
+            has_handle = isinstance(handle, list) and handle and all(_text(h) for h in handle)
+            if not has_handle and not self.header_example_stored:
                 self.error(
                     "header.handle_missing",
                     f"Upload a sample {fmt.lower()} for the header (example.header_handle).",
@@ -675,6 +693,8 @@ class _Linter:
                 self.check_phone_button(button, where)
             elif kind == "COPY_CODE":
                 self.check_copy_code_button(button, where)
+            elif kind == "OTP":
+                self.check_otp_button(button, where)
         return result
 
     def check_url_button(self, button: dict, where: str) -> None:
@@ -741,8 +761,108 @@ class _Linter:
                 where,
             )
 
+    def check_otp_button(self, button: dict, where: str) -> None:
+        if not self.is_auth and self.category in CATEGORIES:
+            self.error(
+                "otp.category",
+                "One-time-password buttons belong to AUTHENTICATION templates only.",
+                where,
+            )
+        otp_type = _upper(button.get("otp_type"))
+        if otp_type not in OTP_TYPES:
+            self.error(
+                "otp.type",
+                "Set the one-time-password button to copy code, one-tap or zero-tap.",
+                where,
+            )
+            return
+        autofill = _text(button.get("autofill_text"))
+        if len(autofill) > BUTTON_LABEL_MAX:
+            self.error(
+                "otp.autofill_too_long",
+                f"Shorten the autofill label to {BUTTON_LABEL_MAX} characters "
+                f"(it has {len(autofill)}).",
+                where,
+            )
+        if otp_type not in OTP_APP_TYPES:
+            return
+        apps = button.get("supported_apps")
+        if not isinstance(apps, list):
+            # Meta's older shape: one app in package_name / signature_hash on the button.
+            apps = (
+                [
+                    {
+                        "package_name": button["package_name"],
+                        "signature_hash": button.get("signature_hash"),
+                    }
+                ]
+                if button.get("package_name")
+                else []
+            )
+        if not apps:
+            self.error(
+                "otp.app_missing",
+                "Give the Android app that receives the code (package name and signature "
+                "hash): one-tap and zero-tap autofill need it.",
+                where,
+            )
+        elif len(apps) > OTP_SUPPORTED_APPS_MAX:
+            self.error(
+                "otp.too_many_apps",
+                f"List at most {OTP_SUPPORTED_APPS_MAX} apps (there are {len(apps)}).",
+                where,
+            )
+        for app in apps:
+            app = app if isinstance(app, dict) else {}
+            package = _text(app.get("package_name")).strip()
+            signature = _text(app.get("signature_hash")).strip()
+            if not PACKAGE_RE.fullmatch(package) or len(package) > OTP_PACKAGE_MAX:
+                self.error(
+                    "otp.package_invalid",
+                    f"{_quote(package or '(none)')} is not an Android package name; write it "
+                    "like com.example.app.",
+                    where,
+                )
+            if not SIGNATURE_HASH_RE.fullmatch(signature):
+                self.error(
+                    "otp.signature_invalid",
+                    f"The app signature hash is {OTP_SIGNATURE_HASH_LEN} characters of letters, "
+                    "digits, + and / (from your app's signing key).",
+                    where,
+                )
+        if otp_type == "ZERO_TAP" and button.get("zero_tap_terms_accepted") is not True:
+            self.error(
+                "otp.zero_tap_terms",
+                "Accept Meta's zero-tap terms: zero-tap fills in the code without the person "
+                "tapping anything.",
+                where,
+            )
+
     # -- authentication ----------------------------------------------------------------------------
+    def check_auth_footer(self) -> None:
+        for component in self.components:
+            if not isinstance(component, dict) or _upper(component.get("type")) != "FOOTER":
+                continue
+            minutes = component.get("code_expiration_minutes")
+            if minutes is None:
+                continue
+            valid = isinstance(minutes, int) and not isinstance(minutes, bool)
+            if not valid or not CODE_EXPIRATION_MIN <= minutes <= CODE_EXPIRATION_MAX:
+                self.error(
+                    "auth.code_expiration",
+                    f"Set the code expiry to a whole number of minutes from "
+                    f"{CODE_EXPIRATION_MIN} to {CODE_EXPIRATION_MAX}.",
+                    "FOOTER",
+                )
+
     def check_authentication(self, header: dict | None, buttons: list, texts: list) -> None:
+        self.check_auth_footer()
+        if header is not None and (_upper(header.get("format")) or "TEXT") == "TEXT":
+            self.error(
+                "auth.header_not_allowed",
+                "Remove the header: authentication templates have Meta's fixed text only.",
+                "HEADER",
+            )
         if header is not None and _upper(header.get("format")) in MEDIA_HEADER_FORMATS:
             self.error(
                 "auth.media_not_allowed",

@@ -14,6 +14,12 @@ META_STATUS_CHOICES = choices_of(meta.TemplateStatus)
 CATEGORY_CHOICES = choices_of(meta.TemplateCategory)
 
 
+def _header_example_path(instance, filename: str) -> str:
+    from django.db import connection
+
+    return f"template-examples/{connection.schema_name}/{filename}"
+
+
 class MessageTemplate(models.Model):
     """One template (a name in one language) of one WhatsApp account."""
 
@@ -61,6 +67,10 @@ class MessageTemplate(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Meta's refusal of the last send, in plain words (empty once a send succeeds).
     send_error = models.CharField(max_length=500, blank=True)
+    # The example of a media header (image, video or document), kept with the template: sending
+    # uploads it to Meta (Resumable Upload) and passes the handle as `example.header_handle`.
+    header_example = models.FileField(upload_to=_header_example_path, blank=True)
+    header_example_type = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["name", "language"]

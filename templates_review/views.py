@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,14 +23,18 @@ from templates_review.choices import (
     CLIENT_AUTHORS,
     COMMENTERS,
     REVIEWERS,
+    ReviewAction,
     ReviewReason,
     ReviewState,
     StatusFilter,
 )
 from templates_review.forms import (
+    MEDIA_FORMATS,
     CommentForm,
     DecisionForm,
     TemplateEditorForm,
+    button_formset,
+    buttons_initial,
     components_from_fields,
     fields_from_revision,
 )
@@ -47,19 +52,31 @@ def _author_or_403(request: HttpRequest) -> services.Actor:
     return actor
 
 
-def _lint_context(data: dict) -> dict:
+def _lint_context(data, *, header_example_stored: bool = False) -> dict:
     """Findings and preview for the editor's fields."""
     return _lint_components(
-        name=data.get("name") or "",
-        language=data.get("language") or "",
-        category=data.get("category") or "",
-        parameter_format=data.get("parameter_format") or "positional",
+        name=_value(data, "name"),
+        language=_value(data, "language"),
+        category=_value(data, "category"),
+        parameter_format=_value(data, "parameter_format") or "positional",
         components=components_from_fields(data),
+        header_example_stored=header_example_stored,
     )
 
 
+def _value(data, key: str) -> str:
+    value = data.get(key) or ""
+    return value if isinstance(value, str) else str(value)
+
+
 def _lint_components(
-    *, name: str, language: str, category: str, parameter_format: str, components: list[dict]
+    *,
+    name: str,
+    language: str,
+    category: str,
+    parameter_format: str,
+    components: list[dict],
+    header_example_stored: bool = False,
 ) -> dict:
     findings = lint_template(
         name=name,
@@ -67,10 +84,12 @@ def _lint_components(
         category=str(category).upper(),
         components=components,
         parameter_format=parameter_format,
+        header_example_stored=header_example_stored,
     )
     return {
         "findings": findings,
         "errors": sum(f.severity == Severity.ERROR for f in findings),
+        "warnings": sum(f.severity == Severity.WARNING for f in findings),
         "preview": render_preview(components=components, parameter_format=parameter_format),
     }
 
@@ -91,53 +110,100 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 
 def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpResponse:
+    """The full editor: every component Meta offers, the example file of a media header, the
+    buttons as rows ("Add a button" adds one without saving) and the authentication fields."""
     actor = _author_or_403(request)
     accounts = list(WhatsAppAccount.objects.order_by("pk"))
     at_meta = bool(template and template.meta_id)
-    initial = {}
+    initial: dict = {}
     loses_parts = False
     if template is not None:
         latest = template.revisions.order_by("-number").first() or template
         initial = fields_from_revision(latest)
         initial["account"] = str(template.account_id)
-        # Parts the editor's fields cannot show (a media header, other button types).
+        # Parts the editor's fields cannot show (other kinds of buttons, several OTP apps).
         loses_parts = components_from_fields(initial) != list(latest.components)
     elif accounts:
         initial["account"] = str(accounts[0].pk)
+    posted = request.method == "POST"
+    adding = posted and "add_button" in request.POST
     form = TemplateEditorForm(
-        request.POST or None, initial=initial, accounts=accounts, at_meta=at_meta
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        initial=initial,
+        accounts=accounts,
+        at_meta=at_meta,
     )
+    buttons = button_formset(
+        request.POST if posted else None,
+        initial=buttons_initial(initial),
+        add=1 if adding or not posted else 0,
+    )
+    stored = bool(template and template.header_example)
     if not accounts:
         form.add_error(None, "Your BSP has not linked a WhatsApp account to this client yet.")
-    elif request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        content = {key: data[key] for key in ("name", "language", "category", "parameter_format")}
-        content |= {"components": form.components(), "actor": actor, "client": request.tenant}
-        try:
-            if template is None:
-                account = next((a for a in accounts if str(a.pk) == data["account"]), accounts[0])
-                template = services.template_create_draft(account=account, **content)
-            else:
-                services.template_edit(template=template, **content)
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
-        except services.TransitionNotAllowed as exc:
-            form.add_error(None, str(exc))
-        else:
+    elif posted and not adding and form.is_valid() and buttons.is_valid():
+        saved = _editor_save(request, template, form, accounts, actor)
+        if saved is not None:
             messages.success(request, "Draft saved.")
-            return redirect("template-detail", template.pk)
-    lint_source = form.data if form.is_bound else {**form.initial, **initial}
+            return redirect("template-detail", saved.pk)
+    lint_source = request.POST if posted else {**initial}
     return render(
         request,
         "templates_review/template_editor.html",
         {
             "form": form,
+            "buttons": buttons,
             "template": template,
             "loses_parts": loses_parts,
-            **_lint_context(lint_source),
+            "header_example_stored": stored,
+            "show_errors": posted and not adding,
+            **_lint_context(lint_source, header_example_stored=stored),
         },
+        status=400 if posted and not adding and (form.errors or buttons.errors) else 200,
     )
+
+
+def _editor_save(request, template, form, accounts, actor) -> MessageTemplate | None:
+    """Save the editor's draft (and its header example); None with form errors added."""
+    data = form.cleaned_data
+    upload = data.get("header_file")
+    fields = request.POST.copy()
+    if upload is not None:  # a new example replaces the handle Meta gave the old one
+        fields["header_handle"] = ""
+    content = {key: data[key] for key in ("name", "language", "category", "parameter_format")}
+    content |= {
+        "components": components_from_fields(fields),
+        "actor": actor,
+        "client": request.tenant,
+    }
+    try:
+        with transaction.atomic():
+            if template is None:
+                account = next((a for a in accounts if str(a.pk) == data["account"]), accounts[0])
+                template = services.template_create_draft(account=account, **content)
+            else:
+                services.template_edit(template=template, **content)
+            if upload is not None:
+                services.template_header_example_set(
+                    template=template,
+                    upload=upload,
+                    media_type=upload.media_type,
+                    actor=actor,
+                    client=request.tenant,
+                )
+            elif data.get("header_format") not in MEDIA_FORMATS:
+                services.template_header_example_clear(
+                    template=template, actor=actor, client=request.tenant
+                )
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error(None, message)
+        return None
+    except services.TransitionNotAllowed as exc:
+        form.add_error(None, str(exc))
+        return None
+    return template
 
 
 def template_new(request: HttpRequest) -> HttpResponse:
@@ -151,7 +217,13 @@ def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def template_lint(request: HttpRequest) -> HttpResponse:
     """The editor's live check (htmx): findings and the preview; nothing is saved."""
-    return render(request, "templates_review/partials/lint_panel.html", _lint_context(request.POST))
+    return render(
+        request,
+        "templates_review/partials/lint_panel.html",
+        _lint_context(
+            request.POST, header_example_stored=request.POST.get("header_example_stored") == "1"
+        ),
+    )
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -183,6 +255,7 @@ def _detail_page(
             category=latest.category,
             parameter_format=latest.parameter_format,
             components=list(latest.components),
+            header_example_stored=bool(template.header_example),
         )
     actor = selectors.actor_for_client_request(request)
     return render(
@@ -209,13 +282,20 @@ def _detail_page(
 
 @require_POST
 def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
+    """Submit for review: lint errors block it, warnings need "I have read the warnings"
+    (the rule is services.template_submission_check)."""
     template = selectors.template_get(template_id=template_id)
+    actor = selectors.actor_for_client_request(request)
     try:
-        services.template_submit(
-            template=template,
-            actor=selectors.actor_for_client_request(request),
-            client=request.tenant,
+        # Role and state first (a 403 tells nobody about the template's checks), then the lint.
+        services.transition_check(
+            action=ReviewAction.SUBMIT, state=template.review_state, role=actor.role
         )
+        services.template_submission_check(
+            template=template,
+            warnings_acknowledged=request.POST.get("warnings_read") == "1",
+        )
+        services.template_submit(template=template, actor=actor, client=request.tenant)
     except services.TransitionNotAllowed as exc:
         messages.error(request, str(exc))
     else:

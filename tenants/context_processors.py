@@ -1,6 +1,7 @@
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from tenants.permissions import MANAGERS, has_role
 from tenants.selectors import clients_for_user
 
 
@@ -20,5 +21,6 @@ def portal(request):
         "current_client": tenant if access is not None and not is_public else None,
         "is_public_site": is_public,
         "tenant_access": access,
+        "can_manage_client": has_role(access, MANAGERS),
         "tenant_switcher": switcher,
     }

@@ -1,7 +1,10 @@
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
+from tenants.choices import ApiScope, ClientRole
+from tenants.models import NotificationDelivery
 from tenants.selectors import tenant_access_for
 from tenants.services import client_validate_slug
 
@@ -54,3 +57,99 @@ class LinkWabaForm(forms.Form):
         error_messages={"invalid": "A WABA id is a number, as shown in Meta's Business Manager."},
     )
     name = forms.CharField(max_length=200, required=False)
+
+
+# --- Client self-service (keys, members, notifications, activity) ---------------------------
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CRM sync”.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiScope.READ],
+        error_messages={"required": "Choose at least one scope."},
+        help_text="Read: look up consent, templates and health. Write: record consent, "
+        "draft templates, run the pre-send check.",
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=ClientRole.choices, initial=ClientRole.AGENT)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ClientRole.choices)
+
+
+class InvitationAcceptForm(forms.Form):
+    """A new person sets a name and a password; an existing account confirms its password."""
+
+    full_name = forms.CharField(max_length=200, required=False, label="Your name")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), label="Password"
+    )
+    password_again = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Password again",
+        required=False,
+    )
+
+    def __init__(self, *args, existing_account: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing_account = existing_account
+        if existing_account:
+            del self.fields["full_name"]
+            del self.fields["password_again"]
+            self.fields["password"].label = "Your current password"
+            self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+    def clean(self):
+        data = super().clean()
+        if self.existing_account or self.errors:
+            return data
+        if data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        else:
+            try:
+                password_validation.validate_password(data["password"])
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class NotificationForm(forms.Form):
+    severities = forms.MultipleChoiceField(
+        choices=[("critical", "Critical alerts"), ("warning", "Warnings")],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="E-mail me about",
+        help_text="Leave both unticked for no alert e-mails (alerts still show in the portal).",
+    )
+    delivery = forms.ChoiceField(
+        choices=NotificationDelivery.choices, widget=forms.RadioSelect, label="When"
+    )
+
+
+class ActivityFilterForm(forms.Form):
+    actor = forms.CharField(max_length=254, required=False, label="Who")
+    action = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Action",
+        widget=forms.TextInput(attrs={"list": "activity-actions"}),
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise ValidationError("“From” must be on or before “Until”.")
+        return data

@@ -299,3 +299,85 @@ class WorkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.title}"
+
+
+class Invitation(models.Model):
+    """An invitation to join a client with a role, sent by e-mail as a single-use link.
+
+    Only a SHA-256 hash of the link's token is stored; the link works once, until it expires,
+    and not after it is revoked.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=ClientRole)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["client", "-created_at"], name="invitation_client_at")]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.client_id} ({self.role})"
+
+    def state(self, now=None) -> str:
+        """pending, accepted, revoked or expired."""
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "pending"
+
+
+class NotificationDelivery(models.TextChoices):
+    IMMEDIATE = "immediate", "At once"
+    DAILY = "daily", "Daily digest"
+
+
+class NotificationSetting(models.Model):
+    """Which alerts one member receives by e-mail in one client, and when.
+
+    A member without a row gets the defaults (`tenants.notifications.DEFAULTS`).
+    """
+
+    membership = models.OneToOneField(
+        Membership, on_delete=models.CASCADE, related_name="notification_setting"
+    )
+    # Severities (compliance.choices.Severity values) that are e-mailed; empty: none.
+    severities = models.JSONField(default=list)
+    delivery = models.CharField(
+        max_length=10, choices=NotificationDelivery, default=NotificationDelivery.IMMEDIATE
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"notifications of {self.membership_id}: {self.severities} {self.delivery}"
+
+
+class DigestEntry(models.Model):
+    """An alert waiting for a member's daily digest; deleted once the digest is sent."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    severity = models.CharField(max_length=20)
+    title = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["membership", "created_at"], name="digest_member_at")]
+
+    def __str__(self) -> str:
+        return f"digest {self.membership_id}: {self.title}"

@@ -316,6 +316,19 @@ def staff_entry_record(*, user: User, client: Client, request=None) -> None:
     )
 
 
+def staff_appeal_opened_record(*, user: User, client: Client, appeal, request=None) -> None:
+    """BSP staff opening one of the client's appeals: on the client's activity trail as
+    "BSP staff opened your appeal" (the staff appeal page calls it once per session and appeal)."""
+    audit_record(
+        action="appeal.staff_opened",
+        actor=user,
+        client=client,
+        target=appeal,
+        after={"appeal": appeal.pk},
+        request=request,
+    )
+
+
 def client_housekeep_current_schema() -> dict:
     """Record the size of the schema the connection is in on its client row.
 
@@ -355,3 +368,28 @@ def client_set_status(*, client: Client, status: ClientStatus, actor: User | Non
                 after={"status": str(status)},
             )
     return locked
+
+
+def api_key_rotate(*, api_key: ApiKey, actor: User | None = None) -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same name and scopes, revoking the old at once.
+    Returns the new key and its raw value (shown once)."""
+    with transaction.atomic():
+        old = ApiKey.objects.select_for_update().select_related("client").get(pk=api_key.pk)
+        if old.revoked_at is not None:
+            raise ValidationError(
+                "A revoked key cannot be rotated; create a new one.", code="revoked"
+            )
+        new, raw = api_key_create(
+            client=old.client, name=old.name, scopes=list(old.scopes), actor=actor
+        )
+        old.revoked_at = timezone.now()
+        old.save(update_fields=["revoked_at"])
+        audit_record(
+            action="api_key.rotated",
+            actor=actor,
+            client=old.client,
+            target=old,
+            before={"prefix": old.prefix},
+            after={"prefix": new.prefix},
+        )
+    return new, raw

@@ -4,8 +4,13 @@ from tenants import selectors, services
 
 @app.task(base=TenantOnlyTask, name="tenants.tasks.client_housekeeping")
 def client_housekeeping() -> dict:
-    """Per-client upkeep, run inside the client's schema."""
-    return services.client_housekeep_current_schema()
+    """Per-client upkeep, run inside the client's schema: the schema's size, and consent
+    import previews that were never applied."""
+    from compliance.import_staging import staged_purge_expired
+
+    result = services.client_housekeep_current_schema()
+    result["previews_removed"] = staged_purge_expired()
+    return result
 
 
 @app.task(name="tenants.tasks.fan_out_tenant_housekeeping")
@@ -16,3 +21,11 @@ def fan_out_tenant_housekeeping() -> int:
         enqueue_for_schema(client_housekeeping, schema)
     services.login_handoff_purge_expired()
     return len(schemas)
+
+
+@app.task(name="tenants.tasks.notification_digests_send")
+def notification_digests_send() -> int:
+    """Beat entry point (daily): each member's digest of the alerts queued for them."""
+    from tenants.notifications import digest_send_due
+
+    return digest_send_due()

@@ -323,6 +323,7 @@ class GraphClient:
         )
         self.page_size = page_size
         self.backoff_base = backoff_base
+        self._token = token  # for the upload step's own Authorization scheme; never shown
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._usage: dict[str, list[BusinessUseCaseUsage]] = {}
@@ -436,6 +437,41 @@ class GraphClient:
     def unpause_template(self, template_id: str) -> None:
         self._expect_success(self._request("POST", f"{template_id}/unpause"))
 
+    # -- Resumable Upload (media examples of template headers) --
+
+    def upload_file(self, *, app_id: str, file_name: str, file_type: str, data: bytes) -> str:
+        """Upload a file with the Resumable Upload API and return its handle (`h`), which a
+        template's media header passes as `example.header_handle`.
+
+        `POST /{app-id}/uploads` opens a session (`{"id": "upload:…"}`); `POST /{session}`
+        with `file_offset` and the bytes returns `{"h": …}`.
+        """
+        session = self._request(
+            "POST",
+            f"{app_id}/uploads",
+            params={"file_name": file_name, "file_length": len(data), "file_type": file_type},
+        )
+        session_id = str(session.get("id") or "")
+        if not session_id.startswith("upload:"):
+            raise MetaError("Meta opened no upload session", raw=session)
+        # One request with the whole file (examples are a few MB at most); _request retries
+        # it from offset 0 on a transient failure, which Meta accepts for an unfinished session.
+        done = self._request(
+            "POST",
+            f"./{session_id}",  # "upload:…" alone would read as a URL scheme
+            content=data,
+            headers={
+                # Meta's upload step takes the token with the OAuth scheme.
+                "Authorization": f"OAuth {self._token}",
+                "file_offset": "0",
+                "Content-Type": "application/octet-stream",
+            },
+        )
+        handle = str(done.get("h") or "")
+        if not handle:
+            raise MetaError("Meta returned no upload handle", raw=done)
+        return handle
+
     # -- plumbing --
 
     @staticmethod
@@ -473,13 +509,17 @@ class GraphClient:
         *,
         params: dict | None = None,
         json_body: dict | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict:
         attempt = 0
         while True:
             error: MetaError
             server_wait: float | None = None
             try:
-                response = self._http.request(method, path, params=params, json=json_body)
+                response = self._http.request(
+                    method, path, params=params, json=json_body, content=content, headers=headers
+                )
             except httpx.TransportError as exc:  # includes timeouts
                 error = MetaTransportError(f"{type(exc).__name__} talking to Meta")
                 error.__cause__ = exc

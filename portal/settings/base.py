@@ -213,6 +213,8 @@ META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0
 # Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
 # rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
 META_APP_SECRET = env_str("META_APP_SECRET", "")
+# The Meta app's id: Resumable Upload sessions (template header examples) are opened on it.
+META_APP_ID = env_str("META_APP_ID", "")
 META_VERIFY_TOKEN = env_str("META_VERIFY_TOKEN", "")
 # The BSP's system-user token, until one is stored (encrypted) through the admin.
 META_SYSTEM_USER_TOKEN = env_str("META_SYSTEM_USER_TOKEN", "")
@@ -261,6 +263,10 @@ CELERY_BEAT_SCHEDULE = {
     "meta-fleet-sync": {
         "task": "compliance.tasks.fan_out_sync",
         "schedule": META_SYNC_MINUTES * 60,
+    },
+    "notification-digests": {
+        "task": "tenants.tasks.notification_digests_send",
+        "schedule": crontab(minute=0, hour=env_int("NOTIFICATION_DIGEST_HOUR", 7, minimum=0)),
     },
     "audit-retention": {
         "task": "portal.audit.tasks.audit_purge_expired",

@@ -6,6 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("META_APP_SECRET", "test-app-secret")
 os.environ.setdefault("META_VERIFY_TOKEN", "test-verify-token")
 os.environ.setdefault("META_SYSTEM_USER_TOKEN", "test-system-user-token")
+os.environ.setdefault("META_APP_ID", "100000000000001")
 os.environ.setdefault("META_CREDENTIALS_KEY", "dGVzdC1jcmVkZW50aWFscy1rZXktMzItYnl0ZXMhISE=")
 
 from portal.settings.base import *  # noqa: F403

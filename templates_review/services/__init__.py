@@ -7,15 +7,27 @@ rolled-back change leaves no queue row behind. Sending to Meta talks HTTP outsid
 records the outcome in a transaction of its own.
 
 The package by sub-domain: `common` (who acts, the transition check), `queue` (the staff queue
-row), `drafting` (the client's moves), `review` (the reviewers' moves), `sending` (to Meta).
+row), `drafting` (the client's moves), `review` (the reviewers' moves), `sending` (to Meta),
+`checks` (the lint rule that decides whether a template may be submitted), `media` (a media
+header's example file and its upload).
 """
 
+from templates_review.services.checks import (
+    LintResult,
+    SubmissionBlocked,
+    template_lint,
+    template_submission_check,
+)
 from templates_review.services.common import Actor, TransitionNotAllowed, transition_check
 from templates_review.services.drafting import (
     review_comment_add,
     template_create_draft,
     template_edit,
     template_submit,
+)
+from templates_review.services.media import (
+    template_header_example_clear,
+    template_header_example_set,
 )
 from templates_review.services.queue import _queue_sync
 from templates_review.services.review import (
@@ -36,6 +48,8 @@ from templates_review.services.sending import (
 __all__ = [
     "REVIEWER_GONE",
     "Actor",
+    "LintResult",
+    "SubmissionBlocked",
     "TemplateSendFailed",
     "TransitionNotAllowed",
     "_queue_sync",
@@ -45,11 +59,15 @@ __all__ = [
     "template_approve",
     "template_create_draft",
     "template_edit",
+    "template_header_example_clear",
+    "template_header_example_set",
+    "template_lint",
     "template_reject",
     "template_request_changes",
     "template_send_request",
     "template_send_stopped",
     "template_send_to_meta",
+    "template_submission_check",
     "template_submit",
     "transition_check",
 ]

@@ -21,6 +21,7 @@ from templates_review.services.common import (
     _lock,
     transition_check,
 )
+from templates_review.services.media import components_with_header_handle
 from templates_review.services.queue import _queue_sync
 from tenants.models import Client
 
@@ -70,7 +71,11 @@ def _texts(components) -> list[tuple[str, str]]:
 
 
 def _create_at_meta(
-    *, graph: GraphClient, template: MessageTemplate, revision: TemplateRevision
+    *,
+    graph: GraphClient,
+    template: MessageTemplate,
+    revision: TemplateRevision,
+    components: list[dict],
 ) -> CreatedTemplate:
     """Create the revision at Meta. A create whose answer was lost and that was sent again
     hears "already exists": if the template Meta has under this name and language says what
@@ -81,7 +86,7 @@ def _create_at_meta(
             name=revision.name,
             language=revision.language,
             category=meta.TemplateCategory(revision.category),
-            components=list(revision.components),
+            components=components,
             parameter_format=revision.parameter_format,
         )
     except MetaError as exc:
@@ -125,13 +130,17 @@ def template_send_to_meta(
     # Meta refuses category edits of approved templates: send the category only if it changed.
     new_category = category if current.meta_id and category != current.category else None
     try:
+        # A media header's stored example is uploaded now; its handle goes with the components.
+        components = components_with_header_handle(
+            graph=graph, template=current, components=list(revision.components)
+        )
         if current.meta_id:
-            graph.edit_template(
-                current.meta_id, components=list(revision.components), category=new_category
-            )
+            graph.edit_template(current.meta_id, components=components, category=new_category)
             created = None
         else:
-            created = _create_at_meta(graph=graph, template=current, revision=revision)
+            created = _create_at_meta(
+                graph=graph, template=current, revision=revision, components=components
+            )
     except MetaError as exc:
         if retry_later and isinstance(exc, MetaRateLimited):
             raise
@@ -159,7 +168,7 @@ def template_send_to_meta(
             if created is not None and created.status != meta.TemplateStatus.UNKNOWN
             else meta.TemplateStatus.PENDING
         )
-        locked.components = list(revision.components)
+        locked.components = components
         locked.category = (
             created.category
             if created is not None and created.category != meta.TemplateCategory.UNKNOWN

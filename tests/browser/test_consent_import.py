@@ -1,5 +1,6 @@
-"""The consent import in the browser: upload a CSV with bad rows, watch the progress bar (htmx
-polling) reach done through a real worker, see the counts and fetch the error report."""
+"""The consent import in the browser: upload a CSV with bad rows, see its preview, apply it,
+watch the progress bar (htmx polling) reach done through a real worker, see the counts and
+fetch the error report."""
 
 import csv
 import io
@@ -81,7 +82,13 @@ def test_import_with_its_progress_bar_and_error_report(
     page.get_by_role("link", name="Contacts").click()
     page.get_by_role("link", name="Imports").click()
     page.get_by_label("CSV file").set_input_files(str(upload))
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Preview").click()
+
+    # the preview: nothing imported yet, the mapping, the first rows and the errors found
+    assert page.locator('[data-preview="scanned"]').inner_text() == str(GOOD_ROWS + BAD_ROWS)
+    assert page.locator('[data-preview="invalid"]').inner_text() == str(BAD_ROWS)
+    assert page.locator('tr[data-column="wording"] td').nth(1).inner_text() == "wording"
+    page.get_by_role("button", name="Apply import").click()
 
     page.wait_for_url(base + "/consent/imports/*/")
     progress = page.locator("#import-status progress")

@@ -151,15 +151,20 @@ def test_export_of_another_client_is_refused(web, acme, globex_owner, alice):
 # --- imports ----------------------------------------------------------------------------------
 
 
-def test_upload_page_queues_an_import_and_shows_its_progress(
+def test_upload_page_previews_then_queues_an_import_and_shows_its_progress(
     web, acme, acme_agent, django_capture_on_commit_callbacks
 ):
     http = web(acme, acme_agent)
+    preview = http.post(
+        "/consent/imports/",
+        {"file": SimpleUploadedFile("consents.csv", CSV_WITH_BAD_ROWS.encode())},
+    )
+    assert preview.status_code == 200
+    assert preview.context["preview"].invalid == 4
+    with schema_context(acme.schema_name):
+        assert ConsentImport.objects.count() == 0  # nothing before "Apply"
     with django_capture_on_commit_callbacks() as queued:
-        response = http.post(
-            "/consent/imports/",
-            {"file": SimpleUploadedFile("consents.csv", CSV_WITH_BAD_ROWS.encode())},
-        )
+        response = http.post("/consent/imports/apply/", {"token": preview.context["token"]})
 
     with schema_context(acme.schema_name):
         job = ConsentImport.objects.get()

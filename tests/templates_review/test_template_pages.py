@@ -305,22 +305,32 @@ def test_reviewer_approves_from_the_queue_and_meta_gets_it(
 
 
 def test_editor_warns_when_it_cannot_show_every_part(web, acme, acme_waba, acme_agent):
+    body = {
+        "type": "BODY",
+        "text": "Hello {{1}}, see the photo. Thanks.",
+        "example": {"body_text": [["A"]]},
+    }
+    flow = make(
+        acme,
+        name="with_flow",
+        components=[body, {"type": "BUTTONS", "buttons": [{"type": "FLOW", "text": "Book"}]}],
+    )
     media = make(
         acme,
         name="with_image",
         components=[
             {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["h"]}},
-            {
-                "type": "BODY",
-                "text": "Hello {{1}}, see the photo. Thanks.",
-                "example": {"body_text": [["A"]]},
-            },
+            body,
         ],
     )
     plain = make(acme, name="plain_text")
     http = web(acme, acme_agent)
 
-    assert "saving here replaces them" in http.get(f"/templates/{media.pk}/edit/").content.decode()
+    assert "saving here replaces them" in http.get(f"/templates/{flow.pk}/edit/").content.decode()
+    # the full editor shows a media header and keeps Meta's handle of its example
+    assert (
+        "saving here replaces them" not in http.get(f"/templates/{media.pk}/edit/").content.decode()
+    )
     assert (
         "saving here replaces them" not in http.get(f"/templates/{plain.pk}/edit/").content.decode()
     )

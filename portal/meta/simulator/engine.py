@@ -38,9 +38,10 @@ from portal.meta.simulator.common import (
 )
 from portal.meta.simulator.events import EventsMixin
 from portal.meta.simulator.templates import TemplatesMixin
+from portal.meta.simulator.uploads import UploadsMixin
 
 
-class Simulator(EventsMixin, TemplatesMixin):
+class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
     """The simulated Meta: WABAs, numbers, templates, a clock, timers and a request log."""
 
     def __init__(self, scenario: dict | str, *, public_url: str = "") -> None:
@@ -71,6 +72,7 @@ class Simulator(EventsMixin, TemplatesMixin):
         self._wamid = itertools.count(1)
         self._new_ids = itertools.count(1)
         self._waba_calls: dict[str, deque[float]] = {}
+        self._uploads_init(str(data.get("app_id") or ""))
         for waba in data.get("wabas") or ():
             self._load_waba(waba)
         for event in data.get("events") or ():
@@ -477,6 +479,13 @@ class Simulator(EventsMixin, TemplatesMixin):
         if not segments:
             raise GraphError(400, 2500, "Unknown path components", error_type="OAuthException")
         object_id, rest = segments[0], segments[1:]
+        if object_id.startswith("upload:") and not rest:
+            if method == "POST":
+                data = body if isinstance(body, bytes) else b""
+                return 200, self._upload_write(object_id, query.get("file_offset", "0"), data), []
+            return 200, self._upload_status(object_id), []
+        if rest == ["uploads"] and method == "POST":
+            return 200, self._upload_start(object_id, query), []
         if not isinstance(body, dict):
             body = {}
         if not rest:

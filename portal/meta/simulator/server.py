@@ -56,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not raw:
             return {}
         content_type = self.headers.get("Content-Type", "")
+        if "octet-stream" in content_type or content_type.startswith(("image/", "video/")):
+            return raw  # a Resumable Upload's bytes
         if "json" in content_type:
             try:
                 return json.loads(raw)
@@ -90,9 +92,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(method, split.path, body)
             return
         auth = self.headers.get("Authorization", "")
+        scheme, _, credential = auth.partition(" ")
+        # Bearer everywhere; the Resumable Upload's write step uses the OAuth scheme.
         token = (
-            auth[7:].strip() if auth[:7].lower() == "bearer " else query.pop("access_token", None)
+            credential.strip()
+            if scheme.lower() in ("bearer", "oauth")
+            else query.pop("access_token", None)
         )
+        if "file_offset" in self.headers:
+            query["file_offset"] = self.headers["file_offset"]
         query.pop("access_token", None)
         with self.sim.engine.call_in_flight():
             # The configured latency is Meta's response time: the simulator's own work counts

@@ -65,15 +65,22 @@ class TemplatesMixin:
         template["quality_date"] = int(self.now)
         return [self._template_status_webhook(template, "APPROVED", reason="NONE")]
 
-    def _validate_components(self, components: Any, parameter_format: str) -> None:
+    def _validate_components(
+        self, components: Any, parameter_format: str, category: str = ""
+    ) -> None:
         if not isinstance(components, list) or not components:
             raise _invalid(2388072, "Body is missing", "A template needs a BODY component.")
         body = None
+        is_auth = category == "AUTHENTICATION"
         for component in components:
             if not isinstance(component, dict):
                 raise _invalid(None, "Invalid components", "Each component must be an object.")
             kind = str(component.get("type", "")).upper()
             text = str(component.get("text") or "")
+            if kind == "BODY" and is_auth and not text:
+                # Meta writes an authentication template's body (its library text).
+                body = "{{1}} is your verification code."
+                continue
             if kind == "BODY":
                 body = text
                 if len(text) > 1024:
@@ -84,6 +91,8 @@ class TemplatesMixin:
                     raise _invalid(2388047, "Invalid header", f"Unknown header format {fmt}.")
                 if fmt == "TEXT" and len(text) > 60:
                     raise _invalid(2388040, "Header too long", "The header exceeds 60 characters.")
+                if fmt in ("IMAGE", "VIDEO", "GIF", "DOCUMENT"):
+                    self._check_header_handle(component, fmt)
             elif kind == "FOOTER":
                 if len(text) > 60:
                     raise _invalid(2388040, "Footer too long", "The footer exceeds 60 characters.")
@@ -94,6 +103,8 @@ class TemplatesMixin:
         params = _PARAM.findall(body)
         if body.count("{{") != body.count("}}") or len(params) != body.count("{{"):
             raise _invalid(2388072, "Invalid body", "The body has mismatched braces.")
+        if is_auth:
+            return  # Meta's own text: the placement and ratio rules are for authored bodies
         stripped = body.strip()
         if params and (_PARAM.match(stripped) or re.search(r"\{\{[^{}]*\}\}[.!?]?$", stripped)):
             raise _invalid(
@@ -128,7 +139,7 @@ class TemplatesMixin:
             raise _invalid(None, "Invalid category", f"Unknown category {category!r}.")
         if parameter_format not in ("positional", "named"):
             raise _invalid(None, "Invalid parameter format", "positional or named.")
-        self._validate_components(body.get("components"), parameter_format)
+        self._validate_components(body.get("components"), parameter_format, category)
         existing = [self.templates[t] for t in waba["template_ids"]]
         if any(t["name"] == name and t["language"] == language for t in existing):
             raise _invalid(
@@ -188,7 +199,9 @@ class TemplatesMixin:
                         "this limit was reached.",
                     )
         if "components" in body:
-            self._validate_components(body["components"], template["parameter_format"])
+            self._validate_components(
+                body["components"], template["parameter_format"], template["category"]
+            )
             template["components"] = body["components"]
         if body.get("category"):
             template["category"] = str(body["category"]).upper()
