@@ -165,3 +165,120 @@ def test_run_serves_the_seeded_portal_and_sigterm_leaves_nothing_running(data_di
     assert len(family) >= 3  # worker, beat, web server (and their own children)
     leftovers = [pid for pid in [*family, pids["postgres_pid"], pids["redis_pid"]] if _alive(pid)]
     assert leftovers == []
+
+
+# --- Supervision (`make run`): a child that dies is restarted; one that keeps dying is not ------
+
+
+def _poll_until(supervisor, done, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the supervisor did not get there in time"
+        supervisor.poll()
+        time.sleep(0.02)
+
+
+def test_a_killed_child_is_restarted_with_a_message():
+    import io
+
+    from portal.devstack import Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(first_backoff=0.05, out=out)
+    argv = [sys.executable, "-c", "import time; time.sleep(120)"]
+    child = supervisor.add("Celery worker", lambda: subprocess.Popen(argv))
+    first = child.process
+    try:
+        os.kill(first.pid, signal.SIGKILL)
+
+        _poll_until(supervisor, lambda: child.process is not first)
+
+        assert first.poll() == -signal.SIGKILL
+        assert child.process.poll() is None  # the new one runs
+        assert out.getvalue().splitlines() == [
+            "devstack: Celery worker was killed by signal 9; restarting it in 0.05 s",
+            "devstack: starting Celery worker again",
+        ]
+    finally:
+        supervisor.stop()
+    assert child.process.poll() is not None
+
+
+def test_a_child_that_keeps_dying_is_reported_and_left_down():
+    import io
+
+    from portal.devstack import Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(first_backoff=0.05, max_deaths=3, window=60, out=out)
+    starts = []
+
+    def start():
+        starts.append(subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"]))
+        return starts[-1]
+
+    child = supervisor.add("Celery beat", start)
+    _poll_until(supervisor, lambda: child.given_up)
+    for _ in range(20):  # and it stays down
+        supervisor.poll()
+
+    assert len(starts) == 3
+    assert out.getvalue().splitlines() == [
+        "devstack: Celery beat exited with code 3; restarting it in 0.05 s",
+        "devstack: starting Celery beat again",
+        "devstack: Celery beat exited with code 3; restarting it in 0.1 s",
+        "devstack: starting Celery beat again",
+        "devstack: Celery beat exited with code 3; it died 3 times within 60 s, so it is NOT "
+        "restarted (see its output above). The rest of the stack keeps running; fix it and "
+        "restart `make run`.",
+    ]
+
+
+def test_a_child_that_ran_for_the_window_restarts_with_a_clean_record():
+    import io
+
+    from portal.devstack import Supervisor
+
+    out = io.StringIO()
+    supervisor = Supervisor(first_backoff=1, max_deaths=2, window=10, out=out)
+    child = supervisor.add("web server", lambda: subprocess.Popen([sys.executable, "-c", "0"]))
+    child.process.wait(30)
+    child.deaths = [0.0]  # a death long ago, then a run longer than the window
+
+    supervisor.poll(now=child.started_at + 11)
+
+    assert not child.given_up
+    assert out.getvalue() == "devstack: web server exited with code 0; restarting it in 1 s\n"
+
+
+def test_the_embedded_redis_keeps_queued_work_through_a_kill(data_dir):
+    import io
+
+    import redis
+
+    from portal.devstack import RedisServer, Supervisor
+
+    server = RedisServer(data_dir / "aof-probe")
+    server.start()
+    server.wait_ready()
+    supervisor = Supervisor(first_backoff=0.05, out=io.StringIO())
+    child = supervisor.add("redis", server.start, process=server.process)
+    try:
+        with redis.Redis(unix_socket_path=server.socket_file) as client:
+            client.lpush("portal", "task-1", "task-2")
+        aof = server.dir / "appendonly.aof"
+        deadline = time.monotonic() + 10  # appendfsync everysec: on disk within a second
+        while b"task-2" not in (aof.read_bytes() if aof.exists() else b""):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        killed = server.process
+
+        os.kill(killed.pid, signal.SIGKILL)
+        _poll_until(supervisor, lambda: child.process is not killed)
+        server.wait_ready()
+
+        with redis.Redis(unix_socket_path=server.socket_file) as client:
+            assert client.lrange("portal", 0, -1) == [b"task-2", b"task-1"]
+    finally:
+        supervisor.stop()
+    assert not _alive(child.process.pid)
