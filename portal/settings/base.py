@@ -76,6 +76,8 @@ MIDDLEWARE = [
     # First: probes reach /healthz and /readyz by pod IP, before host routing and HTTPS redirect.
     "portal.health.HealthCheckMiddleware",
     "portal.observability.RequestIdMiddleware",
+    # A database error anywhere below answers 503 with Retry-After, never a 500 (portal/outage.py).
+    "portal.outage.DatabaseOutageMiddleware",
     "tenants.middleware.PortalTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
