@@ -129,40 +129,81 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_run_serves_the_seeded_portal_and_sigterm_leaves_nothing_running(data_dir):
-    """What `make run` does: migrate, seed, worker + beat + web; SIGTERM stops all of it."""
+def _children_named(pid: int, word: str) -> list:
+    import psutil
+
+    return [child for child in psutil.Process(pid).children() if word in " ".join(child.cmdline())]
+
+
+def test_run_serves_the_seeded_portal_under_load_restarts_a_killed_worker_and_stops(data_dir):
+    """What `make run` does: migrate, seed, worker + beat + web; 1,000 signed webhooks at
+    concurrency 8 get no 5xx (issue 12: runserver's connections exhausted the embedded
+    PostgreSQL); a SIGKILLed worker is started again; SIGTERM stops all of it."""
     import urllib.request
 
     import psutil
 
+    from tests.benchmarks.loadgen import LoadGenerator, Phase
+
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "portal.devstack", "--data-dir", str(data_dir), "run"],
-        env={**_env(), "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    login_page = None
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/auth/login/", timeout=2) as r:
-                login_page = r.read().decode()
-                break
-        except OSError:
-            time.sleep(0.3)
-    pids = json.loads((data_dir / "services.json").read_text())
-    family = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    log_path = data_dir / "run.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "portal.devstack", "--data-dir", str(data_dir), "run"],
+            env={**_env(), "PORT": str(port), "META_APP_SECRET": "devstack-test-secret"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        login_page = None
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/auth/login/", timeout=2) as r:
+                    login_page = r.read().decode()
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert login_page is not None, log_path.read_text()
+        assert "Sign in" in login_page
 
-    proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=90)[0]
+        phase = Phase(
+            name="load", kind="webhook", per_client=125, path="/webhooks/meta",
+            host="localhost", app_secret="devstack-test-secret", run_id=f"devstack{port}",
+        )  # fmt: skip
+        with LoadGenerator(port=port, clients=8, phases=[phase]) as load:
+            result = load.run_phase(timeout=300)
+        assert result.statuses == {200: 1000}
+        pids = json.loads((data_dir / "services.json").read_text())
+        import psycopg
 
-    assert login_page is not None, output
-    assert "Sign in" in login_page
+        with psycopg.connect(pids["database_url"]) as conn:
+            (connections,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            ).fetchone()
+        # gunicorn's 2 x 4 threads, the worker's main and 2 pool processes, beat, this probe.
+        assert connections <= 13
+
+        (worker,) = _children_named(proc.pid, "worker")
+        worker.kill()
+        worker.wait(30)
+        deadline = time.monotonic() + 60
+        while not [w for w in _children_named(proc.pid, "worker") if w.pid != worker.pid]:
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        pids = json.loads((data_dir / "services.json").read_text())  # Redis' pid may be new
+        family = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)
+    output = log_path.read_text()
+
     assert "owner@acme.example" in output  # the demo logins are printed
+    assert "devstack: Celery worker was killed by signal 9; restarting it in 1 s" in output
+    assert "devstack: starting Celery worker again" in output
     assert proc.returncode == 0
-    assert len(family) >= 3  # worker, beat, web server (and their own children)
+    assert len(family) >= 5  # redis, simulator, worker, beat, web server (and their children)
     leftovers = [pid for pid in [*family, pids["postgres_pid"], pids["redis_pid"]] if _alive(pid)]
     assert leftovers == []
 
