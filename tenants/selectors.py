@@ -127,8 +127,9 @@ def work_queue_query(
     """One page of a staff queue from the public work index, lowest `sort_key` first (the
     riskiest number, the longest wait, the nearest SLA) or in `sort`'s order: one query
     whatever the number of clients, and keyset paging, so a deep page costs what the first
-    does. `search` matches the client's name or slug, the title and subtitle, and the item's
-    `data["search"]` words (a number's digits, its WABA id); `data` filters on `data` keys.
+    does. `search` matches the client's name or slug, the title and subtitle, the tenant-side
+    id, and the item's `data["search"]` words (a number's digits, its WABA id); `data` filters
+    on `data` keys.
     `limit=None` reads every matching row (CSV exports)."""
     qs = WorkItem.objects.filter(kind=kind).select_related("client")
     if band:
@@ -150,6 +151,7 @@ def work_queue_query(
             | Q(title__icontains=search)
             | Q(subtitle__icontains=search)
             | Q(data__search__icontains=search)
+            | Q(object_id=search)  # a ticket or template number
         )
         if digits and digits != search:
             match |= Q(data__search__icontains=digits)
