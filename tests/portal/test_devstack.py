@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def data_dir():
     # pgserver runs PostgreSQL as its own user: the directory must be reachable by it.
     path = Path(tempfile.mkdtemp(prefix="devstack-", dir="/tmp"))
     path.chmod(0o755)
-    return path
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # every server using it has been stopped
 
 
 def _env():
