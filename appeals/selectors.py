@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
 from tenants.models import WorkItem, WorkKind
-from tenants.selectors import QueueCursor, work_queue
+from tenants.selectors import QueueCursor, work_queue_query
 
 
 def appeals_for_client() -> QuerySet[AppealTicket]:
@@ -62,15 +62,26 @@ def recovery_items(*, ticket: AppealTicket) -> list[RecoveryItem]:
 INBOX_PAGE_SIZE = 50
 
 
-def staff_inbox(
+def staff_inbox_query(
     *,
     status: str = "",
     assignee_id: int | None = None,
+    search: str = "",
     after: QueueCursor | None = None,
-    limit: int = INBOX_PAGE_SIZE,
-) -> list[WorkItem]:
+    limit: int | None = INBOX_PAGE_SIZE,
+):
     """Every client's appeals staff must work, most urgent SLA first: one indexed query on the
-    public work index, whatever the number of clients."""
-    return work_queue(
-        kind=WorkKind.APPEAL, status=status, assignee_id=assignee_id, after=after, limit=limit
+    public work index, whatever the number of clients; `search` matches the client, the
+    appeal's title and subtitle, or its number."""
+    return work_queue_query(
+        kind=WorkKind.APPEAL,
+        status=status,
+        assignee_id=assignee_id,
+        search=search,
+        after=after,
+        limit=limit,
     )
+
+
+def staff_inbox(**filters) -> list[WorkItem]:
+    return list(staff_inbox_query(**filters))

@@ -16,6 +16,7 @@ from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
 from appeals.views import post_message, refusal
+from portal.exports import csv_download, list_querystring
 from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
 from tenants.services import staff_entry_record
 from tenants.views import staff_required
@@ -23,15 +24,38 @@ from tenants.views import staff_required
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
 
 
+INBOX_CSV_HEADER = [
+    "client", "appeal", "title", "subject", "status", "priority", "due_at", "clock", "assignee",
+]  # fmt: skip
+
+
 @staff_required
 def staff_inbox(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     mine = request.GET.get("mine") == "1"
-    items = selectors.staff_inbox(
-        status=status if status in c.Status.values else "",
-        assignee_id=request.user.pk if mine else None,
-        after=queue_cursor_parse(request.GET.get("after")),
-    )
+    search = request.GET.get("q", "").strip()[:100]
+    filters = {
+        "status": status if status in c.Status.values else "",
+        "assignee_id": request.user.pk if mine else None,
+        "search": search,
+    }
+    if request.GET.get("export") == "csv":
+        rows = (
+            [
+                item.client.slug,
+                item.object_id,
+                item.title,
+                item.subtitle,
+                item.status,
+                item.band,
+                item.data.get("due_at"),
+                item.data.get("clock"),
+                item.data.get("assignee"),
+            ]
+            for item in selectors.staff_inbox_query(**filters, limit=None).iterator(chunk_size=2000)
+        )
+        return csv_download(filename="appeals-inbox.csv", header=INBOX_CSV_HEADER, rows=rows)
+    items = selectors.staff_inbox(**filters, after=queue_cursor_parse(request.GET.get("after")))
     more = queue_cursor_after(items, limit=selectors.INBOX_PAGE_SIZE)
     return render(
         request,
@@ -40,8 +64,11 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
             "items": items,
             "status": status,
             "mine": mine,
+            "q": search,
             "statuses": c.Status.choices,
             "more": more,
+            "next_query": list_querystring(request.GET, after=more) if more else "",
+            "export_query": list_querystring(request.GET, after=None, export="csv"),
         },
     )
 

@@ -389,6 +389,20 @@ def work_items_sync_numbers(
                     "quality": number.quality,
                     "messaging_limit": number.messaging_limit,
                     "reasons": number.reasons[:3],
+                    # The staff Fleet health columns and search (tenants.selectors.fleet_numbers).
+                    "waba_id": account.meta_id,
+                    "verification": account.business_verification,
+                    "ban_state": account.ban_state,
+                    "last_confirmed_at": (
+                        number.last_confirmed_at.isoformat() if number.last_confirmed_at else None
+                    ),
+                    "search": " ".join(
+                        [
+                            "".join(ch for ch in number.display_phone_number if ch.isdigit()),
+                            number.meta_id,
+                            account.meta_id,
+                        ]
+                    ),
                 },
                 updated_at=updated_at,
             )

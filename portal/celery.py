@@ -3,8 +3,11 @@ tenant carries the schema in its headers and runs inside that schema on the work
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
+from celery import bootsteps
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.db import close_old_connections, connection
 from tenant_schemas_celery.app import CeleryApp
@@ -17,6 +20,59 @@ app = CeleryApp("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 before_task_publish.connect(stamp_task_with_request_id, weak=False)
+logger = logging.getLogger(__name__)
+
+
+class RedisLeaseRenewal(bootsteps.StartStopStep):
+    """Keeps the messages this worker holds invisible to redelivery while it is alive (Redis).
+
+    Redis has no acknowledgements: kombu keeps each delivered message in an "unacked" sorted
+    set, scored with its delivery time, and any worker's periodic sweep puts it back on its
+    queue once it is older than `visibility_timeout`. A short timeout brings a dead worker's
+    tasks back quickly (CELERY_VISIBILITY_TIMEOUT, seconds), but on its own it would also hand
+    a task that runs longer than that (a big consent import) to a second worker while the
+    first is still running it. So every `visibility_timeout / 3` seconds the worker re-scores
+    the messages it has reserved or is running: they stay put while it lives, and come back
+    one timeout after it dies. RabbitMQ needs none of this: it requeues a consumer's unacked
+    messages as soon as its connection closes.
+    """
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.timer_ref = None
+
+    def start(self, c):
+        if c.connection is None or c.connection.transport.driver_type != "redis":
+            return
+        timeout = c.app.conf.broker_transport_options.get("visibility_timeout", 3600)
+        self.timer_ref = c.timer.call_repeatedly(max(1.0, timeout / 3), self.renew, (c,))
+
+    def stop(self, c):
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None
+
+    def renew(self, c) -> int:
+        from celery.worker import state
+
+        tags = [r._message.delivery_tag for r in list(state.reserved_requests) if r._message]
+        if not tags:
+            return 0
+        channel = c.connection.default_channel
+        now = time.time()
+        try:
+            with channel.conn_or_acquire() as client:
+                # XX: only re-score entries still there (an acked message must not come back).
+                client.zadd(channel.unacked_index_key, dict.fromkeys(tags, now), xx=True)
+        except channel.connection_errors:
+            logger.warning("could not renew %d task lease(s); the broker is unreachable", len(tags))
+            return 0
+        return len(tags)
+
+
+app.steps["consumer"].add(RedisLeaseRenewal)
 
 
 def close_old_database_connections(sender=None, **_) -> None:

@@ -455,3 +455,24 @@ class DecisionForm(forms.Form):
     comment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000
     )
+
+
+class QueueFilterForm(forms.Form):
+    """The staff review queue's filters, from the query string (a plain GET form). A value
+    outside the choices is a form error, and the queue unfiltered."""
+
+    client = forms.SlugField(required=False, max_length=50, label="Client (slug)")
+    category = forms.ChoiceField(required=False, label="Category")
+
+    def __init__(self, *args, **kwargs):
+        from templates_review.models import CATEGORY_CHOICES as ALL_CATEGORIES
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [
+            ("", "Any category"),
+            *((str(value).lower(), label) for value, label in ALL_CATEGORIES),
+        ]
+
+    def filters(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        return {"client_slug": data.get("client", ""), "category": data.get("category", "")}

@@ -137,11 +137,31 @@ def revisions_diff(
     )
 
 
-def review_queue_query(*, after: QueueCursor | None = None, limit: int = QUEUE_PAGE_SIZE):
+def review_queue_query(
+    *,
+    after: QueueCursor | None = None,
+    limit: int | None = QUEUE_PAGE_SIZE,
+    client_slug: str = "",
+    category: str = "",
+):
     """The staff queue's one query: every client's templates awaiting the BSP, longest waiting
-    first (the work index's sort_key is when the wait began)."""
-    return work_queue_query(kind=WorkKind.TEMPLATE_REVIEW, after=after, limit=limit)
+    first (the work index's sort_key is when the wait began), for one client or category."""
+    return work_queue_query(
+        kind=WorkKind.TEMPLATE_REVIEW,
+        after=after,
+        limit=limit,
+        client_slug=client_slug,
+        data={"category": category.lower()},
+    )
 
 
-def review_queue(*, after: QueueCursor | None = None, limit: int = QUEUE_PAGE_SIZE):
-    return list(review_queue_query(after=after, limit=limit))
+def review_queue(
+    *,
+    after: QueueCursor | None = None,
+    limit: int = QUEUE_PAGE_SIZE,
+    client_slug: str = "",
+    category: str = "",
+):
+    return list(
+        review_queue_query(after=after, limit=limit, client_slug=client_slug, category=category)
+    )

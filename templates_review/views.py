@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
 from compliance.models import WhatsAppAccount
+from portal.exports import csv_download, list_querystring
 from templates_review import selectors, services
 from templates_review.choices import (
     CLIENT_AUTHORS,
@@ -32,6 +33,7 @@ from templates_review.forms import (
     MEDIA_FORMATS,
     CommentForm,
     DecisionForm,
+    QueueFilterForm,
     TemplateEditorForm,
     button_formset,
     buttons_initial,
@@ -327,20 +329,55 @@ _REASON_OPTIONS = format_html_join(
 )
 
 
+QUEUE_CSV_HEADER = [
+    "client", "template", "revision", "language_category_waba", "state", "category",
+    "waiting_since", "findings", "send_error",
+]  # fmt: skip
+
+
 @staff_required
 def staff_queue(request: HttpRequest) -> HttpResponse:
-    """Every client's templates awaiting the BSP, longest waiting first; the page reads only
-    the public work index (one query), never a client's schema."""
-    items = selectors.review_queue(after=queue_cursor_parse(request.GET.get("after")))
+    """Every client's templates awaiting the BSP, longest waiting first, with the WhatsApp
+    preview; filtered by client and category (a plain GET form). The page reads only the public
+    work index (one query), never a client's schema. `?export=csv` downloads every match."""
+    form = QueueFilterForm(request.GET)
+    filters = form.filters()
+    if request.GET.get("export") == "csv":
+        rows = (
+            [
+                item.client.slug,
+                item.title,
+                item.data.get("revision"),
+                item.subtitle,
+                item.status,
+                item.data.get("category"),
+                datetime.fromtimestamp(item.sort_key, UTC),
+                item.data.get("findings_total"),
+                item.data.get("send_error"),
+            ]
+            for item in selectors.review_queue_query(**filters, limit=None).iterator(
+                chunk_size=2000
+            )
+        )
+        return csv_download(filename="template-review.csv", header=QUEUE_CSV_HEADER, rows=rows)
+    after = queue_cursor_parse(request.GET.get("after"))
+    items = selectors.review_queue(**filters, after=after)
     for item in items:
         item.waiting_since = datetime.fromtimestamp(item.sort_key, UTC)
+        item.preview = render_preview(
+            components=item.data.get("components") or [],
+            parameter_format=item.data.get("parameter_format") or "positional",
+        )
     more = queue_cursor_after(items, limit=selectors.QUEUE_PAGE_SIZE)
     return render(
         request,
         "templates_review/staff_queue.html",
         {
             "items": items,
-            "more": more,
+            "form": form,
+            "filtered": any(filters.values()),
+            "next_query": list_querystring(request.GET, after=more) if more else "",
+            "export_query": list_querystring(request.GET, after=None, export="csv"),
             "reason_options": _REASON_OPTIONS,
             "can_review": selectors.actor_for_staff(request.user).role in REVIEWERS,
         },

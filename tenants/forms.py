@@ -153,3 +153,37 @@ class ActivityFilterForm(forms.Form):
         if since and until and since > until:
             raise ValidationError("“From” must be on or before “Until”.")
         return data
+
+
+class FleetFilterForm(forms.Form):
+    """Fleet health's filters and order, read from the query string (a plain GET form: it works
+    without JavaScript). A value outside the choices is a form error, and the list unfiltered."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    client = forms.SlugField(required=False, max_length=50, label="Client (slug)")
+    band = forms.ChoiceField(required=False, label="Band")
+    status = forms.ChoiceField(required=False, label="Status")
+    quality = forms.ChoiceField(required=False, label="Quality")
+    sort = forms.ChoiceField(required=False, label="Order")
+
+    def __init__(self, *args, **kwargs):
+        from compliance.choices import NUMBER_STATUS_CHOICES, QUALITY_CHOICES, Band
+        from tenants.selectors import FLEET_SORTS
+
+        super().__init__(*args, **kwargs)
+        self.fields["band"].choices = [("", "All bands"), *Band.choices]
+        self.fields["status"].choices = [("", "Any status"), *NUMBER_STATUS_CHOICES]
+        self.fields["quality"].choices = [("", "Any quality"), *QUALITY_CHOICES]
+        self.fields["sort"].choices = [(s.key, s.label) for s in FLEET_SORTS.values()]
+
+    def filters(self) -> dict:
+        """The valid filters (all of them empty when the form is invalid)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "search": data.get("q", "").strip(),
+            "client_slug": data.get("client", ""),
+            "band": data.get("band", ""),
+            "status": data.get("status", ""),
+            "quality": data.get("quality", ""),
+            "sort": data.get("sort") or "risk",
+        }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from tenants.choices import ClientRole, ClientStatus
 from tenants.models import Client, Membership, User, WorkItem, WorkKind
@@ -94,18 +96,41 @@ def active_client_schemas_with_wabas() -> list[str]:
 QueueCursor = tuple[int, int]
 
 
+@dataclass(frozen=True)
+class QueueSort:
+    """An order a staff list can be shown in: a WorkItem field (or `expression`), then id."""
+
+    key: str  # as it appears in the URL (?sort=)
+    label: str
+    field: str
+    descending: bool = False
+    numeric: bool = False
+    expression: object | None = None  # annotated as `field` when set
+
+
+BY_SORT_KEY = QueueSort("risk", "Riskiest first", "sort_key", numeric=True)
+
+
 def work_queue_query(
     *,
     kind: str,
-    after: QueueCursor | None = None,
-    limit: int,
+    after: QueueCursor | tuple | None = None,
+    limit: int | None,
     band: str = "",
     status: str = "",
     assignee_id: int | None = None,
+    client_slug: str = "",
+    search: str = "",
+    data: dict[str, str] | None = None,
+    sort: QueueSort = BY_SORT_KEY,
 ) -> QuerySet[WorkItem]:
     """One page of a staff queue from the public work index, lowest `sort_key` first (the
-    riskiest number, the longest wait, the nearest SLA): one indexed query whatever the number of
-    clients, and keyset paging, so a deep page costs what the first does."""
+    riskiest number, the longest wait, the nearest SLA) or in `sort`'s order: one query
+    whatever the number of clients, and keyset paging, so a deep page costs what the first
+    does. `search` matches the client's name or slug, the title and subtitle, the tenant-side
+    id, and the item's `data["search"]` words (a number's digits, its WABA id); `data` filters
+    on `data` keys.
+    `limit=None` reads every matching row (CSV exports)."""
     qs = WorkItem.objects.filter(kind=kind).select_related("client")
     if band:
         qs = qs.filter(band=band)
@@ -113,12 +138,54 @@ def work_queue_query(
         qs = qs.filter(status=status)
     if assignee_id is not None:
         qs = qs.filter(data__assignee_id=assignee_id)
-    if after is not None:
-        # sort_key >= k bounds the index range; the OR then skips the rows already shown.
-        qs = qs.filter(sort_key__gte=after[0]).filter(
-            Q(sort_key__gt=after[0]) | Q(sort_key=after[0], id__gt=after[1])
+    if client_slug:
+        qs = qs.filter(client__slug=client_slug)
+    for key, value in (data or {}).items():
+        if value:
+            qs = qs.filter(**{f"data__{key}": value})
+    if search:
+        digits = "".join(ch for ch in search if ch.isdigit())
+        match = (
+            Q(client__name__icontains=search)
+            | Q(client__slug__icontains=search)
+            | Q(title__icontains=search)
+            | Q(subtitle__icontains=search)
+            | Q(data__search__icontains=search)
+            | Q(object_id=search)  # a ticket or template number
         )
-    return qs.order_by("sort_key", "id")[:limit]
+        if digits and digits != search:
+            match |= Q(data__search__icontains=digits)
+        qs = qs.filter(match)
+    if sort.expression is not None:
+        qs = qs.annotate(**{sort.field: sort.expression})
+    if after is not None:
+        value, pk = after
+        beyond = "lt" if sort.descending else "gt"
+        if sort is BY_SORT_KEY:
+            # sort_key >= k bounds the index range; the OR then skips the rows already shown.
+            qs = qs.filter(sort_key__gte=value)
+        qs = qs.filter(
+            Q(**{f"{sort.field}__{beyond}": value}) | Q(**{sort.field: value, f"id__{beyond}": pk})
+        )
+    prefix = "-" if sort.descending else ""
+    qs = qs.order_by(f"{prefix}{sort.field}", f"{prefix}id")
+    return qs if limit is None else qs[:limit]
+
+
+def list_cursor_parse(raw: str | None, sort: QueueSort) -> tuple | None:
+    """`"<value>:<id>"` from a "next page" link in `sort`'s order; anything else: page one."""
+    value, _, pk = (raw or "").rpartition(":")
+    try:
+        return ((int(value) if sort.numeric else value), int(pk)) if pk else None
+    except ValueError:
+        return None
+
+
+def list_cursor_after(items: list, *, sort: QueueSort, limit: int) -> str | None:
+    """The "next page" cursor after a full page in `sort`'s order, else None."""
+    if len(items) < limit:
+        return None
+    return f"{getattr(items[-1], sort.field)}:{items[-1].pk}"
 
 
 def work_queue(**filters) -> list[WorkItem]:
@@ -142,6 +209,45 @@ def queue_cursor_after(items: list[WorkItem], *, limit: int) -> str | None:
     return f"{items[-1].sort_key}:{items[-1].pk}"
 
 
-def fleet_numbers(*, band: str = "", limit: int = 500) -> list[WorkItem]:
-    """The staff fleet view: numbers of every client, lowest health score first."""
-    return work_queue(kind=WorkKind.NUMBER_HEALTH, band=band, limit=limit)
+FLEET_PAGE_SIZE = 50
+FLEET_SORTS = {
+    sort.key: sort
+    for sort in (
+        BY_SORT_KEY,
+        QueueSort("healthiest", "Healthiest first", "sort_key", descending=True, numeric=True),
+        QueueSort("client", "Client, A to Z", "client_name", expression=F("client__name")),
+        QueueSort("number", "Number", "title"),
+        QueueSort(
+            "confirmed",
+            "Confirmed by Meta longest ago",
+            "confirmed",
+            expression=Coalesce(KT("data__last_confirmed_at"), Value("")),
+        ),
+    )
+}
+
+
+def fleet_numbers(
+    *,
+    band: str = "",
+    status: str = "",
+    quality: str = "",
+    client_slug: str = "",
+    search: str = "",
+    sort: str = "risk",
+    after: tuple | None = None,
+    limit: int | None = FLEET_PAGE_SIZE,
+) -> QuerySet[WorkItem]:
+    """The staff fleet view: numbers of every client from the public work index (one query,
+    keyset-paged), riskiest first unless another of FLEET_SORTS is chosen."""
+    return work_queue_query(
+        kind=WorkKind.NUMBER_HEALTH,
+        band=band,
+        status=status,
+        data={"quality": quality},
+        client_slug=client_slug,
+        search=search,
+        sort=FLEET_SORTS.get(sort, BY_SORT_KEY),
+        after=after,
+        limit=limit,
+    )

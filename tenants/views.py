@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -12,10 +13,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
-from tenants.forms import ClientCreateForm, LinkWabaForm, LoginForm
+from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
 
@@ -86,7 +89,11 @@ def switch(request: HttpRequest, slug: str) -> HttpResponse:
     if selectors.tenant_access_for(user=request.user, client=client) is None:
         raise PermissionDenied("No access to this client.")
     ticket = services.login_handoff_issue(user=request.user, client=client)
-    return HttpResponseRedirect(client_url(request, client, f"/auth/handoff/?t={ticket.token}"))
+    query = {"t": ticket.token}
+    next_path = request.GET.get("next", "")
+    if next_path.startswith("/") and not next_path.startswith("//"):  # a path on that host
+        query["next"] = next_path
+    return HttpResponseRedirect(client_url(request, client, f"/auth/handoff/?{urlencode(query)}"))
 
 
 def handoff(request: HttpRequest) -> HttpResponse:
@@ -126,17 +133,57 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/client_create.html", {"form": form})
 
 
+FLEET_CSV_HEADER = [
+    "client", "number", "verified_name", "waba_id", "status", "quality", "messaging_limit",
+    "health_score", "band", "verification", "ban_state", "last_confirmed_at", "reasons",
+]  # fmt: skip
+
+
 @staff_required
 def staff_fleet(request: HttpRequest) -> HttpResponse:
-    """Every client's numbers, riskiest first: one indexed query on the public work index."""
-    band = request.GET.get("band", "")
-    items = selectors.fleet_numbers(band=band)
-    from compliance.choices import Band
-
+    """Every client's numbers, riskiest first (or sorted, searched and filtered), 50 a page:
+    one indexed query on the public work index, never a loop over schemas. `?export=csv`
+    downloads every matching row."""
+    form = FleetFilterForm(request.GET)
+    filters = form.filters()
+    if request.GET.get("export") == "csv":
+        rows = (
+            [
+                item.client.slug,
+                item.title,
+                item.subtitle,
+                item.data.get("waba_id"),
+                item.status,
+                item.data.get("quality"),
+                item.data.get("messaging_limit"),
+                item.sort_key,
+                item.band,
+                item.data.get("verification"),
+                item.data.get("ban_state"),
+                item.data.get("last_confirmed_at"),
+                " ".join(item.data.get("reasons") or []),
+            ]
+            for item in selectors.fleet_numbers(**filters, limit=None).iterator(chunk_size=2000)
+        )
+        return csv_download(filename="fleet-health.csv", header=FLEET_CSV_HEADER, rows=rows)
+    sort = selectors.FLEET_SORTS[filters["sort"]]
+    after = selectors.list_cursor_parse(request.GET.get("after"), sort)
+    items = list(selectors.fleet_numbers(**filters, after=after))
+    more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
+    for item in items:
+        confirmed = item.data.get("last_confirmed_at")
+        item.last_confirmed = parse_datetime(confirmed) if confirmed else None
     return render(
         request,
         "tenants/staff_fleet.html",
-        {"items": items, "band": band, "bands": Band.choices},
+        {
+            "items": items,
+            "form": form,
+            "filtered": any(v for k, v in filters.items() if k != "sort"),
+            "next_query": list_querystring(request.GET, after=more) if more else "",
+            "first_query": list_querystring(request.GET, after=None) if after else "",
+            "export_query": list_querystring(request.GET, after=None, export="csv"),
+        },
     )
 
 

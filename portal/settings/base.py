@@ -76,6 +76,8 @@ MIDDLEWARE = [
     # First: probes reach /healthz and /readyz by pod IP, before host routing and HTTPS redirect.
     "portal.health.HealthCheckMiddleware",
     "portal.observability.RequestIdMiddleware",
+    # A database error anywhere below answers 503 with Retry-After, never a 500 (portal/outage.py).
+    "portal.outage.DatabaseOutageMiddleware",
     "tenants.middleware.PortalTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -244,6 +246,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
+# --- Celery: redelivery after a worker dies (issue 19; deploy/README.md "Redelivery") --------
+# A pool process that dies: its task is rejected and requeued at once (reject_on_worker_lost).
+# A whole worker that dies: RabbitMQ requeues its unacked messages when its connection drops
+# (heartbeats find a vanished host); Redis puts them back once they are older than the
+# visibility timeout, found by a sweep every CELERY_UNACKED_RESTORE_SECONDS. A live worker
+# renews the messages it holds (portal.celery.RedisLeaseRenewal), so the timeout need not
+# exceed the longest task: a dead worker's tasks run again within about 90 + 10 seconds.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 90, minimum=3)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10, minimum=1),
+    "unacked_restore_throttle": 1,  # sweep on every interval, not every 10th
+}
+CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10, minimum=0)
 # Celery's Django fixup closes every database connection before and after each task unless told
 # to reuse it; a new PostgreSQL connection per task (connect, then cold catalog caches) cost a
 # sync task more than its own queries. It may now keep one for this many tasks, and

@@ -66,6 +66,10 @@ def _queue_sync(*, template: MessageTemplate, client: Client) -> None:
             "diff": [list(pair) for pair in diff],
             "diff_from": approved.number if approved is not None else None,
             "send_error": template.send_error,
+            # The staff queue's client-side filters and WhatsApp preview read these.
+            "category": str(content.category).lower(),
+            "components": list(content.components),
+            "parameter_format": content.parameter_format,
         },
         updated_at=timezone.now(),
     )
