@@ -33,6 +33,9 @@ def test_the_appeals_inbox_and_its_mine_filter_use_an_index(acme, assignee, inde
     if assignee is not None:
         queryset = queryset.filter(data__assignee_id=assignee)
 
-    assert index in plan_of(queryset[:100])
+    plan = plan_of(queryset[:100])
+    # On 20 rows the planner may take either index for the mine filter; neither is a scan.
+    assert "Seq Scan" not in plan
+    assert index in plan or (assignee is not None and "work_item_queue" in plan)
     mine = staff_inbox(assignee_id=assignee)
     assert len(mine) == (10 if assignee else 20)
