@@ -47,8 +47,10 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 COLUMNS_HELP = (
     f"UTF-8 CSV. Columns: {', '.join(REQUIRED_COLUMNS)} (required); {', '.join(OPTIONAL_COLUMNS)}."
 )
-WRITER_LANES = 2  # database connections writing at once (a job's rows split by number)
 CHUNK_ROWS = 25_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
+# A queued or running job with no progress this long is sent again (`consent_imports_stale`).
+STALE_AFTER = timedelta(minutes=2)
+SCHEMAS_PER_QUERY = 500
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 PHONE_CACHE_LIMIT = 500_000
 ALL = "all"
@@ -109,8 +111,6 @@ def consent_import_create(*, upload: Any, actor: Any = None) -> ConsentImport:
     Raises ImportRejected when the file is empty, too big, not UTF-8 text or has no header with
     the required columns; nothing is stored then.
     """
-    from compliance.tasks import consent_import
-
     size = getattr(upload, "size", None) or 0
     if size == 0:
         raise ImportRejected("The file is empty.")
@@ -152,9 +152,9 @@ def consent_import_create(*, upload: Any, actor: Any = None) -> ConsentImport:
             after={"file": name, "bytes": size, "sha256": job.sha256},
         )
         schema = connection.schema_name
+        # robust: with the broker down the upload still succeeds; the sweeper sends it later
         transaction.on_commit(
-            lambda: consent_import.apply_async(args=[job.pk], headers={"_schema_name": schema}),
-            robust=True,
+            lambda: consent_import_queue(import_id=job.pk, schema=schema), robust=True
         )
     return job
 
@@ -376,194 +376,210 @@ class RowValidator:
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetime) -> Counts:
-    """COPY the rows into a temporary table, then two set-based statements. One transaction."""
+def _write_chunk(
+    *, rows: list[tuple], job: ConsentImport, default_time: datetime, progress: dict
+) -> Counts:
+    """COPY the rows into a temporary table, then two set-based statements, and the job's
+    progress (`progress`: its fields, this chunk's figures added) in the same transaction: what
+    the job row says was done is exactly what is committed, so a killed job resumes from it."""
     counts = Counts()
-    if not rows:
-        return counts
-    contact_t = Contact._meta.db_table
-    event_t = ConsentEvent._meta.db_table
-    state_t = ConsentState._meta.db_table
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        # A crash can lose the last few chunks, but never a chunk without the ones before it
-        # (the log is sequential), and re-running the job re-applies exactly what is missing.
-        cursor.execute("SET LOCAL synchronous_commit TO off")
-        cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
-            " row integer, phone text, name text, category text, kind text, source text,"
-            " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address text, user_agent text, channel text, dedupe_key text,"
-            " new_contact boolean)"
-            " ON COMMIT DELETE ROWS"
-        )
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(
-            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(STAGING_TYPES)
-            write = copy.write_row
-            for item in rows:
-                write(item)
-        cursor.execute(
-            f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
-            f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
-            f" SELECT phone, '', name, %s FROM consent_import_rows WHERE new_contact"
-            f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
-            f" SELECT count(*) FROM new",
-            [now],
-        )
-        counts.contacts = cursor.fetchone()[0]
-        # The state follows the newest event (ties: the later row); an older one changes nothing.
-        cursor.execute(
-            f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
-            f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
-            f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
-            f"  occurred_at, recorded_at, dedupe_key)"
-            f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
-            f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
-            f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
-            f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
-            f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
-            f" ON CONFLICT (dedupe_key) DO NOTHING"
-            f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
-            f" states AS ("
-            f" INSERT INTO {state_t} (contact_id, category, status, updated_at)"
-            f" SELECT DISTINCT ON (contact_id, category) contact_id, category,"
-            f"  CASE kind WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END, occurred_at"
-            f" FROM ins ORDER BY contact_id, category, occurred_at DESC, row DESC"
-            f" ON CONFLICT (contact_id, category) DO UPDATE"
-            f"  SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
-            f"  WHERE {state_t}.updated_at <= EXCLUDED.updated_at"
-            f" RETURNING 1)"
-            f" SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM states)",
-            {
-                "actor": job.actor_label,
-                "job": job.pk,
-                "default_time": default_time,
-                "now": now,
-            },
-        )
-        counts.created = cursor.fetchone()[0]
-        counts.unchanged = len(rows) - counts.created
-        if connection.in_atomic_block and connection.savepoint_ids:
-            # inside a caller's transaction the commit that empties the table is not ours
-            cursor.execute("DELETE FROM consent_import_rows")
+        if rows:
+            counts = _insert_rows(cursor, rows, job, default_time, now)
+            counts.unchanged = len(rows) - counts.created
+        fields = {
+            **progress,
+            "events_created": progress["events_created"] + counts.created,
+            "events_unchanged": progress["events_unchanged"] + counts.unchanged,
+            "contacts_created": progress["contacts_created"] + counts.contacts,
+            "progress_at": now,
+        }
+        ConsentImport.objects.filter(pk=job.pk).update(**fields)
     return counts
 
 
-def _progress(job: ConsentImport, counts: Counts, bytes_done: int) -> None:
-    job.bytes_done = bytes_done
-    job.rows_done = counts.rows
-    job.rows_valid = counts.valid
-    job.rows_invalid = counts.invalid
-    job.events_created = counts.created
-    job.events_unchanged = counts.unchanged
-    job.contacts_created = counts.contacts
-    job.save(
-        update_fields=[
-            "bytes_done",
-            "rows_done",
-            "rows_valid",
-            "rows_invalid",
-            "events_created",
-            "events_unchanged",
-            "contacts_created",
-        ]
+def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
+    counts = Counts()
+    contact_t = Contact._meta.db_table
+    event_t = ConsentEvent._meta.db_table
+    state_t = ConsentState._meta.db_table
+    # A crash of the database can lose the last few chunks, but never a chunk without the ones
+    # before it (the log is sequential), and the job's progress is lost with its chunk.
+    cursor.execute("SET LOCAL synchronous_commit TO off")
+    cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
+        " row integer, phone text, name text, category text, kind text, source text,"
+        " occurred_at timestamptz, wording text, wording_version text, page_url text,"
+        " ip_address text, user_agent text, channel text, dedupe_key text,"
+        " new_contact boolean)"
+        " ON COMMIT DELETE ROWS"
     )
+    raw = cursor.cursor  # psycopg's own cursor, for COPY
+    with raw.copy(
+        f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(STAGING_TYPES)
+        write = copy.write_row
+        for item in rows:
+            write(item)
+    cursor.execute(
+        f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
+        f" SELECT phone, '', name, %s FROM consent_import_rows WHERE new_contact"
+        f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
+        f" SELECT count(*) FROM new",
+        [now],
+    )
+    counts.contacts = cursor.fetchone()[0]
+    # The state follows the newest event (ties: the later row); an older one changes nothing.
+    cursor.execute(
+        f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
+        f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
+        f"  occurred_at, recorded_at, dedupe_key)"
+        f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
+        f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
+        f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
+        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
+        f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
+        f" ON CONFLICT (dedupe_key) DO NOTHING"
+        f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
+        f" states AS ("
+        f" INSERT INTO {state_t} (contact_id, category, status, updated_at)"
+        f" SELECT DISTINCT ON (contact_id, category) contact_id, category,"
+        f"  CASE kind WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END, occurred_at"
+        f" FROM ins ORDER BY contact_id, category, occurred_at DESC, row DESC"
+        f" ON CONFLICT (contact_id, category) DO UPDATE"
+        f"  SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
+        f"  WHERE {state_t}.updated_at <= EXCLUDED.updated_at"
+        f" RETURNING 1)"
+        f" SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM states)",
+        {
+            "actor": job.actor_label,
+            "job": job.pk,
+            "default_time": default_time,
+            "now": now,
+        },
+    )
+    counts.created = cursor.fetchone()[0]
+    if connection.in_atomic_block and connection.savepoint_ids:
+        # inside a caller's transaction the commit that empties the table is not ours
+        cursor.execute("DELETE FROM consent_import_rows")
+    return counts
+
+
+def _progress_fields(seen: Counts, written: Counts, bytes_done: int) -> dict:
+    return {
+        "bytes_done": bytes_done,
+        "rows_done": seen.rows,
+        "rows_valid": seen.valid,
+        "rows_invalid": seen.invalid,
+        "events_created": written.created,
+        "events_unchanged": written.unchanged,
+        "contacts_created": written.contacts,
+    }
 
 
 class _Writer:
-    """Applies the chunks. Outside a transaction (the Celery job) it works in WRITER_LANES
-    threads, each with a connection of its own, so the database writes while the next chunk is
-    parsed. Rows are split between the lanes by phone number: every row of a number goes
-    through the same lane, in file order, so the lanes never touch the same contact, state or
-    history row (no lock waits, no deadlocks) and "the newest event decides" holds per lane.
-    Inside a transaction (tests, a caller's transaction) it writes inline, in that transaction.
+    """Applies the chunks in file order, each with the job's progress in its transaction.
+
+    Outside a transaction (the Celery job) it works in a thread with a connection of its own,
+    so the database writes a chunk while the next one is parsed. Inside a transaction (tests, a
+    caller's transaction) it writes inline, in that transaction.
     """
 
-    def __init__(self, *, job: ConsentImport, client) -> None:
+    def __init__(self, *, job: ConsentImport, client, written: Counts) -> None:
         self.job = job
-        self.written = Counts()
+        self.written = replace(written)  # what this job wrote so far, before this run too
         self.error: BaseException | None = None
         self.threaded = not connection.in_atomic_block
-        self.lanes = WRITER_LANES if self.threaded else 1
-        self.lock = threading.Lock()
-        self.queues: list[queue.Queue] = []
-        self.threads: list[threading.Thread] = []
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.thread: threading.Thread | None = None
         if self.threaded:
-            for lane in range(self.lanes):
-                lane_queue: queue.Queue = queue.Queue(maxsize=2)
-                thread = threading.Thread(
-                    target=self._loop,
-                    args=(client, lane_queue, lane == 0),
-                    name=f"consent-import-{job.pk}-{lane}",
-                    daemon=True,
-                )
-                thread.start()
-                self.queues.append(lane_queue)
-                self.threads.append(thread)
+            self.thread = threading.Thread(
+                target=self._loop, args=(client,), name=f"consent-import-{job.pk}", daemon=True
+            )
+            self.thread.start()
 
-    def put(self, batches: list[list[tuple]], seen: Counts, position: int) -> None:
-        """One chunk, already split by lane (`batches[lane]`)."""
-        if not self.threaded:
-            self._write(batches[0], seen, position, report=True)
+    def put(self, rows: list[tuple], seen: Counts, position: int) -> None:
+        if self.thread is None:
+            self._write(rows, seen, position)
             return
         if self.error is not None:
             raise self.error
-        for lane_queue, batch in zip(self.queues, batches, strict=True):
-            lane_queue.put((batch, seen, position))
+        self.queue.put((rows, seen, position))
 
     def close(self) -> Counts:
-        """Wait for the chunks still queued; the database's counts."""
-        for lane_queue in self.queues:
-            lane_queue.put(None)
-        for thread in self.threads:
-            thread.join()
+        """Wait for the chunks still queued; the counts the database holds for this job."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
         if self.error is not None:
             raise self.error
         return self.written
 
-    def _write(self, batch: list[tuple], seen: Counts, position: int, report: bool) -> None:
-        written = _write_chunk(rows=batch, job=self.job, default_time=self.job.created_at)
-        with self.lock:
-            self.written.created += written.created
-            self.written.unchanged += written.unchanged
-            self.written.contacts += written.contacts
-            seen = replace(
-                seen,
-                created=self.written.created,
-                unchanged=self.written.unchanged,
-                contacts=self.written.contacts,
-            )
-        if report:  # one lane writes the progress, so it never goes backwards
-            _progress(self.job, seen, position)
+    def _write(self, rows: list[tuple], seen: Counts, position: int) -> None:
+        progress = _progress_fields(seen, self.written, position)
+        counts = _write_chunk(
+            rows=rows, job=self.job, default_time=self.job.created_at, progress=progress
+        )
+        self.written.created += counts.created
+        self.written.unchanged += counts.unchanged
+        self.written.contacts += counts.contacts
 
-    def _loop(self, client, lane_queue: queue.Queue, report: bool) -> None:
+    def _loop(self, client) -> None:
         connection.set_tenant(client)
         try:
-            while (item := lane_queue.get()) is not None:
+            while (item := self.queue.get()) is not None:
                 if self.error is None:
                     try:
-                        self._write(*item, report=report)
+                        self._write(*item)
                     except BaseException as exc:  # handed to the parsing thread
                         self.error = exc
         finally:
             connection.close()
 
 
+def _job_lock(job_id: int, *, take: bool) -> bool:
+    """A session lock on the job for as long as one run applies it: a second run (a task
+    delivered again, or re-queued by the sweeper) leaves it alone. The database drops it when
+    the holder's connection ends, so a killed worker's job can be taken up again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {'pg_try_advisory_lock' if take else 'pg_advisory_unlock'}(hashtext(%s), %s)",
+            [f"consent-import:{connection.schema_name}", job_id],
+        )
+        return bool(cursor.fetchone()[0])
+
+
 def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> ConsentImport | None:
-    """Apply an uploaded import (the Celery job). Safe to run twice: a finished job is left
-    alone, an interrupted one starts over and re-applies nothing it already wrote."""
+    """Apply an uploaded import (the Celery job). Safe to run twice and at once: a finished job
+    is left alone, so is one that another run is applying, and an interrupted one resumes after
+    its last committed chunk with its counters (what it wrote before counts as its own), its
+    first `started_at` and its whole error report."""
     job = ConsentImport.objects.filter(pk=import_id).first()
-    if job is None or job.is_finished:
+    if job is None or job.is_finished or not _job_lock(job.pk, take=True):
         return job
+    try:
+        job.refresh_from_db()  # as the last holder of the lock left it
+        if job.is_finished:
+            return job
+        return _run(job, chunk_rows)
+    finally:
+        _job_lock(job.pk, take=False)
+
+
+def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
     client = current_client()
+    done = job.rows_done  # rows committed by an earlier run of this job: replayed, not written
     job.state = ImportState.RUNNING
-    job.started_at = timezone.now()
-    _progress(job, Counts(), 0)
-    job.save(update_fields=["state", "started_at"])
+    job.started_at = job.started_at or timezone.now()
+    job.progress_at = timezone.now()
+    job.save(update_fields=["state", "started_at", "progress_at"])
+    if done:
+        logger.info("consent import %s resumes after row %s", job.pk, done)
 
     counts = Counts()
     failure = ""
@@ -573,7 +589,15 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
         errors = csv.writer(report)
         errors.writerow(["row", "column", "reason"])
         try:
-            writer = _Writer(job=job, client=client)
+            writer = _Writer(
+                job=job,
+                client=client,
+                written=Counts(
+                    created=job.events_created,
+                    unchanged=job.events_unchanged,
+                    contacts=job.contacts_created,
+                ),
+            )
             try:
                 with job.file.open("rb") as stored:
                     raw = stored.file
@@ -585,15 +609,15 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                     check = RowValidator(
                         columns=columns, region=client.default_region, now=job.started_at
                     )
-                    lanes = writer.lanes
-                    batches: list[list[tuple]] = [[] for _ in range(lanes)]
+                    batch: list[tuple] = []
                     batch_rows = 0
                     for record in reader:
                         row += 1
                         if not record or (len(record) == 1 and not record[0].strip()):
                             continue  # a blank line is not a row of data
                         counts.rows += 1
-                        batch_rows += 1
+                        # a row already written is checked again for the report, not written
+                        replayed = counts.rows <= done
                         staged, problems = check.rows(row, record)
                         if problems:
                             counts.invalid += 1
@@ -602,13 +626,16 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                             )
                         else:
                             counts.valid += 1
-                            if staged:
-                                # every row of a number goes through the same lane
-                                batches[hash(staged[0][1]) % lanes].extend(staged)
+                            if not replayed:
+                                batch.extend(staged)
+                        if replayed:
+                            continue
+                        batch_rows += 1
                         if batch_rows >= chunk_rows:
-                            writer.put(batches, replace(counts), _position(raw))
-                            batches, batch_rows = [[] for _ in range(lanes)], 0
-                    writer.put(batches, replace(counts), _position(raw))
+                            writer.put(batch, replace(counts), _position(raw))
+                            batch, batch_rows = [], 0
+                    if batch_rows:
+                        writer.put(batch, replace(counts), _position(raw))
             finally:
                 written = writer.close()
         except UnicodeDecodeError:
@@ -631,29 +658,40 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
             written.unchanged,
             written.contacts,
         )
-        _progress(job, counts, job.size_bytes if not failure else _position(raw))
         report.seek(0)
         job.errors_file.save("errors.csv", File(report), save=False)
+    for name, value in _progress_fields(
+        counts, counts, job.size_bytes if not failure else _position(raw)
+    ).items():
+        setattr(job, name, value)
     job.state = ImportState.FAILED if failure else ImportState.DONE
     job.failure = failure
-    job.finished_at = timezone.now()
-    job.save(update_fields=["state", "failure", "finished_at", "errors_file"])
-    audit_record(
-        action="consent.import_finish",
-        actor=None,
-        client=client,
-        target=job,
-        after={
-            "state": job.state,
-            "rows": counts.rows,
-            "valid": counts.valid,
-            "invalid": counts.invalid,
-            "events_created": counts.created,
-            "events_unchanged": counts.unchanged,
-            "contacts_created": counts.contacts,
-            "failure": failure,
-        },
-    )
+    job.finished_at = job.progress_at = timezone.now()
+    with transaction.atomic():
+        job.save(
+            update_fields=[
+                *_progress_fields(counts, counts, 0),
+                *("state", "failure", "finished_at", "progress_at", "errors_file"),
+            ]
+        )
+        audit_record(
+            action="consent.import_finish",
+            actor=None,
+            client=client,
+            target=job,
+            after={
+                "state": job.state,
+                "rows": counts.rows,
+                "valid": counts.valid,
+                "invalid": counts.invalid,
+                "events_created": counts.created,
+                "events_unchanged": counts.unchanged,
+                "contacts_created": counts.contacts,
+                "failure": failure,
+                "started_at": job.started_at.isoformat(),
+                "resumed_after_row": done,
+            },
+        )
     return job
 
 
@@ -662,3 +700,40 @@ def _position(raw) -> int:
         return int(raw.tell())
     except (OSError, ValueError, AttributeError):
         return 0
+
+
+# --- Faults -----------------------------------------------------------------------------------
+
+
+def consent_imports_stale(*, schemas: list[str], now: datetime) -> list[tuple[str, int]]:
+    """(schema, job id) of every import in these clients' schemas that is queued or running
+    and has shown no progress for STALE_AFTER: its task was never sent (the broker was down at
+    upload), or the worker applying it died. One statement per SCHEMAS_PER_QUERY schemas."""
+    table = ConsentImport._meta.db_table
+    found: list[tuple[str, int]] = []
+    before = now - STALE_AFTER
+    with connection.cursor() as cursor:
+        for start in range(0, len(schemas), SCHEMAS_PER_QUERY):
+            part = schemas[start : start + SCHEMAS_PER_QUERY]
+            sql = " UNION ALL ".join(
+                f"SELECT %s, id FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
+                " WHERE state IN ('queued', 'running')"
+                " AND coalesce(progress_at, created_at) < %s"
+                for schema in part
+            )
+            cursor.execute(sql, [value for schema in part for value in (schema, before)])
+            found += [(schema, job_id) for schema, job_id in cursor.fetchall()]
+    return found
+
+
+def consent_import_queue(*, import_id: int, schema: str | None = None) -> None:
+    """Send the job's task to the broker (in `schema`, default the connection's)."""
+    from django.conf import settings
+
+    from compliance.tasks import consent_import
+
+    consent_import.apply_async(
+        args=[import_id],
+        headers={"_schema_name": schema or connection.schema_name},
+        queue=settings.CONSENT_IMPORT_QUEUE or None,
+    )

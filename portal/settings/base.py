@@ -246,6 +246,8 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 30
 # sync task more than its own queries. It may now keep one for this many tasks, and
 # portal.celery closes it as Django closes a request's: past DB_CONN_MAX_AGE, or when unusable.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
+# Consent imports may go to a queue of their own (long jobs kept apart from webhook work).
+CONSENT_IMPORT_QUEUE = env_str("CONSENT_IMPORT_QUEUE", "")
 TENANT_HOUSEKEEPING_MINUTES = env_int("TENANT_HOUSEKEEPING_MINUTES", 60, minimum=1)
 # The beat schedule lives in code. Fan-out tasks enqueue one tenant task per active client.
 CELERY_BEAT_SCHEDULE = {
@@ -255,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "meta-webhook-sweeper": {
         "task": "portal.meta.tasks.webhook_sweep",
+        "schedule": 60,
+    },
+    "consent-import-sweeper": {
+        "task": "compliance.tasks.consent_import_sweep",
         "schedule": 60,
     },
     "meta-fleet-sync": {
