@@ -253,3 +253,36 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
     # (with the savepoints of its three transactions: numbers, templates, then the account)
     assert counts == [22, 20]
+
+
+def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its_own(acme, globex):
+    from compliance.services import account_link
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    for client, c in ((acme, 0), (acme, 1), (globex, 2)):
+        account_link(client=client, waba_id=waba_id_for(c), name=f"Client {c}")
+    transport = InFlightTransport()
+    with (
+        SimulatorServer(generate(3, 2, 4)) as server,
+        GraphClient(token="bench-token", base_url=server.url, transport=transport) as graph,
+    ):
+        result = run_sync(acme, graph)
+        assert (result.accounts, result.numbers, result.templates, result.errors) == (2, 4, 8, [])
+        assert [path for path, _ in transport.calls] == [""]  # POST /v24.0/: the batch
+        assert server.state.snapshot()["calls"] == 2
+        with schema_context(globex.schema_name):
+            assert PhoneNumber.objects.count() == 0
+            assert MessageTemplate.objects.count() == 0
+        assert run_sync(globex, graph).numbers == 2
+    with schema_context(acme.schema_name):
+        assert sorted(WhatsAppAccount.objects.values_list("meta_id", flat=True)) == [
+            waba_id_for(0),
+            waba_id_for(1),
+        ]
+        assert PhoneNumber.objects.count() == 4
+        assert WhatsAppAccount.objects.filter(last_confirmed_at__isnull=True).count() == 0
+    with schema_context(globex.schema_name):
+        assert PhoneNumber.objects.count() == 2
+        assert set(PhoneNumber.objects.values_list("account__meta_id", flat=True)) == {
+            waba_id_for(2)
+        }
