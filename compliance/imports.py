@@ -25,7 +25,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from typing import Any
 
 from django.core.files import File
@@ -71,10 +70,21 @@ FUTURE_SLACK = timedelta(minutes=5)
 STAGING_COLUMNS = (
     *("row", "phone", "name", "category", "kind", "source", "occurred_at"),
     *EVIDENCE_COLUMNS,
-    *("dedupe_key", "new_contact"),
+    "when_key",
 )
 # COPY in binary: nothing for the server to parse (the address is cast once, on insert)
-STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7, "bool")
+STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7)
+# A history row's dedupe key: sha256 (hex) of these, joined by \x1f ("when" is the row's time
+# as Python's repr of its POSIX timestamp, or ""). Computed by the database (`_DEDUPE_KEY_SQL`).
+DEDUPE_PARTS = (
+    "'consent-import'",
+    *("r.phone", "r.category", "r.kind", "r.source", "r.when_key", "r.wording"),
+    *("r.wording_version", "r.page_url", "coalesce(r.ip_address, '')", "r.user_agent"),
+    "r.channel",
+)
+_DEDUPE_KEY_SQL = (
+    f"encode(sha256(convert_to(concat_ws(E'\\x1f', {', '.join(DEDUPE_PARTS)}), 'UTF8')), 'hex')"
+)
 
 
 class ImportRejected(ValueError):
@@ -205,7 +215,7 @@ class RowValidator:
         self.at = tuple(columns.index(name) if name in columns else self.width for name in COLUMNS)
         self.phone = PhoneReader(region)
         self.ips: dict[str, str] = {}  # "" for text that is not an address
-        self.numbers_seen: set[str] = set()  # a contact is created from its number's first row
+        self.nul_free = False  # set when the whole file is known to hold no NUL character
         self.latest = now + FUTURE_SLACK
 
     def rows(self, row: int, record: list[str]) -> tuple[list[tuple], list[tuple[str, str]]]:
@@ -332,7 +342,7 @@ class RowValidator:
             if not ip:
                 errors.append(("ip_address", f"{given!r} is not an IP address."))
 
-        if "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
+        if not self.nul_free and "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
             errors.extend(
                 (column, "Contains a NUL character, which cannot be stored.")
                 for column, at in zip(COLUMNS, self.at, strict=True)
@@ -340,36 +350,11 @@ class RowValidator:
             )
         if errors:
             return [], errors
+        # the row's content is its identity (the dedupe key, from these columns, DEDUPE_PARTS):
+        # the same row imported again is the same event
         when = repr(occurred_at.timestamp()) if occurred_at else ""
-        staged = []
-        new_contact = phone not in self.numbers_seen
-        if new_contact:
-            self.numbers_seen.add(phone)
-        for cat in categories:
-            # the row's content is its identity: the same row imported again is the same event
-            parts = ["consent-import", phone, cat, kind, source, when, wording, version]
-            parts += [page_url, ip or "", agent, channel]
-            key = sha256("\x1f".join(parts).encode()).hexdigest()
-            staged.append(
-                (
-                    row,
-                    phone,
-                    name,
-                    cat,
-                    kind,
-                    source,
-                    occurred_at,
-                    wording,
-                    version,
-                    page_url,
-                    ip,
-                    agent,
-                    channel,
-                    key,
-                    new_contact,
-                )
-            )
-            new_contact = False
+        evidence = (wording, version, page_url, ip, agent, channel, when)
+        staged = [(row, phone, name, c, kind, source, occurred_at, *evidence) for c in categories]
         return staged, errors
 
 
@@ -412,8 +397,7 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
         "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
         " row integer, phone text, name text, category text, kind text, source text,"
         " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-        " ip_address text, user_agent text, channel text, dedupe_key text,"
-        " new_contact boolean)"
+        " ip_address text, user_agent text, channel text, when_key text)"
         " ON COMMIT DELETE ROWS"
     )
     raw = cursor.cursor  # psycopg's own cursor, for COPY
@@ -424,10 +408,12 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
         write = copy.write_row
         for item in rows:
             write(item)
+    # a new contact takes the name of its number's first row (earlier chunks came first)
     cursor.execute(
         f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
-        f" SELECT phone, '', name, %s FROM consent_import_rows WHERE new_contact"
+        f" SELECT DISTINCT ON (phone) phone, '', name, %s::timestamptz"
+        f" FROM consent_import_rows ORDER BY phone, row"
         f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
         f" SELECT count(*) FROM new",
         [now],
@@ -442,7 +428,7 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
         f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
         f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
         f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
-        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
+        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, {_DEDUPE_KEY_SQL}"
         f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
         f" ON CONFLICT (dedupe_key) DO NOTHING"
         f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
@@ -599,6 +585,7 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
                 ),
             )
             try:
+                nul_free = _nul_free(job)
                 with job.file.open("rb") as stored:
                     raw = stored.file
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -609,6 +596,7 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
                     check = RowValidator(
                         columns=columns, region=client.default_region, now=job.started_at
                     )
+                    check.nul_free = nul_free
                     batch: list[tuple] = []
                     batch_rows = 0
                     for record in reader:
@@ -693,6 +681,15 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
             },
         )
     return job
+
+
+def _nul_free(job: ConsentImport) -> bool:
+    """Whether the stored file holds no NUL byte (then no row needs the per-row check)."""
+    with job.file.open("rb") as stored:
+        while block := stored.read(16 * 1024 * 1024):
+            if b"\x00" in block:
+                return False
+    return True
 
 
 def _position(raw) -> int:
