@@ -723,6 +723,18 @@ def consent_imports_stale(*, schemas: list[str], now: datetime) -> list[tuple[st
     return found
 
 
+def consent_import_requeue(*, schema: str, import_id: int, now: datetime) -> None:
+    """Send a stuck job's task again. Its progress clock is set to `now` first, so a job still
+    waiting behind others in the queue is sent once per STALE_AFTER, not at every sweep."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        ConsentImport.objects.filter(
+            pk=import_id, state__in=[ImportState.QUEUED, ImportState.RUNNING]
+        ).update(progress_at=now)
+    consent_import_queue(import_id=import_id, schema=schema)
+
+
 def consent_import_queue(*, import_id: int, schema: str | None = None) -> None:
     """Send the job's task to the broker (in `schema`, default the connection's)."""
     from django.conf import settings

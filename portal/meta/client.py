@@ -94,6 +94,7 @@ _DEFAULTS = {
     "META_HTTP_TIMEOUT": 10.0,
     "META_MAX_RETRIES": 5,
     "META_MAX_BACKOFF_SECONDS": 30.0,
+    "META_MAX_IN_FLIGHT": DEFAULT_MAX_IN_FLIGHT,
 }
 
 
@@ -316,7 +317,7 @@ class GraphClient:
         rng: random.Random | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         backoff_base: float = 1.0,
-        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight: int | None = None,
     ) -> None:
         if not token:
             raise ValueError("GraphClient needs a token.")
@@ -331,7 +332,9 @@ class GraphClient:
         )
         self.page_size = page_size
         self.backoff_base = backoff_base
-        self.max_in_flight = max(1, int(max_in_flight))
+        self.max_in_flight = max(
+            1, int(max_in_flight if max_in_flight is not None else _setting("META_MAX_IN_FLIGHT"))
+        )
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._usage: dict[str, list[BusinessUseCaseUsage]] = {}

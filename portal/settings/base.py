@@ -210,6 +210,9 @@ META_HTTP_TIMEOUT = env_float("META_HTTP_TIMEOUT", 10.0, minimum=0.1)
 META_MAX_RETRIES = env_int("META_MAX_RETRIES", 5, minimum=0)
 # Longest wait the client accepts inside one call before raising MetaRateLimited to its caller.
 META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0)
+# Graph calls one client (one sync task) has under way at once; one while Meta's usage header
+# reads a WABA past 75 % of a limit.
+META_MAX_IN_FLIGHT = env_int("META_MAX_IN_FLIGHT", 4, minimum=1)
 # Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
 # rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
 META_APP_SECRET = env_str("META_APP_SECRET", "")

@@ -175,3 +175,34 @@ def test_the_sweeper_finds_stuck_jobs_in_each_client_and_nothing_else(acme, glob
     ]
     assert just_uploaded.pk not in {pk for _, pk in consent_imports_stale(schemas=[], now=now)}
     assert connection.schema_name == "public"
+
+
+def test_the_sweep_sends_a_stuck_job_in_its_own_schema_once_per_stale_period(
+    acme, globex, monkeypatch
+):
+    from compliance.tasks import consent_import, consent_import_sweep
+
+    sent = []
+    monkeypatch.setattr(
+        consent_import, "apply_async", lambda **kwargs: sent.append(kwargs), raising=False
+    )
+    monkeypatch.setattr(
+        "tenants.selectors.active_client_schemas",
+        lambda: [acme.schema_name, globex.schema_name],
+    )
+    with schema_context(globex.schema_name):
+        stuck = consent_import_create(upload=upload(CSV))
+        ConsentImport.objects.filter(pk=stuck.pk).update(
+            created_at=timezone.now() - timedelta(hours=1)
+        )
+    sent.clear()  # the upload's own send
+
+    assert consent_import_sweep() == 1
+    assert consent_import_sweep() == 0  # sent a moment ago: not again before STALE_AFTER
+    assert [(s["args"], s["headers"]) for s in sent] == [
+        ([stuck.pk], {"_schema_name": globex.schema_name})
+    ]
+    with schema_context(globex.schema_name):
+        assert ConsentImport.objects.get(pk=stuck.pk).progress_at is not None
+    with schema_context(acme.schema_name):
+        assert not ConsentImport.objects.filter(pk=stuck.pk, original_name="consents.csv").exists()
