@@ -52,6 +52,11 @@ STALE_AFTER = timedelta(minutes=2)
 SCHEMAS_PER_QUERY = 500
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 PHONE_CACHE_LIMIT = 500_000
+# Files from this size have their distinct numbers parsed first, in worker processes.
+READ_AHEAD_MIN_BYTES = 4 * 1024 * 1024
+READ_AHEAD_MAX_NUMBERS = 2_000_000
+PHONE_PROCESSES = 2
+PHONE_BATCH = 5_000
 ALL = "all"
 CATEGORIES = frozenset(ConsentCategory.values)
 ACTIONS = {
@@ -178,22 +183,52 @@ class PhoneReader:
     def __init__(self, region: str | None) -> None:
         self.region = (region or "").upper() or None
         self.cache: dict[str, str] = {}
+        self.limit: int | None = PHONE_CACHE_LIMIT  # None: read ahead, never emptied
 
     def __call__(self, raw: str) -> str:
         """The E.164 form (starts with "+"), or the reason it is not valid (never starts so)."""
         found = self.cache.get(raw)
         if found is None:
             found = self._read(raw)
-            if len(self.cache) >= PHONE_CACHE_LIMIT:
+            if self.limit is not None and len(self.cache) >= self.limit:
                 self.cache.clear()
             self.cache[raw] = found
         return found
+
+    def read_ahead(self, texts: list[str]) -> None:
+        """Parse these numbers now, in PHONE_PROCESSES worker processes (phonenumbers is most
+        of an import's work, and it is CPU-bound Python: threads would share one core)."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        batches = [texts[i : i + PHONE_BATCH] for i in range(0, len(texts), PHONE_BATCH)]
+        # fork: the children only compute (no database, no files) and leave by os._exit
+        with ProcessPoolExecutor(
+            max_workers=PHONE_PROCESSES, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            for batch, found in zip(
+                batches, pool.map(_read_phones, batches, [self.region] * len(batches)), strict=True
+            ):
+                self.cache.update(zip(batch, found, strict=True))
+        self.limit = None
 
     def _read(self, text: str) -> str:
         try:
             return contact_normalize(text, default_region=self.region)
         except ValueError as exc:
             return str(exc)
+
+
+def _read_phones(texts: list[str], region: str | None) -> list[str]:
+    """In a worker process: PhoneReader's answer for each text."""
+    reader = PhoneReader(region)
+    return [reader._read(text) for text in texts]
+
+
+def raw_phone(cell: str) -> str:
+    """The number as written, for PhoneReader."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith("'") else cell  # our export guards cells starting "+"
 
 
 @dataclass
@@ -240,10 +275,7 @@ class RowValidator:
         ) = self.at
         errors: list[tuple[str, str]] = []
 
-        raw_phone = record[at_phone].strip()
-        if raw_phone.startswith("'"):  # our own export guards cells starting with "+"
-            raw_phone = raw_phone[1:]
-        phone = self.phone(raw_phone)
+        phone = self.phone(raw_phone(record[at_phone]))
         if phone[0] != "+":
             errors.append(("phone", phone))
 
@@ -586,6 +618,11 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
             )
             try:
                 nul_free = _nul_free(job)
+                read_ahead = (
+                    _phones_read_ahead(job, client.default_region)
+                    if job.size_bytes >= READ_AHEAD_MIN_BYTES
+                    else None
+                )
                 with job.file.open("rb") as stored:
                     raw = stored.file
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -597,6 +634,8 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
                         columns=columns, region=client.default_region, now=job.started_at
                     )
                     check.nul_free = nul_free
+                    if read_ahead is not None:
+                        check.phone.cache, check.phone.limit = read_ahead, None
                     batch: list[tuple] = []
                     batch_rows = 0
                     for record in reader:
@@ -681,6 +720,33 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
             },
         )
     return job
+
+
+def _phones_read_ahead(job: ConsentImport, region: str | None) -> dict[str, str] | None:
+    """A big file's distinct numbers, parsed before its rows are read (`PhoneReader.read_ahead`):
+    one quick pass of the CSV reader collects them. None when there are too many to keep, or
+    the file cannot be read (the main pass reports why, at its row)."""
+    texts: set[str] = {""}
+    with job.file.open("rb") as stored:
+        text = io.TextIOWrapper(stored.file, encoding="utf-8-sig", newline="")
+        try:
+            first_line = text.readline()
+            columns = header_columns(first_line)
+            if "phone" not in columns:
+                return None
+            at = columns.index("phone")
+            for record in csv.reader(text, delimiter=delimiter_of(first_line)):
+                if len(record) > at:
+                    texts.add(raw_phone(record[at]))
+                    if len(texts) > READ_AHEAD_MAX_NUMBERS:
+                        return None
+        except (UnicodeDecodeError, csv.Error):
+            return None
+        finally:
+            text.detach()
+    reader = PhoneReader(region)
+    reader.read_ahead(sorted(texts))
+    return reader.cache
 
 
 def _nul_free(job: ConsentImport) -> bool:

@@ -6,6 +6,7 @@ and contacts, whatever the chunk size. The reference outputs were recorded from 
 comparison holds whichever implementation runs."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,24 @@ def gb_region(acme):
     Client.objects.filter(pk=acme.pk).update(default_region="GB")
 
 
-@pytest.mark.parametrize("chunk_rows", [7, 100_000])
-def test_the_import_gives_what_the_reference_import_gave(acme, chunk_rows):
+@pytest.mark.parametrize(
+    ("chunk_rows", "read_ahead"),
+    [(7, False), (100_000, False), (7, True)],
+    ids=["small-chunks", "one-chunk", "numbers-read-ahead-in-processes"],
+)
+def test_the_import_gives_what_the_reference_import_gave(acme, chunk_rows, read_ahead, monkeypatch):
+    import compliance.imports as imports
+
+    if read_ahead:  # as for a big file: its numbers parsed first, in worker processes
+        monkeypatch.setattr(imports, "READ_AHEAD_MIN_BYTES", 0)
+        monkeypatch.setattr(imports, "PHONE_BATCH", 5)
+        here, real_read = os.getpid(), imports.PhoneReader._read
+
+        def only_in_worker_processes(self, text):
+            assert os.getpid() != here, f"{text!r} parsed in the importing process"
+            return real_read(self, text)
+
+        monkeypatch.setattr(imports.PhoneReader, "_read", only_in_worker_processes)
     reference = json.loads(REFERENCE.read_text())
     with schema_context(acme.schema_name):
         job = consent_import_create(upload=upload(varied_csv()))
