@@ -20,6 +20,8 @@ import hashlib
 import io
 import ipaddress
 import logging
+import os
+import pickle
 import queue
 import tempfile
 import threading
@@ -56,7 +58,6 @@ PHONE_CACHE_LIMIT = 500_000
 READ_AHEAD_MIN_BYTES = 4 * 1024 * 1024
 READ_AHEAD_MAX_NUMBERS = 2_000_000
 PHONE_PROCESSES = 2
-PHONE_BATCH = 5_000
 ALL = "all"
 CATEGORIES = frozenset(ConsentCategory.values)
 ACTIONS = {
@@ -196,20 +197,36 @@ class PhoneReader:
         return found
 
     def read_ahead(self, texts: list[str]) -> None:
-        """Parse these numbers now, in PHONE_PROCESSES worker processes (phonenumbers is most
-        of an import's work, and it is CPU-bound Python: threads would share one core)."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        batches = [texts[i : i + PHONE_BATCH] for i in range(0, len(texts), PHONE_BATCH)]
-        # fork: the children only compute (no database, no files) and leave by os._exit
-        with ProcessPoolExecutor(
-            max_workers=PHONE_PROCESSES, mp_context=multiprocessing.get_context("fork")
-        ) as pool:
-            for batch, found in zip(
-                batches, pool.map(_read_phones, batches, [self.region] * len(batches)), strict=True
-            ):
-                self.cache.update(zip(batch, found, strict=True))
+        """Parse these numbers now, in PHONE_PROCESSES forked processes (phonenumbers is most
+        of an import's work, and it is CPU-bound Python: threads would share one core). Plain
+        fork, not multiprocessing: a Celery pool process is daemonic and may not start
+        multiprocessing children. A child only computes and leaves by os._exit (no database,
+        no cleanup); what a failed child had is parsed here instead."""
+        parts = [texts[i::PHONE_PROCESSES] for i in range(PHONE_PROCESSES)]
+        children = []
+        for part in parts:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    os.close(read_fd)
+                    with os.fdopen(write_fd, "wb") as out:
+                        pickle.dump(_read_phones(part, self.region), out, protocol=5)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_fd)
+            children.append((pid, read_fd, part))
+        for pid, read_fd, part in children:
+            with os.fdopen(read_fd, "rb") as answers:
+                data = answers.read()
+            _, status = os.waitpid(pid, 0)
+            found = pickle.loads(data) if status == 0 and data else None  # noqa: S301 (ours)
+            if found is None or len(found) != len(part):
+                logger.warning("phone read-ahead: a child failed; parsing its share here")
+                found = _read_phones(part, self.region)
+            self.cache.update(zip(part, found, strict=True))
         self.limit = None
 
     def _read(self, text: str) -> str:

@@ -36,7 +36,6 @@ def test_the_import_gives_what_the_reference_import_gave(acme, chunk_rows, read_
 
     if read_ahead:  # as for a big file: its numbers parsed first, in worker processes
         monkeypatch.setattr(imports, "READ_AHEAD_MIN_BYTES", 0)
-        monkeypatch.setattr(imports, "PHONE_BATCH", 5)
         here, real_read = os.getpid(), imports.PhoneReader._read
 
         def only_in_worker_processes(self, text):
