@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - the portal on http://localhost:8000 (worker, beat, embedded services)"
 	@echo "make test   - the whole test suite"
-	@echo "make bench  - benchmarks (tests/benchmarks), printed as a table"
+	@echo "make bench  - benchmarks (tests/benchmarks) as a table; ONLY=<name> runs one"
 	@echo "make lint   - ruff check and format check"
 
 $(STAMP): pyproject.toml
@@ -31,7 +31,7 @@ test: $(STAMP)
 	$(DEVSTACK) --data-dir .devdata/test exec -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(DEVSTACK) --data-dir .devdata/bench exec -- $(PY) -m tests.benchmarks
+	@$(DEVSTACK) --data-dir .devdata/bench exec -- $(PY) -m tests.benchmarks $(ONLY)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

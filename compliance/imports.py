@@ -20,12 +20,13 @@ import hashlib
 import io
 import ipaddress
 import logging
+import os
+import pickle
 import queue
 import tempfile
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from typing import Any
 
 from django.core.files import File
@@ -47,10 +48,16 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 COLUMNS_HELP = (
     f"UTF-8 CSV. Columns: {', '.join(REQUIRED_COLUMNS)} (required); {', '.join(OPTIONAL_COLUMNS)}."
 )
-WRITER_LANES = 2  # database connections writing at once (a job's rows split by number)
 CHUNK_ROWS = 25_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
+# A queued or running job with no progress this long is sent again (`consent_imports_stale`).
+STALE_AFTER = timedelta(minutes=2)
+SCHEMAS_PER_QUERY = 500
 MAX_UPLOAD_BYTES = 500 * 1024 * 1024
 PHONE_CACHE_LIMIT = 500_000
+# Files from this size have their distinct numbers parsed first, in worker processes.
+READ_AHEAD_MIN_BYTES = 4 * 1024 * 1024
+READ_AHEAD_MAX_NUMBERS = 2_000_000
+PHONE_PROCESSES = 2
 ALL = "all"
 CATEGORIES = frozenset(ConsentCategory.values)
 ACTIONS = {
@@ -69,10 +76,21 @@ FUTURE_SLACK = timedelta(minutes=5)
 STAGING_COLUMNS = (
     *("row", "phone", "name", "category", "kind", "source", "occurred_at"),
     *EVIDENCE_COLUMNS,
-    *("dedupe_key", "new_contact"),
+    "when_key",
 )
 # COPY in binary: nothing for the server to parse (the address is cast once, on insert)
-STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7, "bool")
+STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7)
+# A history row's dedupe key: sha256 (hex) of these, joined by \x1f ("when" is the row's time
+# as Python's repr of its POSIX timestamp, or ""). Computed by the database (`_DEDUPE_KEY_SQL`).
+DEDUPE_PARTS = (
+    "'consent-import'",
+    *("r.phone", "r.category", "r.kind", "r.source", "r.when_key", "r.wording"),
+    *("r.wording_version", "r.page_url", "coalesce(r.ip_address, '')", "r.user_agent"),
+    "r.channel",
+)
+_DEDUPE_KEY_SQL = (
+    f"encode(sha256(convert_to(concat_ws(E'\\x1f', {', '.join(DEDUPE_PARTS)}), 'UTF8')), 'hex')"
+)
 
 
 class ImportRejected(ValueError):
@@ -109,8 +127,6 @@ def consent_import_create(*, upload: Any, actor: Any = None) -> ConsentImport:
     Raises ImportRejected when the file is empty, too big, not UTF-8 text or has no header with
     the required columns; nothing is stored then.
     """
-    from compliance.tasks import consent_import
-
     size = getattr(upload, "size", None) or 0
     if size == 0:
         raise ImportRejected("The file is empty.")
@@ -152,9 +168,9 @@ def consent_import_create(*, upload: Any, actor: Any = None) -> ConsentImport:
             after={"file": name, "bytes": size, "sha256": job.sha256},
         )
         schema = connection.schema_name
+        # robust: with the broker down the upload still succeeds; the sweeper sends it later
         transaction.on_commit(
-            lambda: consent_import.apply_async(args=[job.pk], headers={"_schema_name": schema}),
-            robust=True,
+            lambda: consent_import_queue(import_id=job.pk, schema=schema), robust=True
         )
     return job
 
@@ -168,22 +184,68 @@ class PhoneReader:
     def __init__(self, region: str | None) -> None:
         self.region = (region or "").upper() or None
         self.cache: dict[str, str] = {}
+        self.limit: int | None = PHONE_CACHE_LIMIT  # None: read ahead, never emptied
 
     def __call__(self, raw: str) -> str:
         """The E.164 form (starts with "+"), or the reason it is not valid (never starts so)."""
         found = self.cache.get(raw)
         if found is None:
             found = self._read(raw)
-            if len(self.cache) >= PHONE_CACHE_LIMIT:
+            if self.limit is not None and len(self.cache) >= self.limit:
                 self.cache.clear()
             self.cache[raw] = found
         return found
+
+    def read_ahead(self, texts: list[str]) -> None:
+        """Parse these numbers now, in PHONE_PROCESSES forked processes (phonenumbers is most
+        of an import's work, and it is CPU-bound Python: threads would share one core). Plain
+        fork, not multiprocessing: a Celery pool process is daemonic and may not start
+        multiprocessing children. A child only computes and leaves by os._exit (no database,
+        no cleanup); what a failed child had is parsed here instead."""
+        parts = [texts[i::PHONE_PROCESSES] for i in range(PHONE_PROCESSES)]
+        children = []
+        for part in parts:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    os.close(read_fd)
+                    with os.fdopen(write_fd, "wb") as out:
+                        pickle.dump(_read_phones(part, self.region), out, protocol=5)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_fd)
+            children.append((pid, read_fd, part))
+        for pid, read_fd, part in children:
+            with os.fdopen(read_fd, "rb") as answers:
+                data = answers.read()
+            _, status = os.waitpid(pid, 0)
+            found = pickle.loads(data) if status == 0 and data else None  # noqa: S301 (ours)
+            if found is None or len(found) != len(part):
+                logger.warning("phone read-ahead: a child failed; parsing its share here")
+                found = _read_phones(part, self.region)
+            self.cache.update(zip(part, found, strict=True))
+        self.limit = None
 
     def _read(self, text: str) -> str:
         try:
             return contact_normalize(text, default_region=self.region)
         except ValueError as exc:
             return str(exc)
+
+
+def _read_phones(texts: list[str], region: str | None) -> list[str]:
+    """In a worker process: PhoneReader's answer for each text."""
+    reader = PhoneReader(region)
+    return [reader._read(text) for text in texts]
+
+
+def raw_phone(cell: str) -> str:
+    """The number as written, for PhoneReader."""
+    cell = cell.strip()
+    return cell[1:] if cell.startswith("'") else cell  # our export guards cells starting "+"
 
 
 @dataclass
@@ -205,7 +267,7 @@ class RowValidator:
         self.at = tuple(columns.index(name) if name in columns else self.width for name in COLUMNS)
         self.phone = PhoneReader(region)
         self.ips: dict[str, str] = {}  # "" for text that is not an address
-        self.numbers_seen: set[str] = set()  # a contact is created from its number's first row
+        self.nul_free = False  # set when the whole file is known to hold no NUL character
         self.latest = now + FUTURE_SLACK
 
     def rows(self, row: int, record: list[str]) -> tuple[list[tuple], list[tuple[str, str]]]:
@@ -230,10 +292,7 @@ class RowValidator:
         ) = self.at
         errors: list[tuple[str, str]] = []
 
-        raw_phone = record[at_phone].strip()
-        if raw_phone.startswith("'"):  # our own export guards cells starting with "+"
-            raw_phone = raw_phone[1:]
-        phone = self.phone(raw_phone)
+        phone = self.phone(raw_phone(record[at_phone]))
         if phone[0] != "+":
             errors.append(("phone", phone))
 
@@ -332,7 +391,7 @@ class RowValidator:
             if not ip:
                 errors.append(("ip_address", f"{given!r} is not an IP address."))
 
-        if "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
+        if not self.nul_free and "\x00" in "".join(record):  # PostgreSQL text cannot hold NUL
             errors.extend(
                 (column, "Contains a NUL character, which cannot be stored.")
                 for column, at in zip(COLUMNS, self.at, strict=True)
@@ -340,230 +399,222 @@ class RowValidator:
             )
         if errors:
             return [], errors
+        # the row's content is its identity (the dedupe key, from these columns, DEDUPE_PARTS):
+        # the same row imported again is the same event
         when = repr(occurred_at.timestamp()) if occurred_at else ""
-        staged = []
-        new_contact = phone not in self.numbers_seen
-        if new_contact:
-            self.numbers_seen.add(phone)
-        for cat in categories:
-            # the row's content is its identity: the same row imported again is the same event
-            parts = ["consent-import", phone, cat, kind, source, when, wording, version]
-            parts += [page_url, ip or "", agent, channel]
-            key = sha256("\x1f".join(parts).encode()).hexdigest()
-            staged.append(
-                (
-                    row,
-                    phone,
-                    name,
-                    cat,
-                    kind,
-                    source,
-                    occurred_at,
-                    wording,
-                    version,
-                    page_url,
-                    ip,
-                    agent,
-                    channel,
-                    key,
-                    new_contact,
-                )
-            )
-            new_contact = False
+        evidence = (wording, version, page_url, ip, agent, channel, when)
+        staged = [(row, phone, name, c, kind, source, occurred_at, *evidence) for c in categories]
         return staged, errors
 
 
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _write_chunk(*, rows: list[tuple], job: ConsentImport, default_time: datetime) -> Counts:
-    """COPY the rows into a temporary table, then two set-based statements. One transaction."""
+def _write_chunk(
+    *, rows: list[tuple], job: ConsentImport, default_time: datetime, progress: dict
+) -> Counts:
+    """COPY the rows into a temporary table, then two set-based statements, and the job's
+    progress (`progress`: its fields, this chunk's figures added) in the same transaction: what
+    the job row says was done is exactly what is committed, so a killed job resumes from it."""
     counts = Counts()
-    if not rows:
-        return counts
-    contact_t = Contact._meta.db_table
-    event_t = ConsentEvent._meta.db_table
-    state_t = ConsentState._meta.db_table
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        # A crash can lose the last few chunks, but never a chunk without the ones before it
-        # (the log is sequential), and re-running the job re-applies exactly what is missing.
-        cursor.execute("SET LOCAL synchronous_commit TO off")
-        cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
-            " row integer, phone text, name text, category text, kind text, source text,"
-            " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-            " ip_address text, user_agent text, channel text, dedupe_key text,"
-            " new_contact boolean)"
-            " ON COMMIT DELETE ROWS"
-        )
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(
-            f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(STAGING_TYPES)
-            write = copy.write_row
-            for item in rows:
-                write(item)
-        cursor.execute(
-            f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
-            f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
-            f" SELECT phone, '', name, %s FROM consent_import_rows WHERE new_contact"
-            f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
-            f" SELECT count(*) FROM new",
-            [now],
-        )
-        counts.contacts = cursor.fetchone()[0]
-        # The state follows the newest event (ties: the later row); an older one changes nothing.
-        cursor.execute(
-            f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
-            f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
-            f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
-            f"  occurred_at, recorded_at, dedupe_key)"
-            f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
-            f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
-            f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
-            f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
-            f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
-            f" ON CONFLICT (dedupe_key) DO NOTHING"
-            f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
-            f" states AS ("
-            f" INSERT INTO {state_t} (contact_id, category, status, updated_at)"
-            f" SELECT DISTINCT ON (contact_id, category) contact_id, category,"
-            f"  CASE kind WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END, occurred_at"
-            f" FROM ins ORDER BY contact_id, category, occurred_at DESC, row DESC"
-            f" ON CONFLICT (contact_id, category) DO UPDATE"
-            f"  SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
-            f"  WHERE {state_t}.updated_at <= EXCLUDED.updated_at"
-            f" RETURNING 1)"
-            f" SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM states)",
-            {
-                "actor": job.actor_label,
-                "job": job.pk,
-                "default_time": default_time,
-                "now": now,
-            },
-        )
-        counts.created = cursor.fetchone()[0]
-        counts.unchanged = len(rows) - counts.created
-        if connection.in_atomic_block and connection.savepoint_ids:
-            # inside a caller's transaction the commit that empties the table is not ours
-            cursor.execute("DELETE FROM consent_import_rows")
+        if rows:
+            counts = _insert_rows(cursor, rows, job, default_time, now)
+            counts.unchanged = len(rows) - counts.created
+        fields = {
+            **progress,
+            "events_created": progress["events_created"] + counts.created,
+            "events_unchanged": progress["events_unchanged"] + counts.unchanged,
+            "contacts_created": progress["contacts_created"] + counts.contacts,
+            "progress_at": now,
+        }
+        ConsentImport.objects.filter(pk=job.pk).update(**fields)
     return counts
 
 
-def _progress(job: ConsentImport, counts: Counts, bytes_done: int) -> None:
-    job.bytes_done = bytes_done
-    job.rows_done = counts.rows
-    job.rows_valid = counts.valid
-    job.rows_invalid = counts.invalid
-    job.events_created = counts.created
-    job.events_unchanged = counts.unchanged
-    job.contacts_created = counts.contacts
-    job.save(
-        update_fields=[
-            "bytes_done",
-            "rows_done",
-            "rows_valid",
-            "rows_invalid",
-            "events_created",
-            "events_unchanged",
-            "contacts_created",
-        ]
+def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
+    counts = Counts()
+    contact_t = Contact._meta.db_table
+    event_t = ConsentEvent._meta.db_table
+    state_t = ConsentState._meta.db_table
+    # A crash of the database can lose the last few chunks, but never a chunk without the ones
+    # before it (the log is sequential), and the job's progress is lost with its chunk.
+    cursor.execute("SET LOCAL synchronous_commit TO off")
+    cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
+        " row integer, phone text, name text, category text, kind text, source text,"
+        " occurred_at timestamptz, wording text, wording_version text, page_url text,"
+        " ip_address text, user_agent text, channel text, when_key text)"
+        " ON COMMIT DELETE ROWS"
     )
+    raw = cursor.cursor  # psycopg's own cursor, for COPY
+    with raw.copy(
+        f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(STAGING_TYPES)
+        write = copy.write_row
+        for item in rows:
+            write(item)
+    # a new contact takes the name of its number's first row (earlier chunks came first)
+    cursor.execute(
+        f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
+        f" SELECT DISTINCT ON (phone) phone, '', name, %s::timestamptz"
+        f" FROM consent_import_rows ORDER BY phone, row"
+        f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
+        f" SELECT count(*) FROM new",
+        [now],
+    )
+    counts.contacts = cursor.fetchone()[0]
+    # The state follows the newest event (ties: the later row); an older one changes nothing.
+    cursor.execute(
+        f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
+        f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
+        f"  occurred_at, recorded_at, dedupe_key)"
+        f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
+        f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
+        f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
+        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, {_DEDUPE_KEY_SQL}"
+        f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
+        f" ON CONFLICT (dedupe_key) DO NOTHING"
+        f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
+        f" states AS ("
+        f" INSERT INTO {state_t} (contact_id, category, status, updated_at)"
+        f" SELECT DISTINCT ON (contact_id, category) contact_id, category,"
+        f"  CASE kind WHEN 'opt_in' THEN 'opted_in' ELSE 'opted_out' END, occurred_at"
+        f" FROM ins ORDER BY contact_id, category, occurred_at DESC, row DESC"
+        f" ON CONFLICT (contact_id, category) DO UPDATE"
+        f"  SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at"
+        f"  WHERE {state_t}.updated_at <= EXCLUDED.updated_at"
+        f" RETURNING 1)"
+        f" SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM states)",
+        {
+            "actor": job.actor_label,
+            "job": job.pk,
+            "default_time": default_time,
+            "now": now,
+        },
+    )
+    counts.created = cursor.fetchone()[0]
+    if connection.in_atomic_block and connection.savepoint_ids:
+        # inside a caller's transaction the commit that empties the table is not ours
+        cursor.execute("DELETE FROM consent_import_rows")
+    return counts
+
+
+def _progress_fields(seen: Counts, written: Counts, bytes_done: int) -> dict:
+    return {
+        "bytes_done": bytes_done,
+        "rows_done": seen.rows,
+        "rows_valid": seen.valid,
+        "rows_invalid": seen.invalid,
+        "events_created": written.created,
+        "events_unchanged": written.unchanged,
+        "contacts_created": written.contacts,
+    }
 
 
 class _Writer:
-    """Applies the chunks. Outside a transaction (the Celery job) it works in WRITER_LANES
-    threads, each with a connection of its own, so the database writes while the next chunk is
-    parsed. Rows are split between the lanes by phone number: every row of a number goes
-    through the same lane, in file order, so the lanes never touch the same contact, state or
-    history row (no lock waits, no deadlocks) and "the newest event decides" holds per lane.
-    Inside a transaction (tests, a caller's transaction) it writes inline, in that transaction.
+    """Applies the chunks in file order, each with the job's progress in its transaction.
+
+    Outside a transaction (the Celery job) it works in a thread with a connection of its own,
+    so the database writes a chunk while the next one is parsed. Inside a transaction (tests, a
+    caller's transaction) it writes inline, in that transaction.
     """
 
-    def __init__(self, *, job: ConsentImport, client) -> None:
+    def __init__(self, *, job: ConsentImport, client, written: Counts) -> None:
         self.job = job
-        self.written = Counts()
+        self.written = replace(written)  # what this job wrote so far, before this run too
         self.error: BaseException | None = None
         self.threaded = not connection.in_atomic_block
-        self.lanes = WRITER_LANES if self.threaded else 1
-        self.lock = threading.Lock()
-        self.queues: list[queue.Queue] = []
-        self.threads: list[threading.Thread] = []
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.thread: threading.Thread | None = None
         if self.threaded:
-            for lane in range(self.lanes):
-                lane_queue: queue.Queue = queue.Queue(maxsize=2)
-                thread = threading.Thread(
-                    target=self._loop,
-                    args=(client, lane_queue, lane == 0),
-                    name=f"consent-import-{job.pk}-{lane}",
-                    daemon=True,
-                )
-                thread.start()
-                self.queues.append(lane_queue)
-                self.threads.append(thread)
+            self.thread = threading.Thread(
+                target=self._loop, args=(client,), name=f"consent-import-{job.pk}", daemon=True
+            )
+            self.thread.start()
 
-    def put(self, batches: list[list[tuple]], seen: Counts, position: int) -> None:
-        """One chunk, already split by lane (`batches[lane]`)."""
-        if not self.threaded:
-            self._write(batches[0], seen, position, report=True)
+    def put(self, rows: list[tuple], seen: Counts, position: int) -> None:
+        if self.thread is None:
+            self._write(rows, seen, position)
             return
         if self.error is not None:
             raise self.error
-        for lane_queue, batch in zip(self.queues, batches, strict=True):
-            lane_queue.put((batch, seen, position))
+        self.queue.put((rows, seen, position))
 
     def close(self) -> Counts:
-        """Wait for the chunks still queued; the database's counts."""
-        for lane_queue in self.queues:
-            lane_queue.put(None)
-        for thread in self.threads:
-            thread.join()
+        """Wait for the chunks still queued; the counts the database holds for this job."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
         if self.error is not None:
             raise self.error
         return self.written
 
-    def _write(self, batch: list[tuple], seen: Counts, position: int, report: bool) -> None:
-        written = _write_chunk(rows=batch, job=self.job, default_time=self.job.created_at)
-        with self.lock:
-            self.written.created += written.created
-            self.written.unchanged += written.unchanged
-            self.written.contacts += written.contacts
-            seen = replace(
-                seen,
-                created=self.written.created,
-                unchanged=self.written.unchanged,
-                contacts=self.written.contacts,
-            )
-        if report:  # one lane writes the progress, so it never goes backwards
-            _progress(self.job, seen, position)
+    def _write(self, rows: list[tuple], seen: Counts, position: int) -> None:
+        progress = _progress_fields(seen, self.written, position)
+        counts = _write_chunk(
+            rows=rows, job=self.job, default_time=self.job.created_at, progress=progress
+        )
+        self.written.created += counts.created
+        self.written.unchanged += counts.unchanged
+        self.written.contacts += counts.contacts
 
-    def _loop(self, client, lane_queue: queue.Queue, report: bool) -> None:
+    def _loop(self, client) -> None:
         connection.set_tenant(client)
         try:
-            while (item := lane_queue.get()) is not None:
+            while (item := self.queue.get()) is not None:
                 if self.error is None:
                     try:
-                        self._write(*item, report=report)
+                        self._write(*item)
                     except BaseException as exc:  # handed to the parsing thread
                         self.error = exc
         finally:
             connection.close()
 
 
+def _job_lock(job_id: int, *, take: bool) -> bool:
+    """A session lock on the job for as long as one run applies it: a second run (a task
+    delivered again, or re-queued by the sweeper) leaves it alone. The database drops it when
+    the holder's connection ends, so a killed worker's job can be taken up again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {'pg_try_advisory_lock' if take else 'pg_advisory_unlock'}(hashtext(%s), %s)",
+            [f"consent-import:{connection.schema_name}", job_id],
+        )
+        return bool(cursor.fetchone()[0])
+
+
 def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> ConsentImport | None:
-    """Apply an uploaded import (the Celery job). Safe to run twice: a finished job is left
-    alone, an interrupted one starts over and re-applies nothing it already wrote."""
+    """Apply an uploaded import (the Celery job). Safe to run twice and at once: a finished job
+    is left alone, so is one that another run is applying, and an interrupted one resumes after
+    its last committed chunk with its counters (what it wrote before counts as its own), its
+    first `started_at` and its whole error report."""
     job = ConsentImport.objects.filter(pk=import_id).first()
-    if job is None or job.is_finished:
+    if job is None or job.is_finished or not _job_lock(job.pk, take=True):
         return job
+    try:
+        job.refresh_from_db()  # as the last holder of the lock left it
+        if job.is_finished:
+            return job
+        return _run(job, chunk_rows)
+    finally:
+        _job_lock(job.pk, take=False)
+
+
+def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
     client = current_client()
+    done = job.rows_done  # rows committed by an earlier run of this job: replayed, not written
     job.state = ImportState.RUNNING
-    job.started_at = timezone.now()
-    _progress(job, Counts(), 0)
-    job.save(update_fields=["state", "started_at"])
+    job.started_at = job.started_at or timezone.now()
+    job.progress_at = timezone.now()
+    job.save(update_fields=["state", "started_at", "progress_at"])
+    if done:
+        logger.info("consent import %s resumes after row %s", job.pk, done)
 
     counts = Counts()
     failure = ""
@@ -573,8 +624,22 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
         errors = csv.writer(report)
         errors.writerow(["row", "column", "reason"])
         try:
-            writer = _Writer(job=job, client=client)
+            writer = _Writer(
+                job=job,
+                client=client,
+                written=Counts(
+                    created=job.events_created,
+                    unchanged=job.events_unchanged,
+                    contacts=job.contacts_created,
+                ),
+            )
             try:
+                nul_free = _nul_free(job)
+                read_ahead = (
+                    _phones_read_ahead(job, client.default_region)
+                    if job.size_bytes >= READ_AHEAD_MIN_BYTES
+                    else None
+                )
                 with job.file.open("rb") as stored:
                     raw = stored.file
                     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
@@ -585,15 +650,18 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                     check = RowValidator(
                         columns=columns, region=client.default_region, now=job.started_at
                     )
-                    lanes = writer.lanes
-                    batches: list[list[tuple]] = [[] for _ in range(lanes)]
+                    check.nul_free = nul_free
+                    if read_ahead is not None:
+                        check.phone.cache, check.phone.limit = read_ahead, None
+                    batch: list[tuple] = []
                     batch_rows = 0
                     for record in reader:
                         row += 1
                         if not record or (len(record) == 1 and not record[0].strip()):
                             continue  # a blank line is not a row of data
                         counts.rows += 1
-                        batch_rows += 1
+                        # a row already written is checked again for the report, not written
+                        replayed = counts.rows <= done
                         staged, problems = check.rows(row, record)
                         if problems:
                             counts.invalid += 1
@@ -602,13 +670,16 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
                             )
                         else:
                             counts.valid += 1
-                            if staged:
-                                # every row of a number goes through the same lane
-                                batches[hash(staged[0][1]) % lanes].extend(staged)
+                            if not replayed:
+                                batch.extend(staged)
+                        if replayed:
+                            continue
+                        batch_rows += 1
                         if batch_rows >= chunk_rows:
-                            writer.put(batches, replace(counts), _position(raw))
-                            batches, batch_rows = [[] for _ in range(lanes)], 0
-                    writer.put(batches, replace(counts), _position(raw))
+                            writer.put(batch, replace(counts), _position(raw))
+                            batch, batch_rows = [], 0
+                    if batch_rows:
+                        writer.put(batch, replace(counts), _position(raw))
             finally:
                 written = writer.close()
         except UnicodeDecodeError:
@@ -631,30 +702,77 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
             written.unchanged,
             written.contacts,
         )
-        _progress(job, counts, job.size_bytes if not failure else _position(raw))
         report.seek(0)
         job.errors_file.save("errors.csv", File(report), save=False)
+    for name, value in _progress_fields(
+        counts, counts, job.size_bytes if not failure else _position(raw)
+    ).items():
+        setattr(job, name, value)
     job.state = ImportState.FAILED if failure else ImportState.DONE
     job.failure = failure
-    job.finished_at = timezone.now()
-    job.save(update_fields=["state", "failure", "finished_at", "errors_file"])
-    audit_record(
-        action="consent.import_finish",
-        actor=None,
-        client=client,
-        target=job,
-        after={
-            "state": job.state,
-            "rows": counts.rows,
-            "valid": counts.valid,
-            "invalid": counts.invalid,
-            "events_created": counts.created,
-            "events_unchanged": counts.unchanged,
-            "contacts_created": counts.contacts,
-            "failure": failure,
-        },
-    )
+    job.finished_at = job.progress_at = timezone.now()
+    with transaction.atomic():
+        job.save(
+            update_fields=[
+                *_progress_fields(counts, counts, 0),
+                *("state", "failure", "finished_at", "progress_at", "errors_file"),
+            ]
+        )
+        audit_record(
+            action="consent.import_finish",
+            actor=None,
+            client=client,
+            target=job,
+            after={
+                "state": job.state,
+                "rows": counts.rows,
+                "valid": counts.valid,
+                "invalid": counts.invalid,
+                "events_created": counts.created,
+                "events_unchanged": counts.unchanged,
+                "contacts_created": counts.contacts,
+                "failure": failure,
+                "started_at": job.started_at.isoformat(),
+                "resumed_after_row": done,
+            },
+        )
     return job
+
+
+def _phones_read_ahead(job: ConsentImport, region: str | None) -> dict[str, str] | None:
+    """A big file's distinct numbers, parsed before its rows are read (`PhoneReader.read_ahead`):
+    one quick pass of the CSV reader collects them. None when there are too many to keep, or
+    the file cannot be read (the main pass reports why, at its row)."""
+    texts: set[str] = {""}
+    with job.file.open("rb") as stored:
+        text = io.TextIOWrapper(stored.file, encoding="utf-8-sig", newline="")
+        try:
+            first_line = text.readline()
+            columns = header_columns(first_line)
+            if "phone" not in columns:
+                return None
+            at = columns.index("phone")
+            for record in csv.reader(text, delimiter=delimiter_of(first_line)):
+                if len(record) > at:
+                    texts.add(raw_phone(record[at]))
+                    if len(texts) > READ_AHEAD_MAX_NUMBERS:
+                        return None
+        except (UnicodeDecodeError, csv.Error):
+            return None
+        finally:
+            text.detach()
+    reader = PhoneReader(region)
+    reader.read_ahead(sorted(texts))
+    return reader.cache
+
+
+def _nul_free(job: ConsentImport) -> bool:
+    """Whether the stored file holds no NUL byte (then no row needs the per-row check)."""
+    with job.file.open("rb") as stored:
+        while block := stored.read(16 * 1024 * 1024):
+            if b"\x00" in block:
+                return False
+    return True
 
 
 def _position(raw) -> int:
@@ -743,4 +861,53 @@ def import_preview(
         invalid=invalid,
         errors=errors[:PREVIEW_ERRORS_SHOWN],
         complete=complete,
+    )
+
+
+# --- Faults -----------------------------------------------------------------------------------
+
+
+def consent_imports_stale(*, schemas: list[str], now: datetime) -> list[tuple[str, int]]:
+    """(schema, job id) of every import in these clients' schemas that is queued or running
+    and has shown no progress for STALE_AFTER: its task was never sent (the broker was down at
+    upload), or the worker applying it died. One statement per SCHEMAS_PER_QUERY schemas."""
+    table = ConsentImport._meta.db_table
+    found: list[tuple[str, int]] = []
+    before = now - STALE_AFTER
+    with connection.cursor() as cursor:
+        for start in range(0, len(schemas), SCHEMAS_PER_QUERY):
+            part = schemas[start : start + SCHEMAS_PER_QUERY]
+            sql = " UNION ALL ".join(
+                f"SELECT %s, id FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
+                " WHERE state IN ('queued', 'running')"
+                " AND coalesce(progress_at, created_at) < %s"
+                for schema in part
+            )
+            cursor.execute(sql, [value for schema in part for value in (schema, before)])
+            found += [(schema, job_id) for schema, job_id in cursor.fetchall()]
+    return found
+
+
+def consent_import_requeue(*, schema: str, import_id: int, now: datetime) -> None:
+    """Send a stuck job's task again. Its progress clock is set to `now` first, so a job still
+    waiting behind others in the queue is sent once per STALE_AFTER, not at every sweep."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        ConsentImport.objects.filter(
+            pk=import_id, state__in=[ImportState.QUEUED, ImportState.RUNNING]
+        ).update(progress_at=now)
+    consent_import_queue(import_id=import_id, schema=schema)
+
+
+def consent_import_queue(*, import_id: int, schema: str | None = None) -> None:
+    """Send the job's task to the broker (in `schema`, default the connection's)."""
+    from django.conf import settings
+
+    from compliance.tasks import consent_import
+
+    consent_import.apply_async(
+        args=[import_id],
+        headers={"_schema_name": schema or connection.schema_name},
+        queue=settings.CONSENT_IMPORT_QUEUE or None,
     )

@@ -492,6 +492,9 @@ class ConsentImport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a chunk was last committed (the sweeper's clock)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -22,6 +22,7 @@ from compliance.appliers import numbers as number_state
 from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
 from portal.meta import types as meta
+from portal.meta.client import BATCH_LIMIT
 from portal.meta.errors import MetaError, MetaRateLimited
 from portal.meta.webhooks.order import superseded
 from portal.observability import current_request_id, request_id_var
@@ -58,7 +59,12 @@ class SyncResult:
 
 
 def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = None) -> SyncResult:
-    """Sync every WABA of the client whose schema the connection is in."""
+    """Sync every WABA of the client whose schema the connection is in.
+
+    Each WABA is read in one Graph call (its numbers and templates by field expansion,
+    `GraphClient.get_waba_assets`); a client with several reads them BATCH_LIMIT at a time in
+    one batch request (`get_wabas_assets`). The next batch is fetched on the fetcher's thread
+    while this one is written, so no transaction waits on Meta."""
     now = now or timezone.now()
     result = SyncResult()
     accounts = list(WhatsAppAccount.objects.all())
@@ -67,28 +73,41 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.RUNNING, started_at=now, steps_total=len(accounts) * 3, steps_done=0
         )
-    # The thread that fetches an account's templates and WABA while its numbers are written;
-    # leaving the block waits for a fetch still under way, so the caller may close the client.
+    due = []
+    for account in accounts:
+        if account.throttled_until and account.throttled_until > now:
+            result.errors.append(
+                f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
+            )
+            _progress(run, 3)
+        else:
+            due.append(account)
+    chunks = [due[i : i + BATCH_LIMIT] for i in range(0, len(due), BATCH_LIMIT)]
+    # Leaving the block waits for a fetch still under way, so the caller may close the client.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
-        for account in accounts:
-            if account.throttled_until and account.throttled_until > now:
-                result.errors.append(
-                    f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
-                )
-                _progress(run, 3)
-                continue
-            try:
-                _sync_account(graph, account, client, now, result, run, fetcher)
-            except MetaRateLimited as exc:
-                wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
-                WhatsAppAccount.objects.filter(pk=account.pk).update(
-                    throttled_until=now + timedelta(seconds=wait)
-                )
-                result.retry_after = max(result.retry_after or 0, wait)
-                result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-            except MetaError as exc:
-                result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-            result.accounts += 1
+        fetch = lambda chunk: _in_background(  # noqa: E731
+            fetcher, graph.get_wabas_assets, [a.meta_id for a in chunk]
+        )
+        upcoming = fetch(chunks[0]) if chunks else None
+        for index, chunk in enumerate(chunks):
+            fetched = upcoming.result()
+            upcoming = fetch(chunks[index + 1]) if index + 1 < len(chunks) else None
+            for account in chunk:
+                try:
+                    assets = fetched[account.meta_id]
+                    if isinstance(assets, MetaError):
+                        raise assets
+                    _sync_account(account, assets, client, now, result, run)
+                except MetaRateLimited as exc:
+                    wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
+                    WhatsAppAccount.objects.filter(pk=account.pk).update(
+                        throttled_until=now + timedelta(seconds=wait)
+                    )
+                    result.retry_after = max(result.retry_after or 0, wait)
+                    result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+                except MetaError as exc:
+                    result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+                result.accounts += 1
     if run is not None:
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.FAILED if result.errors else SyncState.DONE,
@@ -104,44 +123,29 @@ def _progress(run: SyncRun | None, steps: int = 1) -> None:
         SyncRun.objects.filter(pk=run.pk).update(steps_done=F("steps_done") + steps)
 
 
-def _sync_account(graph, account, client, now, result, run, fetcher) -> None:
-    """Meta's view of one WABA as a pipeline: the numbers are fetched first; while the
-    templates and then the WABA itself are fetched on the fetcher's thread, the numbers and
-    their health are written, then the templates. Still one Graph call in flight at a time,
-    the database work hides behind them, and no transaction waits on Meta.
+def _sync_account(account, assets: meta.WabaAssets, client, now, result, run) -> None:
+    """Meta's view of one WABA, written in three transactions: the numbers and their health,
+    the templates, then the WABA itself. When a later page of templates failed, the numbers
+    are still written and the error is raised after them (the WABA is not confirmed).
 
     A template status change reassesses the numbers again (`template_status_apply`), so
     the health written first stands unless one happened."""
-    numbers = graph.list_phone_numbers(account.meta_id)
-    _progress(run)
-    templates_call: Future = Future()
-    waba_call = _in_background(
-        fetcher, _fetch_templates_then_waba, graph, account.meta_id, templates_call
-    )
+    numbers = list(assets.numbers)
     with transaction.atomic():
         synced = _sync_numbers(account, numbers, client, now)
         services.numbers_reassess(account=account, numbers=synced, now=now, client=client)
     result.numbers += len(numbers)
-    templates = templates_call.result()  # Meta's error, if any, is raised here
     _progress(run)
+    if assets.templates_error is not None:
+        raise assets.templates_error
+    templates = list(assets.templates)
     with transaction.atomic():
         templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
     result.templates += len(templates)
-    info, usage = waba_call.result()
     _progress(run)
     with transaction.atomic():
-        _sync_waba(account, info, usage, now)
-
-
-def _fetch_templates_then_waba(graph, waba_id: str, templates: Future) -> tuple:
-    """The templates (handed over as soon as they arrive), then the WABA and the usage Meta
-    reported; nothing more once a call fails."""
-    try:
-        templates.set_result(graph.list_templates(waba_id))
-    except BaseException as exc:
-        templates.set_exception(exc)
-        raise
-    return graph.get_waba(waba_id), graph.usage(waba_id)
+        _sync_waba(account, assets.waba, assets.usage, now)
+    _progress(run)
 
 
 def _in_background(fetcher: ThreadPoolExecutor, call: Callable[..., Any], *args: Any) -> Future:

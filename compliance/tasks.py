@@ -72,3 +72,18 @@ def consent_import(import_id: int) -> dict:
     if job is None:
         return {"import": import_id, "state": "missing"}
     return {"import": job.pk, "state": job.state, "rows": job.rows_done}
+
+
+@app.task(name="compliance.tasks.consent_import_sweep")
+def consent_import_sweep() -> int:
+    """Beat entry point: send again every consent import that is queued or running with no
+    progress for a while (broker down at upload, worker killed); a job still being applied is
+    left to its run (`consent_import_run` takes a lock)."""
+    from compliance.imports import consent_import_requeue, consent_imports_stale
+    from tenants.selectors import active_client_schemas
+
+    now = timezone.now()
+    stale = consent_imports_stale(schemas=active_client_schemas(), now=now)
+    for schema, import_id in stale:
+        consent_import_requeue(schema=schema, import_id=import_id, now=now)
+    return len(stale)

@@ -27,6 +27,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,6 +62,7 @@ from portal.meta.types import (
     TemplateInfo,
     TemplateStatus,
     ThroughputLevel,
+    WabaAssets,
     WabaInfo,
 )
 
@@ -81,6 +83,10 @@ TEMPLATE_FIELDS = (
 )
 BUC_HEADER = "X-Business-Use-Case-Usage"
 DEFAULT_PAGE_SIZE = 100
+BATCH_LIMIT = 50  # requests in one Graph batch request
+DEFAULT_MAX_IN_FLIGHT = 4  # calls one client has under way at once
+# Past this share (percent) of any use case's limit, one call at a time.
+BUSY_USAGE_PERCENT = 75
 
 _DEFAULTS = {
     "META_GRAPH_URL": "https://graph.facebook.com",
@@ -88,6 +94,7 @@ _DEFAULTS = {
     "META_HTTP_TIMEOUT": 10.0,
     "META_MAX_RETRIES": 5,
     "META_MAX_BACKOFF_SECONDS": 30.0,
+    "META_MAX_IN_FLIGHT": DEFAULT_MAX_IN_FLIGHT,
 }
 
 
@@ -292,8 +299,9 @@ def _category_token(category: TemplateCategory) -> str:
 
 
 class GraphClient:
-    """Meta's Graph API for one system-user token. One call at a time: a task may hand it to
-    another thread while it waits (the sync does), never use it from two at once."""
+    """Meta's Graph API for one system-user token. A task may hand it to another thread while it
+    waits (the sync does); the client itself has at most `max_in_flight` calls under way at
+    once (`get_wabas_assets`), fewer when Meta's usage header says the WABA is busy."""
 
     def __init__(
         self,
@@ -309,6 +317,7 @@ class GraphClient:
         rng: random.Random | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         backoff_base: float = 1.0,
+        max_in_flight: int | None = None,
     ) -> None:
         if not token:
             raise ValueError("GraphClient needs a token.")
@@ -324,6 +333,9 @@ class GraphClient:
         self.page_size = page_size
         self.backoff_base = backoff_base
         self._token = token  # for the upload step's own Authorization scheme; never shown
+        self.max_in_flight = max(
+            1, int(max_in_flight if max_in_flight is not None else _setting("META_MAX_IN_FLIGHT"))
+        )
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._usage: dict[str, list[BusinessUseCaseUsage]] = {}
@@ -372,6 +384,120 @@ class GraphClient:
 
     def get_template(self, template_id: str) -> TemplateInfo:
         return parse_template(self._get(str(template_id), {"fields": TEMPLATE_FIELDS}))
+
+    def get_waba_assets(self, waba_id: str) -> WabaAssets:
+        """The WABA, its numbers and its templates in one call (Graph field expansion); an
+        edge's further pages (past `page_size`) follow."""
+        return self._assets(str(waba_id), self._get(str(waba_id), self._assets_params()))
+
+    def get_wabas_assets(self, waba_ids: list[str]) -> dict[str, WabaAssets | MetaError]:
+        """`get_waba_assets` for several WABAs: one batch request per BATCH_LIMIT of them (a
+        plain GET for one), then the edges' further pages and the retries of failed ones, at
+        most `allowed_in_flight()` at once. Each WABA's result, or the MetaError it ended with."""
+        ids = [str(i) for i in waba_ids]
+        if len(ids) == 1:
+            return {ids[0]: self._or_error(self.get_waba_assets, ids[0])}
+        results: dict[str, WabaAssets | MetaError] = {}
+        params = self._assets_params()
+        for start in range(0, len(ids), BATCH_LIMIT):
+            chunk = ids[start : start + BATCH_LIMIT]
+            answers = self.batch([("GET", waba_id, params) for waba_id in chunk])
+            work = []
+            for waba_id, answer in zip(chunk, answers, strict=True):
+                if isinstance(answer, dict):
+                    work.append((self._assets, waba_id, answer))
+                elif self._retryable(answer):  # again on its own, with the client's backoff
+                    work.append((self.get_waba_assets, waba_id))
+                else:
+                    results[waba_id] = answer
+            with ThreadPoolExecutor(
+                max_workers=self.allowed_in_flight(chunk), thread_name_prefix="graph-call"
+            ) as pool:
+                futures = {item[1]: pool.submit(self._or_error, *item) for item in work}
+            results.update({waba_id: future.result() for waba_id, future in futures.items()})
+        return {waba_id: results[waba_id] for waba_id in ids}
+
+    def batch(self, requests: list[tuple[str, str, dict]]) -> list[dict | MetaError]:
+        """Graph's batch request (`POST /` with `batch=[{method, relative_url}]`, at most
+        BATCH_LIMIT): one HTTP call, each request's body or MetaError, in order. Each request
+        counts against Meta's rate limits; its usage header is read as a call's would be."""
+        if not 0 < len(requests) <= BATCH_LIMIT:
+            raise ValueError(f"A Graph batch holds 1 to {BATCH_LIMIT} requests.")
+        batch = [
+            {"method": method, "relative_url": f"{path}?{urlencode(params)}" if params else path}
+            for method, path, params in requests
+        ]
+        answers = self._request("POST", "", form={"batch": json.dumps(batch)}, expect=list)
+        results: list[dict | MetaError] = []
+        for index in range(len(requests)):
+            item = answers[index] if index < len(answers) else None
+            if not isinstance(item, dict):  # Meta answers null for a request it did not run
+                results.append(MetaTransportError("Meta did not answer this batched request"))
+                continue
+            headers = {
+                str(h.get("name", "")).lower(): h.get("value")
+                for h in item.get("headers") or ()
+                if isinstance(h, dict)
+            }
+            self._usage.update(parse_usage_header(headers.get(BUC_HEADER.lower())))
+            try:
+                body = json.loads(item.get("body") or "null")
+            except (TypeError, ValueError):
+                body = None
+            status = int(item.get("code") or 0)
+            if 200 <= status < 300 and isinstance(body, dict) and "error" not in body:
+                results.append(body)
+            else:
+                results.append(error_from_body(body, status))
+        return results
+
+    def allowed_in_flight(self, ids: list[str] | None = None) -> int:
+        """`max_in_flight`, or 1 when Meta's last usage header for any of these WABAs (all
+        seen, by default) is past BUSY_USAGE_PERCENT of a limit or asks to wait."""
+        entries = (
+            [u for key in ids for u in self._usage.get(str(key), ())]
+            if ids is not None
+            else [u for items in self._usage.values() for u in items]
+        )
+        busy = any(
+            max(u.call_count, u.total_cputime, u.total_time) >= BUSY_USAGE_PERCENT
+            or u.estimated_time_to_regain_access_minutes > 0
+            for u in entries
+        )
+        return 1 if busy else self.max_in_flight
+
+    def _assets_params(self) -> dict:
+        n = self.page_size
+        return {
+            "fields": f"{WABA_FIELDS},phone_numbers.limit({n}){{{PHONE_NUMBER_FIELDS}}},"
+            f"message_templates.limit({n}){{{TEMPLATE_FIELDS}}}"
+        }
+
+    def _assets(self, waba_id: str, data: dict) -> WabaAssets:
+        data = dict(data)
+        numbers_page = data.pop("phone_numbers", None)
+        templates_page = data.pop("message_templates", None)
+        numbers = tuple(parse_phone_number(item) for item in self._items(numbers_page))
+        templates: tuple[TemplateInfo, ...] = ()
+        templates_error = None
+        try:
+            templates = tuple(parse_template(item) for item in self._items(templates_page))
+        except MetaError as exc:
+            templates_error = exc
+        return WabaAssets(
+            waba=parse_waba(data),
+            numbers=numbers,
+            templates=templates,
+            usage=tuple(self.usage(waba_id)),
+            templates_error=templates_error,
+        )
+
+    @staticmethod
+    def _or_error(call: Callable[..., WabaAssets], *args: Any) -> WabaAssets | MetaError:
+        try:
+            return call(*args)
+        except MetaError as exc:
+            return exc
 
     def usage(self, business_or_waba_id: str) -> list[BusinessUseCaseUsage]:
         """The last `X-Business-Use-Case-Usage` entries seen for this business or WABA id."""
@@ -484,7 +610,12 @@ class GraphClient:
 
     def _paged(self, path: str, params: dict) -> Iterator[dict]:
         """Every item of a cursor-paged edge, following `paging.next` until it is absent."""
-        data = self._request("GET", path, params={**params, "limit": self.page_size})
+        return self._items(self._request("GET", path, params={**params, "limit": self.page_size}))
+
+    def _items(self, data: dict | None) -> Iterator[dict]:
+        """The items of an edge's page (an expanded edge's too) and of the pages after it."""
+        if not isinstance(data, dict):
+            return
         while True:
             for item in data.get("data") or ():
                 if isinstance(item, dict):
@@ -511,14 +642,22 @@ class GraphClient:
         json_body: dict | None = None,
         content: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> dict:
+        form: dict | None = None,
+        expect: type = dict,
+    ) -> Any:
         attempt = 0
         while True:
             error: MetaError
             server_wait: float | None = None
             try:
                 response = self._http.request(
-                    method, path, params=params, json=json_body, content=content, headers=headers
+                    method,
+                    path,
+                    params=params,
+                    json=json_body,
+                    content=content,
+                    headers=headers,
+                    data=form,
                 )
             except httpx.TransportError as exc:  # includes timeouts
                 error = MetaTransportError(f"{type(exc).__name__} talking to Meta")
@@ -531,20 +670,15 @@ class GraphClient:
                     body = response.json()
                 except ValueError:
                     body = None
-                if response.is_success and isinstance(body, dict) and "error" not in body:
+                if response.is_success and isinstance(body, expect) and "error" not in body:
                     return body
                 if response.is_success:
                     raise MetaTransportError(
-                        "Meta answered with a body that is not a JSON object",
+                        f"Meta answered with a body that is not a JSON {expect.__name__}",
                         http_status=response.status_code,
                     )
                 error = error_from_body(body, response.status_code)
-                retryable = (
-                    response.status_code >= 500
-                    or response.status_code == 429
-                    or error.code in RATE_LIMIT_CODES
-                    or error.is_transient
-                )
+                retryable = self._retryable(error)
                 server_wait = self._server_wait(response, usage)
             if not retryable:
                 raise error
@@ -567,6 +701,17 @@ class GraphClient:
             )
             self._sleep(wait)
             attempt += 1
+
+    @staticmethod
+    def _retryable(error: MetaError) -> bool:
+        status = error.http_status or 0
+        return (
+            isinstance(error, MetaTransportError)
+            or status >= 500
+            or status == 429
+            or error.code in RATE_LIMIT_CODES
+            or error.is_transient
+        )
 
     @staticmethod
     def _server_wait(

@@ -503,3 +503,16 @@ class BusinessUseCaseUsage:
     total_cputime: int
     total_time: int
     estimated_time_to_regain_access_minutes: int
+
+
+@dataclass(frozen=True)
+class WabaAssets:
+    """A WABA with its numbers and templates, read in one Graph call (field expansion) and the
+    edges' further pages. `templates_error` is set when a later page of templates failed: the
+    numbers are whole, the templates are not to be used."""
+
+    waba: WabaInfo
+    numbers: tuple[PhoneNumberInfo, ...]
+    templates: tuple[TemplateInfo, ...]
+    usage: tuple[BusinessUseCaseUsage, ...] = ()
+    templates_error: Exception | None = field(default=None, compare=False)

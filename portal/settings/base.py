@@ -212,6 +212,9 @@ META_HTTP_TIMEOUT = env_float("META_HTTP_TIMEOUT", 10.0, minimum=0.1)
 META_MAX_RETRIES = env_int("META_MAX_RETRIES", 5, minimum=0)
 # Longest wait the client accepts inside one call before raising MetaRateLimited to its caller.
 META_MAX_BACKOFF_SECONDS = env_float("META_MAX_BACKOFF_SECONDS", 30.0, minimum=0)
+# Graph calls one client (one sync task) has under way at once; one while Meta's usage header
+# reads a WABA past 75 % of a limit.
+META_MAX_IN_FLIGHT = env_int("META_MAX_IN_FLIGHT", 4, minimum=1)
 # Webhook verification: the app secret(s) signing X-Hub-Signature-256 (comma-separated for
 # rotation) and the verify token of the GET handshake. Stored encrypted once set in the admin.
 META_APP_SECRET = env_str("META_APP_SECRET", "")
@@ -265,6 +268,8 @@ CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10, minimum=0)
 # sync task more than its own queries. It may now keep one for this many tasks, and
 # portal.celery closes it as Django closes a request's: past DB_CONN_MAX_AGE, or when unusable.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000, minimum=0)
+# Consent imports may go to a queue of their own (long jobs kept apart from webhook work).
+CONSENT_IMPORT_QUEUE = env_str("CONSENT_IMPORT_QUEUE", "")
 TENANT_HOUSEKEEPING_MINUTES = env_int("TENANT_HOUSEKEEPING_MINUTES", 60, minimum=1)
 # The beat schedule lives in code. Fan-out tasks enqueue one tenant task per active client.
 CELERY_BEAT_SCHEDULE = {
@@ -275,6 +280,10 @@ CELERY_BEAT_SCHEDULE = {
     "meta-webhook-sweeper": {
         "task": "portal.meta.tasks.webhook_sweep",
         "schedule": 30,
+    },
+    "consent-import-sweeper": {
+        "task": "compliance.tasks.consent_import_sweep",
+        "schedule": 60,
     },
     "meta-fleet-sync": {
         "task": "compliance.tasks.fan_out_sync",

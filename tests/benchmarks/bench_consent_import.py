@@ -1,14 +1,16 @@
-"""Consent CSV import of 1,000,000 rows against phonenumbers alone on the same data.
+"""Consent CSV import of 1,000,000 rows against a raw PostgreSQL COPY of the same file.
 
-Target (issue 5): the import's rows/s ≥ 0.7 times the rate of phonenumbers parse + validate of every
-row's number, measured in the same run; i.e. the database part (COPY into a staging table and the
-set-based inserts) and the rest of the validation must be nearly free.
+Targets (issue 17): the import end to end ≥ 100,000 rows/s, and ≥ 0.3 x the rate of the anchor,
+measured in the same run: `COPY … FROM STDIN (FORMAT csv, HEADER)` of the very same bytes into
+a plain table with one text column per CSV column and no index (what the database alone can
+take in). The anchor is measured before and after the import and the faster used (the machine
+is shared: the better figure is the closer one to what the database can do).
 
 The file is what a client exports from its CRM: 1,000,000 rows over 250,000 people (each with
 opt-ins and opt-outs in several categories over time), numbers written with or without the
-country code, evidence columns filled, 0.5 % bad rows. The baseline parses and validates the
-number of every row (1,000,000 parses), once before the import and once after (the mean is
-used: the machine is shared); the import parses each distinct number once.
+country code, evidence columns filled, 0.5 % bad rows. The import is timed from the job's start
+to its end (the upload itself is not: it is a file copy); importing the same file again must
+change nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import time
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 PEOPLE = max(1, ROWS // 4)
 BAD_EVERY = 200  # 0.5 %
-TARGET_RATIO = 0.7
+TARGET_RATE = 100_000
+TARGET_RATIO = 0.3
 REGION = "GB"
 
 
@@ -81,21 +84,33 @@ def _write_csv(path: str, rng: random.Random) -> list[str]:
     return phones
 
 
-def _baseline(phones: list[str]) -> float:
-    """Seconds for phonenumbers parse + is_valid_number of every row's number."""
-    import phonenumbers
+def _raw_copy(path: str) -> float:
+    """Seconds for COPY of the file into an unindexed table of text columns (the anchor)."""
+    from django.db import connection
 
-    started = time.perf_counter()
-    for text in phones:
-        try:
-            parsed = phonenumbers.parse(text, REGION)
-        except phonenumbers.NumberParseException:
-            continue
-        phonenumbers.is_valid_number(parsed)
-    return time.perf_counter() - started
+    with open(path, "rb") as f:
+        header = f.readline().decode().strip().split(",")
+    columns = ", ".join(f'"{name}" text' for name in header)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_copy")
+        cursor.execute(f"CREATE TABLE bench_raw_copy ({columns})")
+        started = time.perf_counter()
+        with (
+            open(path, "rb") as f,
+            cursor.cursor.copy("COPY bench_raw_copy FROM STDIN (FORMAT csv, HEADER)") as copy,
+        ):
+            while block := f.read(1 << 20):
+                copy.write(block)
+        elapsed = time.perf_counter() - started
+        cursor.execute("SELECT count(*) FROM bench_raw_copy")
+        copied = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE bench_raw_copy")
+    if copied != ROWS:
+        raise AssertionError(f"the raw COPY took {copied} rows of {ROWS}")
+    return elapsed
 
 
-def run() -> list[tuple[str, str, str, str]]:
+def run() -> list[tuple[str, ...]]:
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
@@ -118,7 +133,8 @@ def run() -> list[tuple[str, str, str, str]]:
         path = os.path.join(media, "source.csv")
         phones = _write_csv(path, rng)
         distinct = len(set(phones))
-        baseline_s = _baseline(phones)
+        del phones
+        copy_s = _raw_copy(path)
         with schema_context(client.schema_name), open(path, "rb") as f:
             upload = SimpleUploadedFile("consents.csv", f.read(), content_type="text/csv")
             job = consent_import_create(upload=upload)
@@ -126,9 +142,6 @@ def run() -> list[tuple[str, str, str, str]]:
             started = time.perf_counter()
             job = consent_import_run(import_id=job.pk)
             import_s = time.perf_counter() - started
-            # the machine is shared: the baseline again right after, and the mean of the two
-            baseline_s = (baseline_s + _baseline(phones)) / 2
-            del phones
             events = ConsentEvent.objects.count()
             started = time.perf_counter()
             with open(path, "rb") as f:
@@ -138,29 +151,33 @@ def run() -> list[tuple[str, str, str, str]]:
             assert job.state == "done", job.failure
             assert again.events_created == 0
             assert ConsentImport.objects.count() == 2
+        copy_s = min(copy_s, _raw_copy(path))  # the machine is shared: the better of two
         connection.set_schema_to_public()
         settings.MEDIA_ROOT = media_root
-    parse_rate = ROWS / baseline_s
+    copy_rate = ROWS / copy_s
     import_rate = ROWS / import_s
-    ratio = import_rate / parse_rate
+    ratio = import_rate / copy_rate
+    anchor = f"raw COPY of the same file, unindexed: {copy_rate:,.0f} rows/s ({copy_s:.1f} s)"
     return [
         (
-            f"consent import: {ROWS:,} rows, rows/s",
+            f"consent import: {ROWS:,} rows end to end, rows/s",
             f"{import_rate:,.0f}/s ({import_s:.1f} s)",
-            f"≥ {TARGET_RATIO} x parse",
-            "yes" if ratio >= TARGET_RATIO else "NO",
+            f"≥ {TARGET_RATE:,}/s",
+            "yes" if import_rate >= TARGET_RATE else "NO",
+            anchor,
         ),
         (
-            "consent import: phonenumbers parse + validate alone, rows/s",
-            f"{parse_rate:,.0f}/s ({baseline_s:.1f} s)",
-            "—",
-            "",
+            "consent import: import rate ÷ raw COPY rate",
+            f"{ratio:.2f}",
+            f"≥ {TARGET_RATIO}",
+            "yes" if ratio >= TARGET_RATIO else "NO",
+            anchor,
         ),
-        ("consent import: import rate / parse rate", f"{ratio:.2f}", f"≥ {TARGET_RATIO}", ""),
         (
             "consent import: distinct numbers in the file (each parsed once)",
             f"{distinct:,}",
             "—",
+            "",
             "",
         ),
         (
@@ -168,11 +185,13 @@ def run() -> list[tuple[str, str, str, str]]:
             f"{job.rows_valid:,} / {job.rows_invalid:,}, {events:,}",
             "—",
             "",
+            "",
         ),
         (
             "consent import: the same file again (changes nothing)",
             f"{reimport_s:.1f} s, {again.events_created} new",
             "0 new",
             "yes" if again.events_created == 0 else "NO",
+            "",
         ),
     ]

@@ -85,7 +85,7 @@ class InFlightTransport(httpx.HTTPTransport):
                 self.in_flight -= 1
 
 
-def test_templates_and_waba_are_fetched_while_the_numbers_are_written_one_call_at_a_time(
+def test_a_waba_its_numbers_and_templates_are_read_in_one_call_on_the_fetch_thread(
     sim, acme, acme_waba
 ):
     transport = InFlightTransport()
@@ -93,26 +93,26 @@ def test_templates_and_waba_are_fetched_while_the_numbers_are_written_one_call_a
         result = run_sync(acme, graph)
 
     assert (result.numbers, result.templates, result.errors) == (2, 2, [])
-    assert transport.most_in_flight == 1  # the configured concurrency is what reaches Meta
+    assert transport.most_in_flight == 1
     main = threading.current_thread()
     assert [(path, thread is main) for path, thread in transport.calls] == [
-        ("phone_numbers", True),
-        ("message_templates", False),
-        (acme_waba.meta_id, False),
+        (acme_waba.meta_id, False)
     ]
+    assert sim.calls == 1
 
 
-def test_a_failed_templates_fetch_keeps_the_numbers_sync(sim, acme, acme_waba):
+def test_a_failed_page_of_templates_keeps_the_numbers_sync(sim, acme, acme_waba):
+    # one template a page: the second page is a call of its own, and it fails
     sim.configure(errors={"next": [{"kind": "500", "count": 5, "match": "/message_templates"}]})
 
-    with graph_for(sim, max_retries=1) as graph:
+    with graph_for(sim, max_retries=1, page_size=1) as graph:
         result = run_sync(acme, graph)
 
     assert (result.accounts, result.numbers, result.templates) == (1, 2, 0)
     assert len(result.errors) == 1
     assert result.errors[0].startswith(acme_waba.meta_id)
     with schema_context(acme.schema_name):
-        assert WhatsAppAccount.objects.get().last_confirmed_at is None  # not fetched after it
+        assert WhatsAppAccount.objects.get().last_confirmed_at is None  # not applied after it
         assert PhoneNumber.objects.filter(last_confirmed_at__isnull=False).count() == 2
         assert HealthSnapshot.objects.count() == 2  # scored, as every sync does
         assert MessageTemplate.objects.count() == 0
@@ -125,7 +125,7 @@ def test_the_background_fetch_logs_with_the_syncs_schema_and_request_id(sim, acm
         def emit(self, record):
             seen.append((record.threadName, current_schema(), current_request_id()))
 
-    sim.configure(errors={"next": [{"kind": "500", "count": 1, "match": "/message_templates"}]})
+    sim.configure(errors={"next": [{"kind": "500", "count": 1, "match": acme_waba.meta_id}]})
     client_logger = logging.getLogger("portal.meta.client")
     handler, level = AtEmit(), client_logger.level
     client_logger.addHandler(handler)
@@ -139,7 +139,7 @@ def test_the_background_fetch_logs_with_the_syncs_schema_and_request_id(sim, acm
         client_logger.removeHandler(handler)
         client_logger.setLevel(level)
 
-    assert len(seen) == 1  # the retry of the templates call
+    assert len(seen) == 1  # the retry of the WABA's read
     thread_name, schema, request_id = seen[0]
     assert thread_name.startswith("graph-fetch")
     assert (schema, request_id) == (acme.schema_name, "req-sync-1")
@@ -253,3 +253,36 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
     # (with the savepoints of its three transactions: numbers, templates, then the account)
     assert counts == [22, 20]
+
+
+def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its_own(acme, globex):
+    from compliance.services import account_link
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    for client, c in ((acme, 0), (acme, 1), (globex, 2)):
+        account_link(client=client, waba_id=waba_id_for(c), name=f"Client {c}")
+    transport = InFlightTransport()
+    with (
+        SimulatorServer(generate(3, 2, 4)) as server,
+        GraphClient(token="bench-token", base_url=server.url, transport=transport) as graph,
+    ):
+        result = run_sync(acme, graph)
+        assert (result.accounts, result.numbers, result.templates, result.errors) == (2, 4, 8, [])
+        assert [path for path, _ in transport.calls] == [""]  # POST /v24.0/: the batch
+        assert server.state.snapshot()["calls"] == 2
+        with schema_context(globex.schema_name):
+            assert PhoneNumber.objects.count() == 0
+            assert MessageTemplate.objects.count() == 0
+        assert run_sync(globex, graph).numbers == 2
+    with schema_context(acme.schema_name):
+        assert sorted(WhatsAppAccount.objects.values_list("meta_id", flat=True)) == [
+            waba_id_for(0),
+            waba_id_for(1),
+        ]
+        assert PhoneNumber.objects.count() == 4
+        assert WhatsAppAccount.objects.filter(last_confirmed_at__isnull=True).count() == 0
+    with schema_context(globex.schema_name):
+        assert PhoneNumber.objects.count() == 2
+        assert set(PhoneNumber.objects.values_list("account__meta_id", flat=True)) == {
+            waba_id_for(2)
+        }

@@ -37,7 +37,12 @@ Graph API: `GET /{version}/{waba_id}`, `GET /{version}/{waba_id}/phone_numbers`,
 segment (`/v24.0/`) is optional. `Authorization: Bearer <token>` must be one of the scenario's
 `tokens` (else code 190, HTTP 401). Lists page by cursor (`limit`, default 25;
 `paging.cursors.after`; `paging.next`, an absolute URL). Every answer carries
-`X-Business-Use-Case-Usage` keyed by the WABA concerned.
+`X-Business-Use-Case-Usage` keyed by the WABA concerned. A WABA read expands its edges as
+Graph does (`fields=id,phone_numbers.limit(5){id,status},message_templates{name}`: each a
+nested `{"data", "paging"}` first page whose `next` is the edge's own URL). `POST /{version}/`
+with `batch=[{"method", "relative_url"}]` (form field or JSON, at most 50) answers one
+`{"code", "headers", "body"}` per request; each request counts as a call (`calls`, and against
+the rate limit), the batch as one HTTP request (`requests`).
 
 Rules: a created or edited template is PENDING, then reviewed after `review_delay_seconds`
 (default 60): the template's `review_outcome`, else the first matching `review_rules` entry,

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from portal.meta.simulator import scenario as scenario_mod
 from portal.meta.simulator.common import (
@@ -40,6 +40,39 @@ from portal.meta.simulator.events import EventsMixin
 from portal.meta.simulator.templates import TemplatesMixin
 from portal.meta.simulator.uploads import UploadsMixin
 
+BATCH_LIMIT = 50  # requests in one Graph batch
+WABA_EDGES = ("phone_numbers", "message_templates")  # the edges a WABA read may expand
+
+
+def field_specs(raw: str) -> list[tuple[str, str | None, str]]:
+    """Graph's `fields` parameter → (name, limit, subfields) per top-level field:
+    "id,phone_numbers.limit(5){id,status},name" → [("id", None, ""),
+    ("phone_numbers", "5", "id,status"), ("name", None, "")]."""
+    specs, depth, start = [], 0, 0
+    parts = []
+    for index, char in enumerate(raw):
+        if char in "{(":
+            depth += 1
+        elif char in "})":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(raw[start:index])
+            start = index + 1
+    parts.append(raw[start:])
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        subfields = ""
+        if part.endswith("}") and "{" in part:
+            part, subfields = part[: part.index("{")], part[part.index("{") + 1 : -1]
+        name, *modifiers = part.split(".")
+        limit = None
+        for modifier in modifiers:
+            if modifier.startswith("limit(") and modifier.endswith(")"):
+                limit = modifier[6:-1]
+        specs.append((name.strip(), limit, subfields))
+    return specs
+
 
 class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
     """The simulated Meta: WABAs, numbers, templates, a clock, timers and a request log."""
@@ -59,7 +92,8 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
         self.wabas: dict[str, dict] = {}
         self.numbers: dict[str, dict] = {}
         self.templates: dict[str, dict] = {}
-        self.calls = 0
+        self.calls = 0  # Graph calls, each request of a batch counted (as Meta's rate limit does)
+        self.requests = 0  # HTTP requests (a batch is one)
         self.in_flight = self.most_in_flight = 0  # Graph calls being answered at once
         self.request_log: deque[dict] = deque(maxlen=10_000)
         self.webhooks: deque[dict] = deque(maxlen=10_000)  # every envelope produced
@@ -269,10 +303,38 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
 
     @staticmethod
     def _fields(query: dict, default: tuple[str, ...]) -> list[str]:
+        """The plain field names asked for (an expanded edge's name, without what it asks)."""
         raw = query.get("fields")
         if not raw:
             return list(default)
-        return [f.strip() for f in raw.split(",") if f.strip()]
+        return [spec[0] for spec in field_specs(raw)]
+
+    def _waba_edges(self, waba: dict, raw_fields: str, path: str) -> dict:
+        """Meta's field expansion on a WABA: `phone_numbers{...}` and
+        `message_templates.limit(N){...}` come back nested, each as its edge's first page
+        (`{"data": [...], "paging": {...}}`, `paging.next` the edge's own URL)."""
+        out: dict[str, Any] = {}
+        for name, limit, subfields in field_specs(raw_fields):
+            if name not in WABA_EDGES:
+                continue
+            query = {"fields": subfields} if subfields else {}
+            if limit is not None:
+                query["limit"] = limit
+            out[name] = self._edge(waba, name, query, f"{path.rstrip('/')}/{name}")
+        return out
+
+    def _edge(self, waba: dict, edge: str, query: dict, path: str) -> dict:
+        if edge == "phone_numbers":
+            fields = self._fields(query, NUMBER_DEFAULT_FIELDS)
+            items = [self._number_json(self.numbers[n], fields) for n in waba["number_ids"]]
+        else:
+            fields = self._fields(query, TEMPLATE_DEFAULT_FIELDS)
+            items = [
+                self._template_json(self.templates[t], fields)
+                for t in waba["template_ids"]
+                if self._template_matches(self.templates[t], query)
+            ]
+        return self._page(items, path, query)
 
     def _waba_json(self, waba: dict, fields: list[str]) -> dict:
         out: dict[str, Any] = {"id": waba["id"]}
@@ -418,7 +480,67 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
         """One Graph API request → (status, headers, JSON body, webhooks, transport fault).
 
         `transport fault` is an injected "drop"/"timeout" for the HTTP layer to act out.
+        `POST /` with `batch` is a batch request (`_batch`).
         """
+        with self.lock:
+            self.requests += 1
+            segments = [s for s in path.split("/") if s]
+            top = not segments or (len(segments) == 1 and _VERSION.match(segments[0]))
+            if method == "POST" and top and isinstance(body, dict) and "batch" in body:
+                return self._batch(path, body, token)
+            return self._handle_one(method, path, query, body, token)
+
+    def _batch(
+        self, path: str, body: dict, token: str | None
+    ) -> tuple[int, dict[str, str], Any, list[dict], dict | None]:
+        """Graph's batch request: `batch=[{"method", "relative_url", "body"?}]`, at most
+        BATCH_LIMIT, answered with one `{"code", "headers": [{"name", "value"}], "body": JSON
+        text}` per request, in order. Each counts as a call against the WABA's rate limit."""
+        trace = f"Asim{next(self._trace):08d}"
+        requests = body.get("batch")
+        if isinstance(requests, str):
+            try:
+                requests = json.loads(requests)
+            except ValueError:
+                requests = None
+        try:
+            if not token or token not in self.tokens:
+                raise GraphError(401, 190, "Invalid OAuth access token - Cannot parse access token")
+            if not isinstance(requests, list) or not requests:
+                raise _invalid(None, "Invalid batch", "batch must be a non-empty JSON array.")
+            if len(requests) > BATCH_LIMIT:
+                raise _invalid(
+                    None,
+                    "Too many requests in batch message",
+                    f"Maximum batch size is {BATCH_LIMIT}.",
+                )
+        except GraphError as exc:
+            return exc.http_status, exc.headers, exc.body(trace), [], None
+        version = next((s for s in path.split("/") if s), "")
+        answers, webhooks = [], []
+        for item in requests:
+            item = item if isinstance(item, dict) else {}
+            split = urlsplit("/" + str(item.get("relative_url") or "").lstrip("/"))
+            query = dict(parse_qsl(split.query, keep_blank_values=True))
+            item_path = f"/{version}{split.path}" if version else split.path
+            item_body = item.get("body") if isinstance(item.get("body"), dict) else {}
+            status, headers, data, produced, _ = self._handle_one(
+                str(item.get("method") or "GET").upper(), item_path, query, item_body, token
+            )
+            webhooks += produced
+            answers.append(
+                {
+                    "code": status,
+                    "headers": [{"name": k, "value": v} for k, v in headers.items()],
+                    "body": json.dumps(data, separators=(",", ":")),
+                }
+            )
+        headers = {"x-fb-trace-id": trace}
+        return 200, headers, answers, webhooks, None
+
+    def _handle_one(
+        self, method: str, path: str, query: dict[str, str], body: Any, token: str | None
+    ) -> tuple[int, dict[str, str], dict | None, list[dict], dict | None]:
         with self.lock:
             self.calls += 1
             trace = f"Asim{next(self._trace):08d}"
@@ -492,7 +614,9 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
             if method == "GET":
                 if object_id in self.wabas:
                     waba = self.wabas[object_id]
-                    return 200, self._waba_json(waba, self._fields(query, WABA_DEFAULT_FIELDS)), []
+                    data = self._waba_json(waba, self._fields(query, WABA_DEFAULT_FIELDS))
+                    data.update(self._waba_edges(waba, query.get("fields") or "", path))
+                    return 200, data, []
                 if object_id in self.numbers:
                     number = self.numbers[object_id]
                     fields = self._fields(query, NUMBER_DEFAULT_FIELDS)
@@ -507,20 +631,11 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
             raise _not_found(object_id)
         edge = "/".join(rest)
         if edge == "phone_numbers" and method == "GET" and object_id in self.wabas:
-            waba = self.wabas[object_id]
-            fields = self._fields(query, NUMBER_DEFAULT_FIELDS)
-            items = [self._number_json(self.numbers[n], fields) for n in waba["number_ids"]]
-            return 200, self._page(items, path, query), []
+            return 200, self._edge(self.wabas[object_id], edge, query, path), []
         if edge == "message_templates" and object_id in self.wabas:
             waba = self.wabas[object_id]
             if method == "GET":
-                fields = self._fields(query, TEMPLATE_DEFAULT_FIELDS)
-                items = [
-                    self._template_json(self.templates[t], fields)
-                    for t in waba["template_ids"]
-                    if self._template_matches(self.templates[t], query)
-                ]
-                return 200, self._page(items, path, query), []
+                return 200, self._edge(waba, edge, query, path), []
             if method == "POST":
                 return 200, self._create_template(waba, body), []
             if method == "DELETE":
@@ -573,6 +688,7 @@ class Simulator(EventsMixin, TemplatesMixin, UploadsMixin):
                         "now": self.now,
                         "start_time": self.start_time,
                         "calls": self.calls,
+                        "requests": self.requests,
                         "most_in_flight": self.most_in_flight,
                         "wabas": self.wabas,
                         "numbers": self.numbers,

@@ -1,0 +1,37 @@
+"""`make bench`'s harness (tests/benchmarks/__main__.py): ONLY= picks benchmarks by short
+name, each figure keeps its anchor, and the table has one line per figure."""
+
+import pytest
+
+from tests.benchmarks.__main__ import BENCHMARKS, as_figure, selected, short_name, table
+
+
+def test_only_picks_benchmarks_by_short_name_in_the_registered_order():
+    assert short_name("tests.benchmarks.bench_consent_import") == "consent_import"
+    assert selected([]) == BENCHMARKS
+    assert selected(["fleet_sync,bench_consent_import"]) == [
+        "tests.benchmarks.bench_fleet_sync",
+        "tests.benchmarks.bench_consent_import",
+    ]
+
+
+def test_an_unknown_benchmark_is_refused_with_the_known_names():
+    with pytest.raises(SystemExit, match="unknown benchmark nope; known: provisioning"):
+        selected(["nope"])
+
+
+def test_a_figure_keeps_its_anchor_and_a_four_field_row_has_none():
+    with_anchor = as_figure("consent_import", ("rate", "1/s", "≥ 2/s", "NO", "COPY: 9/s"))
+    assert with_anchor == {
+        "benchmark": "consent_import",
+        "metric": "rate",
+        "value": "1/s",
+        "target": "≥ 2/s",
+        "ok": "NO",
+        "anchor": "COPY: 9/s",
+    }
+    assert as_figure("linter", ("p95", "1 ms", "≤ 2 ms", "yes"))["anchor"] == ""
+    lines = table([with_anchor]).splitlines()
+    assert len(lines) == 3
+    assert lines[0].split(" | ")[0].strip() == "benchmark"
+    assert lines[2].endswith("COPY: 9/s")
