@@ -32,6 +32,8 @@ BENCHMARKS = [
     "tests.benchmarks.bench_provisioning",
     "tests.benchmarks.bench_linter",
     "tests.benchmarks.bench_webhook_intake",
+    "tests.benchmarks.bench_webhook_drain",
+    "tests.benchmarks.bench_webhook_faults",
     "tests.benchmarks.bench_fleet_sync",
     "tests.benchmarks.bench_presend",
     "tests.benchmarks.bench_appeals_inbox",

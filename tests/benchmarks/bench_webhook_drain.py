@@ -358,6 +358,7 @@ def run() -> list[tuple[str, str, str, str]]:
             f"{drain_ratio:.2f}",
             f"≥ {TARGET_DRAIN}",
             "yes" if drain_ratio >= TARGET_DRAIN else "NO",
+            f"intake under gunicorn in the same run: {intake_rate:.0f} deliveries/s",
         ),
         (
             "drain: effects exactly once (ledger rows, changes applied or late, left over)",
@@ -370,5 +371,7 @@ def run() -> list[tuple[str, str, str, str]]:
             f"{poison_p99 * 1000:.0f} / {clean_p99 * 1000:.0f} ms = {poison_ratio:.2f}",
             f"≤ {TARGET_POISON}",
             "yes" if poison_ratio <= TARGET_POISON else "NO",
+            f"the same run's {POISON_GOOD} good deliveries without poison: p99 "
+            f"{clean_p99 * 1000:.0f} ms",
         ),
     ]
