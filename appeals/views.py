@@ -19,13 +19,14 @@ from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
 from appeals.models import RecoveryItem
 from compliance.exports import csv_safe
 from compliance.models import HealthEvent
-from tenants.permissions import OPERATORS, require_role
+from tenants.actors import Actor
+from tenants.permissions import OPERATORS, Area, require_role
 
 CLIENT_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.CLIENT_ROLES]
 
 
 def _role(request: HttpRequest) -> str | None:
-    return services.actor_role(request.user, client=request.tenant)
+    return Actor.from_request(request).role_for(Area.APPEALS, client=request.tenant)
 
 
 def appeal_list(request: HttpRequest) -> HttpResponse:

@@ -36,12 +36,14 @@ from templates_review.forms import (
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from templates_review.preview import render_preview
-from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
-from tenants.views import staff_required
+from tenants.actors import Actor
+from tenants.permissions import Area
+from tenants.selectors import queue_cursor_after, queue_cursor_parse
+from tenants.views import staff_client_get, staff_required
 
 
 def _author_or_403(request: HttpRequest) -> services.Actor:
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     if actor.role not in CLIENT_AUTHORS:
         raise PermissionDenied("Your role does not allow editing templates.")
     return actor
@@ -85,7 +87,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
             "templates": templates,
             "status": status,
             "filters": StatusFilter.choices,
-            "can_author": selectors.actor_for_client_request(request).role in CLIENT_AUTHORS,
+            "can_author": Actor.from_request(request).role in CLIENT_AUTHORS,
         },
     )
 
@@ -184,7 +186,7 @@ def _detail_page(
             parameter_format=latest.parameter_format,
             components=list(latest.components),
         )
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     return render(
         request,
         "templates_review/template_detail.html",
@@ -213,7 +215,7 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
     try:
         services.template_submit(
             template=template,
-            actor=selectors.actor_for_client_request(request),
+            actor=Actor.from_request(request),
             client=request.tenant,
         )
     except services.TransitionNotAllowed as exc:
@@ -226,7 +228,7 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def template_comment(request: HttpRequest, template_id: int) -> HttpResponse:
     template = selectors.template_get(template_id=template_id)
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     if actor.role not in COMMENTERS:
         raise PermissionDenied("Your role may not comment on templates.")
     form = CommentForm(request.POST)
@@ -247,7 +249,7 @@ _REASON_OPTIONS = format_html_join(
 )
 
 
-@staff_required
+@staff_required(Area.TEMPLATE_QUEUE)
 def staff_queue(request: HttpRequest) -> HttpResponse:
     """Every client's templates awaiting the BSP, longest waiting first; the page reads only
     the public work index (one query), never a client's schema."""
@@ -262,16 +264,16 @@ def staff_queue(request: HttpRequest) -> HttpResponse:
             "items": items,
             "more": more,
             "reason_options": _REASON_OPTIONS,
-            "can_review": selectors.actor_for_staff(request.user).role in REVIEWERS,
+            "can_review": Actor.staff(request.user).role in REVIEWERS,
         },
     )
 
 
-@staff_required
+@staff_required(Area.TEMPLATE_QUEUE)
 @require_POST
 def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action: str):
-    client = get_object_or_404(clients_routable(), slug=slug)
-    actor = selectors.actor_for_staff(request.user)
+    client = staff_client_get(request, slug, Area.TEMPLATE_QUEUE)
+    actor = Actor.staff(request.user)
     with schema_context(client.schema_name):
         template = get_object_or_404(MessageTemplate, pk=template_id)
         try:

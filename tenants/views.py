@@ -10,27 +10,44 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenants import selectors, services
+from tenants.actors import Actor
 from tenants.forms import ClientCreateForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
+from tenants.permissions import Area
 
 
-def staff_required(view):
-    """BSP staff only; others get a 403, anonymous users the login page."""
+def staff_required(area: Area):
+    """BSP staff whose role reaches `area` (tenants.permissions.STAFF_AREAS); others get a 403,
+    anonymous users the login page. Views naming a client check it with `staff_client_get`."""
 
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("BSP staff only.")
-        return view(request, *args, **kwargs)
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            actor = Actor.staff(request.user) if request.user.is_staff else None
+            if actor is None or not actor.may(area):
+                raise PermissionDenied("Your staff role does not reach this part of the portal.")
+            request.actor = actor
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+def staff_client_get(request: HttpRequest, slug: str, area: Area) -> Client:
+    """The client a staff page names, if the signed-in staff member's role reaches `area` of it
+    (an account manager: their own clients only); else a 404, as for a client that is not."""
+    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    if not Actor.staff(request.user).may(area, client=client):
+        raise Http404("No such client.")
+    return client
 
 
 def client_url(request: HttpRequest, client: Client, path: str = "/") -> str:
@@ -104,7 +121,7 @@ def handoff(request: HttpRequest) -> HttpResponse:
     return redirect(next_url)
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_console(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     clients = selectors.clients_for_staff_console(search=search)
@@ -112,7 +129,7 @@ def staff_console(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"clients": clients, "q": search})
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_client_create(request: HttpRequest) -> HttpResponse:
     form = ClientCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -126,7 +143,7 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/client_create.html", {"form": form})
 
 
-@staff_required
+@staff_required(Area.FLEET)
 def staff_fleet(request: HttpRequest) -> HttpResponse:
     """Every client's numbers, riskiest first: one indexed query on the public work index."""
     band = request.GET.get("band", "")
@@ -140,11 +157,11 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_link_waba(request: HttpRequest, slug: str) -> HttpResponse:
     from compliance.services import account_link
 
-    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    client = staff_client_get(request, slug, Area.CLIENTS)
     form = LinkWabaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

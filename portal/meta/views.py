@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from portal.meta import credentials, services
 from portal.meta.models import ChangeState, WebhookChange
 from portal.meta.signatures import HEADER, verify
+from tenants.permissions import Area
 from tenants.views import staff_required
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta batches up to 3 MB (Django's own cap is 2.5 MB)
@@ -53,7 +54,7 @@ def _handshake(request: HttpRequest) -> HttpResponse:
     return HttpResponse("Verification failed.", status=403, content_type="text/plain")
 
 
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhooks(request: HttpRequest) -> HttpResponse:
     """Changes staff must look at: unroutable (unknown WABA, unhandled field) or failed."""
     state = request.GET.get("state", ChangeState.UNROUTABLE)
@@ -68,7 +69,7 @@ def staff_webhooks(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhook_retry(request: HttpRequest, change_id: int) -> HttpResponse:
     change = get_object_or_404(WebhookChange, pk=change_id)
     if services.webhook_change_retry(change=change, actor=request.user) == "applied":
