@@ -11,6 +11,7 @@ from tenants.actors import Actor
 from tenants.models import Client
 from tenants.permissions import Area
 from tests.factories.appeals import AppealTicketFactory
+from tests.people import make_account_manager
 
 STAFF = ["staff_reviewer", "staff_appeals", "staff_manager", "staff_super"]
 
@@ -39,8 +40,7 @@ PAGES = {
 
 
 def _manage(client: Client, user) -> None:
-    Client.objects.filter(pk=client.pk).update(account_manager=user)
-    client.account_manager_id = user.pk
+    make_account_manager(user, client)
 
 
 @pytest.mark.parametrize("person", STAFF)
