@@ -109,8 +109,14 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
     form = TemplateEditorForm(
         request.POST or None, initial=initial, accounts=accounts, at_meta=at_meta
     )
+    lint = _lint_context(form.data if form.is_bound else {**form.initial, **initial})
+    if not form.is_bound and template is None:
+        # A new template's empty fields are not errors: the checks start with the first input.
+        lint |= {"findings": [], "errors": 0, "not_started": True}
     if not accounts:
         form.add_error(None, "Your BSP has not linked a WhatsApp account to this client yet.")
+    elif request.method == "POST" and form.is_valid() and lint["errors"]:
+        form.add_error(None, _fix_first(lint["errors"]))
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         content = {key: data[key] for key in ("name", "language", "category", "parameter_format")}
@@ -129,16 +135,18 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
         else:
             messages.success(request, "Draft saved.")
             return redirect("template-detail", template.pk)
-    lint_source = form.data if form.is_bound else {**form.initial, **initial}
     return render(
         request,
         "templates_review/template_editor.html",
-        {
-            "form": form,
-            "template": template,
-            "loses_parts": loses_parts,
-            **_lint_context(lint_source),
-        },
+        {"form": form, "template": template, "loses_parts": loses_parts, **lint},
+        status=400 if form.is_bound else 200,
+    )
+
+
+def _fix_first(errors: int) -> str:
+    return (
+        f"Fix the {errors} error{'s' if errors != 1 else ''} the checks found first: "
+        "Meta rejects a template with any of them."
     )
 
 
@@ -220,6 +228,8 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
         )
     except services.TransitionNotAllowed as exc:
         messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, "Submitted: your BSP reviews it before it goes to Meta.")
     return redirect("template-detail", template.pk)
@@ -253,6 +263,12 @@ _REASON_OPTIONS = format_html_join(
 def staff_queue(request: HttpRequest) -> HttpResponse:
     """Every client's templates awaiting the BSP, longest waiting first; the page reads only
     the public work index (one query), never a client's schema."""
+    return _queue_page(request)
+
+
+def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int = 200):
+    """The queue; after a refused decision `kept` holds the item's typed reason and comment
+    and the form's errors, shown on that item."""
     items = selectors.review_queue(after=queue_cursor_parse(request.GET.get("after")))
     for item in items:
         item.waiting_since = datetime.fromtimestamp(item.sort_key, UTC)
@@ -265,7 +281,11 @@ def staff_queue(request: HttpRequest) -> HttpResponse:
             "more": more,
             "reason_options": _REASON_OPTIONS,
             "can_review": Actor.staff(request.user).role in REVIEWERS,
+            "kept": kept,
+            "reasons": ReviewReason.choices,
+            "comment_max": DecisionForm.base_fields["comment"].max_length,
         },
+        status=status,
     )
 
 
@@ -290,9 +310,16 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
                 messages.success(request, f"{template.name} approved; it is on its way to Meta.")
             elif action in ("request_changes", "reject"):
                 form = DecisionForm(request.POST)
-                if not form.is_valid():
-                    messages.error(request, "Choose a reason.")
-                    return redirect("staff-template-queue")
+                if not form.is_valid():  # the queue again, with the reason and what was typed
+                    kept = {
+                        "slug": slug,
+                        "object_id": str(template_id),
+                        "reason": request.POST.get("reason", ""),
+                        "comment": request.POST.get("comment", ""),
+                        "errors": (["Choose a reason."] if "reason" in form.errors else [])
+                        + list(form.errors.get("comment", [])),
+                    }
+                    return _queue_page(request, kept=kept, status=400)
                 decide = (
                     services.template_request_changes
                     if action == "request_changes"
