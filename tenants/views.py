@@ -10,7 +10,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -56,6 +62,14 @@ def client_url(request: HttpRequest, client: Client, path: str = "/") -> str:
     default_port = "443" if request.is_secure() else "80"
     suffix = "" if port in ("", default_port) else f":{port}"
     return f"{request.scheme}://{services.client_host(client)}{suffix}{path}"
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on a first visit (and pages without our layout, like the
+    admin, link none): send them to ours instead of a 404."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
 
 
 class LoginView(auth_views.LoginView):
