@@ -50,7 +50,7 @@ def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
     snapshots = list(
         HealthSnapshot.objects.filter(number=number, taken_at__gte=start)
         .order_by("taken_at")
-        .values_list("taken_at", "score")
+        .values_list("taken_at", "score", "quality", "messaging_limit")
     )
     events = list(selectors.events_for_number(number=number)[:50])
     return render(
