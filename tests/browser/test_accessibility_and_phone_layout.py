@@ -165,6 +165,13 @@ def _sign_in(page, base: str, email: str) -> None:
     page.wait_for_load_state()
 
 
+# The innermost elements sticking out on the right (to say what makes a page scroll sideways).
+WIDEST = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+            && ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
+  .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 def _audit(page, base: str, paths: list[str], width: int) -> dict:
     """Open each page; collect what is wrong with it (empty when nothing is)."""
     from axe_playwright_python.sync_playwright import Axe
@@ -187,7 +194,7 @@ def _audit(page, base: str, paths: list[str], width: int) -> dict:
         if width <= 390:
             scroll = page.evaluate("document.documentElement.scrollWidth")
             if scroll > width:
-                found.append(f"scrolls sideways: {scroll}px wide")
+                found.append(f"scrolls sideways: {scroll}px wide, by {page.evaluate(WIDEST)}")
         for violation in axe.run(page).response["violations"]:
             if violation["impact"] in SERIOUS:
                 targets = [n["target"] for n in violation["nodes"]][:3]
