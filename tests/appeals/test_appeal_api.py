@@ -1,7 +1,10 @@
 """The appeals API: list, create (from scratch and from an alert), detail, messages,
 transitions; wrong-tenant and wrong-role cases change nothing."""
 
+from datetime import UTC, timedelta
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from appeals.models import AppealMessage, AppealTicket
@@ -43,17 +46,19 @@ def test_create_list_and_detail(api, acme, acme_waba, acme_agent):
 
 
 def test_create_from_an_enforcement_event(api, acme, acme_waba, acme_owner):
+    # Relative to now: a fixed date stopped working once the clock passed it.
+    ends = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
     with schema_context(acme.schema_name):
         event = health_event_record(
             kind=EventKind.RESTRICTION,
             severity=Severity.CRITICAL,
-            title="Account restricted: business initiated messaging until 2026-11-27",
+            title=f"Account restricted: business initiated messaging until {ends:%Y-%m-%d}",
             key="api-restriction",
             source=EventSource.WEBHOOK,
             account=acme_waba,
             data={
                 "restriction_type": "BUSINESS_INITIATED_MESSAGING",
-                "expires_at": "2026-11-27T10:00:00+00:00",
+                "expires_at": ends.isoformat(),
             },
         )
     body = api(acme, user=acme_owner).post("/api/v1/appeals/", {"event": event.pk}, format="json")
@@ -63,7 +68,7 @@ def test_create_from_an_enforcement_event(api, acme, acme_waba, acme_owner):
     assert (data["subject_kind"], data["block_type"], data["block_ends_at"]) == (
         "waba",
         "template_block",
-        "2026-11-27T10:00:00Z",
+        ends.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     assert data["missing_answers"] == ["api_uses", "consent_process", "improvement_plan"]
 

@@ -166,10 +166,14 @@ def _sign_in(page, base: str, email: str) -> None:
 
 
 # The innermost elements sticking out on the right (to say what makes a page scroll sideways).
-WIDEST = """[...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
-            && ![...e.children].some(c => c.getBoundingClientRect().right > document.documentElement.clientWidth + 1))
-  .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+WIDEST = """(() => {
+  const edge = document.documentElement.clientWidth + 1;
+  const out = e => e.getBoundingClientRect().right > edge;
+  return [...document.querySelectorAll('body *')]
+    .filter(e => out(e) && ![...e.children].some(out))
+    .slice(0, 3)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+})()"""
 
 
 def _audit(page, base: str, paths: list[str], width: int) -> dict:

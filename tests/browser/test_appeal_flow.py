@@ -30,6 +30,11 @@ def appeal_client():
     owner = f"owner@{slug}.example"
 
     def create():
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        ends = timezone.now() + timedelta(days=7)  # relative: a fixed date goes stale
         client = client_create(
             name="Appeal Browser Co", slug=slug, owner_email=owner, owner_password=PASSWORD
         )
@@ -38,14 +43,14 @@ def appeal_client():
             health_event_record(
                 kind=EventKind.RESTRICTION,
                 severity=Severity.CRITICAL,
-                title="Account restricted: customer initiated messaging until 2026-12-01 10:00 UTC",
+                title="Account restricted: customer initiated messaging for 7 days",
                 detail="Meta blocked all sending for 7 days.",
                 key=f"browser-{slug}",
                 source=EventSource.WEBHOOK,
                 account=account,
                 data={
                     "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
-                    "expires_at": "2026-12-01T10:00:00+00:00",
+                    "expires_at": ends.isoformat(),
                 },
             )
         return client
