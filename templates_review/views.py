@@ -143,6 +143,17 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
     )
 
 
+def _lint_errors_of(content) -> int:
+    """Error-level findings of a stored revision (or template)."""
+    return _lint_components(
+        name=content.name,
+        language=content.language,
+        category=content.category,
+        parameter_format=content.parameter_format,
+        components=list(content.components),
+    )["errors"]
+
+
 def _fix_first(errors: int) -> str:
     return (
         f"Fix the {errors} error{'s' if errors != 1 else ''} the checks found first: "
@@ -220,12 +231,16 @@ def _detail_page(
 @require_POST
 def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
     template = selectors.template_get(template_id=template_id)
+    actor = Actor.from_request(request)
+    latest = selectors.latest_revision(template)
+    errors = _lint_errors_of(latest or template) if actor.role in CLIENT_AUTHORS else 0
     try:
-        services.template_submit(
-            template=template,
-            actor=Actor.from_request(request),
-            client=request.tenant,
-        )
+        if errors:  # after the role check: nobody learns of findings they may not act on
+            raise ValidationError(
+                f"Fix the {errors} error{'s' if errors != 1 else ''} the checks found before "
+                "submitting: Meta rejects a template with any of them."
+            )
+        services.template_submit(template=template, actor=actor, client=request.tenant)
     except services.TransitionNotAllowed as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:

@@ -161,32 +161,10 @@ def template_edit(
     return locked
 
 
-def _refuse_lint_errors(template: MessageTemplate) -> None:
-    from templates_review.linter import Severity, lint_template
-
-    content = _latest_revision(template) or template
-    errors = sum(
-        finding.severity == Severity.ERROR
-        for finding in lint_template(
-            name=content.name,
-            language=content.language,
-            category=str(content.category).upper(),
-            components=list(content.components),
-            parameter_format=content.parameter_format,
-        )
-    )
-    if errors:
-        raise ValidationError(
-            f"Fix the {errors} error{'s' if errors != 1 else ''} the checks found before "
-            "submitting: Meta rejects a template with any of them."
-        )
-
-
 def template_submit(
     *, template: MessageTemplate, actor: Actor, client: Client | None = None
 ) -> MessageTemplate:
-    """Hand the latest revision to the BSP's reviewers: the template joins the staff queue.
-    A revision with lint errors (Meta's hard rules) is refused with a ValidationError."""
+    """Hand the latest revision to the BSP's reviewers: the template joins the staff queue."""
     client = _client(client)
     with transaction.atomic():
         locked = _lock(template)
@@ -194,7 +172,6 @@ def template_submit(
         locked.review_state = transition_check(
             action=ReviewAction.SUBMIT, state=before, role=actor.role
         )
-        _refuse_lint_errors(locked)
         locked.submitted_at = timezone.now()
         locked.updated_at = locked.submitted_at
         locked.send_error = ""
