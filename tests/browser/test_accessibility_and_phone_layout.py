@@ -270,3 +270,30 @@ def test_a_reviewer_sees_only_the_template_queue_in_the_staff_menu(live_portal, 
     page.goto(live_portal.format(host="localhost") + "/staff/appeals/")
     assert page.locator("h1").inner_text() == "Not allowed"
     context.close()
+
+
+@pytest.mark.parametrize("who", ["client", "staff"])
+def test_appeal_facts_and_answers_are_not_cut_off_on_a_desktop(
+    live_portal, browser, a11y_client, who
+):
+    """Defect 6: in 16rem cards the labels took the width: WABA names and dates were cut off and
+    the guided answers wrapped a word per line."""
+    client, owner, ids = a11y_client
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    if who == "client":
+        base = live_portal.format(host=f"{client.slug}.localhost")
+        _sign_in(page, base, owner)
+        page.goto(base + f"/appeals/{ids['appeal']}/")
+    else:
+        base = live_portal.format(host="localhost")
+        _sign_in(page, base, STAFF["staff_super"][0])
+        page.goto(base + f"/staff/appeals/{client.slug}/{ids['appeal']}/")
+
+    values = page.locator(".facts dd").evaluate_all(
+        "els => els.map(e => [e.scrollWidth - e.clientWidth, e.getBoundingClientRect().width])"
+    )
+    assert values
+    assert all(overflow <= 1 for overflow, _ in values)
+    assert min(width for _, width in values) >= 150
+    context.close()
