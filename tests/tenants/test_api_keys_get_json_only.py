@@ -63,3 +63,16 @@ def test_the_api_docs_page_has_a_language_for_a_signed_in_member(web, acme, acme
 
     assert response.status_code == 200
     assert b'<html lang="en">' in response.content
+
+
+def test_the_layout_context_gives_a_key_no_tenant_switcher(rf, acme, acme_key):
+    from tenants.api.authentication import ApiKeyPrincipal
+    from tenants.context_processors import portal
+
+    request = rf.get("/api/docs/", HTTP_HOST="acme.localhost")
+    request.user = ApiKeyPrincipal(acme_key)
+    request.tenant = acme
+
+    context = portal(request)
+
+    assert (context["tenant_switcher"], context["staff_areas"]) == ([], set())
