@@ -31,6 +31,8 @@ from tenants.permissions import Area
 def staff_required(area: Area):
     """BSP staff whose role reaches `area` (tenants.permissions.STAFF_AREAS); others get a 403,
     anonymous users the login page. Views naming a client check it with `staff_client_get`."""
+    if not isinstance(area, Area):  # the old bare `@staff_required` (is_staff only) is gone
+        raise TypeError("staff_required needs the view's area: @staff_required(Area.X)")
 
     def decorator(view):
         @wraps(view)
