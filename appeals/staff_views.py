@@ -17,9 +17,11 @@ from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
 from appeals.views import post_message, refusal
 from portal.exports import csv_download, list_querystring
-from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
+from tenants.actors import Actor
+from tenants.permissions import Area
+from tenants.selectors import queue_cursor_after, queue_cursor_parse
 from tenants.services import staff_entry_record
-from tenants.views import staff_required
+from tenants.views import staff_client_get, staff_required
 
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
 
@@ -29,7 +31,7 @@ INBOX_CSV_HEADER = [
 ]  # fmt: skip
 
 
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_inbox(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     mine = request.GET.get("mine") == "1"
@@ -76,7 +78,7 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
 def _client(request: HttpRequest, slug: str):
     """The client whose appeal staff open. Reading a client's records is entering it: audited
     once per session, as on the client's own host (tenants.middleware)."""
-    client = get_object_or_404(clients_routable(), slug=slug)
+    client = staff_client_get(request, slug, Area.APPEALS)
     key = f"staff_entry:{client.pk}"
     if not request.session.get(key):
         staff_entry_record(user=request.user, client=client, request=request)
@@ -86,7 +88,7 @@ def _client(request: HttpRequest, slug: str):
 
 def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
     """The staff detail page; after a refusal, `kept` carries the forms as typed and `error`."""
-    role = services.actor_role(request.user, client=client)
+    role = Actor.staff(request.user).role_for(Area.APPEALS, client=client)
     actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
     return {
         "client": client,
@@ -111,7 +113,7 @@ def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
     }
 
 
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
     client = _client(request, slug)
     with schema_context(client.schema_name):
@@ -129,7 +131,7 @@ def _refused(request: HttpRequest, client, ticket_id: int, **kept) -> HttpRespon
 
 
 @require_POST
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_appeal_transition(
     request: HttpRequest, slug: str, ticket_id: int, action: str
 ) -> HttpResponse:
@@ -156,7 +158,7 @@ def staff_appeal_transition(
 
 
 @require_POST
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
     client = _client(request, slug)
     form = StaffMessageForm(request.POST, request.FILES)
@@ -176,7 +178,7 @@ def staff_appeal_message(request: HttpRequest, slug: str, ticket_id: int) -> Htt
 
 
 @require_POST
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
     client = _client(request, slug)
     form = AssignForm(request.POST)
@@ -201,7 +203,7 @@ def staff_appeal_assign(request: HttpRequest, slug: str, ticket_id: int) -> Http
 
 
 @require_POST
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> HttpResponse:
     client = _client(request, slug)
     with schema_context(client.schema_name):
@@ -213,7 +215,7 @@ def staff_appeal_evidence(request: HttpRequest, slug: str, ticket_id: int) -> Ht
     return redirect("staff-appeal-detail", slug, ticket_id)
 
 
-@staff_required
+@staff_required(Area.APPEALS)
 def staff_attachment_download(request: HttpRequest, slug: str, ticket_id: int, attachment_id: int):
     client = _client(request, slug)
     with schema_context(client.schema_name):

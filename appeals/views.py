@@ -19,13 +19,18 @@ from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
 from appeals.models import RecoveryItem
 from compliance.exports import csv_safe
 from compliance.models import HealthEvent
-from tenants.permissions import OPERATORS, require_role
+from tenants.actors import Actor
+from tenants.permissions import OPERATORS, Area, require_role
 
 CLIENT_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.CLIENT_ROLES]
+# Steps that cannot be undone: the page asks first, and a post without the tick changes nothing.
+CONFIRM_FIRST = {
+    "withdraw": "Nothing changed: tick the box to confirm you want to withdraw the appeal.",
+}
 
 
 def _role(request: HttpRequest) -> str | None:
-    return services.actor_role(request.user, client=request.tenant)
+    return Actor.from_request(request).role_for(Area.APPEALS, client=request.tenant)
 
 
 def appeal_list(request: HttpRequest) -> HttpResponse:
@@ -113,6 +118,7 @@ def _detail_context(
         "clocks": clocks,
         "warn_at": settings.APPEALS_WARN_AT_PERCENT,
         "actions": [(a, c.TRANSITIONS[a].label) for a in actions],
+        "confirm_first": CONFIRM_FIRST,
         "can_write": role in c.CLIENT_OPERATORS | c.APPEAL_STAFF
         and ticket.status != c.Status.CLOSED,
         "can_edit": role in c.CLIENT_OPERATORS and ticket.status in c.EDITABLE,
@@ -167,16 +173,23 @@ def _refused(request: HttpRequest, ticket_id: int, **forms) -> HttpResponse:
 @require_POST
 @require_role(OPERATORS)
 def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """Save the guided answers; with `then=submit` (the form's "Submit to the BSP" button) the
+    appeal is then submitted, so what was just typed is what the BSP gets."""
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     form = AnswersForm(request.POST)
+    then_submit = request.POST.get("then") == "submit"
     if form.is_valid():
         try:
-            services.appeal_update_answers(
+            ticket = services.appeal_update_answers(
                 ticket=ticket,
                 actor=request.user,
                 client=request.tenant,
                 **{name: form.cleaned_data[name] for name in services.ANSWER_FIELDS},
             )
+            if then_submit:
+                ticket = services.appeal_submit(
+                    ticket=ticket, actor=request.user, client=request.tenant
+                )
         except services.AppealInvalid as exc:
             for name, reason in exc.errors.items():
                 form.add_error(name if name in form.fields else None, reason)
@@ -184,7 +197,12 @@ def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
             _fail(request, exc)
             return redirect("appeal-detail", ticket.pk)
         else:
-            messages.success(request, "Answers saved.")
+            if then_submit:
+                messages.success(
+                    request, f"Appeal {ticket.reference}: answers saved and submitted to your BSP."
+                )
+            else:
+                messages.success(request, "Answers saved.")
             return redirect("appeal-detail", ticket.pk)
     return _refused(request, ticket.pk, answers_form=form)
 
@@ -215,6 +233,9 @@ def appeal_transition(request: HttpRequest, ticket_id: int, action: str) -> Http
     ticket = selectors.appeal_get(ticket_id=ticket_id)
     if action not in CLIENT_ACTIONS:
         raise Http404
+    if action in CONFIRM_FIRST and request.POST.get("confirm") != "yes":
+        messages.error(request, CONFIRM_FIRST[action])
+        return redirect("appeal-detail", ticket.pk)
     kwargs = services.transition_arguments(action, request.POST)
     upload = request.FILES.get("file")
     if action == "answer":  # the only client step with a file

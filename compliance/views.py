@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from compliance import dashboard as figures
 from compliance import selectors, services
 from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
@@ -18,10 +19,13 @@ from tenants.permissions import OPERATORS, has_role, require_role
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The client's dashboard: numbers, alerts and the live figures (compliance/dashboard.py),
+    each in a fixed number of queries."""
     numbers = list(selectors.numbers_for_dashboard())
     lines = selectors.sparklines(numbers=numbers)
     for number in numbers:
         number.sparkline = sparkline_points(lines.get(number.pk, []))
+    now = timezone.now()
     return render(
         request,
         "compliance/dashboard.html",
@@ -31,6 +35,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alerts": list(selectors.alerts_open()[:8]),
             "sync": SyncRun.objects.first(),
             "can_operate": has_role(request.tenant_access, OPERATORS),
+            "appeals": figures.appeals_summary(now=now),
+            "consent": figures.consent_summary(now=now),
+            "paused": figures.templates_paused(now=now),
+            "bans": figures.bans_scheduled(now=now),
         },
     )
 
@@ -42,7 +50,7 @@ def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
     snapshots = list(
         HealthSnapshot.objects.filter(number=number, taken_at__gte=start)
         .order_by("taken_at")
-        .values_list("taken_at", "score")
+        .values_list("taken_at", "score", "quality", "messaging_limit")
     )
     events = list(selectors.events_for_number(number=number)[:50])
     return render(

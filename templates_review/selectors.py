@@ -1,4 +1,4 @@
-"""Reads of the template review workflow: who acts in which role, the client's templates, and
+"""Reads of the template review workflow: the client's templates, and
 the staff queue (one indexed query on the public work index, whatever the number of clients)."""
 
 from __future__ import annotations
@@ -7,12 +7,10 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from portal.meta import types as meta
-from templates_review.choices import API_KEY_ROLE, ReviewState, StatusFilter
+from templates_review.choices import ReviewState, StatusFilter
 from templates_review.diff import line_diff, revision_lines
 from templates_review.models import MessageTemplate, ReviewComment, TemplateRevision
-from templates_review.services import Actor
-from tenants.models import ApiKey, WorkKind
-from tenants.permissions import staff_role_of
+from tenants.models import WorkKind
 from tenants.selectors import QueueCursor, work_queue_query
 
 QUEUE_PAGE_SIZE = 25
@@ -39,23 +37,6 @@ STATUS_FILTERS: dict[str, Q] = {
         review_state=_S.SENT_TO_META, meta_status=meta.TemplateStatus.DISABLED
     ),
 }
-
-
-def actor_for_client_request(request) -> Actor:
-    """The actor of a request on a client's host: an API key, a member by role, or staff
-    entering the client by their staff role."""
-    if isinstance(getattr(request, "auth", None), ApiKey):
-        return Actor(principal=request.user, role=API_KEY_ROLE, label=str(request.user))
-    access = getattr(request, "tenant_access", None)
-    if access is None:
-        return Actor(principal=None, role="")
-    if access.is_staff_entry:
-        return actor_for_staff(request.user)
-    return Actor(principal=request.user, role=access.role, label=request.user.email)
-
-
-def actor_for_staff(user) -> Actor:
-    return Actor(principal=user, role=staff_role_of(user) or "", label=user.email)
 
 
 def templates_list(*, status: str = "", search: str = "") -> QuerySet[MessageTemplate]:

@@ -6,9 +6,10 @@ from django.core.exceptions import PermissionDenied
 
 from portal.celery import TenantOnlyTask, app
 from portal.meta.errors import MetaRateLimited
-from templates_review import selectors, services
+from templates_review import services
 from templates_review.choices import ReviewState
 from templates_review.models import MessageTemplate
+from tenants.actors import Actor
 from tenants.models import User
 
 
@@ -23,9 +24,7 @@ def template_send(self, template_id: int, reviewer_id: int | None) -> str:
     if template is None or template.review_state != ReviewState.APPROVED or template.send_error:
         return "nothing to send"  # sent already, or refused and waiting for staff
     reviewer = User.objects.filter(pk=reviewer_id).first() if reviewer_id else None
-    actor = (
-        selectors.actor_for_staff(reviewer) if reviewer is not None else services.Actor(None, "")
-    )
+    actor = Actor.staff(reviewer) if reviewer is not None else Actor(None, "")
     try:
         with services.meta_graph() as graph:
             services.template_send_to_meta(

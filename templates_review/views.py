@@ -43,12 +43,14 @@ from templates_review.forms import (
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from templates_review.preview import render_preview
-from tenants.selectors import clients_routable, queue_cursor_after, queue_cursor_parse
-from tenants.views import staff_required
+from tenants.actors import Actor
+from tenants.permissions import Area
+from tenants.selectors import queue_cursor_after, queue_cursor_parse
+from tenants.views import staff_client_get, staff_required
 
 
 def _author_or_403(request: HttpRequest) -> services.Actor:
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     if actor.role not in CLIENT_AUTHORS:
         raise PermissionDenied("Your role does not allow editing templates.")
     return actor
@@ -106,7 +108,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
             "templates": templates,
             "status": status,
             "filters": StatusFilter.choices,
-            "can_author": selectors.actor_for_client_request(request).role in CLIENT_AUTHORS,
+            "can_author": Actor.from_request(request).role in CLIENT_AUTHORS,
         },
     )
 
@@ -259,7 +261,7 @@ def _detail_page(
             components=list(latest.components),
             header_example_stored=bool(template.header_example),
         )
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     return render(
         request,
         "templates_review/template_detail.html",
@@ -287,7 +289,7 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
     """Submit for review: lint errors block it, warnings need "I have read the warnings"
     (the rule is services.template_submission_check)."""
     template = selectors.template_get(template_id=template_id)
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     try:
         # Role and state first (a 403 tells nobody about the template's checks), then the lint.
         services.transition_check(
@@ -308,7 +310,7 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
 @require_POST
 def template_comment(request: HttpRequest, template_id: int) -> HttpResponse:
     template = selectors.template_get(template_id=template_id)
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     if actor.role not in COMMENTERS:
         raise PermissionDenied("Your role may not comment on templates.")
     form = CommentForm(request.POST)
@@ -335,11 +337,17 @@ QUEUE_CSV_HEADER = [
 ]  # fmt: skip
 
 
-@staff_required
+@staff_required(Area.TEMPLATE_QUEUE)
 def staff_queue(request: HttpRequest) -> HttpResponse:
     """Every client's templates awaiting the BSP, longest waiting first, with the WhatsApp
     preview; filtered by client and category (a plain GET form). The page reads only the public
     work index (one query), never a client's schema. `?export=csv` downloads every match."""
+    return _queue_page(request)
+
+
+def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int = 200):
+    """The queue; after a refused decision `kept` holds the item's typed reason and comment
+    and the form's errors, shown on that item."""
     form = QueueFilterForm(request.GET)
     filters = form.filters()
     if request.GET.get("export") == "csv":
@@ -379,16 +387,20 @@ def staff_queue(request: HttpRequest) -> HttpResponse:
             "next_query": list_querystring(request.GET, after=more) if more else "",
             "export_query": list_querystring(request.GET, after=None, export="csv"),
             "reason_options": _REASON_OPTIONS,
-            "can_review": selectors.actor_for_staff(request.user).role in REVIEWERS,
+            "can_review": Actor.staff(request.user).role in REVIEWERS,
+            "kept": kept,
+            "reasons": ReviewReason.choices,
+            "comment_max": DecisionForm.base_fields["comment"].max_length,
         },
+        status=status,
     )
 
 
-@staff_required
+@staff_required(Area.TEMPLATE_QUEUE)
 @require_POST
 def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action: str):
-    client = get_object_or_404(clients_routable(), slug=slug)
-    actor = selectors.actor_for_staff(request.user)
+    client = staff_client_get(request, slug, Area.TEMPLATE_QUEUE)
+    actor = Actor.staff(request.user)
     with schema_context(client.schema_name):
         template = get_object_or_404(MessageTemplate, pk=template_id)
         try:
@@ -405,9 +417,16 @@ def staff_queue_action(request: HttpRequest, slug: str, template_id: int, action
                 messages.success(request, f"{template.name} approved; it is on its way to Meta.")
             elif action in ("request_changes", "reject"):
                 form = DecisionForm(request.POST)
-                if not form.is_valid():
-                    messages.error(request, "Choose a reason.")
-                    return redirect("staff-template-queue")
+                if not form.is_valid():  # the queue again, with the reason and what was typed
+                    kept = {
+                        "slug": slug,
+                        "object_id": str(template_id),
+                        "reason": request.POST.get("reason", ""),
+                        "comment": request.POST.get("comment", ""),
+                        "errors": (["Choose a reason."] if "reason" in form.errors else [])
+                        + list(form.errors.get("comment", [])),
+                    }
+                    return _queue_page(request, kept=kept, status=400)
                 decide = (
                     services.template_request_changes
                     if action == "request_changes"

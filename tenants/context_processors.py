@@ -1,7 +1,9 @@
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from tenants.permissions import MANAGERS, has_role
+from tenants.actors import Actor
+from tenants.models import User
+from tenants.permissions import MANAGERS, Area, has_role
 from tenants.selectors import clients_for_user
 
 
@@ -11,12 +13,20 @@ def portal(request):
     is_public = connection.schema_name == get_public_schema_name()
     user = getattr(request, "user", None)
     switcher = []
-    if user is not None and user.is_authenticated:
+    # Only a signed-in person has a switcher: an API key's principal is no user (a key asking
+    # for HTML must not reach another client's memberships).
+    if isinstance(user, User) and user.is_authenticated:
         switcher = [
             m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk
         ]
     access = getattr(request, "tenant_access", None)
+    # The staff areas this person's role reaches, for the staff navigation (public site only).
+    staff_areas = set()
+    if is_public and isinstance(user, User) and user.is_authenticated and user.is_staff:
+        actor = Actor.staff(user)
+        staff_areas = {area.value for area in Area if actor.may(area)}
     return {
+        "staff_areas": staff_areas,
         # Only someone with access learns whose portal this is.
         "current_client": tenant if access is not None and not is_public else None,
         "is_public_site": is_public,

@@ -29,7 +29,7 @@ from tenants.selectors import tenant_access_for
 SESSION_SCHEMA_KEY = "_portal_schema"
 
 # Paths on a client host that handle their own authentication.
-OPEN_PREFIXES = ("/auth/", "/static/", "/api/", "/healthz", "/readyz")
+OPEN_PREFIXES = ("/auth/", "/static/", "/api/", "/healthz", "/readyz", "/favicon.ico")
 
 
 class _HostCache:

@@ -1,10 +1,13 @@
-"""Which client roles may do what, decided in one place."""
+"""Who may do what, decided in one place: which client roles may operate or manage a client, and
+which BSP staff role reaches which area of the portal (`STAFF_AREAS`). `tenants.actors.Actor`
+applies these tables; views and services ask it (`actor.may(area, client=...)`)."""
 
 from __future__ import annotations
 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db import models
 
 from tenants.choices import ClientRole, StaffRole
 from tenants.selectors import TenantAccess
@@ -16,6 +19,44 @@ API_KEY_ROLE = "api_key"
 OPERATORS = frozenset({ClientRole.OWNER, ClientRole.ADMIN, ClientRole.AGENT})
 # Managing the client (members, keys, policies).
 MANAGERS = frozenset({ClientRole.OWNER, ClientRole.ADMIN})
+
+
+class Area(models.TextChoices):
+    """The parts of the portal an actor may reach."""
+
+    CLIENTS = "clients", "Clients: the staff console, new clients, linking WABAs"
+    FLEET = "fleet", "Fleet health"
+    TEMPLATE_QUEUE = "template_queue", "The template review queue"
+    APPEALS = "appeals", "Appeals and their threads (internal notes included)"
+    WEBHOOKS = "webhooks", "Webhook deliveries"
+    CLIENT_ENTRY = "client_entry", "Entering a client's own pages"
+
+
+# The one table: which staff role reaches which area. Least privilege: a template reviewer works
+# the template queue (and enters clients to review their templates), an appeals agent works
+# appeals and their threads, an account manager everything of their own clients only, a
+# superuser everything.
+STAFF_AREAS: dict[str, frozenset[Area]] = {
+    StaffRole.TEMPLATE_REVIEWER: frozenset({Area.TEMPLATE_QUEUE, Area.CLIENT_ENTRY}),
+    StaffRole.APPEALS_AGENT: frozenset({Area.APPEALS, Area.CLIENT_ENTRY}),
+    StaffRole.ACCOUNT_MANAGER: frozenset(
+        {Area.CLIENTS, Area.FLEET, Area.TEMPLATE_QUEUE, Area.APPEALS, Area.CLIENT_ENTRY}
+    ),
+    StaffRole.SUPERUSER: frozenset(Area),
+}
+# Staff roles whose areas hold for the clients they manage (`Client.account_manager`) only.
+OWN_CLIENTS_ONLY = frozenset({StaffRole.ACCOUNT_MANAGER})
+# What a client's own people (members, API keys) reach of their client.
+CLIENT_AREAS = frozenset({Area.APPEALS, Area.CLIENT_ENTRY})
+
+
+def staff_may(role: str | None, area: Area, *, user_id: int | None, client=None) -> bool:
+    """Whether a staff member in `role` reaches `area` (for `client`, when one is named)."""
+    if not role or area not in STAFF_AREAS.get(role, ()):
+        return False
+    if client is not None and role in OWN_CLIENTS_ONLY:
+        return user_id is not None and client.account_manager_id == user_id
+    return True
 
 
 def has_role(access: TenantAccess | None, roles: frozenset[ClientRole]) -> bool:

@@ -44,9 +44,16 @@ def tenant_access_for(*, user: User, client: Client) -> TenantAccess | None:
     )
     if role is not None and client.status == ClientStatus.ACTIVE:
         return TenantAccess(client=client, role=ClientRole(role), is_staff_entry=False)
-    if user.is_staff:
+    if user.is_staff and _staff_may_enter(user, client):
         return TenantAccess(client=client, role=None, is_staff_entry=True)
     return None
+
+
+def _staff_may_enter(user: User, client: Client) -> bool:
+    from tenants.actors import Actor
+    from tenants.permissions import Area
+
+    return Actor.staff(user).may(Area.CLIENT_ENTRY, client=client)
 
 
 def clients_routable() -> QuerySet[Client]:

@@ -6,6 +6,7 @@ auth_urlpatterns = [
     path("auth/login/", views.LoginView.as_view(), name="login"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
     path("auth/switch/<slug:slug>/", views.switch, name="switch"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
 
 public_urlpatterns = [

@@ -11,29 +11,54 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
+from tenants.actors import Actor
 from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
+from tenants.permissions import Area
 
 
-def staff_required(view):
-    """BSP staff only; others get a 403, anonymous users the login page."""
+def staff_required(area: Area):
+    """BSP staff whose role reaches `area` (tenants.permissions.STAFF_AREAS); others get a 403,
+    anonymous users the login page. Views naming a client check it with `staff_client_get`."""
+    if not isinstance(area, Area):  # the old bare `@staff_required` (is_staff only) is gone
+        raise TypeError("staff_required needs the view's area: @staff_required(Area.X)")
 
-    @wraps(view)
-    @login_required
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("BSP staff only.")
-        return view(request, *args, **kwargs)
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            actor = Actor.staff(request.user) if request.user.is_staff else None
+            if actor is None or not actor.may(area):
+                raise PermissionDenied("Your staff role does not reach this part of the portal.")
+            request.actor = actor
+            return view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+def staff_client_get(request: HttpRequest, slug: str, area: Area) -> Client:
+    """The client a staff page names, if the signed-in staff member's role reaches `area` of it
+    (an account manager: their own clients only); else a 404, as for a client that is not."""
+    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    if not Actor.staff(request.user).may(area, client=client):
+        raise Http404("No such client.")
+    return client
 
 
 def client_url(request: HttpRequest, client: Client, path: str = "/") -> str:
@@ -42,6 +67,14 @@ def client_url(request: HttpRequest, client: Client, path: str = "/") -> str:
     default_port = "443" if request.is_secure() else "80"
     suffix = "" if port in ("", default_port) else f":{port}"
     return f"{request.scheme}://{services.client_host(client)}{suffix}{path}"
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on a first visit (and pages without our layout, like the
+    admin, link none): send them to ours instead of a 404."""
+    from django.templatetags.static import static
+
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
 
 
 class LoginView(auth_views.LoginView):
@@ -111,7 +144,7 @@ def handoff(request: HttpRequest) -> HttpResponse:
     return redirect(next_url)
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_console(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     clients = selectors.clients_for_staff_console(search=search)
@@ -119,7 +152,7 @@ def staff_console(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"clients": clients, "q": search})
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_client_create(request: HttpRequest) -> HttpResponse:
     form = ClientCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -139,7 +172,7 @@ FLEET_CSV_HEADER = [
 ]  # fmt: skip
 
 
-@staff_required
+@staff_required(Area.FLEET)
 def staff_fleet(request: HttpRequest) -> HttpResponse:
     """Every client's numbers, riskiest first (or sorted, searched and filtered), 50 a page:
     one indexed query on the public work index, never a loop over schemas. `?export=csv`
@@ -187,11 +220,11 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required(Area.CLIENTS)
 def staff_link_waba(request: HttpRequest, slug: str) -> HttpResponse:
     from compliance.services import account_link
 
-    client = get_object_or_404(selectors.clients_routable(), slug=slug)
+    client = staff_client_get(request, slug, Area.CLIENTS)
     form = LinkWabaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -65,3 +65,11 @@ def _user(email: str, staff_role: str = "") -> User:
     if user is None:
         user = services.user_create(email=email, password=PASSWORD, staff_role=staff_role)
     return user
+
+
+def make_account_manager(user: User, *clients: Client) -> None:
+    """Make `user` the account manager of `clients` (account managers reach their own clients
+    only); inside a test's transaction, so it is undone after the test."""
+    Client.objects.filter(pk__in=[c.pk for c in clients]).update(account_manager=user)
+    for client in clients:
+        client.account_manager_id = user.pk

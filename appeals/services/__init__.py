@@ -1,7 +1,7 @@
 """Writes for appeals. Run inside the client's schema (staff pages enter it with schema_context).
 
 Split by sub-domain; every public name is here too, so callers use `appeals.services.<name>`:
-- `base`: who is acting (`actor_role`) and the errors (`AppealInvalid`, `AppealStateError`);
+- `base`: the errors (`AppealInvalid`, `AppealStateError`);
 - `tickets`: opening an appeal, its guided answers, triage, the recovery checklist;
 - `transitions`: one service per step of `appeals.choices.TRANSITIONS`, all through
   `_transition` (lock, table and role check, SLA clock, `update_fields`, audit row, staff index in
@@ -20,7 +20,7 @@ from appeals.services.attachments import (
     attachment_check,
     evidence_bundle_attach,
 )
-from appeals.services.base import AppealInvalid, AppealStateError, actor_role, side_of
+from appeals.services.base import AppealInvalid, AppealStateError, side_of
 from appeals.services.notify import recipients_for
 from appeals.services.thread import appeal_message_post
 from appeals.services.tickets import (
@@ -63,7 +63,6 @@ __all__ = [
     "TRANSITION_SERVICES",
     "AppealInvalid",
     "AppealStateError",
-    "actor_role",
     "appeal_answer",
     "appeal_assign",
     "appeal_close",

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from appeals import choices as c
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket
-from appeals.services.base import AppealInvalid, _user, actor_role
+from appeals.services.base import AppealInvalid, _user
 from portal.audit.services import audit_record
+from tenants.actors import Actor
 from tenants.models import Client
+from tenants.permissions import Area
 from tenants.selectors import current_client
 
 ALLOWED_UPLOADS = {
@@ -70,7 +72,7 @@ def attachment_add(
 ) -> AppealAttachment:
     """Store an upload on the appeal, under the client's own folder (the schema name)."""
     client = client or current_client()
-    role = actor_role(actor, client=client)
+    role = Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
     if role not in c.CLIENT_OPERATORS | c.APPEAL_STAFF:
         raise PermissionDenied("Your role does not allow adding files.")
     upload.seek(0)
@@ -110,7 +112,7 @@ def evidence_bundle_attach(
     from appeals.evidence import evidence_bundle_build
 
     client = client or current_client()
-    role = actor_role(actor, client=client)
+    role = Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
     if role not in c.CLIENT_OPERATORS | c.APPEAL_STAFF:
         raise PermissionDenied("Your role does not allow building the evidence bundle.")
     now = timezone.now()

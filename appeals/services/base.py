@@ -1,12 +1,11 @@
-"""Who is acting on an appeal, and the errors every appeal service raises."""
+"""The errors every appeal service raises, and the side of the thread an actor writes on."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from appeals import choices as c
-from tenants.models import Client, Membership, User
-from tenants.permissions import staff_role_of
+from tenants.models import User
 
 
 class AppealStateError(Exception):
@@ -21,23 +20,7 @@ class AppealInvalid(ValueError):
         super().__init__("; ".join(errors.values()))
 
 
-# --- Who is acting ------------------------------------------------------------------------
-
-
-def actor_role(actor: Any, *, client: Client) -> str | None:
-    """The role an actor takes on this client's appeals: a staff role for BSP staff, the
-    membership role for client users, `api_key` for an API key of this client."""
-    api_key = getattr(actor, "api_key", None)
-    if api_key is not None:
-        return c.API_KEY_ROLE if api_key.client_id == client.pk else None
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        return None
-    if actor.is_staff:
-        return staff_role_of(actor)
-    role = (
-        Membership.objects.filter(user=actor, client=client).values_list("role", flat=True).first()
-    )
-    return role
+# --- Who is acting: tenants.actors.Actor (`Actor.of(actor, client=client)`) -------------------
 
 
 def side_of(role: str | None) -> str:

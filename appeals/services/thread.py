@@ -16,13 +16,14 @@ from appeals.services.base import (
     AppealStateError,
     _label,
     _user,
-    actor_role,
     side_of,
 )
 from appeals.services.notify import _notice_body, _notify
 from appeals.services.work_index import work_item_sync_appeal
 from portal.audit.services import audit_record
+from tenants.actors import Actor
 from tenants.models import Client
+from tenants.permissions import Area
 from tenants.selectors import current_client
 
 # --- Thread -------------------------------------------------------------------------------
@@ -53,7 +54,7 @@ def appeal_message_post(
 ) -> AppealMessage:
     """Add to the thread. Internal notes are for BSP staff only and never reach the client."""
     client = client or current_client()
-    role = actor_role(actor, client=client)
+    role = Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
     if role not in c.CLIENT_OPERATORS | c.APPEAL_STAFF:
         raise PermissionDenied("Your role does not allow writing in this appeal.")
     if internal and role not in c.APPEAL_STAFF:

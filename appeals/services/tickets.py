@@ -13,12 +13,14 @@ from django.utils.dateparse import parse_datetime
 
 from appeals import choices as c
 from appeals.models import APPEAL_WINDOW, AppealTicket, RecoveryItem
-from appeals.services.base import AppealInvalid, AppealStateError, _user, actor_role
+from appeals.services.base import AppealInvalid, AppealStateError, _user
 from appeals.services.work_index import work_item_sync_appeal
 from compliance.choices import EventKind
 from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
 from portal.audit.services import audit_record
+from tenants.actors import Actor
 from tenants.models import Client, User
+from tenants.permissions import Area
 from tenants.selectors import current_client
 
 # --- Opening an appeal --------------------------------------------------------------------
@@ -105,7 +107,7 @@ def appeal_create(
 ) -> AppealTicket:
     """Open a draft appeal. The subject must match its kind; the account follows the subject."""
     client = client or current_client()
-    role = actor_role(actor, client=client)
+    role = Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
     if role not in c.CREATE_ROLES:
         raise PermissionDenied("Your role does not allow opening an appeal.")
     errors = {}
@@ -176,7 +178,10 @@ def appeal_update_answers(
 ) -> AppealTicket:
     """Edit the guided answers while the appeal is a draft or waits on the client."""
     client = client or current_client()
-    if actor_role(actor, client=client) not in c.CLIENT_OPERATORS:
+    if (
+        Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
+        not in c.CLIENT_OPERATORS
+    ):
         raise PermissionDenied("Your role does not allow editing this appeal.")
     unknown = set(changes) - set(ANSWER_FIELDS)
     if unknown:
@@ -218,7 +223,7 @@ def appeal_assign(
 ) -> AppealTicket:
     """Staff triage: who works the appeal and how urgent it is."""
     client = client or current_client()
-    if actor_role(actor, client=client) not in c.APPEAL_STAFF:
+    if Actor.of(actor, client=client).role_for(Area.APPEALS, client=client) not in c.APPEAL_STAFF:
         raise PermissionDenied("Only BSP appeals staff assign appeals.")
     if assignee is not None and not (assignee.is_staff and assignee.is_active):
         raise AppealInvalid({"assignee": "Assign the appeal to an active staff member."})
@@ -248,7 +253,10 @@ def recovery_item_set_done(
     *, item: RecoveryItem, actor: Any, done: bool, client: Client | None = None
 ) -> RecoveryItem:
     client = client or current_client()
-    if actor_role(actor, client=client) not in c.CLIENT_OPERATORS | c.APPEAL_STAFF:
+    if (
+        Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
+        not in c.CLIENT_OPERATORS | c.APPEAL_STAFF
+    ):
         raise PermissionDenied("Your role does not allow changing the recovery plan.")
     with transaction.atomic():
         locked = RecoveryItem.objects.select_for_update().select_related("ticket").get(pk=item.pk)

@@ -16,12 +16,14 @@ from appeals import choices as c
 from appeals import sla
 from appeals.models import AppealTicket
 from appeals.services.attachments import attachment_add
-from appeals.services.base import AppealInvalid, AppealStateError, _user, actor_role, side_of
+from appeals.services.base import AppealInvalid, AppealStateError, _user, side_of
 from appeals.services.notify import _notice_body, _notify
 from appeals.services.thread import _message_create
 from appeals.services.work_index import work_item_sync_appeal
 from portal.audit.services import audit_record
+from tenants.actors import Actor
 from tenants.models import Client, User
+from tenants.permissions import Area
 from tenants.selectors import current_client
 
 # --- Transitions --------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def _transition(
 ) -> AppealTicket:
     client = client or current_client()
     step = c.TRANSITIONS[action]
-    role = actor_role(actor, client=client)
+    role = Actor.of(actor, client=client).role_for(Area.APPEALS, client=client)
     with transaction.atomic():
         locked = AppealTicket.objects.select_for_update().get(pk=ticket.pk)
         if role not in step.roles:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from portal.meta import credentials, selectors, services
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.signatures import HEADER, verify
+from tenants.permissions import Area
 from tenants.views import staff_required
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def _tabs(counts: dict[str, int], choices) -> list[tuple[str, str, int]]:
     return [(value, label, counts[value]) for value, label in choices.choices if value in counts]
 
 
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhooks(request: HttpRequest) -> HttpResponse:
     """Every change by state, identical ones grouped, with the reason; deliveries by state."""
     from tenants.selectors import clients_routable
@@ -124,7 +125,7 @@ def staff_webhooks(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhook_delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(WebhookDelivery.objects.all(), pk=delivery_id)
     body, cut = selectors.delivery_body_text(delivery)
@@ -141,7 +142,7 @@ def staff_webhook_delivery(request: HttpRequest, delivery_id: int) -> HttpRespon
 
 
 @require_POST
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhook_retry(request: HttpRequest, change_id: int) -> HttpResponse:
     change = get_object_or_404(WebhookChange, pk=change_id)
     state = services.webhook_change_retry(change=change, actor=request.user)
@@ -156,7 +157,7 @@ def staff_webhook_retry(request: HttpRequest, change_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required(Area.WEBHOOKS)
 def staff_webhook_dismiss(request: HttpRequest, change_id: int) -> HttpResponse:
     change = get_object_or_404(WebhookChange, pk=change_id)
     services.webhook_change_dismiss(change=change, actor=request.user)

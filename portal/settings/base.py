@@ -311,6 +311,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # API keys get JSON only (tenants/api/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tenants.api.negotiation.KeysGetJson",
     "EXCEPTION_HANDLER": "portal.api.errors.problem_details_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -36,6 +36,7 @@ from templates_review.choices import ReviewState
 from templates_review.filtersets import TemplateFilterSet
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
+from tenants.actors import Actor
 from tenants.choices import ApiScope
 
 
@@ -124,7 +125,7 @@ class TemplateListView(generics.ListAPIView):
             )
         template = _run(
             lambda: services.template_create_draft(
-                actor=selectors.actor_for_client_request(request),
+                actor=Actor.from_request(request),
                 account=account,
                 client=request.tenant,
                 **args,
@@ -152,7 +153,7 @@ class TemplateDetailView(APIView):
         _run(
             lambda: services.template_edit(
                 template=template,
-                actor=selectors.actor_for_client_request(request),
+                actor=Actor.from_request(request),
                 client=request.tenant,
                 **args,
             )
@@ -169,7 +170,7 @@ class TemplateSubmitView(APIView):
         _run(
             lambda: services.template_submit(
                 template=template,
-                actor=selectors.actor_for_client_request(request),
+                actor=Actor.from_request(request),
                 client=request.tenant,
             )
         )
@@ -195,7 +196,7 @@ class TemplateCommentsView(APIView):
         comment = _run(
             lambda: services.review_comment_add(
                 template=template,
-                actor=selectors.actor_for_client_request(request),
+                actor=Actor.from_request(request),
                 body=data.validated_data["body"],
                 client=request.tenant,
             )
@@ -215,7 +216,7 @@ class TemplateApproveView(APIView):
         template = get_object_or_404(MessageTemplate, pk=pk)
         data = ApproveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        actor = selectors.actor_for_client_request(request)
+        actor = Actor.from_request(request)
         if template.review_state == ReviewState.APPROVED:  # after a refusal: send again
             _run(
                 lambda: services.template_send_request(
@@ -247,7 +248,7 @@ class _DecisionView(APIView):
         _run(
             lambda: decide(
                 template=template,
-                actor=selectors.actor_for_client_request(request),
+                actor=Actor.from_request(request),
                 reason=data.validated_data["reason"],
                 comment=data.validated_data["comment"],
                 client=request.tenant,

@@ -3,39 +3,19 @@ table, the row lock and the audit row."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
 from portal.audit.services import audit_record
 from templates_review.choices import (
     EDIT_TARGET,
-    STAFF_ROLES,
     TRANSITIONS,
     ReviewAction,
     ReviewState,
 )
 from templates_review.models import MessageTemplate, TemplateRevision
+from tenants.actors import Actor  # who acts: one Actor for the whole portal
 from tenants.models import Client
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts and in which role: a client role, `api_key`, or a BSP staff role."""
-
-    principal: Any  # a User, an API key principal, or None (the system)
-    role: str
-    label: str = ""
-
-    @property
-    def user(self):
-        return self.principal if getattr(self.principal, "_meta", None) else None
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in STAFF_ROLES
 
 
 class TransitionNotAllowed(Exception):

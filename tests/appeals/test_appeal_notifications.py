@@ -98,12 +98,12 @@ def test_notices_for_an_assignee_who_left_go_to_the_appeals_agents(
 
 
 def test_starting_the_review_keeps_an_assignment_made_meanwhile(
-    acme, acme_waba, acme_owner, staff_appeals, staff_manager
+    acme, acme_waba, acme_owner, staff_appeals, staff_manager, staff_super
 ):
     ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
     with schema_context(acme.schema_name):
         services.appeal_assign(
-            ticket=ticket, actor=staff_manager, client=acme, assignee=staff_manager
+            ticket=ticket, actor=staff_super, client=acme, assignee=staff_manager
         )
         # `ticket` was read before the assignment (a page open in another tab).
         started = services.appeal_start_review(ticket=ticket, actor=staff_appeals, client=acme)

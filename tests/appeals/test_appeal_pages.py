@@ -254,13 +254,14 @@ def test_staff_work_an_appeal_from_the_inbox(web, acme, acme_waba, acme_owner, s
     assert "appeal_" in page  # the apology template draft
 
 
-def test_staff_without_the_appeals_role_see_but_cannot_act(
+def test_staff_without_the_appeals_role_neither_see_nor_act(
     web, acme, acme_waba, acme_owner, staff_reviewer
 ):
     ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
     http = web(None, staff_reviewer)
 
-    assert http.get(f"/staff/appeals/acme/{ticket.pk}/").status_code == 200
+    # least privilege (issue 14): a template reviewer reads no appeal threads or internal notes
+    assert http.get(f"/staff/appeals/acme/{ticket.pk}/").status_code == 403
     assert http.post(f"/staff/appeals/acme/{ticket.pk}/steps/start_review/").status_code == 403
     assert http.post(f"/staff/appeals/acme/{ticket.pk}/messages/", {"body": "x"}).status_code == 403
     with schema_context(acme.schema_name):

@@ -12,6 +12,7 @@ from tenants.api.authentication import ApiKeyPrincipal
 from tenants.models import WorkItem, WorkKind
 from tests.factories import ApiKeyFactory
 from tests.factories.appeals import AppealTicketFactory
+from tests.people import make_account_manager
 
 CLIENT_OPERATORS = {"owner", "admin", "agent", "api_key"}
 CLIENT_MANAGERS = {"owner", "admin"}
@@ -58,6 +59,8 @@ CASES = [(action, role) for action in EXPECTED for role in ACTORS]
 def _actor(request, role, acme):
     if role == "api_key":
         return ApiKeyPrincipal(ApiKeyFactory(client=acme))
+    if role == "account_manager":  # account managers reach their own clients only
+        make_account_manager(request.getfixturevalue("staff_manager"), acme)
     return request.getfixturevalue(ACTORS[role])
 
 

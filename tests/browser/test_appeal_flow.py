@@ -29,10 +29,10 @@ def appeal_client():
     from tenants.services import client_create
 
     slug = f"appeal-{uuid.uuid4().hex[:8]}"
-    ends = timezone.now() + timedelta(days=7)
     owner = f"owner@{slug}.example"
 
     def create():
+        ends = timezone.now() + timedelta(days=7)  # relative: a fixed date goes stale
         client = client_create(
             name="Appeal Browser Co", slug=slug, owner_email=owner, owner_password=PASSWORD
         )

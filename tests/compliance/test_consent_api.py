@@ -302,6 +302,9 @@ def test_contact_refuses_other_clients(api, acme, globex, globex_owner, alice_op
 def test_staff_entering_the_client_records_a_staff_opt_out(
     api, acme, staff_manager, alice_opted_in
 ):
+    from tests.people import make_account_manager
+
+    make_account_manager(staff_manager, acme)  # account managers enter their own clients only
     response = api(acme, user=staff_manager).post(
         "/api/v1/opt-outs/",
         {"phone": ALICE, "category": "marketing", "source": "staff", "channel": "phone call"},

@@ -239,9 +239,9 @@ def test_acknowledging_an_alert(web, acme, acme_number, acme_agent, acme_viewer)
 
 
 def test_fleet_view_lists_every_clients_numbers_riskiest_first(
-    web, acme_assessed, globex_number, staff_reviewer, django_assert_num_queries
+    web, acme_assessed, globex_number, staff_super, django_assert_num_queries
 ):
-    http = web(None, staff_reviewer)
+    http = web(None, staff_super)
     http.get("/staff/fleet/")
 
     with django_assert_num_queries(5):  # search_path, session, user, switcher, the index
@@ -256,6 +256,9 @@ def test_fleet_view_is_staff_only(web, acme_owner):
 
 def test_linking_a_waba_from_the_staff_console(web, acme, globex, staff_manager):
     from tenants.models import MetaAssetRoute
+    from tests.people import make_account_manager
+
+    make_account_manager(staff_manager, acme, globex)
 
     ok = web(None, staff_manager).post("/staff/clients/acme/link-waba/", {"waba_id": "1110000009"})
     taken = web(None, staff_manager).post(
@@ -275,7 +278,7 @@ def test_linking_a_waba_from_the_staff_console(web, acme, globex, staff_manager)
     )
 
 
-def test_unroutable_changes_are_listed_and_retried_after_linking(web, acme, staff_manager):
+def test_unroutable_changes_are_listed_and_retried_after_linking(web, acme, staff_super):
     from portal.meta.models import ChangeState, WebhookChange
     from portal.meta.services import webhook_delivery_process, webhook_delivery_store
     from tests.webhooks import body_of, envelope
@@ -284,7 +287,7 @@ def test_unroutable_changes_are_listed_and_retried_after_linking(web, acme, staf
         body=body_of(envelope("1110000077", "account_review_update", {"decision": "REJECTED"}))
     )
     webhook_delivery_process(delivery_id=delivery)
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
     assert "1110000077" in http.get("/staff/webhooks/?state=unroutable").content.decode()
 
     account_link(client=acme, waba_id="1110000077")

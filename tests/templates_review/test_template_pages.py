@@ -241,6 +241,9 @@ def test_queue_is_staff_only(web, acme, acme_waba, acme_owner):
 def test_non_reviewer_staff_see_the_queue_but_cannot_decide(
     web, acme, acme_waba, acme_agent, staff_manager
 ):
+    from tests.people import make_account_manager
+
+    make_account_manager(staff_manager, acme)  # their own client: they see it, cannot decide
     template = submit(acme, acme_agent, name="waiting")
     http = web(None, staff_manager)
 
