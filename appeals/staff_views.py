@@ -118,9 +118,22 @@ def staff_appeal_detail(request: HttpRequest, slug: str, ticket_id: int) -> Http
     client = _client(request, slug)
     with schema_context(client.schema_name):
         ticket = selectors.appeal_get(ticket_id=ticket_id)
+        _opened_once(request, client, ticket)
         return render(
             request, "appeals/staff_detail.html", _detail_context(request, client, ticket)
         )
+
+
+def _opened_once(request: HttpRequest, client, ticket) -> None:
+    """The client's activity trail says "BSP staff opened your appeal", once per session."""
+    from tenants.services import staff_appeal_opened_record
+
+    seen = request.session.get("appeals_opened", [])
+    key = f"{client.pk}:{ticket.pk}"
+    if key in seen:
+        return
+    staff_appeal_opened_record(user=request.user, client=client, appeal=ticket, request=request)
+    request.session["appeals_opened"] = [*seen[-199:], key]
 
 
 def _refused(request: HttpRequest, client, ticket_id: int, **kept) -> HttpResponse:

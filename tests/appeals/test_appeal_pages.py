@@ -453,3 +453,19 @@ def test_the_staff_inbox_pages_by_sla_keeping_its_filters(web, acme, staff_appea
     assert all(shown)
     assert second.count("/staff/appeals/acme/") == 7
     assert "after=" not in second  # the last page
+
+
+def test_staff_opening_an_appeal_is_on_the_clients_activity_once_per_session(
+    web, acme, acme_waba, acme_owner, staff_appeals
+):
+    from portal.audit.models import AuditLog
+
+    ticket = move(open_appeal(acme, acme_waba, acme_owner), acme, [("submit", acme_owner, {})])
+    http = web(None, staff_appeals)
+    for _ in range(2):
+        assert http.get(f"/staff/appeals/{acme.slug}/{ticket.pk}/").status_code == 200
+
+    opened = AuditLog.objects.filter(action="appeal.staff_opened", client=acme)
+    assert opened.count() == 1
+    activity = web(acme, acme_owner).get("/settings/activity/").content.decode()
+    assert "BSP staff opened your appeal" in activity
