@@ -15,7 +15,6 @@ from compliance.models import ConsentEvent, ConsentState, Contact, WhatsAppAccou
 from portal.meta import types as meta
 
 OPT_OUT_WINDOW = timedelta(days=7)
-PAUSED_SHOWN = 5
 APPEALS_SHOWN = 3
 
 
@@ -65,22 +64,6 @@ def consent_summary(*, now: datetime | None = None) -> dict:
             kind=c.ConsentKind.OPT_OUT, occurred_at__gte=now - OPT_OUT_WINDOW
         ).count(),
     }
-
-
-def templates_paused(*, now: datetime | None = None) -> list:
-    """Paused templates with the time their pause still runs, soonest first (one query)."""
-    from templates_review.choices import ReviewState
-    from templates_review.models import MessageTemplate
-
-    now = now or timezone.now()
-    paused = list(
-        MessageTemplate.objects.filter(
-            review_state=ReviewState.SENT_TO_META, meta_status=meta.TemplateStatus.PAUSED
-        ).order_by("paused_until", "name")[:PAUSED_SHOWN]
-    )
-    for template in paused:
-        template.time_left = template.pause_time_left(now)
-    return paused
 
 
 @dataclass(frozen=True)

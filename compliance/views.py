@@ -37,7 +37,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "can_operate": has_role(request.tenant_access, OPERATORS),
             "appeals": figures.appeals_summary(now=now),
             "consent": figures.consent_summary(now=now),
-            "paused": figures.templates_paused(now=now),
             "bans": figures.bans_scheduled(now=now),
         },
     )

@@ -146,3 +146,25 @@ def review_queue(
     return list(
         review_queue_query(after=after, limit=limit, client_slug=client_slug, category=category)
     )
+
+
+PAUSED_SHOWN = 5  # paused templates listed on the client dashboard
+
+
+def templates_paused(*, now=None) -> list:
+    """Paused templates with the time their pause still runs, soonest first (one query)."""
+    from django.utils import timezone
+
+    from portal.meta import types as meta
+    from templates_review.choices import ReviewState
+    from templates_review.models import MessageTemplate
+
+    now = now or timezone.now()
+    paused = list(
+        MessageTemplate.objects.filter(
+            review_state=ReviewState.SENT_TO_META, meta_status=meta.TemplateStatus.PAUSED
+        ).order_by("paused_until", "name")[:PAUSED_SHOWN]
+    )
+    for template in paused:
+        template.time_left = template.pause_time_left(now)
+    return paused

@@ -152,6 +152,10 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
             messages.success(request, "Draft saved.")
             return redirect("template-detail", saved.pk)
     lint_source = request.POST if posted else {**initial}
+    lint = _lint_context(lint_source, header_example_stored=stored)
+    if not posted and template is None:
+        # A new template's empty fields are not errors: the checks start with the first input.
+        lint |= {"findings": [], "errors": 0, "not_started": True}
     return render(
         request,
         "templates_review/template_editor.html",
@@ -162,7 +166,7 @@ def _editor(request: HttpRequest, template: MessageTemplate | None) -> HttpRespo
             "loses_parts": loses_parts,
             "header_example_stored": stored,
             "show_errors": posted and not adding,
-            **_lint_context(lint_source, header_example_stored=stored),
+            **lint,
         },
         status=400 if posted and not adding and (form.errors or buttons.errors) else 200,
     )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from portal.meta import credentials, selectors, services
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.signatures import HEADER, verify
+from portal.outage import outage_response
 from tenants.permissions import Area
 from tenants.views import staff_required
 
@@ -49,12 +50,7 @@ def meta_webhook(request: HttpRequest) -> HttpResponse:
     except DatabaseError:
         # Not stored, so not answered 200: Meta retries for 7 days.
         logger.warning("Webhook not stored: the database is unavailable", exc_info=True)
-        return HttpResponse(
-            "Temporarily unavailable.",
-            status=503,
-            content_type="text/plain",
-            headers={"Retry-After": "5"},
-        )
+        return outage_response(request)
     return HttpResponse(status=200)
 
 

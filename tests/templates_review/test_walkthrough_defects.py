@@ -106,17 +106,23 @@ def test_another_managers_client_is_not_decided_from_the_queue(
     assert response.status_code == 404
 
 
-def test_the_editor_refuses_to_save_a_template_with_lint_errors(web, acme, acme_waba, acme_agent):
+def test_a_draft_with_lint_errors_is_kept_but_cannot_go_to_the_bsp(
+    web, acme, acme_waba, acme_agent
+):
+    """Drafts may hold errors while the author works on them (nothing is lost); the submit is
+    what lint errors block (templates_review.services.template_submission_check)."""
     bad = {**EDITOR, "name": "Order Ready!", "body": "{{1}} {{3}}"}
+    http = web(acme, acme_agent)
 
-    response = web(acme, acme_agent).post("/templates/new/", bad)
+    saved = http.post("/templates/new/", bad)
 
-    assert response.status_code == 400
-    body = response.content.decode()
-    assert "Fix the" in body
-    assert 'value="Order Ready!"' in body
+    assert saved.status_code == 302
     with schema_context(acme.schema_name):
-        assert not MessageTemplate.objects.filter(name="Order Ready!").exists()
+        template = MessageTemplate.objects.get(name="Order Ready!")
+    assert http.post(f"/templates/{template.pk}/submit/").status_code == 302
+    with schema_context(acme.schema_name):
+        assert MessageTemplate.objects.get(pk=template.pk).review_state == ReviewState.DRAFT
+    assert "Fix the" in http.get(f"/templates/{template.pk}/").content.decode()
 
 
 def test_a_template_with_lint_errors_cannot_be_submitted(web, acme, acme_waba, acme_agent):

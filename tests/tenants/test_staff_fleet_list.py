@@ -11,6 +11,7 @@ from compliance.models import PhoneNumber
 from compliance.services import account_link, number_reassess
 from portal.audit.models import AuditLog
 from tenants.models import WorkItem, WorkKind
+from tests.people import make_account_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,7 @@ def test_a_number_row_shows_every_column_and_links_to_the_number(web, globex_num
 def test_the_number_link_enters_the_client_host_on_the_number_page_audited(
     web, globex, globex_number, staff_manager
 ):
+    make_account_manager(staff_manager, globex)  # a manager enters their own clients only
     public = web(None, staff_manager)
     hop = public.get(f"/auth/switch/globex/?next=/numbers/{globex_number.pk}/")
     assert hop.status_code == 302
@@ -81,6 +83,7 @@ def test_the_number_link_enters_the_client_host_on_the_number_page_audited(
 
 
 def test_switch_ignores_a_next_that_leaves_the_host(web, globex, staff_manager):
+    make_account_manager(staff_manager, globex)
     hop = web(None, staff_manager).get("/auth/switch/globex/?next=//evil.example/")
 
     assert "next=" not in hop["Location"]
