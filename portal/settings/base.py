@@ -69,6 +69,10 @@ ROOT_URLCONF = "portal.urls_tenant"
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `migrate_schemas --executor=multiprocessing` (deploy/README.md, "Scale"): processes migrating
+# client schemas at once, and schemas handed to a process at a time.
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("TENANT_MIGRATION_PROCESSES", 2, minimum=1)
+TENANT_MULTIPROCESSING_CHUNKS = env_int("TENANT_MIGRATION_CHUNKS", 50, minimum=1)
 # Set search_path once per request, not before every query.
 TENANT_LIMIT_SET_CALLS = True
 
