@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 from django.db import close_old_connections, connection
 from tenant_schemas_celery.app import CeleryApp
 
@@ -28,6 +28,14 @@ def close_old_database_connections(sender=None, **_) -> None:
         close_old_connections()
 
 
+def verify_database_pool_mode(**_) -> None:
+    """A worker refuses to start behind a PgBouncer whose pool mode is not DATABASE_POOL_MODE."""
+    from portal.db import pool_mode_verify
+
+    pool_mode_verify()
+
+
+worker_init.connect(verify_database_pool_mode, weak=False)
 task_prerun.connect(close_old_database_connections, weak=False)
 task_postrun.connect(close_old_database_connections, weak=False)
 

@@ -119,7 +119,7 @@ def _provision(start: int, stop: int, processes: int) -> tuple[list[float], floa
 def _migrate(migration: str) -> float:
     env = {**os.environ}
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - our own manage.py
+    done = subprocess.run(
         [
             sys.executable,
             "manage.py",
@@ -152,7 +152,8 @@ def _schemas_missing_column(column: str) -> int:
             SELECT count(*) FROM tenants_client c
             WHERE c.schema_name <> 'public' AND NOT EXISTS (
               SELECT 1 FROM pg_attribute a
-              WHERE a.attrelid = to_regclass(quote_ident(c.schema_name) || '.scale_probe_scaleprobe')
+              WHERE a.attrelid
+                = to_regclass(quote_ident(c.schema_name) || '.scale_probe_scaleprobe')
                 AND a.attname = %s AND NOT a.attisdropped)
             """,
             [column],
@@ -299,7 +300,8 @@ def run(results: Results) -> None:
     done = 0
     for checkpoint in checkpoints:
         timings, wall = _provision(done, checkpoint, processes)
-        results.add(checkpoint, f"provisioning clients {done + 1:,}-{checkpoint:,}: wall", wall, "s")
+        window = f"provisioning clients {done + 1:,}-{checkpoint:,}: wall"
+        results.add(checkpoint, window, wall, "s")
         results.add(checkpoint, "  per client median", statistics.median(timings) * 1000, "ms")
         results.add(checkpoint, "  per client p95", percentile(timings, 95) * 1000, "ms")
         done = checkpoint

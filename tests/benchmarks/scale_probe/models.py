@@ -9,3 +9,6 @@ class ScaleProbe(models.Model):
     col3 = models.CharField(max_length=50, null=True, db_index=True)
     col4 = models.CharField(max_length=50, null=True, db_index=True)
     col5 = models.CharField(max_length=50, null=True, db_index=True)
+
+    def __str__(self) -> str:
+        return self.note
