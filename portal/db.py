@@ -93,31 +93,31 @@ def replica_retry_now() -> None:
 # --- PgBouncer ------------------------------------------------------------------------------
 
 
-def _admin_params() -> dict:
+def _admin_params(s: dict) -> dict:
     """PgBouncer's admin console: DATABASE_POOL_ADMIN_URL, else DATABASE_URL's server and user
     with the `pgbouncer` database (the user must be in PgBouncer's admin_users/stats_users)."""
     if settings.DATABASE_POOL_ADMIN_URL:
         return {"conninfo": settings.DATABASE_POOL_ADMIN_URL}
-    s = settings.DATABASES[DEFAULT_DB_ALIAS]
     params = {"host": s["HOST"] or None, "port": s["PORT"] or None, "user": s["USER"] or None}
     return {**params, "password": s["PASSWORD"] or None, "dbname": "pgbouncer"}
 
 
-def _admin_label() -> str:
-    params = _admin_params()
+def _admin_label(s: dict) -> str:
+    params = _admin_params(s)
     if "conninfo" in params:
         return "DATABASE_POOL_ADMIN_URL"
     return f"{params['host'] or 'localhost'}:{params['port'] or 5432}/pgbouncer"
 
 
-def pool_mode_reported() -> str | None:
+def pool_mode_reported(database: dict | None = None) -> str | None:
     """The pool mode PgBouncer applies to DATABASE_URL's database, or None when DATABASE_URL
     does not reach a PgBouncer (nothing answers as its admin console)."""
     import psycopg
 
-    name = settings.DATABASES[DEFAULT_DB_ALIAS]["NAME"]
+    s = database or settings.DATABASES[DEFAULT_DB_ALIAS]
+    name = s["NAME"]
     try:
-        with psycopg.connect(**_admin_params(), autocommit=True, connect_timeout=3) as admin:
+        with psycopg.connect(**_admin_params(s), autocommit=True, connect_timeout=3) as admin:
             config = {row[0]: row[1] for row in admin.execute("SHOW CONFIG").fetchall()}
             databases = admin.execute("SHOW DATABASES")
             columns = [col.name for col in databases.description]
@@ -125,7 +125,7 @@ def pool_mode_reported() -> str | None:
     except psycopg.Error as exc:
         if "not allowed" in str(exc):  # PgBouncer's answer to a user outside stats_users
             raise ImproperlyConfigured(
-                f"DATABASE_URL reaches a PgBouncer whose admin console ({_admin_label()}) "
+                f"DATABASE_URL reaches a PgBouncer whose admin console ({_admin_label(s)}) "
                 "refuses the portal's user, so its pool mode cannot be checked. Add the user "
                 "to PgBouncer's stats_users, or set DATABASE_POOL_ADMIN_URL."
             ) from exc
@@ -136,20 +136,21 @@ def pool_mode_reported() -> str | None:
     return config.get("pool_mode")
 
 
-def pool_mode_verify() -> None:
+def pool_mode_verify(*, declared: str | None = None, database: dict | None = None) -> None:
     """Refuse to start when DATABASE_POOL_MODE does not match what PgBouncer does.
 
     Called by the web (portal/wsgi.py) and worker (portal/celery.py) processes at start-up.
     transaction: safe only with this portal's backend in transaction mode; session: safe;
     statement pooling breaks transactions and is never accepted.
     """
-    declared = settings.DATABASE_POOL_MODE
-    reported = pool_mode_reported()
+    declared = declared or settings.DATABASE_POOL_MODE
+    s = database or settings.DATABASES[DEFAULT_DB_ALIAS]
+    reported = pool_mode_reported(s)
     if reported is None:
         if declared != "none":
             raise ImproperlyConfigured(
                 f"DATABASE_POOL_MODE={declared} but PgBouncer's admin console "
-                f"({_admin_label()}) does not answer, so its pool mode cannot be checked. "
+                f"({_admin_label(s)}) does not answer, so its pool mode cannot be checked. "
                 "Add the portal's database user to PgBouncer's stats_users (or admin_users), "
                 "or set DATABASE_POOL_ADMIN_URL."
             )

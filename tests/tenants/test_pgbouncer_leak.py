@@ -1,4 +1,5 @@
-"""No query runs in another client's schema behind PgBouncer in transaction pooling.
+"""No query runs in another client's schema behind PgBouncer in transaction pooling, and a pool
+mode that does not match PgBouncer's is refused at start-up.
 
 Each test module run starts its own PgBouncer (Debian's /usr/sbin/pgbouncer) in front of the
 test database: pool_mode = transaction, default_pool_size = 2, so a handful of client
@@ -27,12 +28,14 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
 from django.test import Client as HttpClient
 from django_tenants.postgresql_backend.base import DatabaseWrapper as StockWrapper
 from django_tenants.utils import schema_context
 
 from compliance.models import PhoneNumber, WhatsAppAccount
+from portal.db import pool_mode_reported, pool_mode_verify
 from portal.postgresql_backend.base import DatabaseWrapper as PortalWrapper
 from tenants.models import Client, User
 from tests.people import EMAILS
@@ -272,3 +275,36 @@ def test_concurrent_requests_and_tasks_never_cross_schemas(
     assert len(tasks) == 2 * ROUNDS * 2
     assert [r for r in requests if r[2:] != (200, [PHONES[r[1]]])] == []
     assert [r for r in tasks if r[2:] != (probe_numbers[r[1]], [PHONES[r[1]]])] == []
+
+
+# --- the pool mode is checked at start-up ------------------------------------------------------
+
+
+def _database_at(port: int) -> dict:
+    return {**connection.settings_dict, "HOST": "127.0.0.1", "PORT": str(port)}
+
+
+@pytest.mark.parametrize("declared", ["none", "session"])
+def test_start_up_refuses_a_pool_mode_that_is_not_pgbouncers(bouncer, declared):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        pool_mode_verify(declared=declared, database=_database_at(bouncer))
+
+    assert str(refused.value).startswith(
+        f"DATABASE_POOL_MODE={declared} but PgBouncer at DATABASE_URL runs pool_mode=transaction."
+        " Set DATABASE_POOL_MODE=transaction"
+    )
+
+
+def test_start_up_accepts_the_pool_mode_pgbouncer_reports(bouncer):
+    assert pool_mode_reported(_database_at(bouncer)) == "transaction"
+    pool_mode_verify(declared="transaction", database=_database_at(bouncer))
+
+
+def test_start_up_refuses_a_declared_pool_that_does_not_answer():
+    direct = connection.settings_dict  # PostgreSQL itself: no admin console there
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        pool_mode_verify(declared="transaction", database=direct)
+
+    assert "does not answer, so its pool mode cannot be checked" in str(refused.value)
+    pool_mode_verify(declared="none", database=direct)  # no PgBouncer, none declared: fine
