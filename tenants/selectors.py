@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
+from portal.db import replica_for_reads
 from tenants.choices import ClientRole, ClientStatus
 from tenants.models import Client, Membership, User, WorkItem, WorkKind
 
@@ -106,7 +107,8 @@ def work_queue_query(
     """One page of a staff queue from the public work index, lowest `sort_key` first (the
     riskiest number, the longest wait, the nearest SLA): one indexed query whatever the number of
     clients, and keyset paging, so a deep page costs what the first does."""
-    qs = WorkItem.objects.filter(kind=kind).select_related("client")
+    # The staff queues read the replica when it is current enough (portal/db.py).
+    qs = WorkItem.objects.using(replica_for_reads()).filter(kind=kind).select_related("client")
     if band:
         qs = qs.filter(band=band)
     if status:
