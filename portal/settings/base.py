@@ -149,6 +149,9 @@ if env_str("DATABASE_REPLICA_URL", ""):
         "ENGINE": "portal.postgresql_backend",
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": True,
+        # The test runner never creates a database on it; tests/portal/test_replica_router.py
+        # points it at the replica's copy of the test database.
+        "TEST": {"MIRROR": "default"},
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -24,6 +24,7 @@ production settings plus a tenant app whose migrations stand for "the next relea
   * fleet sync fan-out: `compliance.tasks.fan_out_sync()` (beat's task body: one query, one
     `sync_client` per tenant with a WABA) sending to a queue of this run only, then the queue is
     deleted without running the tasks.
+- SCALE_EXISTING=1 measures a database a stopped run left behind, at the clients it holds.
 - Figures are written as they come to SCALE_OUT (JSON, default .devdata/scale/results.json) and
   printed as a table at the end, so a run stopped early keeps what it measured.
 """
@@ -263,10 +264,26 @@ def _fan_out(results: Results, n: int) -> None:
     with app.connection_for_write() as conn:
         waiting = conn.default_channel.queue_purge(queue=queue)
         conn.default_channel.queue_delete(queue=queue)
-    if sent != n or waiting != n:
+    if waiting != sent or sent < n - 1:  # a run stopped mid-client may leave one without a WABA
         raise BenchFailure(f"fan-out sent {sent}, queue held {waiting}, expected {n}")
-    results.add(n, "fleet sync fan-out: enqueue one task per tenant", elapsed, "s")
-    results.add(n, "  per task", elapsed / n * 1000, "ms")
+    results.add(n, f"fleet sync fan-out: enqueue one task per tenant ({sent:,})", elapsed, "s")
+    results.add(n, "  per task", elapsed / sent * 1000, "ms")
+
+
+def _measure_existing(results: Results, *, requests: int) -> None:
+    """SCALE_EXISTING=1: measure a database a stopped run left (SCALE_KEEP_DB=1 or killed)
+    at the number of clients it holds: catalog, staff pages, fan-out, backend memory."""
+    from django.test import Client as HttpClient
+
+    from tenants.models import Client, User
+
+    n = Client.objects.filter(is_template=False).exclude(schema_name="public").count()
+    http = HttpClient()
+    http.force_login(User.objects.get(email="staff@scale.bench"))
+    _catalog(results, n)
+    _staff_pages(results, n, http, requests)
+    _fan_out(results, n)
+    _backend_memory(results, n)
 
 
 def run(results: Results) -> None:
@@ -280,6 +297,9 @@ def run(results: Results) -> None:
     from tenants.choices import StaffRole
     from tenants.services import template_schema_ensure, user_create
 
+    if os.environ.get("SCALE_EXISTING") == "1":
+        _measure_existing(results, requests=_int_env("SCALE_REQUESTS", 20))
+        return
     target = _int_env("SCALE_CLIENTS", 10000)
     processes = _int_env("SCALE_PROVISIONERS", 2)
     requests = _int_env("SCALE_REQUESTS", 20)
@@ -344,9 +364,10 @@ def main() -> int:
     url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = os.environ.get("SCALE_DB", "bench_scale")
     admin = _with_database(url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if os.environ.get("SCALE_EXISTING") != "1":
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = _with_database(url, name)
     results = Results(Path(os.environ.get("SCALE_OUT", ROOT / ".devdata/scale/results.json")))
     started = time.perf_counter()

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections, transaction
@@ -61,10 +62,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _postgres() -> dict:
+    """The test database on PostgreSQL itself, also when the suite runs through a PgBouncer
+    (.ci/run): then its admin console names the server behind it."""
+    s = dict(connection.settings_dict)
+    try:
+        with psycopg.connect(
+            host=s["HOST"] or None, port=s["PORT"] or None, user=s["USER"] or None,
+            dbname="pgbouncer", autocommit=True, connect_timeout=3,
+        ) as admin:  # fmt: skip
+            databases = admin.execute("SHOW DATABASES")
+            columns = [col.name for col in databases.description]
+            for row in databases.fetchall():
+                entry = dict(zip(columns, row, strict=True))
+                if entry["name"] == s["NAME"] and entry["host"]:
+                    return {**s, "HOST": entry["host"], "PORT": str(entry["port"])}
+    except psycopg.Error:
+        pass  # not a PgBouncer
+    return s
+
+
 @pytest.fixture(scope="module")
 def bouncer(django_db_setup, django_db_blocker):
     """A PgBouncer in transaction mode in front of the test database; its port."""
-    s = connection.settings_dict
+    s = _postgres()
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="pgbouncer-test-"))
     user = s["USER"] or "postgres"
@@ -135,7 +156,7 @@ def probe_numbers(django_db_setup, django_db_blocker):
 
 
 def _through_bouncer(wrapper_class, port: int, pool_mode: str):
-    s = connection.settings_dict
+    s = connection.settings_dict  # name, user, options; host and port are the test's PgBouncer
     settings_dict = {
         **s,
         "HOST": "127.0.0.1",
@@ -301,7 +322,7 @@ def test_start_up_accepts_the_pool_mode_pgbouncer_reports(bouncer):
 
 
 def test_start_up_refuses_a_declared_pool_that_does_not_answer():
-    direct = connection.settings_dict  # PostgreSQL itself: no admin console there
+    direct = _postgres()  # PostgreSQL itself: no admin console there
 
     with pytest.raises(ImproperlyConfigured) as refused:
         pool_mode_verify(declared="transaction", database=direct)
