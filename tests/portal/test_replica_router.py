@@ -28,7 +28,9 @@ pytestmark = [
         REPLICA not in settings.DATABASES,
         reason="DATABASE_REPLICA_URL is not set (.ci/run starts a replica and sets it)",
     ),
-    pytest.mark.django_db,
+    # The test case opens its (empty) transaction on the alias' own connection; the tests use
+    # a connection of their own to it (the `replica` fixture).
+    pytest.mark.django_db(databases=["default", REPLICA]),
 ]
 
 
