@@ -29,10 +29,16 @@ def close_old_database_connections(sender=None, **_) -> None:
 
 
 def verify_database_pool_mode(**_) -> None:
-    """A worker refuses to start behind a PgBouncer whose pool mode is not DATABASE_POOL_MODE."""
+    """A worker refuses to start behind a PgBouncer whose pool mode is not DATABASE_POOL_MODE.
+    SystemExit, since Celery only logs an Exception raised by a signal handler."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from portal.db import pool_mode_verify
 
-    pool_mode_verify()
+    try:
+        pool_mode_verify()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"worker refused to start: {exc}") from exc
 
 
 worker_init.connect(verify_database_pool_mode, weak=False)
