@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -329,3 +330,35 @@ def test_start_up_refuses_a_declared_pool_that_does_not_answer():
 
     assert "does not answer, so its pool mode cannot be checked" in str(refused.value)
     pool_mode_verify(declared="none", database=direct)  # no PgBouncer, none declared: fine
+
+
+def _settings_under(env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; "
+        "print(d['ENGINE'], d['POOL_MODE'], d.get('DISABLE_SERVER_SIDE_CURSORS', False), "
+        "'prepare_threshold' in d['OPTIONS'] and d['OPTIONS']['prepare_threshold'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_transaction_pool_mode_turns_server_side_cursors_and_prepared_statements_off():
+    done = _settings_under({"DATABASE_POOL_MODE": "transaction"})
+
+    assert done.stdout.split() == ["portal.postgresql_backend", "transaction", "True", "None"]
+
+
+def test_an_unknown_pool_mode_is_refused_by_name():
+    done = _settings_under({"DATABASE_POOL_MODE": "statement"})
+
+    assert done.returncode != 0
+    assert (
+        "DATABASE_POOL_MODE='statement' must be one of ['none', 'session', 'transaction']"
+        in done.stderr
+    )
