@@ -9,7 +9,7 @@ DEVSTACK := $(PY) -m portal.devstack
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test bench lint format check-migrations smoke deploy-check clean help
+.PHONY: run test bench bench-scale lint format check-migrations smoke deploy-check clean help
 
 help:
 	@echo "make run    - the portal on http://localhost:8000 (worker, beat, embedded services)"
@@ -56,3 +56,9 @@ deploy-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .devdata staticfiles
+
+# One PostgreSQL with up to 10,000 client schemas (tests/benchmarks/scale.py): migration, catalog,
+# backend memory, provisioning, staff pages and the fleet fan-out. Opt-in and long: not in `test`
+# or `bench`. SCALE_CLIENTS=1000 for a shorter run; figures in deploy/README.md ("Scale").
+bench-scale: $(STAMP)
+	$(DEVSTACK) --data-dir .devdata/bench-scale exec -- $(PY) -m tests.benchmarks.scale

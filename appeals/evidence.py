@@ -16,6 +16,7 @@ from appeals.models import AppealTicket
 from compliance.choices import ConsentKind
 from compliance.exports import csv_safe
 from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot
+from portal.db import replica_for_reads
 from tenants.models import Client
 
 # The timeline reaches this far back before the enforcement.
@@ -37,10 +38,12 @@ def _csv(header: list[str], rows) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def consent_figures(*, since: datetime, until: datetime) -> dict:
+def consent_figures(*, since: datetime, until: datetime, using: str = "default") -> dict:
     """Opt-ins per source and category, opt-outs per source, and how fast opt-outs were
     recorded after the person asked (seconds from `occurred_at` to `recorded_at`)."""
-    events = ConsentEvent.objects.filter(occurred_at__gte=since, occurred_at__lte=until)
+    events = ConsentEvent.objects.using(using).filter(
+        occurred_at__gte=since, occurred_at__lte=until
+    )
     by_source = list(
         events.values("kind", "source", "category")
         .annotate(n=Count("id"))
@@ -64,25 +67,25 @@ def consent_figures(*, since: datetime, until: datetime) -> dict:
     }
 
 
-def _templates(ticket: AppealTicket):
+def _templates(ticket: AppealTicket, using: str):
     from templates_review.models import MessageTemplate
 
     if ticket.template_id:
-        qs = MessageTemplate.objects.filter(pk=ticket.template_id)
+        qs = MessageTemplate.objects.using(using).filter(pk=ticket.template_id)
     else:
-        qs = MessageTemplate.objects.filter(account_id=ticket.account_id)
+        qs = MessageTemplate.objects.using(using).filter(account_id=ticket.account_id)
     return list(qs.prefetch_related("history").order_by("name", "language")[:200])
 
 
-def _timeline(ticket: AppealTicket, since: datetime):
-    events = HealthEvent.objects.filter(occurred_at__gte=since)
+def _timeline(ticket: AppealTicket, since: datetime, using: str):
+    events = HealthEvent.objects.using(using).filter(occurred_at__gte=since)
     if ticket.number_id:
         events = events.filter(
             Q(number_id=ticket.number_id) | Q(account_id=ticket.account_id, number__isnull=True)
         )
     else:
         events = events.filter(account_id=ticket.account_id)
-    snapshots = HealthSnapshot.objects.filter(taken_at__gte=since)
+    snapshots = HealthSnapshot.objects.using(using).filter(taken_at__gte=since)
     snapshots = (
         snapshots.filter(number_id=ticket.number_id)
         if ticket.number_id
@@ -98,10 +101,13 @@ def _timeline(ticket: AppealTicket, since: datetime):
 
 def evidence_bundle_build(*, ticket: AppealTicket, client: Client, now: datetime) -> bytes:
     since = ticket.blocked_at - LOOKBACK
-    figures = consent_figures(since=since, until=now)
-    templates = _templates(ticket)
-    events, snapshots = _timeline(ticket, since)
-    consent_rows = ConsentEvent.objects.filter(occurred_at__gte=since, occurred_at__lte=now)
+    db = replica_for_reads()  # our records up to a few seconds ago (portal/db.py)
+    figures = consent_figures(since=since, until=now, using=db)
+    templates = _templates(ticket, db)
+    events, snapshots = _timeline(ticket, since, db)
+    consent_rows = ConsentEvent.objects.using(db).filter(
+        occurred_at__gte=since, occurred_at__lte=now
+    )
     consent_rows = consent_rows.select_related("contact").order_by("occurred_at", "id")[
         :MAX_CONSENT_ROWS
     ]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from django.db import connection
+from django.db import connections
 
 from compliance.models import ConsentEvent, ConsentState, Contact
+from portal.db import replica_for_reads
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FETCH = 2000
@@ -78,7 +79,8 @@ def consent_csv_lines(*, kind: str = "state") -> Iterator[str]:
         raise ValueError(f"Unknown export {kind!r}; use state or history.")
     writer = csv.writer(_Line())
     yield writer.writerow(KINDS[kind])
-    with connection.chunked_cursor() as cursor:
+    # The read replica when it is current enough (portal/db.py): an audit export is a big read.
+    with connections[replica_for_reads()].chunked_cursor() as cursor:
         cursor.execute(_sql(kind))
         while True:
             rows = cursor.fetchmany(FETCH)

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from compliance.models import Alert, HealthEvent, HealthSnapshot, PhoneNumber
+from portal.db import replica_for_reads
 
 
 def numbers_for_dashboard() -> QuerySet[PhoneNumber]:
@@ -26,7 +27,8 @@ def sparklines(*, numbers: list[PhoneNumber], days: int = 30) -> dict[int, list[
     since = timezone.now() - timedelta(days=days)
     series: dict[int, list[int]] = defaultdict(list)
     for number_id, score in (
-        HealthSnapshot.objects.filter(number__in=numbers, taken_at__gte=since)
+        HealthSnapshot.objects.using(replica_for_reads())
+        .filter(number__in=numbers, taken_at__gte=since)
         .order_by("number_id", "taken_at")
         .values_list("number_id", "score")
     ):

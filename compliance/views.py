@@ -15,6 +15,7 @@ from compliance import selectors, services
 from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
 from compliance.models import Alert, HealthSnapshot, SyncRun
+from portal.db import replica_for_reads
 from tenants.permissions import OPERATORS, has_role, require_role
 
 
@@ -47,7 +48,8 @@ def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
     end = timezone.now()
     start = end - timedelta(days=30)
     snapshots = list(
-        HealthSnapshot.objects.filter(number=number, taken_at__gte=start)
+        HealthSnapshot.objects.using(replica_for_reads())
+        .filter(number=number, taken_at__gte=start)
         .order_by("taken_at")
         .values_list("taken_at", "score", "quality", "messaging_limit")
     )

@@ -166,6 +166,12 @@ def production_env(*, database_url: str, broker_url: str, result_url: str, queue
         "META_CREDENTIALS_KEY": "c21va2UtdGVzdC1jcmVkZW50aWFscy1rZXktMzJieXQ=",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "2",
+        # Through a PgBouncer (.ci/run): the pool mode the processes check at start-up.
+        **{
+            name: os.environ[name]
+            for name in ("DATABASE_POOL_MODE", "DATABASE_POOL_ADMIN_URL")
+            if os.environ.get(name)
+        },
     }
 
 

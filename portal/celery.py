@@ -8,7 +8,7 @@ import os
 import time
 
 from celery import bootsteps
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 from django.db import close_old_connections, connection
 from tenant_schemas_celery.app import CeleryApp
 
@@ -84,6 +84,20 @@ def close_old_database_connections(sender=None, **_) -> None:
         close_old_connections()
 
 
+def verify_database_pool_mode(**_) -> None:
+    """A worker refuses to start behind a PgBouncer whose pool mode is not DATABASE_POOL_MODE.
+    SystemExit, since Celery only logs an Exception raised by a signal handler."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.db import pool_mode_verify
+
+    try:
+        pool_mode_verify()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"worker refused to start: {exc}") from exc
+
+
+worker_init.connect(verify_database_pool_mode, weak=False)
 task_prerun.connect(close_old_database_connections, weak=False)
 task_postrun.connect(close_old_database_connections, weak=False)
 

@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
+from portal.db import replica_for_reads
 from tenants.choices import ClientRole, ClientStatus
 from tenants.models import Client, Membership, User, WorkItem, WorkKind
 
@@ -138,7 +139,8 @@ def work_queue_query(
     id, and the item's `data["search"]` words (a number's digits, its WABA id); `data` filters
     on `data` keys.
     `limit=None` reads every matching row (CSV exports)."""
-    qs = WorkItem.objects.filter(kind=kind).select_related("client")
+    # The staff queues read the replica when it is current enough (portal/db.py).
+    qs = WorkItem.objects.using(replica_for_reads()).filter(kind=kind).select_related("client")
     if band:
         qs = qs.filter(band=band)
     if status:

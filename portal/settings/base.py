@@ -69,6 +69,10 @@ ROOT_URLCONF = "portal.urls_tenant"
 TENANT_BASE_SCHEMA = "tenant_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# `migrate_schemas --executor=multiprocessing` (deploy/README.md, "Scale"): processes migrating
+# client schemas at once, and schemas handed to a process at a time.
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("TENANT_MIGRATION_PROCESSES", 2, minimum=1)
+TENANT_MULTIPROCESSING_CHUNKS = env_int("TENANT_MIGRATION_CHUNKS", 50, minimum=1)
 # Set search_path once per request, not before every query.
 TENANT_LIMIT_SET_CALLS = True
 
@@ -123,6 +127,34 @@ DATABASES = {
     }
 }
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# PgBouncer (deploy/README.md, "PgBouncer"): the pool mode in front of DATABASE_URL, checked at
+# start-up against what PgBouncer reports (portal.db.pool_mode_verify). `transaction` makes every
+# transaction set its own search_path (portal/postgresql_backend), with server-side cursors and
+# prepared statements off. The admin console URL defaults to DATABASE_URL's server, db pgbouncer.
+DATABASE_POOL_MODE = env_choice("DATABASE_POOL_MODE", "none", {"none", "session", "transaction"})
+DATABASE_POOL_ADMIN_URL = env_str("DATABASE_POOL_ADMIN_URL", "")
+DATABASES["default"]["ENGINE"] = "portal.postgresql_backend"
+DATABASES["default"]["POOL_MODE"] = DATABASE_POOL_MODE
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+# The read replica (portal/db.py): exports, charts, the evidence bundle and the staff queues read
+# from it while its replay lag is within DATABASE_REPLICA_MAX_LAG_SECONDS; after a failed check
+# the primary serves for DATABASE_REPLICA_RETRY_SECONDS before the replica is tried again.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_float("DATABASE_REPLICA_MAX_LAG_SECONDS", 10.0, minimum=0)
+DATABASE_REPLICA_RETRY_SECONDS = env_float("DATABASE_REPLICA_RETRY_SECONDS", 30.0, minimum=0)
+if env_str("DATABASE_REPLICA_URL", ""):
+    _replica = env_database("DATABASE_REPLICA_URL", "")
+    DATABASES["replica"] = {
+        **_replica,
+        "OPTIONS": {"connect_timeout": "2", **_replica["OPTIONS"]},
+        "ENGINE": "portal.postgresql_backend",
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        # The test runner never creates a database on it; tests/portal/test_replica_router.py
+        # points it at the replica's copy of the test database.
+        "TEST": {"MIRROR": "default"},
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache key carries the schema so one client's cached data can never reach another.

@@ -1,0 +1,12 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("scale_probe", "0004_col4")]
+    operations = [
+        migrations.AddField(
+            model_name="scaleprobe",
+            name="col5",
+            field=models.CharField(max_length=50, null=True, db_index=True),
+        ),
+    ]
