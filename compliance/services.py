@@ -332,7 +332,10 @@ def work_items_sync_numbers(
 ) -> None:
     """Mirror the numbers' health into the public staff index (same transaction), as one
     INSERT … ON CONFLICT DO UPDATE."""
+    from compliance.portfolio import work_item_usage
+
     updated_at = timezone.now()
+    portfolio = {"portfolio": work_item_usage(account.portfolio)} if account.portfolio_id else {}
     WorkItem.objects.bulk_create(
         [
             WorkItem(
@@ -348,6 +351,7 @@ def work_items_sync_numbers(
                     "quality": number.quality,
                     "messaging_limit": number.messaging_limit,
                     "reasons": number.reasons[:3],
+                    **portfolio,
                 },
                 updated_at=updated_at,
             )
