@@ -44,32 +44,32 @@ class AccountEvent:
     own_applier: bool = False  # state written by its own applier (restriction, ban, violation)
 
 
-I, W, C = Severity.INFO, Severity.WARNING, Severity.CRITICAL
+INFO, WARN, CRIT = Severity.INFO, Severity.WARNING, Severity.CRITICAL
 
 ACCOUNT_EVENTS: dict[str, AccountEvent] = {
     # --- account_update.event ---
     "ACCOUNT_DELETED": AccountEvent(
-        C,
+        CRIT,
         "The WhatsApp Business account was deleted at Meta",
         "Nothing can be sent from it any more; the portal stopped syncing it. Link a new "
         "account if this was not intended.",
         state=ConnectionState.DELETED,
     ),
     "ACCOUNT_OFFBOARDED": AccountEvent(
-        W,
+        WARN,
         "The account was offboarded after a device change or re-registration",
         "Meta usually reconnects it within minutes. If it stays offboarded, reconnect it "
         "through Embedded Signup. Syncing is suspended meanwhile.",
         state=ConnectionState.OFFBOARDED,
     ),
     "ACCOUNT_RECONNECTED": AccountEvent(
-        I,
+        INFO,
         "The account was reconnected",
         "",
         state=ConnectionState.ACTIVE,
     ),
     "ACCOUNT_RESTRICTION": AccountEvent(
-        C,
+        CRIT,
         "Meta restricted the account",
         "Sends of the restricted types are refused until the restriction ends; check the "
         "policy that was broken and appeal if it was a mistake.",
@@ -77,7 +77,7 @@ ACCOUNT_EVENTS: dict[str, AccountEvent] = {
         own_applier=True,
     ),
     "ACCOUNT_VIOLATION": AccountEvent(
-        C,
+        CRIT,
         "Meta recorded a policy violation",
         "Repeat violations lead to restrictions. Appeal or acknowledge it in Business "
         "Support Home.",
@@ -85,97 +85,97 @@ ACCOUNT_EVENTS: dict[str, AccountEvent] = {
         own_applier=True,
     ),
     "DISABLED_UPDATE": AccountEvent(
-        C,
+        CRIT,
         "Meta changed the account's ban state",
         "A scheduled disable can still be appealed; a disabled account cannot send.",
         kind=EventKind.BANNED,
         own_applier=True,
     ),
     "PARTNER_ADDED": AccountEvent(
-        I,
+        INFO,
         "The BSP was added as partner of the account",
         "",
         state=ConnectionState.ACTIVE,
     ),
     "PARTNER_REMOVED": AccountEvent(
-        C,
+        CRIT,
         "The BSP was removed as partner of the account",
         "The portal can no longer send or sync for it. Re-share the account with the BSP if "
         "this was not intended.",
         state=ConnectionState.PARTNER_REMOVED,
     ),
     "PARTNER_APP_INSTALLED": AccountEvent(
-        I, "The BSP's app was installed on the account", "", state=ConnectionState.ACTIVE
+        INFO, "The BSP's app was installed on the account", "", state=ConnectionState.ACTIVE
     ),
     "PARTNER_APP_UNINSTALLED": AccountEvent(
-        C,
+        CRIT,
         "The BSP's app was uninstalled from the account",
         "The BSP's access was revoked; reinstall the app through Embedded Signup to continue.",
         state=ConnectionState.PARTNER_REMOVED,
     ),
     "PARTNER_CLIENT_CERTIFICATION_NEEDED": AccountEvent(
-        W,
+        WARN,
         "Partner-led business verification is needed",
         "The account cannot message until the BSP verifies the business; send the BSP the "
         "business documents.",
     ),
     "PARTNER_CLIENT_CERTIFICATION_STATUS_UPDATE": AccountEvent(
-        W,
+        WARN,
         "The partner-led business verification changed",
         "If it was rejected, correct what Meta lists (legal name, address, website, "
         "documents) and resubmit.",
     ),
     "AD_ACCOUNT_LINKED": AccountEvent(
-        I, "An ad account was linked (Marketing Messages API onboarding)", ""
+        INFO, "An ad account was linked (Marketing Messages API onboarding)", ""
     ),
     "MM_LITE_TERMS_SIGNED": AccountEvent(
-        I,
+        INFO,
         "Marketing Messages API terms were signed",
         "Marketing templates can now go through the Marketing Messages API.",
         onboarding=MarketingOnboarding.ONBOARDED,
     ),
     "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE": AccountEvent(
-        I,
+        INFO,
         "Authentication-international rates apply from the date Meta gave",
         "Check the per-country exceptions before sending one-time codes abroad.",
     ),
     "BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE": AccountEvent(
-        I, "The business's primary country was updated", ""
+        INFO, "The business's primary country was updated", ""
     ),
     "VOLUME_BASED_PRICING_TIER_UPDATE": AccountEvent(
-        I, "The volume pricing tier changed", "Prices for the tier apply from its month."
+        INFO, "The volume pricing tier changed", "Prices for the tier apply from its month."
     ),
-    "VERIFIED_ACCOUNT": AccountEvent(I, "A sandbox number was upgraded to a verified one", ""),
+    "VERIFIED_ACCOUNT": AccountEvent(INFO, "A sandbox number was upgraded to a verified one", ""),
     # --- account_alerts.alert_type ---
     "INCREASED_CAPABILITIES_ELIGIBILITY_DEFERRED": AccountEvent(
-        W,
+        WARN,
         "Meta deferred the messaging-limit increase",
         "Keep quality high and verify the business.",
         kind=EventKind.SCALING_PATH,
         scaling=ScalingState.DEFERRED,
     ),
     "INCREASED_CAPABILITIES_ELIGIBILITY_FAILED": AccountEvent(
-        C,
+        CRIT,
         "Meta refused the messaging-limit increase",
         "Verify the business and improve template quality before trying again.",
         kind=EventKind.SCALING_PATH,
         scaling=ScalingState.FAILED,
     ),
     "INCREASED_CAPABILITIES_ELIGIBILITY_NEED_MORE_INFO": AccountEvent(
-        W,
+        WARN,
         "Meta needs more information for the messaging-limit increase",
         "Complete business verification in Meta Business Suite.",
         kind=EventKind.SCALING_PATH,
         scaling=ScalingState.NEED_MORE_INFO,
     ),
-    "OBA_APPROVED": AccountEvent(I, "Meta approved the Official Business Account badge", ""),
+    "OBA_APPROVED": AccountEvent(INFO, "Meta approved the Official Business Account badge", ""),
     "OBA_REJECTED": AccountEvent(
-        W,
+        WARN,
         "Meta rejected the Official Business Account request",
         "Fix the display name and the business's public presence, then apply again.",
     ),
     "PROFILE_PICTURE_LOST": AccountEvent(
-        W, "The business profile picture was lost", "Upload the profile picture again."
+        WARN, "The business profile picture was lost", "Upload the profile picture again."
     ),
 }
 

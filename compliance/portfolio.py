@@ -81,7 +81,7 @@ def portfolio_ensure(*, business_id: str, name: str = "") -> BusinessPortfolio:
 def account_portfolio_set(
     *, account: WhatsAppAccount, business_id: str, name: str = ""
 ) -> BusinessPortfolio:
-    """Record that `business_id` owns the WABA (from the sync or a webhook's `owner_business_id`)."""
+    """Record that `business_id` owns the WABA (the sync, or a webhook's owner business id)."""
     portfolio = portfolio_ensure(business_id=business_id, name=name)
     if account.portfolio_id != portfolio.pk:
         account.portfolio = portfolio

@@ -74,8 +74,8 @@ def waba_onboarding(waba_raw: dict) -> str:
 
 def messaging_limit_from_meta(value: Any) -> MessagingLimit | None:
     """A limit from either payload generation: a `TIER_*` token (v24+,
-    `max_daily_conversations_per_business`) or the legacy number (`max_daily_conversation_per_phone`,
-    250/2000/…/-1). None when it says nothing we can read."""
+    `max_daily_conversations_per_business`) or the legacy number
+    (`max_daily_conversation_per_phone`: 250/2000/…/-1). None when it says nothing we can read."""
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
         limit = MessagingLimit.from_meta(value)
         return None if limit == MessagingLimit.UNKNOWN else limit
