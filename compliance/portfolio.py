@@ -257,16 +257,24 @@ def portfolio_from_waba(
     owner = parse_owner_business(waba_raw)
     if owner is None:
         return None
-    portfolio = account_portfolio_set(account=account, business_id=owner.id, name=owner.name)
-    fields = ["last_confirmed_at"]
-    portfolio.last_confirmed_at = now
-    if owner.verification != meta.BusinessVerification.UNKNOWN:
-        portfolio.verification = owner.verification
-        fields.append("verification")
-    if owner.marketing_onboarding in MarketingOnboarding.values:
-        portfolio.marketing_onboarding = owner.marketing_onboarding
-        fields.append("marketing_onboarding")
-    portfolio.save(update_fields=fields)
+    portfolio = account.portfolio if account.portfolio_id else None
+    if portfolio is None or portfolio.meta_id != owner.id:
+        portfolio = account_portfolio_set(account=account, business_id=owner.id, name=owner.name)
+    wanted = {
+        "name": owner.name[:200] or portfolio.name,
+        "verification": owner.verification
+        if owner.verification != meta.BusinessVerification.UNKNOWN
+        else portfolio.verification,
+        "marketing_onboarding": owner.marketing_onboarding
+        if owner.marketing_onboarding in MarketingOnboarding.values
+        else portfolio.marketing_onboarding,
+    }
+    changed = [name for name, value in wanted.items() if getattr(portfolio, name) != value]
+    if changed:  # steady state writes nothing: the sync runs for every client every few minutes
+        for name in changed:
+            setattr(portfolio, name, wanted[name])
+        portfolio.last_confirmed_at = now
+        portfolio.save(update_fields=[*changed, "last_confirmed_at"])
     return portfolio
 
 

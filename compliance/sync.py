@@ -18,8 +18,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance import meta_updates, services
+from compliance.account_events import account_state_text, account_syncable
 from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
+from compliance.portfolio import portfolio_from_waba, portfolio_limit_from_numbers
 from portal.meta import types as meta
 from portal.meta.errors import MetaError, MetaRateLimited
 from portal.observability import current_request_id, request_id_var
@@ -38,13 +40,15 @@ class SyncResult:
     templates: int = 0
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    # WABAs not synced on purpose (offboarded, partner removed, deleted), with why.
+    skipped: list[str] = field(default_factory=list)
 
 
 def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = None) -> SyncResult:
     """Sync every WABA of the client whose schema the connection is in."""
     now = now or timezone.now()
     result = SyncResult()
-    accounts = list(WhatsAppAccount.objects.all())
+    accounts = list(WhatsAppAccount.objects.select_related("portfolio"))
     client = services.current_client()
     if run is not None:
         SyncRun.objects.filter(pk=run.pk).update(
@@ -54,6 +58,10 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
     # leaving the block waits for a fetch still under way, so the caller may close the client.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
         for account in accounts:
+            if not account_syncable(account):
+                result.skipped.append(f"{account.meta_id}: {account_state_text(account)}")
+                _progress(run, 3)
+                continue
             if account.throttled_until and account.throttled_until > now:
                 result.errors.append(
                     f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
@@ -114,6 +122,9 @@ def _sync_account(graph, account, client, now, result, run, fetcher) -> None:
     _progress(run)
     with transaction.atomic():
         _sync_waba(account, info, usage, now)
+        # The owner portfolio and the limit its numbers report (`compliance.portfolio`).
+        if portfolio_from_waba(account=account, waba_raw=info.raw, now=now) is not None:
+            portfolio_limit_from_numbers(account=account, numbers=synced, now=now)
 
 
 def _fetch_templates_then_waba(graph, waba_id: str, templates: Future) -> tuple:
