@@ -20,20 +20,22 @@ def sim():
 
 
 def test_the_sync_links_the_portfolio_and_its_limit(sim, acme, acme_waba):
-    with GraphClient(token=TOKEN, base_url=sim.url, sleep=lambda s: None) as graph:
-        with schema_context(acme.schema_name):
-            result = client_sync(graph=graph)
-            assert result.errors == []
-            portfolio = BusinessPortfolio.objects.get()
-            assert (portfolio.meta_id, portfolio.messaging_limit, portfolio.verification) == (
-                "5110000001",
-                "tier_10k",
-                "verified",
-            )
-            assert WhatsAppAccount.objects.get().portfolio == portfolio
-            assert list(portfolio.limit_history.values_list("limit", "source")) == [
-                ("tier_10k", "sync")
-            ]
+    with (
+        GraphClient(token=TOKEN, base_url=sim.url, sleep=lambda s: None) as graph,
+        schema_context(acme.schema_name),
+    ):
+        result = client_sync(graph=graph)
+        assert result.errors == []
+        portfolio = BusinessPortfolio.objects.get()
+        assert (portfolio.meta_id, portfolio.messaging_limit, portfolio.verification) == (
+            "5110000001",
+            "tier_10k",
+            "verified",
+        )
+        assert WhatsAppAccount.objects.get().portfolio == portfolio
+        assert list(portfolio.limit_history.values_list("limit", "source")) == [
+            ("tier_10k", "sync")
+        ]
 
 
 def test_an_offboarded_waba_is_not_synced_and_says_why(sim, acme, acme_waba):

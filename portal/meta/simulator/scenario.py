@@ -73,9 +73,7 @@ def _with_portfolios(data: dict) -> dict:
             ).lower(),
         }
         if waba.get("business_onboarding"):
-            owner["marketing_messages_onboarding_status"] = {
-                "status": waba["business_onboarding"]
-            }
+            owner["marketing_messages_onboarding_status"] = {"status": waba["business_onboarding"]}
         waba["owner_business_info"] = owner
     return data
 
