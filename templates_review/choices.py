@@ -168,7 +168,7 @@ class PauseKind(models.TextChoices):
 
 PAUSE_KIND_TEXT = {
     PauseKind.QUALITY: "Meta paused this template because its quality dropped to low; the pause "
-    "ends by itself (3 hours the first time, 6 the second; a third disables it).",
+    "ends by itself.",
     PauseKind.PACING: "Meta paused this template under template pacing (feedback on the first "
     "messages was poor). It stays paused until someone unpauses it; improve the content first.",
     PauseKind.PORTFOLIO_PACING: "Meta froze this template while it reviews feedback on your "
