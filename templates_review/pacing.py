@@ -97,9 +97,7 @@ def template_unpause(*, template: MessageTemplate, actor, graph=None) -> Message
     if current.meta_status != meta.TemplateStatus.PAUSED:
         raise UnpauseRefused("The template is not paused.")
     if not current.needs_unpause:
-        until = (
-            f" at {current.paused_until:%Y-%m-%d %H:%M} UTC" if current.paused_until else ""
-        )
+        until = f" at {current.paused_until:%Y-%m-%d %H:%M} UTC" if current.paused_until else ""
         raise UnpauseRefused(
             f"This is a quality pause: it ends by itself{until} and cannot be lifted early."
         )
