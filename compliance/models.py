@@ -116,11 +116,17 @@ class WhatsAppAccount(models.Model):
     # Set by account events (`compliance.account_events`): an offboarded or removed WABA is not
     # synced and says so.
     connection_state = models.CharField(
-        max_length=20, choices=c.ConnectionState, default=c.ConnectionState.ACTIVE
+        max_length=20,
+        choices=c.ConnectionState,
+        default=c.ConnectionState.ACTIVE,
+        db_default=c.ConnectionState.ACTIVE,
     )
     connection_state_at = models.DateTimeField(null=True, blank=True)
     marketing_onboarding = models.CharField(
-        max_length=20, choices=c.MarketingOnboarding, default=c.MarketingOnboarding.UNKNOWN
+        max_length=20,
+        choices=c.MarketingOnboarding,
+        default=c.MarketingOnboarding.UNKNOWN,
+        db_default=c.MarketingOnboarding.UNKNOWN,
     )
     name = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=8, blank=True)
@@ -229,7 +235,7 @@ class PhoneNumber(models.Model):
     # Set by `compliance.error_actions` (130429 throughput, 131057 maintenance, 131042 billing…):
     # the pre-send check refuses sends from the number until then.
     backoff_until = models.DateTimeField(null=True, blank=True)
-    backoff_reason = models.CharField(max_length=200, blank=True)
+    backoff_reason = models.CharField(max_length=200, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -365,8 +371,8 @@ class InboundMessage(models.Model):
     wamid = models.CharField(max_length=200, unique=True)
     # Meta's phone digits (`from`), or the BSUID when Meta withheld the phone.
     sender = models.CharField(max_length=260)
-    sender_bsuid = models.CharField(max_length=260, blank=True)
-    sender_username = models.CharField(max_length=40, blank=True)
+    sender_bsuid = models.CharField(max_length=260, blank=True, db_default="")
+    sender_username = models.CharField(max_length=40, blank=True, db_default="")
     sender_name = models.CharField(max_length=200, blank=True)
     message_type = models.CharField(max_length=30)
     text = models.TextField(blank=True)
@@ -436,7 +442,7 @@ class Contact(models.Model):
     bsuid = models.CharField(
         max_length=140, unique=True, null=True, blank=True, help_text="e.g. US.13491208655302741918"
     )
-    parent_bsuid = models.CharField(max_length=140, blank=True)
+    parent_bsuid = models.CharField(max_length=140, blank=True, db_default="")
     username = models.CharField(max_length=35, unique=True, null=True, blank=True)
     wa_id = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=200, blank=True)
@@ -444,7 +450,7 @@ class Contact(models.Model):
     # back-off (131056 pair rate limit, 4^X seconds).
     unreachable_at = models.DateTimeField(null=True, blank=True)
     backoff_until = models.DateTimeField(null=True, blank=True)
-    backoff_count = models.PositiveSmallIntegerField(default=0)
+    backoff_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -45,13 +45,13 @@ class MessageTemplate(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True)
     pause_title = models.CharField(max_length=30, blank=True)
     # Why the current (or last) pause: quality (ends by itself) or pacing (needs an unpause).
-    pause_kind = models.CharField(max_length=20, choices=PauseKind, blank=True)
+    pause_kind = models.CharField(max_length=20, choices=PauseKind, blank=True, db_default="")
     # Messages Meta holds under template pacing (`held_for_quality_assessment`), counted by
     # `templates_review.pacing.template_held_record`; reset when the hold is released.
-    held_count = models.PositiveIntegerField(default=0)
+    held_count = models.PositiveIntegerField(default=0, db_default=0)
     held_since = models.DateTimeField(null=True, blank=True)
     unpause_requested_at = models.DateTimeField(null=True, blank=True)
-    unpause_error = models.CharField(max_length=500, blank=True)
+    unpause_error = models.CharField(max_length=500, blank=True, db_default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
     # An impending category change from Meta: {"correct_category": ..., "effective_at": ...}.
     pending_category_change = models.JSONField(default=dict, blank=True)
