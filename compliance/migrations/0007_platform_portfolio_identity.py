@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import portal.meta.types
 from django.db import migrations, models
+
+import portal.meta.types
 
 
 class Migration(migrations.Migration):
