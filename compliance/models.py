@@ -61,6 +61,8 @@ class BusinessPortfolio(models.Model):
     marketing_onboarding = models.CharField(
         max_length=20, choices=c.MarketingOnboarding, default=c.MarketingOnboarding.UNKNOWN
     )
+    # The last ledger row (`MessageStatus.id`) folded into the usage rollup below.
+    ledger_watermark = models.BigIntegerField(default=0, db_default=0)
     # The last usage measured (`portfolio_usage_watch`), mirrored to the staff work index.
     usage_count = models.PositiveIntegerField(default=0)
     usage_at = models.DateTimeField(null=True, blank=True)
@@ -100,6 +102,50 @@ class PortfolioLimitChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.portfolio_id}: {self.previous} → {self.limit}"
+
+
+class PortfolioRecipient(models.Model):
+    """Usage rollup, derived from the ledger (`compliance.portfolio`): each recipient's last
+    counted send in the portfolio. Rebuilt from the ledger at any time; never the source."""
+
+    portfolio = models.ForeignKey(
+        BusinessPortfolio, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    recipient = models.CharField(max_length=260)
+    last_sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "recipient"], name="portfolio_recipient_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["portfolio", "last_sent_at"], name="portfolio_recipient_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} at {self.last_sent_at}"
+
+
+class PortfolioUsageMinute(models.Model):
+    """Usage rollup: how many recipients have their last counted send in this minute. The sum
+    over the minutes of the last 24 hours (with the first minute counted exactly from
+    `PortfolioRecipient`) is the usage, in a few hundred rows whatever the ledger's size."""
+
+    portfolio = models.ForeignKey(
+        BusinessPortfolio, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minute = models.DateTimeField()
+    recipients = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "minute"], name="portfolio_minute_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%H:%M}: {self.recipients}"
 
 
 class WhatsAppAccount(models.Model):

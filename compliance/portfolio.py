@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from compliance import services
@@ -40,7 +39,8 @@ from compliance.choices import (
     Severity,
 )
 from compliance.models import (
-    USAGE_CONDITION,
+    USAGE_CATEGORIES,
+    USAGE_TYPES,
     BusinessPortfolio,
     MessageStatus,
     PhoneNumber,
@@ -350,20 +350,144 @@ def portfolio_numbers(portfolio: BusinessPortfolio):
     return PhoneNumber.objects.filter(account__portfolio=portfolio)
 
 
-def portfolio_usage(*, portfolio: BusinessPortfolio, now: datetime | None = None) -> Usage:
-    """Usage across every number of the portfolio, in one query (`status_usage_time`)."""
-    now = now or timezone.now()
-    used = (
-        MessageStatus.objects.filter(
-            USAGE_CONDITION,
-            occurred_at__gt=now - USAGE_WINDOW,
-            occurred_at__lte=now,
-            number__account__portfolio=portfolio,
-        )
-        .order_by()
-        .aggregate(n=Count("recipient", distinct=True))["n"]
+def _sql_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def usage_sql(*, portfolio: str, watermark: str) -> str:
+    """One scalar SQL expression: the portfolio's usage in (start, now], exact and read-only.
+
+    `portfolio` and `watermark` are SQL expressions (a column of the caller's query, or `%s`);
+    the expression takes the parameters `usage_params(start, now)` gives, in order, after those
+    of `portfolio`/`watermark` placeholders (none when they are columns).
+
+    Three parts: the rollup's minutes wholly inside the window; the first minute's recipients
+    counted exactly (`PortfolioRecipient.last_sent_at` in the window); and ledger rows not yet
+    folded into the rollup (id past the watermark) whose recipient the rollup does not already
+    count. The fold (`portfolio_usage_fold`) keeps the last part small.
+    """
+    from compliance.models import PortfolioRecipient, PortfolioUsageMinute
+
+    ledger, numbers, accounts = (
+        MessageStatus._meta.db_table,
+        PhoneNumber._meta.db_table,
+        WhatsAppAccount._meta.db_table,
     )
-    return Usage(portfolio_id=portfolio.pk, used=used, limit=portfolio.daily_limit, measured_at=now)
+    minutes, recipients = PortfolioUsageMinute._meta.db_table, PortfolioRecipient._meta.db_table
+    condition = (
+        f"m.status = 'sent' AND m.pricing_category IN ({_sql_list(USAGE_CATEGORIES)}) "
+        f"AND m.pricing_type IN ({_sql_list(USAGE_TYPES)})"
+    )
+    return (
+        f"((SELECT coalesce(sum(u.recipients), 0) FROM {minutes} u "  # noqa: S608 (table names and fixed SQL; values are parameters)
+        f"WHERE u.portfolio_id = {portfolio} AND u.minute > date_trunc('minute', %s::timestamptz) "
+        "AND u.minute <= %s) "
+        f"+ (SELECT count(*) FROM {recipients} r WHERE r.portfolio_id = {portfolio} "
+        "AND r.last_sent_at > %s AND r.last_sent_at < date_trunc('minute', %s::timestamptz) "
+        "+ interval '1 minute') "
+        f"+ (SELECT count(DISTINCT m.recipient) FROM {ledger} m WHERE m.id > {watermark} "
+        f"AND {condition} AND m.occurred_at > %s AND m.occurred_at <= %s AND m.number_id IN ("
+        f"SELECT pn.id FROM {numbers} pn JOIN {accounts} pa ON pa.id = pn.account_id "
+        f"WHERE pa.portfolio_id = {portfolio}) AND NOT EXISTS (SELECT 1 FROM {recipients} x "
+        f"WHERE x.portfolio_id = {portfolio} AND x.recipient = m.recipient "
+        "AND x.last_sent_at > %s)))"
+    )
+
+
+def usage_params(start: datetime, now: datetime) -> list:
+    return [start, now, start, start, start, now, start]
+
+
+def portfolio_usage(*, portfolio: BusinessPortfolio, now: datetime | None = None) -> Usage:
+    """Usage across every number of the portfolio, in one read-only query (see `usage_sql`)."""
+    now = now or timezone.now()
+    start = now - USAGE_WINDOW
+    sql = "SELECT " + usage_sql(portfolio="%s", watermark="%s")
+    # `portfolio` appears 4 times and the watermark once, interleaved with the window bounds.
+    params = [
+        portfolio.pk,
+        start,
+        now,
+        portfolio.pk,
+        start,
+        start,
+        portfolio.ledger_watermark,
+        start,
+        now,
+        portfolio.pk,
+        portfolio.pk,
+        start,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        used = cursor.fetchone()[0]
+    return Usage(
+        portfolio_id=portfolio.pk, used=int(used), limit=portfolio.daily_limit, measured_at=now
+    )
+
+
+def portfolio_usage_fold(
+    *, portfolio: BusinessPortfolio, now: datetime | None = None, rescan: bool = False
+) -> int:
+    """Fold the ledger's new counted rows (past the watermark; with `rescan`, every row of the
+    window, which also catches rows committed late with a lower id) into the rollup: each
+    recipient's last counted send moves to its newest minute. Idempotent: a row not newer than
+    the recipient's last send changes nothing. Returns how many recipients moved."""
+    from compliance.models import PortfolioRecipient, PortfolioUsageMinute
+
+    now = now or timezone.now()
+    start = now - USAGE_WINDOW
+    ledger, numbers, accounts = (
+        MessageStatus._meta.db_table,
+        PhoneNumber._meta.db_table,
+        WhatsAppAccount._meta.db_table,
+    )
+    minutes, recipients = PortfolioUsageMinute._meta.db_table, PortfolioRecipient._meta.db_table
+    condition = (
+        f"m.status = 'sent' AND m.pricing_category IN ({_sql_list(USAGE_CATEGORIES)}) "
+        f"AND m.pricing_type IN ({_sql_list(USAGE_TYPES)})"
+    )
+    with transaction.atomic():
+        locked = BusinessPortfolio.objects.select_for_update().get(pk=portfolio.pk)
+        since = 0 if rescan else locked.ledger_watermark
+        sql = (
+            "WITH new AS (SELECT m.recipient, max(m.occurred_at) AS at "  # noqa: S608 (table names and fixed SQL; values are parameters)
+            f"FROM {ledger} m WHERE m.id > %s AND {condition} AND m.occurred_at > %s "
+            f"AND m.number_id IN (SELECT pn.id FROM {numbers} pn JOIN {accounts} pa "
+            "ON pa.id = pn.account_id WHERE pa.portfolio_id = %s) GROUP BY m.recipient), "
+            "moved AS (SELECT new.recipient, new.at, r.last_sent_at AS was FROM new "
+            f"LEFT JOIN {recipients} r ON r.portfolio_id = %s AND r.recipient = new.recipient "
+            "WHERE r.last_sent_at IS NULL OR r.last_sent_at < new.at), "
+            f"up AS (INSERT INTO {recipients} (portfolio_id, recipient, last_sent_at) "
+            "SELECT %s, recipient, at FROM moved ON CONFLICT (portfolio_id, recipient) "
+            "DO UPDATE SET last_sent_at = EXCLUDED.last_sent_at RETURNING 1), "
+            "delta AS (SELECT minute, sum(n) AS n FROM ("
+            "SELECT date_trunc('minute', at) AS minute, 1 AS n FROM moved UNION ALL "
+            "SELECT date_trunc('minute', was), -1 FROM moved WHERE was IS NOT NULL) d "
+            "GROUP BY minute HAVING sum(n) <> 0), "
+            f"bump AS (INSERT INTO {minutes} (portfolio_id, minute, recipients) "
+            "SELECT %s, minute, n FROM delta ON CONFLICT (portfolio_id, minute) "
+            f"DO UPDATE SET recipients = {minutes}.recipients + EXCLUDED.recipients RETURNING 1) "
+            "SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM bump), "
+            f"(SELECT coalesce(max(id), %s) FROM {ledger} WHERE id > %s)"
+        )
+        params = [since, start, locked.pk, locked.pk, locked.pk, locked.pk, since, since]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            moved, _, watermark = cursor.fetchone()
+            # Minutes that left the window hold no one the usage counts any more.
+            cursor.execute(
+                f"DELETE FROM {minutes} WHERE portfolio_id = %s AND minute < %s",  # noqa: S608 (table name; values are parameters)
+                [locked.pk, start - timedelta(minutes=1)],
+            )
+            cursor.execute(
+                f"DELETE FROM {recipients} WHERE portfolio_id = %s AND last_sent_at < %s",  # noqa: S608 (table name; values are parameters)
+                [locked.pk, start - timedelta(minutes=1)],
+            )
+        watermark = max(int(watermark), locked.ledger_watermark)
+        BusinessPortfolio.objects.filter(pk=locked.pk).update(ledger_watermark=watermark)
+        portfolio.ledger_watermark = watermark
+    return int(moved)
 
 
 def portfolio_usage_watch(*, portfolio: BusinessPortfolio, now: datetime | None = None) -> Usage:
@@ -372,6 +496,7 @@ def portfolio_usage_watch(*, portfolio: BusinessPortfolio, now: datetime | None 
     from tenants.models import WorkItem, WorkKind
 
     now = now or timezone.now()
+    portfolio_usage_fold(portfolio=portfolio, now=now, rescan=True)
     usage = portfolio_usage(portfolio=portfolio, now=now)
     with transaction.atomic():
         BusinessPortfolio.objects.filter(pk=portfolio.pk).update(

@@ -2,9 +2,10 @@
 
 Reads only; run inside the client's schema. One recipient or up to `BULK_LIMIT` cost the same
 two round trips (the check sits in front of every send, so each one is latency): the settings
-(the policy, the number with its account, portfolio, its usage and active restrictions, the
-template) in one query, then the recipients' identities, consent states, delivery ledger and
-inbound messages in another. Recipients written other than in E.164 or as a BSUID cost one more.
+(the policy, the number with its account, its portfolio and the portfolio's usage from
+`compliance.portfolio.usage_sql`, the active restrictions, the template) in one query, then the
+recipients' identities, consent states, delivery ledger and inbound messages in another.
+Recipients written other than in E.164 or as a BSUID cost one more.
 
 A recipient is an E.164 phone (or a national number in the client's region) or a BSUID; either
 resolves to the contact (`compliance.identity`), and the ledger and inbound messages are read
@@ -69,6 +70,7 @@ from compliance.models import (
     PhoneNumber,
     WhatsAppAccount,
 )
+from compliance.portfolio import usage_params, usage_sql
 from portal.meta import types as meta
 from tenants.selectors import current_client
 
@@ -456,17 +458,10 @@ def _settings(
         "WHERE r.account_id = n.account_id AND r.restriction_type = %s "
         "AND (r.expires_at IS NULL OR r.expires_at > %s))"
     )
-    ledger, numbers, accounts = (
-        MessageStatus._meta.db_table,
-        PhoneNumber._meta.db_table,
-        WhatsAppAccount._meta.db_table,
-    )
+    numbers, accounts = PhoneNumber._meta.db_table, WhatsAppAccount._meta.db_table
     usage = (
-        f"CASE WHEN bp.messaging_limit IN ({_sql_list(_FINITE_LIMITS)}) THEN ("  # noqa: S608 (table names and fixed SQL; values are parameters)
-        f"SELECT count(DISTINCT m.recipient) FROM {ledger} m WHERE {USAGE_SQL} "
-        "AND m.occurred_at > %s AND m.occurred_at <= %s AND m.number_id IN ("
-        f"SELECT pn.id FROM {numbers} pn JOIN {accounts} pa ON pa.id = pn.account_id "
-        "WHERE pa.portfolio_id = bp.id)) END"
+        f"CASE WHEN bp.messaging_limit IN ({_sql_list(_FINITE_LIMITS)}) THEN "
+        f"{usage_sql(portfolio='bp.id', watermark='bp.ledger_watermark')} END"
     )
     sql = (
         f"SELECT p.id, {', '.join(f'p.{c}' for c in POLICY_COLUMNS)}, "  # noqa: S608 (table names and fixed SQL; values are parameters)
@@ -491,8 +486,7 @@ def _settings(
         now,
         meta.RestrictionType.UTILITY_TEMPLATES.value,
         now,
-        now - USAGE_WINDOW,
-        now,
+        *usage_params(now - USAGE_WINDOW, now),
         phone_number_id,
         template is not None,
         name,

@@ -221,3 +221,32 @@ def test_the_sync_reads_the_owner_business(acme, acme_waba):
         assert (
             portfolio_from_waba(account=account, waba_raw={"id": "1"}, now=timezone.now()) is None
         )
+
+
+def test_the_rollup_gives_the_ledger_s_count_before_and_after_folding(
+    portfolio, second_number, acme_number
+):
+    from compliance.portfolio import portfolio_usage_fold
+
+    now = timezone.now()
+    portfolio.messaging_limit = "tier_250"
+    portfolio.save()
+    at = lambda minutes: now - timedelta(minutes=minutes)  # noqa: E731
+    SentFactory(number=acme_number, recipient="447911000001", occurred_at=at(60 * 23))
+    SentFactory(number=acme_number, recipient="447911000002", occurred_at=at(60 * 25))  # out
+    SentFactory(number=second_number, recipient="447911000003", occurred_at=at(5))
+    assert portfolio_usage(portfolio=portfolio, now=now).used == 2
+    assert portfolio_usage_fold(portfolio=portfolio, now=now) == 2
+    assert portfolio_usage(portfolio=portfolio, now=now).used == 2
+    # new sends after the fold: one to a counted recipient, one to an old one, one new
+    SentFactory(number=acme_number, recipient="447911000001", occurred_at=at(1))
+    SentFactory(number=acme_number, recipient="447911000002", occurred_at=at(1))
+    SentFactory(number=second_number, recipient="447911000004", occurred_at=at(1))
+    assert portfolio_usage(portfolio=portfolio, now=now).used == 4
+    portfolio_usage_fold(portfolio=portfolio, now=now)
+    assert portfolio_usage(portfolio=portfolio, now=now).used == 4
+    assert portfolio_usage_fold(portfolio=portfolio, now=now, rescan=True) == 0  # idempotent
+    assert portfolio_usage(portfolio=portfolio, now=now).used == 4
+    # 23 h 58 min later only the sends of a minute ago (three recipients) are in the window
+    later = now + timedelta(hours=23, minutes=58)
+    assert portfolio_usage(portfolio=portfolio, now=later).used == 3
