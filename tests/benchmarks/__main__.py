@@ -19,6 +19,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_webhook_intake",
     "tests.benchmarks.bench_fleet_sync",
     "tests.benchmarks.bench_presend",
+    "tests.benchmarks.bench_portfolio_usage",
     "tests.benchmarks.bench_appeals_inbox",
     "tests.benchmarks.bench_template_queue",
     "tests.benchmarks.bench_consent_import",
