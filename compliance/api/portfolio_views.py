@@ -78,3 +78,22 @@ class PortfolioListView(APIView):
     @extend_schema(responses=PortfolioSerializer(many=True), summary="Business portfolios")
     def get(self, request: Request) -> Response:
         return Response(PortfolioSerializer(portfolio_rows(), many=True).data)
+
+
+class ErrorActionSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    meaning = serializers.CharField()
+    portal_does = serializers.CharField()
+    client_should = serializers.CharField()
+
+
+class ErrorActionListView(APIView):
+    """Meta's delivery error codes: what each means, what the portal does by itself and what the
+    client should do (`compliance.error_actions`, the words the UI and e-mails use)."""
+
+    @extend_schema(responses=ErrorActionSerializer(many=True), summary="Delivery error codes")
+    def get(self, request: Request) -> Response:
+        from compliance.error_actions import ERROR_ACTIONS
+
+        rows = [ERROR_ACTIONS[code].as_dict() for code in sorted(ERROR_ACTIONS)]
+        return Response(ErrorActionSerializer(rows, many=True).data)

@@ -117,3 +117,13 @@ def test_the_usage_watch_task_refuses_to_run_without_a_schema(acme):
     connection.set_schema_to_public()
     with pytest.raises(Exception, match="schema"):
         portfolio_usage_watch.apply().get()
+
+
+def test_the_error_codes_endpoint_for_members_only(api, acme, acme_viewer, globex_owner):
+    rows = api(acme, acme_viewer).get("/api/v1/error-codes/").json()
+    by_code = {row["code"]: row for row in rows}
+    assert by_code[131050]["portal_does"] == (
+        "Records the opt-out; marketing to this person is refused from now on."
+    )
+    assert {131026, 131056, 130429, 368, 132000} <= set(by_code)
+    assert api(acme, globex_owner).get("/api/v1/error-codes/").status_code == 403
