@@ -196,7 +196,8 @@ def account_event_record(
     """Apply one account event (`account_update` or `account_alerts`): the health event and its
     alert, the state it sets (unless a newer one is in force), a portfolio's scaling state.
 
-    Idempotent per `key`. Returns the health event, or None if this key was seen before.
+    Idempotent per `key`. Returns the health event, or None if this key was seen before (or,
+    for a scaling decision, when the event is the portfolio's: `portfolio_scaling_set`).
     """
     token = str(event or "").strip().upper()
     row = account_event_lookup(token)

@@ -653,14 +653,17 @@ def _lookup(
     usage_select = f"bool_or({in_usage})" if portfolio_id else "false"
     free_form = category == FREE_FORM
     sql = (
-        "WITH k AS (SELECT unnest(%s::text[]) AS key), "  # noqa: S608 (table names and fixed SQL; values are parameters)
-        "c AS (SELECT k.key, x.id, x.phone, x.bsuid, x.unreachable_at, x.backoff_until "
-        f"FROM k JOIN {contacts} x ON x.phone = k.key "
-        "UNION ALL SELECT k.key, x.id, x.phone, x.bsuid, x.unreachable_at, x.backoff_until "
-        f"FROM k JOIN {contacts} x ON x.bsuid = k.key), "
-        "r AS (SELECT key, CASE WHEN left(key, 1) = '+' THEN substr(key, 2) ELSE key END AS who "
-        "FROM k UNION SELECT key, substr(phone, 2) FROM c WHERE phone IS NOT NULL "
-        "UNION SELECT key, bsuid FROM c WHERE bsuid IS NOT NULL) "
+        # Phones and BSUIDs apart: each key probes only the index it can match; `r` lists
+        # every identifier that names a key's person (its own, then the contact's other one).
+        "WITH p AS (SELECT unnest(%s::text[]) AS key), b AS (SELECT unnest(%s::text[]) AS key), "  # noqa: S608 (table names and fixed SQL; values are parameters)
+        "c AS (SELECT p.key, x.id, x.phone, x.bsuid, x.unreachable_at, x.backoff_until "
+        f"FROM p JOIN {contacts} x ON x.phone = p.key "
+        "UNION ALL SELECT b.key, x.id, x.phone, x.bsuid, x.unreachable_at, x.backoff_until "
+        f"FROM b JOIN {contacts} x ON x.bsuid = b.key), "
+        "r AS (SELECT key, substr(key, 2) AS who FROM p UNION ALL SELECT key, key FROM b "
+        "UNION ALL SELECT key, bsuid FROM c WHERE left(key, 1) = '+' AND bsuid IS NOT NULL "
+        "UNION ALL SELECT key, substr(phone, 2) FROM c "
+        "WHERE left(key, 1) <> '+' AND phone IS NOT NULL) "
         "SELECT 0, c.key, c.phone, c.bsuid, s.status, c.unreachable_at, c.backoff_until, "
         "NULL::bigint, NULL::timestamptz, NULL::bool FROM c "
         f"LEFT JOIN {states} s ON s.contact_id = c.id AND s.category = %s "
@@ -669,8 +672,10 @@ def _lookup(
         f"{usage_select} FROM r JOIN {ledger} m ON m.recipient = r.who "
         f"WHERE m.occurred_at > %s AND ({conditions}) GROUP BY r.key"
     )
+    phones = [key for key in keys if key.startswith("+")]
     params = [
-        list(keys),
+        phones,
+        [key for key in keys if not key.startswith("+")],
         category,
         *sent_params,
         backoff_start,

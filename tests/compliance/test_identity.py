@@ -125,3 +125,16 @@ def test_identities_are_per_client(in_acme, globex):
     with schema_context(globex.schema_name):
         assert contact_resolve(bsuid=ALICE_ID) is None
         assert Contact.objects.filter(bsuid=ALICE_ID).count() == 0
+
+
+def test_consent_pages_show_and_find_bsuid_only_contacts(web, acme, acme_viewer, globex_owner):
+    with schema_context(acme.schema_name):
+        consent_record_opt_out(bsuid=ALICE_ID, category="marketing", source="staff")
+    http = web(acme, acme_viewer)
+    listing = http.get("/contacts/").content.decode()
+    assert f'href="/contacts/{ALICE_ID}/"' in listing
+    detail = http.get(f"/contacts/{ALICE_ID}/")
+    assert detail.status_code == 200
+    assert f"<h1>{ALICE_ID}</h1>" in detail.content.decode()
+    assert ALICE_ID in http.get("/contacts/", {"q": ALICE_ID}).content.decode()
+    assert web(acme, globex_owner).get(f"/contacts/{ALICE_ID}/").status_code in (302, 403)
