@@ -354,6 +354,19 @@ def _sql_list(values) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+def _any_of_sql(column: str, values) -> str:
+    return "(" + " OR ".join(f"{column} = '{v}'" for v in values) + ")"
+
+
+# `compliance.models.USAGE_CONDITION` as the partial index `status_usage_time` states it (OR-ed
+# equalities, so PostgreSQL proves a query against it uses the index).
+USAGE_SQL = (
+    "m.status = 'sent' AND "
+    f"{_any_of_sql('m.pricing_category', USAGE_CATEGORIES)} AND "
+    f"{_any_of_sql('m.pricing_type', USAGE_TYPES)}"
+)
+
+
 def usage_sql(*, portfolio: str, watermark: str) -> str:
     """One scalar SQL expression: the portfolio's usage in (start, now], exact and read-only.
 
@@ -374,10 +387,7 @@ def usage_sql(*, portfolio: str, watermark: str) -> str:
         WhatsAppAccount._meta.db_table,
     )
     minutes, recipients = PortfolioUsageMinute._meta.db_table, PortfolioRecipient._meta.db_table
-    condition = (
-        f"m.status = 'sent' AND m.pricing_category IN ({_sql_list(USAGE_CATEGORIES)}) "
-        f"AND m.pricing_type IN ({_sql_list(USAGE_TYPES)})"
-    )
+    condition = USAGE_SQL
     return (
         f"((SELECT coalesce(sum(u.recipients), 0) FROM {minutes} u "  # noqa: S608 (table names and fixed SQL; values are parameters)
         f"WHERE u.portfolio_id = {portfolio} AND u.minute > date_trunc('minute', %s::timestamptz) "
@@ -443,10 +453,7 @@ def portfolio_usage_fold(
         WhatsAppAccount._meta.db_table,
     )
     minutes, recipients = PortfolioUsageMinute._meta.db_table, PortfolioRecipient._meta.db_table
-    condition = (
-        f"m.status = 'sent' AND m.pricing_category IN ({_sql_list(USAGE_CATEGORIES)}) "
-        f"AND m.pricing_type IN ({_sql_list(USAGE_TYPES)})"
-    )
+    condition = USAGE_SQL
     with transaction.atomic():
         locked = BusinessPortfolio.objects.select_for_update().get(pk=portfolio.pk)
         since = 0 if rescan else locked.ledger_watermark

@@ -58,8 +58,6 @@ from compliance.consent import POLICY_FIELDS, contact_normalize
 from compliance.error_actions import UNREACHABLE_FOR
 from compliance.identity import bsuid_validate, looks_like_bsuid
 from compliance.models import (
-    USAGE_CATEGORIES,
-    USAGE_TYPES,
     AccountRestriction,
     BusinessPortfolio,
     ConsentState,
@@ -70,7 +68,7 @@ from compliance.models import (
     PhoneNumber,
     WhatsAppAccount,
 )
-from compliance.portfolio import usage_params, usage_sql
+from compliance.portfolio import USAGE_SQL, usage_params, usage_sql
 from portal.meta import types as meta
 from tenants.selectors import current_client
 
@@ -92,16 +90,8 @@ _FINITE_LIMITS = [limit.value for limit in meta.MessagingLimit if limit.daily_us
 
 
 def _sql_list(values) -> str:
-    """Fixed literals (our own constants) for the usage predicate: the query must repeat the
-    partial index's predicate for PostgreSQL to use it."""
+    """Fixed literals (our own constants, e.g. the finite messaging limits) for an IN list."""
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
-# `compliance.models.USAGE_CONDITION`, as the partial index `status_usage_time` states it.
-USAGE_SQL = (
-    f"m.status = 'sent' AND m.pricing_category IN ({_sql_list(USAGE_CATEGORIES)}) "
-    f"AND m.pricing_type IN ({_sql_list(USAGE_TYPES)})"
-)
 
 
 @functools.cache
