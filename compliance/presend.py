@@ -246,6 +246,9 @@ class _Seen:
     known: bool = False
 
 
+_NOTHING_SEEN = _Seen()  # read only: a recipient the lookup found nothing about
+
+
 def presend_evaluate(
     *,
     recipients: Iterable[str],
@@ -298,7 +301,7 @@ def presend_evaluate(
             decisions.append(Decision(allowed=False, reasons=[*shared, key], recipient=str(raw)))
             continue
         reasons = list(shared)
-        info = seen.get(key) or _Seen()
+        info = seen.get(key, _NOTHING_SEEN)
         phone = info.phone or (key if key.startswith("+") else None)
         if free_form:
             if info.last_inbound is None:
@@ -698,7 +701,9 @@ def _lookup(
             at,
             flag,
         ) in cursor.fetchall():
-            info = seen.setdefault(key, _Seen())
+            info = seen.get(key)
+            if info is None:
+                info = seen[key] = _Seen()
             if part == 0:
                 info.known = True
                 info.phone, info.bsuid = phone, bsuid
