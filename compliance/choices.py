@@ -66,6 +66,15 @@ class EventKind(models.TextChoices):
     ERROR_SPIKE = "error_spike", "Spike of delivery errors"
     CONSENT_VIOLATION = "consent_violation", "Marketing sent without consent"
     LATE_CHANGE = "late_change", "Change delivered late"
+    PORTFOLIO_LIMIT = "portfolio_limit", "Portfolio messaging limit changed"
+    PORTFOLIO_USAGE = "portfolio_usage", "Portfolio usage near its limit"
+    SCALING_PATH = "scaling_path", "Messaging-limit increase decision"
+    NUMBER_CAP = "number_cap", "Phone-number registration cap changed"
+    ACCOUNT_EVENT = "account_event", "Account event"
+    UNKNOWN_EVENT = "unknown_event", "Event the portal does not know"
+    DELIVERY_ACTION = "delivery_action", "Action taken on delivery errors"
+    TEMPLATE_HELD = "template_held", "Template messages held by pacing"
+    IDENTITY_CHANGE = "identity_change", "Contact's WhatsApp user id changed"
 
 
 class EventSource(models.TextChoices):
@@ -89,6 +98,41 @@ HEALTH_ERROR_CODES = {
     131050: "the user stopped marketing messages from this business",
     131026: "undeliverable: not a WhatsApp user or an outdated client",
 }
+
+
+class ScalingState(models.TextChoices):
+    """Where a portfolio stands on Meta's scaling path to a higher messaging limit."""
+
+    NONE = "none", "No decision yet"
+    APPROVED = "approved", "Increase approved"
+    DEFERRED = "deferred", "Decision deferred"
+    FAILED = "failed", "Not eligible"
+    NEED_MORE_INFO = "need_more_info", "Meta needs more information"
+
+
+class ConnectionState(models.TextChoices):
+    """Whether the portal may work a WABA: account events can suspend or end it."""
+
+    ACTIVE = "active", "Active"
+    OFFBOARDED = "offboarded", "Offboarded (device changed)"
+    PARTNER_REMOVED = "partner_removed", "Partner removed"
+    DELETED = "deleted", "Deleted at Meta"
+
+
+class MarketingOnboarding(models.TextChoices):
+    """Marketing Messages API onboarding (WABA or portfolio, meta-platform §11)."""
+
+    UNKNOWN = "unknown", "Unknown"
+    NOT_STARTED = "not_started", "Not started"
+    REQUEST_SENT = "request_sent", "Requested"
+    ELIGIBLE = "eligible", "Eligible"
+    ONBOARDED = "onboarded", "Onboarded"
+
+
+class LimitSource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    SYNC = "sync", "Sync"
+    SEED = "seed", "Seed"
 
 
 class SyncState(models.TextChoices):

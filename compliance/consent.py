@@ -1,4 +1,5 @@
-"""Consent writes: contacts keyed by E.164, opt-ins and opt-outs with their evidence.
+"""Consent writes: opt-ins and opt-outs with their evidence, on the contact (the identity) the
+phone, BSUID or username names.
 
 Run inside the client's schema. Every opt-in or opt-out appends one `ConsentEvent` (never changed
 afterwards), sets the contact's `ConsentState` for that category and writes an audit row, all in
@@ -82,7 +83,7 @@ class Evidence:
 
 def consent_record_opt_in(
     *,
-    phone: str,
+    phone: str | None = None,
     category: str,
     source: str,
     evidence: Evidence | None = None,
@@ -92,6 +93,8 @@ def consent_record_opt_in(
     default_region: str | None = None,
     wa_id: str = "",
     name: str = "",
+    bsuid: str | None = None,
+    username: str | None = None,
 ) -> list[ConsentEvent]:
     """Record an opt-in to `category` (one category; consent is given per category)."""
     if category not in ConsentCategory.values:
@@ -108,12 +111,14 @@ def consent_record_opt_in(
         default_region=default_region,
         wa_id=wa_id,
         name=name,
+        bsuid=bsuid,
+        username=username,
     )
 
 
 def consent_record_opt_out(
     *,
-    phone: str,
+    phone: str | None = None,
     category: str,
     source: str,
     evidence: Evidence | None = None,
@@ -123,6 +128,8 @@ def consent_record_opt_out(
     default_region: str | None = None,
     wa_id: str = "",
     name: str = "",
+    bsuid: str | None = None,
+    username: str | None = None,
 ) -> list[ConsentEvent]:
     """Record an opt-out of `category`, or of every category with `category="all"`.
 
@@ -146,13 +153,15 @@ def consent_record_opt_out(
         default_region=default_region,
         wa_id=wa_id,
         name=name,
+        bsuid=bsuid,
+        username=username,
     )
 
 
 def _record(
     *,
     kind: ConsentKind,
-    phone: str,
+    phone: str | None,
     categories: list[str],
     source: str,
     evidence: Evidence | None,
@@ -162,40 +171,50 @@ def _record(
     default_region: str | None,
     wa_id: str,
     name: str,
+    bsuid: str | None = None,
+    username: str | None = None,
 ) -> list[ConsentEvent]:
-    """Append the events, set the states, audit. Returns the events that were new."""
+    """Append the events, set the states, audit. Returns the events that were new.
+
+    The contact is the identity the phone, BSUID and username name (`compliance.identity`):
+    an opt-out that comes with only a BSUID lands on the contact that also holds the phone.
+    """
+    from compliance.identity import Identity, bsuid_validate, contact_resolve, username_validate
+
     if source not in ConsentSource.values:
         raise ValueError(f"Unknown consent source {source!r}.")
     evidence = evidence or Evidence()
     client = None
-    if not str(phone).strip().startswith("+") and default_region is None:
-        client = current_client()
-        default_region = client.default_region
-    try:
-        e164 = contact_normalize(phone, default_region=default_region)
-    except ValueError:
-        # Meta delivered to (or heard from) this wa_id: it is real even where phonenumbers'
-        # metadata is behind, so a Meta source keeps its digits rather than losing the opt-out.
-        if source not in META_SOURCES or not re.fullmatch(r"\+\d{6,15}", str(phone)):
-            raise
-        e164 = str(phone)
+    e164 = None
+    if phone or not (bsuid or username):
+        if not str(phone or "").strip().startswith("+") and default_region is None:
+            client = current_client()
+            default_region = client.default_region
+        try:
+            e164 = contact_normalize(phone, default_region=default_region)
+        except ValueError:
+            # Meta delivered to (or heard from) this wa_id: it is real even where phonenumbers'
+            # metadata is behind, so a Meta source keeps its digits rather than losing it.
+            if source not in META_SOURCES or not re.fullmatch(r"\+\d{6,15}", str(phone)):
+                raise
+            e164 = str(phone)
+    identity = Identity(
+        phone=e164,
+        bsuid=bsuid_validate(bsuid) if bsuid else None,
+        username=username_validate(username) if username else None,
+    )
+    label = identity.label
     now = timezone.now()
     occurred_at = occurred_at or now
     actor_label = str(actor) if actor is not None else ""
     recorded = []
     with transaction.atomic():
-        contact, created = Contact.objects.get_or_create(
-            phone=e164, defaults={"wa_id": wa_id, "name": name[:200]}
-        )
-        if not created and ((wa_id and not contact.wa_id) or (name and not contact.name)):
-            contact.wa_id = contact.wa_id or wa_id
-            contact.name = contact.name or name[:200]
-            contact.save(update_fields=["wa_id", "name"])
+        contact = contact_resolve(identity=identity, create=True, wa_id=wa_id, name=name)
         for category in categories:
             key = (
                 dedupe_key("consent", kind, category, source, source_id)
                 if source_id
-                else dedupe_key("consent", kind, category, source, e164, uuid.uuid4())
+                else dedupe_key("consent", kind, category, source, label, uuid.uuid4())
             )
             event = ConsentEvent(
                 contact=contact,
@@ -228,7 +247,8 @@ def _record(
                 client=client or current_client(),
                 target=contact,
                 after={
-                    "phone": e164,
+                    "phone": contact.phone,
+                    "bsuid": contact.bsuid,
                     "categories": [e.category for e in recorded],
                     "source": source,
                     "events": [e.pk for e in recorded],

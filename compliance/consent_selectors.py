@@ -20,7 +20,7 @@ def contacts_search(*, q: str, default_region: str | None) -> QuerySet[Contact]:
     q = q.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not q:
         return contacts
-    match = Q(name__icontains=q)
+    match = Q(name__icontains=q) | Q(bsuid=q) | Q(username=q.removeprefix("@"))
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits:
         match |= Q(phone__contains=digits)
@@ -40,13 +40,19 @@ def states_by_category(contact: Contact) -> list[tuple[str, str, str]]:
 
 
 def contact_with_history(*, phone: str, default_region: str | None) -> Contact:
-    """The contact by number (E.164 or national), its states and history newest first; or 404."""
-    try:
-        e164 = contact_normalize(phone, default_region=default_region)
-    except ValueError:
-        raise Http404("No such contact.") from None
+    """The contact by number (E.164 or national) or BSUID, its states and history newest first;
+    or 404."""
+    from compliance.identity import looks_like_bsuid
+
+    if looks_like_bsuid(phone):
+        found = Q(bsuid=phone.strip())
+    else:
+        try:
+            found = Q(phone=contact_normalize(phone, default_region=default_region))
+        except ValueError:
+            raise Http404("No such contact.") from None
     contact = (
-        Contact.objects.filter(phone=e164)
+        Contact.objects.filter(found)
         .prefetch_related(
             "states",
             Prefetch(

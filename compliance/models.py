@@ -16,11 +16,177 @@ from django.utils import timezone
 from compliance import choices as c
 from portal.meta import types as meta
 
+# Business-initiated pricing categories: the messages a messaging limit counts (meta-platform
+# §1.4: unique users reached outside a customer-service window). `service` is not one of them,
+# nor are the free types (`free_customer_service`, `free_entry_point`); an empty type is the
+# payload generation before `pricing.type`, counted as regular.
+USAGE_CATEGORIES = (
+    "marketing",
+    "marketing_lite",
+    "utility",
+    "authentication",
+    "authentication-international",
+)
+USAGE_TYPES = ("regular", "")
+
+
+def _any_of(field: str, values) -> models.Q:
+    """OR-ed equalities, not IN: PostgreSQL prints an IN list of a partial index's predicate in a
+    form that reads back differently, so a cloned schema (`tenants.cloning`) would differ."""
+    query = models.Q()
+    for value in values:
+        query |= models.Q(**{field: value})
+    return query
+
+
+USAGE_CONDITION = (
+    models.Q(status="sent")
+    & _any_of("pricing_category", USAGE_CATEGORIES)
+    & _any_of("pricing_type", USAGE_TYPES)
+)
+
+
+class BusinessPortfolio(models.Model):
+    """Meta's business portfolio (business id): it owns WABAs, and its messaging limit is shared
+    by every number of them (since 7 Oct 2025). Written only by `compliance.portfolio`."""
+
+    meta_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    messaging_limit = models.CharField(
+        max_length=20, choices=c.MESSAGING_LIMIT_CHOICES, default=meta.MessagingLimit.UNKNOWN
+    )
+    # When Meta stated each value: an older statement delivered late does not overwrite it.
+    messaging_limit_at = models.DateTimeField(null=True, blank=True)
+    max_phone_numbers = models.PositiveIntegerField(
+        null=True, blank=True, help_text="max_phone_numbers_per_business (2, then 20)."
+    )
+    max_phone_numbers_at = models.DateTimeField(null=True, blank=True)
+    scaling_state = models.CharField(
+        max_length=20, choices=c.ScalingState, default=c.ScalingState.NONE
+    )
+    scaling_detail = models.TextField(blank=True)
+    scaling_state_at = models.DateTimeField(null=True, blank=True)
+    verification = models.CharField(
+        max_length=20,
+        choices=c.BUSINESS_VERIFICATION_CHOICES,
+        default=meta.BusinessVerification.UNKNOWN,
+    )
+    marketing_onboarding = models.CharField(
+        max_length=20, choices=c.MarketingOnboarding, default=c.MarketingOnboarding.UNKNOWN
+    )
+    # The last ledger row (`MessageStatus.id`) folded into the usage rollup below.
+    ledger_watermark = models.BigIntegerField(default=0, db_default=0)
+    # The last usage measured (`portfolio_usage_watch`), mirrored to the staff work index.
+    usage_count = models.PositiveIntegerField(default=0)
+    usage_at = models.DateTimeField(null=True, blank=True)
+    last_confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "meta_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.meta_id
+
+    @property
+    def daily_limit(self) -> int | None:
+        """Unique recipients per 24 h; None when unlimited or not known."""
+        return meta.MessagingLimit(self.messaging_limit).daily_users
+
+
+class PortfolioLimitChange(models.Model):
+    """The portfolio's tier history: every messaging-limit statement applied, once per key."""
+
+    portfolio = models.ForeignKey(
+        BusinessPortfolio, on_delete=models.CASCADE, related_name="limit_history"
+    )
+    previous = models.CharField(max_length=20, choices=c.MESSAGING_LIMIT_CHOICES)
+    limit = models.CharField(max_length=20, choices=c.MESSAGING_LIMIT_CHOICES)
+    stated_at = models.DateTimeField()
+    source = models.CharField(max_length=10, choices=c.LimitSource)
+    superseded = models.BooleanField(
+        default=False, help_text="Older than the value in force when it arrived: kept, not applied."
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    dedupe_key = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-stated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio_id}: {self.previous} → {self.limit}"
+
+
+class PortfolioRecipient(models.Model):
+    """Usage rollup, derived from the ledger (`compliance.portfolio`): each recipient's last
+    counted send in the portfolio. Rebuilt from the ledger at any time; never the source."""
+
+    portfolio = models.ForeignKey(
+        BusinessPortfolio, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    recipient = models.CharField(max_length=260)
+    last_sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portfolio", "recipient"], name="portfolio_recipient_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["portfolio", "last_sent_at"], name="portfolio_recipient_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} at {self.last_sent_at}"
+
+
+class PortfolioUsageMinute(models.Model):
+    """Usage rollup: how many recipients have their last counted send in this minute. The sum
+    over the minutes of the last 24 hours (with the first minute counted exactly from
+    `PortfolioRecipient`) is the usage, in a few hundred rows whatever the ledger's size."""
+
+    portfolio = models.ForeignKey(
+        BusinessPortfolio, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minute = models.DateTimeField()
+    recipients = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["portfolio", "minute"], name="portfolio_minute_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%H:%M}: {self.recipients}"
+
 
 class WhatsAppAccount(models.Model):
     """A WhatsApp Business Account (WABA) of this client."""
 
     meta_id = models.CharField(max_length=64, unique=True)
+    portfolio = models.ForeignKey(
+        BusinessPortfolio,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+    )
+    # Set by account events (`compliance.account_events`): an offboarded or removed WABA is not
+    # synced and says so.
+    connection_state = models.CharField(
+        max_length=20,
+        choices=c.ConnectionState,
+        default=c.ConnectionState.ACTIVE,
+        db_default=c.ConnectionState.ACTIVE,
+    )
+    connection_state_at = models.DateTimeField(null=True, blank=True)
+    marketing_onboarding = models.CharField(
+        max_length=20,
+        choices=c.MarketingOnboarding,
+        default=c.MarketingOnboarding.UNKNOWN,
+        db_default=c.MarketingOnboarding.UNKNOWN,
+    )
     name = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=8, blank=True)
     timezone_id = models.CharField(max_length=16, blank=True)
@@ -133,6 +299,10 @@ class PhoneNumber(models.Model):
     reasons = models.JSONField(default=list, blank=True)
     actions = models.JSONField(default=list, blank=True)
     assessed_at = models.DateTimeField(null=True, blank=True)
+    # Set by `compliance.error_actions` (130429 throughput, 131057 maintenance, 131042 billing…):
+    # the pre-send check refuses sends from the number until then.
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    backoff_reason = models.CharField(max_length=200, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -226,7 +396,9 @@ class MessageStatus(models.Model):
     )
     phone_number_meta_id = models.CharField(max_length=64)
     wamid = models.CharField(max_length=200)
-    recipient = models.CharField(max_length=32)
+    # Meta's phone digits (`recipient_id`), or the BSUID when the message went to one (up to
+    # 256 characters before Feb 2026, 131 since: sized for both).
+    recipient = models.CharField(max_length=260)
     status = models.CharField(max_length=20, choices=c.DeliveryStatus)
     occurred_at = models.DateTimeField()
     pricing_category = models.CharField(max_length=40, blank=True)
@@ -242,6 +414,14 @@ class MessageStatus(models.Model):
         indexes = [
             models.Index(fields=["number", "occurred_at"], name="status_number_time"),
             models.Index(fields=["recipient", "occurred_at"], name="status_recipient_time"),
+            # Portfolio usage (`compliance.portfolio`): only the rows a messaging limit counts,
+            # by time, covering the recipient and number (an index-only scan of 24 hours).
+            models.Index(
+                fields=["occurred_at"],
+                include=["recipient", "number"],
+                condition=USAGE_CONDITION,
+                name="status_usage_time",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -256,7 +436,10 @@ class InboundMessage(models.Model):
     )
     phone_number_meta_id = models.CharField(max_length=64)
     wamid = models.CharField(max_length=200, unique=True)
-    sender = models.CharField(max_length=32)
+    # Meta's phone digits (`from`), or the BSUID when Meta withheld the phone.
+    sender = models.CharField(max_length=260)
+    sender_bsuid = models.CharField(max_length=260, blank=True, db_default="")
+    sender_username = models.CharField(max_length=40, blank=True, db_default="")
     sender_name = models.CharField(max_length=200, blank=True)
     message_type = models.CharField(max_length=30)
     text = models.TextField(blank=True)
@@ -264,6 +447,15 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # The 24-hour customer-service window of the pre-send check.
+            models.Index(fields=["sender", "received_at"], name="inbound_sender_time"),
+            models.Index(
+                fields=["sender_bsuid", "received_at"],
+                condition=~models.Q(sender_bsuid=""),
+                name="inbound_bsuid_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.text[:30]}"
@@ -305,18 +497,59 @@ class SyncRun(models.Model):
 
 
 class Contact(models.Model):
-    """A person the client messages, keyed by the E.164 number (`compliance.consent`)."""
+    """A person the client messages: one identity holding an E.164 phone, a BSUID (Meta's
+    business-scoped user id) and a username, any of which may be missing, each unique in the
+    client (`compliance.identity`). Consent, opt-outs, caps and back-offs hang off it."""
 
-    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +14155550100.")
+    # NULL, not "", when absent: each is unique where present. `phone` keeps `unique=True` (the
+    # consent import's `ON CONFLICT (phone)` infers that index).
+    phone = models.CharField(
+        max_length=20, unique=True, null=True, blank=True, help_text="E.164, e.g. +14155550100."
+    )
+    bsuid = models.CharField(
+        max_length=140, unique=True, null=True, blank=True, help_text="e.g. US.13491208655302741918"
+    )
+    parent_bsuid = models.CharField(max_length=140, blank=True, db_default="")
+    username = models.CharField(max_length=35, unique=True, null=True, blank=True)
     wa_id = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=200, blank=True)
+    # Set by `compliance.error_actions`: 131026 (not reachable on WhatsApp) and per-recipient
+    # back-off (131056 pair rate limit, 4^X seconds).
+    unreachable_at = models.DateTimeField(null=True, blank=True)
+    backoff_until = models.DateTimeField(null=True, blank=True)
+    backoff_count = models.PositiveSmallIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["phone"]
 
     def __str__(self) -> str:
-        return self.phone
+        return self.phone or self.bsuid or self.username or f"contact {self.pk}"
+
+    @property
+    def label(self) -> str:
+        return str(self)
+
+
+class ContactIdentityChange(models.Model):
+    """Meta's user-id change (`user_changed_number`, `user_changed_user_id`) applied to a contact,
+    kept as history: the BSUIDs before and after, the phone, and the contact merged into it."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="identity_changes")
+    previous_bsuid = models.CharField(max_length=140, blank=True)
+    bsuid = models.CharField(max_length=140)
+    previous_phone = models.CharField(max_length=20, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    merged_contact_id = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    dedupe_key = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.previous_bsuid} → {self.bsuid}"
 
 
 class ConsentState(models.Model):

@@ -373,7 +373,10 @@ def work_items_sync_numbers(
 ) -> None:
     """Mirror the numbers' health into the public staff index (same transaction), as one
     INSERT … ON CONFLICT DO UPDATE."""
+    from compliance.portfolio import work_item_usage
+
     updated_at = timezone.now()
+    portfolio = {"portfolio": work_item_usage(account.portfolio)} if account.portfolio_id else {}
     WorkItem.objects.bulk_create(
         [
             WorkItem(
@@ -403,6 +406,7 @@ def work_items_sync_numbers(
                             account.meta_id,
                         ]
                     ),
+                    **portfolio,
                 },
                 updated_at=updated_at,
             )

@@ -18,9 +18,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance import services
+from compliance.account_events import account_state_text, account_syncable
 from compliance.appliers import numbers as number_state
 from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
+from compliance.portfolio import portfolio_from_waba, portfolio_limit_from_numbers
 from portal.meta import types as meta
 from portal.meta.client import BATCH_LIMIT
 from portal.meta.errors import MetaError, MetaRateLimited
@@ -56,6 +58,8 @@ class SyncResult:
     templates: int = 0
     errors: list[str] = field(default_factory=list)
     retry_after: float | None = None
+    # WABAs not synced on purpose (offboarded, partner removed, deleted), with why.
+    skipped: list[str] = field(default_factory=list)
 
 
 def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = None) -> SyncResult:
@@ -67,7 +71,7 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
     while this one is written, so no transaction waits on Meta."""
     now = now or timezone.now()
     result = SyncResult()
-    accounts = list(WhatsAppAccount.objects.all())
+    accounts = list(WhatsAppAccount.objects.select_related("portfolio"))
     client = services.current_client()
     if run is not None:
         SyncRun.objects.filter(pk=run.pk).update(
@@ -75,7 +79,10 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         )
     due = []
     for account in accounts:
-        if account.throttled_until and account.throttled_until > now:
+        if not account_syncable(account):  # offboarded, removed or deleted: say why
+            result.skipped.append(f"{account.meta_id}: {account_state_text(account)}")
+            _progress(run, 3)
+        elif account.throttled_until and account.throttled_until > now:
             result.errors.append(
                 f"{account.meta_id}: throttled by Meta until {account.throttled_until}"
             )
@@ -145,6 +152,9 @@ def _sync_account(account, assets: meta.WabaAssets, client, now, result, run) ->
     _progress(run)
     with transaction.atomic():
         _sync_waba(account, assets.waba, assets.usage, now)
+        # The owner portfolio and the limit its numbers report (`compliance.portfolio`).
+        if portfolio_from_waba(account=account, waba_raw=assets.waba.raw, now=now) is not None:
+            portfolio_limit_from_numbers(account=account, numbers=synced, now=now)
     _progress(run)
 
 

@@ -87,3 +87,22 @@ def consent_import_sweep() -> int:
     for schema, import_id in stale:
         consent_import_requeue(schema=schema, import_id=import_id, now=now)
     return len(stale)
+
+
+@app.task(base=TenantOnlyTask, name="compliance.tasks.portfolio_usage_watch")
+def portfolio_usage_watch() -> dict:
+    """Measure each portfolio of this client, alert at 80% / 100% (`compliance.portfolio`)."""
+    from compliance.models import BusinessPortfolio
+    from compliance.portfolio import portfolio_usage_watch as watch
+
+    used = {p.meta_id: watch(portfolio=p).used for p in BusinessPortfolio.objects.all()}
+    return {"schema": connection.schema_name, "portfolios": used}
+
+
+@app.task(name="compliance.tasks.fan_out_portfolio_usage")
+def fan_out_portfolio_usage() -> int:
+    """Beat entry point: one usage watch per active client with a WABA."""
+    schemas = active_client_schemas_with_wabas()
+    for schema in schemas:
+        enqueue_for_schema(portfolio_usage_watch, schema)
+    return len(schemas)

@@ -12,9 +12,11 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from compliance import dashboard as figures
 from compliance import selectors, services
+from compliance.account_events import account_state_text
+from compliance.api.portfolio_views import portfolio_rows
 from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
-from compliance.models import Alert, HealthSnapshot, SyncRun
+from compliance.models import Alert, HealthSnapshot, SyncRun, WhatsAppAccount
 from portal.db import replica_for_reads
 from tenants.permissions import OPERATORS, has_role, require_role
 
@@ -39,6 +41,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "appeals": figures.appeals_summary(now=now),
             "consent": figures.consent_summary(now=now),
             "bans": figures.bans_scheduled(now=now),
+            "portfolios": portfolio_rows(),
+            "paused_accounts": [
+                (account, account_state_text(account))
+                for account in WhatsAppAccount.objects.exclude(connection_state="active")
+            ],
         },
     )
 
@@ -62,6 +69,15 @@ def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
             "chart": history_chart(snapshots, start=start, end=end),
             "events": events,
             "restrictions": list(selectors.restrictions_active(account=number.account)),
+            "portfolios": [
+                row
+                for row in portfolio_rows()
+                if row["portfolio"].pk == number.account.portfolio_id
+            ],
+            "account_state": account_state_text(number.account),
+            "backoff": number.backoff_reason
+            if number.backoff_until and number.backoff_until > end
+            else "",
         },
     )
 

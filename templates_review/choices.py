@@ -156,3 +156,21 @@ class StatusFilter(models.TextChoices):
     META_REJECTED = "meta_rejected", "Rejected by Meta"
     META_PAUSED = "meta_paused", "Paused"
     META_DISABLED = "meta_disabled", "Disabled"
+
+
+class PauseKind(models.TextChoices):
+    """Why Meta paused a template (`other_info.title`, meta-platform §10)."""
+
+    QUALITY = "quality", "Quality pause"
+    PACING = "pacing", "Pacing pause"
+    PORTFOLIO_PACING = "portfolio_pacing", "Portfolio pacing"
+
+
+PAUSE_KIND_TEXT = {
+    PauseKind.QUALITY: "Meta paused this template because its quality dropped to low; the pause "
+    "ends by itself.",
+    PauseKind.PACING: "Meta paused this template under template pacing (feedback on the first "
+    "messages was poor). It stays paused until someone unpauses it; improve the content first.",
+    PauseKind.PORTFOLIO_PACING: "Meta froze this template while it reviews feedback on your "
+    "business's paced sends. It stays paused until someone unpauses it.",
+}

@@ -8,7 +8,13 @@ from django.utils import timezone
 
 from compliance.choices import QUALITY_CHOICES, choices_of
 from portal.meta import types as meta
-from templates_review.choices import META_REASON_TEXT, ReviewReason, ReviewState
+from templates_review.choices import (
+    META_REASON_TEXT,
+    PAUSE_KIND_TEXT,
+    PauseKind,
+    ReviewReason,
+    ReviewState,
+)
 
 META_STATUS_CHOICES = choices_of(meta.TemplateStatus)
 CATEGORY_CHOICES = choices_of(meta.TemplateCategory)
@@ -48,6 +54,14 @@ class MessageTemplate(models.Model):
     pause_count = models.PositiveSmallIntegerField(default=0)
     paused_until = models.DateTimeField(null=True, blank=True)
     pause_title = models.CharField(max_length=30, blank=True)
+    # Why the current (or last) pause: quality (ends by itself) or pacing (needs an unpause).
+    pause_kind = models.CharField(max_length=20, choices=PauseKind, blank=True, db_default="")
+    # Messages Meta holds under template pacing (`held_for_quality_assessment`), counted by
+    # `templates_review.pacing.template_held_record`; reset when the hold is released.
+    held_count = models.PositiveIntegerField(default=0, db_default=0)
+    held_since = models.DateTimeField(null=True, blank=True)
+    unpause_requested_at = models.DateTimeField(null=True, blank=True)
+    unpause_error = models.CharField(max_length=500, blank=True, db_default="")
     disabled_at = models.DateTimeField(null=True, blank=True)
     # An impending category change from Meta: {"correct_category": ..., "effective_at": ...}.
     pending_category_change = models.JSONField(default=dict, blank=True)
@@ -108,6 +122,21 @@ class MessageTemplate(models.Model):
     def sending(self) -> bool:
         """Approved by the BSP and on its way to Meta: no refusal recorded yet."""
         return self.review_state == ReviewState.APPROVED and not self.send_error
+
+    @property
+    def pause_text(self) -> str:
+        """Why the template is paused and what ends it, in plain words ("" if not paused)."""
+        if self.meta_status != meta.TemplateStatus.PAUSED:
+            return ""
+        return PAUSE_KIND_TEXT.get(self.pause_kind or PauseKind.QUALITY, "")
+
+    @property
+    def needs_unpause(self) -> bool:
+        """A pacing pause ends only with an unpause (Meta's or ours)."""
+        return self.meta_status == meta.TemplateStatus.PAUSED and self.pause_kind in (
+            PauseKind.PACING,
+            PauseKind.PORTFOLIO_PACING,
+        )
 
     def pause_time_left(self, now=None):
         """How long the current pause still runs (a timedelta), or None if not paused."""

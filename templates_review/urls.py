@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:template_id>/edit/", views.template_edit, name="template-edit"),
     path("<int:template_id>/submit/", views.template_submit, name="template-submit"),
     path("<int:template_id>/comments/", views.template_comment, name="template-comment"),
+    path("<int:template_id>/unpause/", views.template_unpause, name="template-unpause"),
 ]
 
 # Public host, under staff/templates/.

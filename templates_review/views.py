@@ -42,6 +42,7 @@ from templates_review.forms import (
 )
 from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
+from templates_review.pacing import UNPAUSE_ROLES, utility_pacing_until
 from templates_review.preview import render_preview
 from tenants.actors import Actor
 from tenants.permissions import Area
@@ -279,6 +280,10 @@ def _detail_page(
             "diff": diff,
             "lint": lint,
             "pause_left": template.pause_time_left(),
+            "can_unpause": template.needs_unpause and actor.role in UNPAUSE_ROLES,
+            "utility_pacing_until": utility_pacing_until(account=template.account)
+            if template.category == "utility"
+            else None,
             "can_author": actor.role in CLIENT_AUTHORS,
             "can_submit": actor.role in CLIENT_AUTHORS
             and template.review_state in (ReviewState.DRAFT, ReviewState.CHANGES_REQUESTED),
@@ -308,6 +313,24 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Submitted: your BSP reviews it before it goes to Meta.")
+    return redirect("template-detail", template.pk)
+
+
+@require_POST
+def template_unpause(request: HttpRequest, template_id: int) -> HttpResponse:
+    """Unpause a template Meta paused under pacing (owners, admins, BSP staff)."""
+    from templates_review.pacing import UnpauseRefused, template_unpause
+
+    template = selectors.template_get(template_id=template_id)
+    actor = selectors.actor_for_client_request(request)
+    if actor.role not in UNPAUSE_ROLES:
+        raise PermissionDenied("Only owners, admins and BSP staff may unpause a template.")
+    try:
+        template_unpause(template=template, actor=actor)
+    except UnpauseRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Unpaused: Meta accepts sends of this template again.")
     return redirect("template-detail", template.pk)
 
 

@@ -34,7 +34,7 @@ from compliance.consent import (
 )
 from compliance.filtersets import ConsentEventFilterSet
 from compliance.models import ConsentEvent, Contact
-from compliance.presend import presend_check_bulk
+from compliance.presend import presend_evaluate
 from portal.api.pagination import CursorPagination
 from tenants.api.permissions import IsTenantMember
 from tenants.choices import ApiScope
@@ -79,18 +79,26 @@ class SendCheckView(APIView):
         args = data.validated_data
         template = args.get("template")
         bulk = "recipients" in args
-        decisions = presend_check_bulk(
+        result = presend_evaluate(
             recipients=args["recipients"] if bulk else [args["recipient"]],
             phone_number_id=args["phone_number_id"],
             category=args.get("category"),
             template=(template["name"], template["language"]) if template else None,
+            api=args["api"],
         )
+        decisions = result.decisions
+        portfolio = result.portfolio.as_dict() if result.portfolio else None
         if not bulk:
-            return Response(_decision(decisions[0]))
+            return Response({**_decision(decisions[0]), "portfolio": portfolio})
         results = [{"recipient": d.recipient, **_decision(d)} for d in decisions]
         allowed = sum(d.allowed for d in decisions)
         return Response(
-            {"results": results, "allowed": allowed, "denied": len(decisions) - allowed}
+            {
+                "results": results,
+                "allowed": allowed,
+                "denied": len(decisions) - allowed,
+                "portfolio": portfolio,
+            }
         )
 
 
@@ -100,7 +108,9 @@ def _record(request: Request, serializer_class, record) -> Response:
     args = data.validated_data
     try:
         events = record(
-            phone=args["phone"],
+            phone=args["phone"] or None,
+            bsuid=args["bsuid"] or None,
+            username=args["username"] or None,
             category=args["category"],
             source=args["source"],
             source_id=args["source_id"],
@@ -159,16 +169,24 @@ class OptOutView(APIView):
 
 
 class ContactDetailView(APIView):
-    """A contact's consent state per category and its history, by phone (E.164 or national)."""
+    """A contact's consent state per category and its history, by phone (E.164 or national) or
+    by BSUID."""
 
     @extend_schema(responses=ContactSerializer)
     def get(self, request: Request, phone: str) -> Response:
+        from compliance.identity import bsuid_validate, looks_like_bsuid
+
         try:
-            e164 = contact_normalize(phone, default_region=request.tenant.default_region)
+            if looks_like_bsuid(phone):
+                found = {"bsuid": bsuid_validate(phone)}
+            else:
+                found = {
+                    "phone": contact_normalize(phone, default_region=request.tenant.default_region)
+                }
         except ValueError:
             raise Http404 from None
         contact = (
-            Contact.objects.filter(phone=e164)
+            Contact.objects.filter(**found)
             .prefetch_related(
                 "states",
                 Prefetch(
@@ -186,6 +204,8 @@ class ContactDetailView(APIView):
         states.update({s.category: s.status for s in contact.states.all()})
         data = {
             "phone": contact.phone,
+            "bsuid": contact.bsuid,
+            "username": contact.username,
             "wa_id": contact.wa_id,
             "name": contact.name,
             "created_at": contact.created_at,

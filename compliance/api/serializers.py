@@ -67,21 +67,31 @@ class TemplateRefSerializer(serializers.Serializer):
 
 
 class SendCheckInputSerializer(serializers.Serializer):
-    """One `recipient` or up to 10,000 `recipients`; a `template` or a `category`."""
+    """One `recipient` or up to 10,000 `recipients` (E.164 phones or BSUIDs); a `template` or a
+    `category` (`service` for a free-form message, which needs the 24-hour window)."""
 
-    recipient = serializers.CharField(max_length=40, required=False)
+    recipient = serializers.CharField(
+        max_length=140, required=False, help_text="E.164 phone or BSUID (US.1349…)"
+    )
     recipients = serializers.ListField(
-        child=serializers.CharField(max_length=40), required=False, max_length=10_000
+        child=serializers.CharField(max_length=140), required=False, max_length=10_000
     )
     template = TemplateRefSerializer(required=False)
     category = serializers.CharField(
-        required=False, help_text="marketing, utility or authentication"
+        required=False, help_text="marketing, utility, authentication or service (free-form)"
     )
     phone_number_id = serializers.CharField(max_length=64)
+    api = serializers.ChoiceField(
+        choices=["cloud", "marketing_messages"],
+        default="cloud",
+        help_text="cloud (the Cloud API's /messages) or marketing_messages (the MM API)",
+    )
 
     def validate_category(self, value):
-        if value not in c.ConsentCategory.values:
-            raise serializers.ValidationError("Choose marketing, utility or authentication.")
+        if value not in (*c.ConsentCategory.values, "service"):
+            raise serializers.ValidationError(
+                "Choose marketing, utility, authentication or service."
+            )
         return value
 
     def validate(self, attrs):
@@ -106,10 +116,22 @@ class BulkDecisionSerializer(DecisionSerializer):
     recipient = serializers.CharField()
 
 
+class HeadroomSerializer(serializers.Serializer):
+    """The business portfolio's messaging limit against its 24-hour usage."""
+
+    portfolio = serializers.CharField()
+    limit = serializers.IntegerField()
+    used = serializers.IntegerField()
+    remaining = serializers.IntegerField(help_text="Before this request")
+    remaining_after = serializers.IntegerField(help_text="After the allowed new recipients")
+    new_recipients = serializers.IntegerField()
+
+
 class BulkSendCheckSerializer(serializers.Serializer):
     results = BulkDecisionSerializer(many=True)
     allowed = serializers.IntegerField()
     denied = serializers.IntegerField()
+    portfolio = HeadroomSerializer(allow_null=True)
 
 
 META_SOURCES = {
@@ -125,7 +147,11 @@ class ConsentInputSerializer(serializers.Serializer):
 
     categories = list(c.ConsentCategory.values)
 
-    phone = serializers.CharField(max_length=40)
+    phone = serializers.CharField(max_length=40, required=False, default="")
+    bsuid = serializers.CharField(
+        max_length=140, required=False, default="", help_text="WhatsApp user id, e.g. US.1349…"
+    )
+    username = serializers.CharField(max_length=40, required=False, default="")
     category = serializers.CharField(help_text="marketing, utility or authentication")
     source = serializers.CharField(
         default=c.ConsentSource.API.value, help_text=", ".join(RECORDABLE_SOURCES)
@@ -152,6 +178,29 @@ class ConsentInputSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"Choose one of {', '.join(RECORDABLE_SOURCES)}.")
         return value
 
+    def validate_bsuid(self, value):
+        from compliance.identity import bsuid_validate
+
+        try:
+            return bsuid_validate(value) if value else ""
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_username(self, value):
+        from compliance.identity import username_validate
+
+        try:
+            return username_validate(value) if value else ""
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs):
+        if not (attrs.get("phone") or attrs.get("bsuid") or attrs.get("username")):
+            raise serializers.ValidationError(
+                {"phone": ["Give a phone number, a WhatsApp user id (bsuid) or a username."]}
+            )
+        return attrs
+
 
 class OptInInputSerializer(ConsentInputSerializer):
     pass
@@ -163,7 +212,8 @@ class OptOutInputSerializer(ConsentInputSerializer):
 
 
 class ConsentEventSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(source="contact.phone")
+    phone = serializers.CharField(source="contact.phone", allow_null=True)
+    bsuid = serializers.CharField(source="contact.bsuid", allow_null=True)
     # plain strings in the schema: enum names would collide with other "category"/"source" sets
     category = serializers.CharField()
     kind = serializers.CharField()
@@ -174,6 +224,7 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "phone",
+            "bsuid",
             "category",
             "kind",
             "source",
@@ -191,7 +242,9 @@ class ConsentEventSerializer(serializers.ModelSerializer):
 
 
 class ContactSerializer(serializers.Serializer):
-    phone = serializers.CharField()
+    phone = serializers.CharField(allow_null=True)
+    bsuid = serializers.CharField(allow_null=True)
+    username = serializers.CharField(allow_null=True)
     wa_id = serializers.CharField()
     name = serializers.CharField()
     created_at = serializers.DateTimeField()

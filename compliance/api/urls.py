@@ -13,6 +13,7 @@ from compliance.api.import_views import (
     ConsentImportErrorsView,
     ConsentImportListView,
 )
+from compliance.api.portfolio_views import ErrorActionListView, PortfolioListView
 from compliance.api.views import HealthEventViewSet, PhoneNumberViewSet
 
 router = SimpleRouter()
@@ -22,6 +23,8 @@ router.register("events", HealthEventViewSet, basename="api-events")
 urlpatterns = [
     *router.urls,
     path("send-check/", SendCheckView.as_view(), name="api-send-check"),
+    path("portfolio/", PortfolioListView.as_view(), name="api-portfolio"),
+    path("error-codes/", ErrorActionListView.as_view(), name="api-error-codes"),
     path("consents/", ConsentListView.as_view(), name="api-consents"),
     path("opt-outs/", OptOutView.as_view(), name="api-opt-outs"),
     path("contacts/<str:phone>/", ContactDetailView.as_view(), name="api-contact"),

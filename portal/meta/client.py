@@ -70,7 +70,8 @@ logger = logging.getLogger(__name__)
 
 WABA_FIELDS = (
     "id,name,currency,timezone_id,message_template_namespace,account_review_status,"
-    "business_verification_status,health_status"
+    "business_verification_status,health_status,owner_business_info,"
+    "marketing_messages_onboarding_status"
 )
 PHONE_NUMBER_FIELDS = (
     "id,display_phone_number,verified_name,status,quality_rating,"

@@ -471,3 +471,8 @@ CELERY_BEAT_SCHEDULE["appeals-sla-warnings"] = {
     "task": "appeals.tasks.sla_warnings_send",
     "schedule": 300,
 }
+# Business portfolios' usage against their messaging limit (alerts at 80% and 100%).
+CELERY_BEAT_SCHEDULE["portfolio-usage-watch"] = {
+    "task": "compliance.tasks.fan_out_portfolio_usage",
+    "schedule": 300,
+}

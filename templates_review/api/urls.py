@@ -15,4 +15,5 @@ urlpatterns = [
         name="api-template-request-changes",
     ),
     path("<int:pk>/reject/", views.TemplateRejectView.as_view(), name="api-template-reject"),
+    path("<int:pk>/unpause/", views.TemplateUnpauseView.as_view(), name="api-template-unpause"),
 ]

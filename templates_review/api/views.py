@@ -177,6 +177,28 @@ class TemplateSubmitView(APIView):
         return Response(_detail(pk))
 
 
+class TemplateUnpauseView(APIView):
+    """Unpause a template Meta paused under pacing (owners, admins, BSP staff; not API keys).
+    A quality pause, a template not paused, or Meta's refusal: 409 with the reason in plain
+    words."""
+
+    @extend_schema(request=None, responses=TemplateDetailSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        from templates_review.pacing import UNPAUSE_ROLES, UnpauseRefused, template_unpause
+
+        template = get_object_or_404(MessageTemplate, pk=pk)
+        actor = selectors.actor_for_client_request(request)
+        if actor.role not in UNPAUSE_ROLES:
+            raise exceptions.PermissionDenied(
+                "Only the client's owners and admins, or BSP staff, may unpause a template."
+            )
+        try:
+            template_unpause(template=template, actor=actor)
+        except UnpauseRefused as exc:
+            raise Conflict(str(exc)) from None
+        return Response(_detail(pk))
+
+
 class TemplateCommentsView(APIView):
     """The conversation about a template between the client and the BSP's reviewers."""
 

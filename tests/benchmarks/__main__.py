@@ -36,6 +36,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_webhook_faults",
     "tests.benchmarks.bench_fleet_sync",
     "tests.benchmarks.bench_presend",
+    "tests.benchmarks.bench_portfolio_usage",
     "tests.benchmarks.bench_appeals_inbox",
     "tests.benchmarks.bench_template_queue",
     "tests.benchmarks.bench_consent_import",

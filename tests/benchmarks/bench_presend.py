@@ -1,7 +1,9 @@
 """The pre-send check: p99 of one check in process and over HTTP, and a bulk check of 10,000.
 
-Targets (issue 5): one check p99 ≤ 10 ms in process, ≤ 25 ms over HTTP; bulk of 10,000 ≤
-300 ms. Over HTTP: gunicorn as deployed (`deploy/gunicorn.conf.py`, 2 workers x 4 threads) on a
+Targets (issues 5, 13, 17): one check p99 ≤ 10 ms in process, ≤ 25 ms over HTTP; bulk of
+10,000 ≤ 200 ms, with the 2026 eligibility rules (US marketing, BSUID recipients, back-offs) and
+the portfolio headroom (the number's portfolio has a 100K limit and the ledger's sends count).
+Over HTTP: gunicorn as deployed (`deploy/gunicorn.conf.py`, 2 workers x 4 threads) on a
 loopback port, one keep-alive client sending `POST /api/v1/send-check/` with an API key, one
 request at a time, so the figure is the latency of one check as an integration sees it.
 
@@ -22,7 +24,7 @@ LEDGER_ROWS = 30_000
 SINGLE_CHECKS = 500
 BULK_ROUNDS = 5
 TARGET_SINGLE_P99_MS = 10.0
-TARGET_BULK_MS = 300.0
+TARGET_BULK_MS = 200.0
 TARGET_HTTP_P99_MS = 25.0
 HTTP_WARMUP = 100
 HTTP_CHECKS = 2000
@@ -43,11 +45,15 @@ def _seed(rng: random.Random) -> None:
         PhoneNumber,
         WhatsAppAccount,
     )
+    from compliance.portfolio import account_portfolio_set, portfolio_usage_fold
     from templates_review.models import MessageTemplate
 
     now = timezone.now()
     account = WhatsAppAccount.objects.create(meta_id="1990000001", name="Bench")
-    PhoneNumber.objects.create(
+    portfolio = account_portfolio_set(account=account, business_id="5990000009", name="Bench")
+    portfolio.messaging_limit = "tier_100k"
+    portfolio.save()
+    number = PhoneNumber.objects.create(
         account=account,
         meta_id=PHONE_ID,
         display_phone_number="+1 555 010 9999",
@@ -79,16 +85,19 @@ def _seed(rng: random.Random) -> None:
         failed = i % 20 == 0
         rows.append(
             MessageStatus(
+                number=number,
                 phone_number_meta_id=PHONE_ID,
                 wamid=f"wamid.bench.{i}",
                 recipient=_phone(n)[1:],
                 status="failed" if failed else "sent",
                 pricing_category="" if failed else "marketing",
+                pricing_type="" if failed else "regular",
                 error_code=131049 if failed else None,
                 occurred_at=now - timedelta(minutes=rng.randrange(8 * 24 * 60)),
             )
         )
     MessageStatus.objects.bulk_create(rows, batch_size=5000)
+    portfolio_usage_fold(portfolio=portfolio, rescan=True)
 
 
 def _over_http(*, slug: str, raw_key: str, rng: random.Random) -> list[float]:

@@ -48,7 +48,7 @@ def test_send_check_for_one_recipient(api, acme, acme_number, alice_opted_in, ac
     response = api(acme, user=acme_viewer).post("/api/v1/send-check/", body, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"allowed": True, "reasons": []}
+    assert response.json() == {"allowed": True, "reasons": [], "portfolio": None}
 
 
 def test_send_check_in_bulk(api, acme, acme_number, alice_opted_in):

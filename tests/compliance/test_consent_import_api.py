@@ -221,6 +221,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "channel",
             "actor",
             "recorded_at",
+            "bsuid",
         ],
         [
             "'+447911123456",
@@ -238,6 +239,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "'\rweb",
             "Form bot",
             first.isoformat(),
+            "",
         ],
         [
             "'+447911123457",
@@ -255,6 +257,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "",
             "",
             second.isoformat(),
+            "",
         ],
     ]
 

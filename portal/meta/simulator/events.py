@@ -413,12 +413,15 @@ class EventsMixin:
 
     def _event_message_status(self, event: dict) -> list[dict]:
         """{"phone_number_id", "status": sent|delivered|read|failed, "recipient_id",
-        "category": marketing|utility|..., "error_codes": [131049], "wamid"}."""
+        "category": marketing|utility|..., "error_codes": [131049], "wamid",
+        "recipient_user_id": "US.…" (the BSUID), "username"}; `"recipient_id": null` for a
+        message sent to a BSUID (Meta then omits it)."""
         number = self._number_of(event)
         status = str(event.get("status", "delivered"))
         codes = event.get("error_codes")
         if codes is None and event.get("error_code") is not None:
             codes = [event["error_code"]]
+        recipient = event.get("recipient_id", "15550009999")
         return [
             self._emit(
                 payloads.messages_status(
@@ -427,33 +430,138 @@ class EventsMixin:
                     display_phone_number=number["display_phone_number"],
                     wamid=str(event.get("wamid") or self._next_wamid()),
                     status=status,
-                    recipient_id=str(event.get("recipient_id", "15550009999")),
+                    recipient_id=None if recipient is None else str(recipient),
                     timestamp=self.now,
                     category=event.get("category", "utility" if status != "failed" else None),
                     pricing_model=str(event.get("pricing_model", "PMP")),
                     pricing_type=str(event.get("pricing_type", "regular")),
                     error_codes=[int(c) for c in codes or ()],
+                    recipient_user_id=event.get("recipient_user_id"),
+                    recipient_parent_user_id=event.get("recipient_parent_user_id"),
+                    username=event.get("username"),
+                )
+            )
+        ]
+
+    def _event_message_burst(self, event: dict) -> list[dict]:
+        """{"phone_number_id", "count": 220, "category": "marketing", "status": "sent",
+        "first_recipient": 447700900000, "error_code": null}: `count` statuses to as many
+        recipients in one delivery (Meta batches up to 1,000), e.g. a campaign that uses most
+        of a portfolio's messaging limit."""
+        number = self._number_of(event)
+        count = min(int(event.get("count", 100)), 1000)
+        first = int(event.get("first_recipient", 447700900000))
+        status = str(event.get("status", "sent"))
+        code = event.get("error_code")
+        items = [
+            payloads.status_item(
+                wamid=self._next_wamid(),
+                status=status,
+                recipient_id=str(first + n),
+                timestamp=self.now,
+                category=event.get("category", "marketing") if status != "failed" else None,
+                error_codes=[int(code)] if code else None,
+            )
+            for n in range(count)
+        ]
+        return [
+            self._emit(
+                payloads.messages_statuses(
+                    number["waba_id"],
+                    phone_number_id=number["id"],
+                    display_phone_number=number["display_phone_number"],
+                    items=items,
                 )
             )
         ]
 
     def _event_inbound_message(self, event: dict) -> list[dict]:
-        """{"phone_number_id", "from": "<wa_id>", "text": "STOP", "name": "Ana"}."""
+        """{"phone_number_id", "from": "<wa_id>", "text": "STOP", "name": "Ana",
+        "user_id": "US.…", "username": "ana"}; `"from": null` leaves the phone out (a user
+        known by username, meta-platform §7)."""
         number = self._number_of(event)
+        sender = event.get("from", "15550009999")
         return [
             self._emit(
                 payloads.messages_inbound_text(
                     number["waba_id"],
                     phone_number_id=number["id"],
                     display_phone_number=number["display_phone_number"],
-                    from_wa_id=str(event.get("from", "15550009999")),
+                    from_wa_id=None if sender is None else str(sender),
                     text=str(event.get("text", "STOP")),
                     wamid=str(event.get("wamid") or self._next_wamid()),
                     profile_name=str(event.get("name", "")),
                     timestamp=self.now,
+                    from_user_id=event.get("user_id"),
+                    from_parent_user_id=event.get("parent_user_id"),
+                    username=event.get("username"),
                 )
             )
         ]
+
+    def _event_user_id_change(self, event: dict) -> list[dict]:
+        """{"phone_number_id", "previous_user_id", "user_id", "wa_id": new phone or null}."""
+        number = self._number_of(event)
+        return [
+            self._emit(
+                payloads.messages_user_id_change(
+                    number["waba_id"],
+                    phone_number_id=number["id"],
+                    display_phone_number=number["display_phone_number"],
+                    wamid=self._next_wamid(),
+                    previous_user_id=str(event["previous_user_id"]),
+                    user_id=str(event["user_id"]),
+                    wa_id=event.get("wa_id"),
+                    timestamp=self.now,
+                )
+            )
+        ]
+
+    def _event_template_pacing(self, event: dict) -> list[dict]:
+        """Template pacing (meta-platform §10): {"template_id", "outcome": "pause"|"release",
+        "held": 12, "phone_number_id"}. A pause is PAUSED with `other_info.title`
+        RATE_LIMITING_PAUSE and no end (only `POST /unpause` ends it); with a number, each held
+        message fails with 132015. A release sends nothing (held messages simply go out)."""
+        template = self._template_of(event)
+        if str(event.get("outcome", "pause")) != "pause":
+            template["held"] = 0
+            return []
+        template["gen"] += 1
+        template["status"] = "PAUSED"
+        template.pop("paused_until", None)
+        produced = [
+            self._template_status_webhook(
+                template,
+                "PAUSED",
+                reason="NONE",
+                other_info_title="RATE_LIMITING_PAUSE",
+                other_info_description="Your message template has been paused because early "
+                "feedback on it was poor (template pacing). Unpause it when it is improved.",
+            )
+        ]
+        held = int(event.get("held", 0))
+        if held and event.get("phone_number_id"):
+            number = self._number_of(event)
+            produced.append(
+                self._emit(
+                    payloads.messages_statuses(
+                        number["waba_id"],
+                        phone_number_id=number["id"],
+                        display_phone_number=number["display_phone_number"],
+                        items=[
+                            payloads.status_item(
+                                wamid=self._next_wamid(),
+                                status="failed",
+                                recipient_id=str(447700800000 + n),
+                                timestamp=self.now,
+                                error_codes=[132015],
+                            )
+                            for n in range(min(held, 1000))
+                        ],
+                    )
+                )
+            )
+        return produced
 
     def _event_webhook(self, event: dict) -> list[dict]:
         """A raw change: {"waba_id", "field", "value"} wrapped in the envelope."""

@@ -35,6 +35,16 @@ ERROR_TITLES: dict[int, str] = {
     131050: "Unable to deliver the message. This recipient has chosen to stop receiving "
     "marketing messages on WhatsApp from your business.",
     131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131042: "Business eligibility payment issue",
+    131053: "Media upload error",
+    131031: "Account has been locked",
+    131062: "Business-scoped user ID not supported",
+    368: "Temporarily blocked for policies violations",
+    132000: "Template Param Count Mismatch",
+    132001: "Template does not exist",
+    132005: "Template Hydrated Text Too Long",
+    132007: "Template Format Character Policy Violated",
+    132012: "Template Parameter Format Mismatch",
     132015: "Template is Paused",
     132016: "Template is Disabled",
 }
@@ -385,21 +395,77 @@ def messages_status(
     display_phone_number: str,
     wamid: str,
     status: str,
-    recipient_id: str,
+    recipient_id: str | None,
     timestamp: float | None = None,
     category: str | None = None,
     pricing_model: str = "PMP",
     pricing_type: str = "regular",
     error_codes: list[int] | None = None,
+    recipient_user_id: str | None = None,
+    recipient_parent_user_id: str | None = None,
+    username: str | None = None,
 ) -> dict:
     """An outbound message status (`sent` | `delivered` | `read` | `failed`); `pricing` when a
-    `category` (marketing, utility, ...) is given, `errors[]` for `error_codes`."""
-    item: dict[str, Any] = {
-        "id": wamid,
-        "status": status,
-        "timestamp": str(_now(timestamp)),
-        "recipient_id": str(recipient_id),
-    }
+    `category` (marketing, utility, ...) is given, `errors[]` for `error_codes`.
+
+    Since April 2026 (meta-platform §7): `recipient_user_id` (the BSUID) on every status,
+    `recipient_id` omitted when the message went to a BSUID (`recipient_id=None`), and sent,
+    delivered and read statuses carry `contacts[]` with the `user_id` (`username` on delivered
+    and read only); failed ones carry no `contacts`."""
+    return messages_statuses(
+        waba_id,
+        phone_number_id=phone_number_id,
+        display_phone_number=display_phone_number,
+        items=[
+            status_item(
+                wamid=wamid,
+                status=status,
+                recipient_id=recipient_id,
+                timestamp=timestamp,
+                category=category,
+                pricing_model=pricing_model,
+                pricing_type=pricing_type,
+                error_codes=error_codes,
+                recipient_user_id=recipient_user_id,
+                recipient_parent_user_id=recipient_parent_user_id,
+            )
+        ],
+        contacts=_status_contacts(status, recipient_id, recipient_user_id, username),
+    )
+
+
+def _status_contacts(status, recipient_id, user_id, username) -> list[dict]:
+    if status == "failed" or not user_id:
+        return []
+    contact: dict[str, Any] = {"user_id": user_id}
+    if recipient_id:
+        contact["wa_id"] = str(recipient_id)
+    if username and status in ("delivered", "read"):
+        contact["profile"] = {"username": f"@{username.lstrip('@')}"}
+    return [contact]
+
+
+def status_item(
+    *,
+    wamid: str,
+    status: str,
+    recipient_id: str | None,
+    timestamp: float | None = None,
+    category: str | None = None,
+    pricing_model: str = "PMP",
+    pricing_type: str = "regular",
+    error_codes: list[int] | None = None,
+    recipient_user_id: str | None = None,
+    recipient_parent_user_id: str | None = None,
+) -> dict:
+    """One `statuses[]` item."""
+    item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(_now(timestamp))}
+    if recipient_id is not None:
+        item["recipient_id"] = str(recipient_id)
+    if recipient_user_id and (status != "failed" or recipient_id is None):
+        item["recipient_user_id"] = recipient_user_id
+        if recipient_parent_user_id:
+            item["recipient_parent_user_id"] = recipient_parent_user_id
     if category:
         item["pricing"] = {
             "billable": pricing_type == "regular",
@@ -409,17 +475,29 @@ def messages_status(
         }
     if error_codes:
         item["errors"] = [delivery_error(code) for code in error_codes]
-    return messages_envelope(
-        waba_id,
-        {
-            "messaging_product": "whatsapp",
-            "metadata": {
-                "display_phone_number": digits(display_phone_number),
-                "phone_number_id": str(phone_number_id),
-            },
-            "statuses": [item],
+    return item
+
+
+def messages_statuses(
+    waba_id: str,
+    *,
+    phone_number_id: str,
+    display_phone_number: str,
+    items: list[dict],
+    contacts: list[dict] | None = None,
+) -> dict:
+    """Several statuses in one change (Meta batches up to 1,000 updates in a delivery)."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": digits(display_phone_number),
+            "phone_number_id": str(phone_number_id),
         },
-    )
+    }
+    if contacts:
+        value["contacts"] = contacts
+    value["statuses"] = items
+    return messages_envelope(waba_id, value)
 
 
 def messages_inbound_text(
@@ -427,13 +505,34 @@ def messages_inbound_text(
     *,
     phone_number_id: str,
     display_phone_number: str,
-    from_wa_id: str,
+    from_wa_id: str | None,
     text: str,
     wamid: str,
     profile_name: str = "",
     timestamp: float | None = None,
+    from_user_id: str | None = None,
+    from_parent_user_id: str | None = None,
+    username: str | None = None,
 ) -> dict:
-    """An inbound text message from a user (e.g. "STOP")."""
+    """An inbound text message from a user (e.g. "STOP"). With `from_user_id` (the BSUID, in
+    every messages webhook since April 2026) `contacts[].user_id` and `messages[].from_user_id`
+    are set; `from_wa_id=None` leaves the phone out, as Meta does for username users."""
+    contact: dict[str, Any] = {"profile": {"name": profile_name}}
+    message: dict[str, Any] = {}
+    if from_wa_id is not None:
+        contact["wa_id"] = str(from_wa_id)
+        message["from"] = str(from_wa_id)
+    message.update(
+        {"id": wamid, "timestamp": str(_now(timestamp)), "type": "text", "text": {"body": text}}
+    )
+    if from_user_id:
+        contact["user_id"] = from_user_id
+        message["from_user_id"] = from_user_id
+        if from_parent_user_id:
+            contact["parent_user_id"] = from_parent_user_id
+            message["from_parent_user_id"] = from_parent_user_id
+    if username:
+        contact["profile"]["username"] = f"@{username.lstrip('@')}"
     return messages_envelope(
         waba_id,
         {
@@ -442,15 +541,50 @@ def messages_inbound_text(
                 "display_phone_number": digits(display_phone_number),
                 "phone_number_id": str(phone_number_id),
             },
-            "contacts": [{"profile": {"name": profile_name}, "wa_id": str(from_wa_id)}],
-            "messages": [
-                {
-                    "from": str(from_wa_id),
-                    "id": wamid,
-                    "timestamp": str(_now(timestamp)),
-                    "type": "text",
-                    "text": {"body": text},
-                }
-            ],
+            "contacts": [contact],
+            "messages": [message],
+        },
+    )
+
+
+def messages_user_id_change(
+    waba_id: str,
+    *,
+    phone_number_id: str,
+    display_phone_number: str,
+    wamid: str,
+    previous_user_id: str,
+    user_id: str,
+    wa_id: str | None = None,
+    from_wa_id: str | None = None,
+    timestamp: float | None = None,
+) -> dict:
+    """A BSUID change (meta-platform §7): a `system` message without `contacts`,
+    `user_changed_number` when the new phone (`wa_id`) is included, else `user_changed_user_id`."""
+    system: dict[str, Any] = {
+        "body": "User changed number" if wa_id else "User's id changed",
+        "user_id": user_id,
+        "previous_user_id": previous_user_id,
+        "type": "user_changed_number" if wa_id else "user_changed_user_id",
+    }
+    if wa_id:
+        system["wa_id"] = str(wa_id)
+    message: dict[str, Any] = {
+        "id": wamid,
+        "timestamp": str(_now(timestamp)),
+        "type": "system",
+        "system": system,
+    }
+    if from_wa_id:
+        message["from"] = str(from_wa_id)
+    return messages_envelope(
+        waba_id,
+        {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": digits(display_phone_number),
+                "phone_number_id": str(phone_number_id),
+            },
+            "messages": [message],
         },
     )

@@ -51,11 +51,31 @@ SCENARIOS_DIR = Path(__file__).with_name("scenarios")
 def load(scenario: dict | str | Path) -> dict:
     """A deep copy of a scenario dict, a JSON file's content, or a bundled scenario by name."""
     if isinstance(scenario, dict):
-        return copy.deepcopy(scenario)
+        return _with_portfolios(copy.deepcopy(scenario))
     path = Path(scenario)
     if not path.exists() and (SCENARIOS_DIR / f"{scenario}.json").exists():
         path = SCENARIOS_DIR / f"{scenario}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    return _with_portfolios(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _with_portfolios(data: dict) -> dict:
+    """Each WABA names its owner portfolio as Meta's WABA node does (`owner_business_info`,
+    meta-platform §2), from its `business_id` (and optional `business_name`,
+    `business_onboarding`: the portfolio's Marketing Messages onboarding status)."""
+    for waba in data.get("wabas") or ():
+        if "owner_business_info" in waba or not waba.get("business_id"):
+            continue
+        owner = {
+            "id": str(waba["business_id"]),
+            "name": waba.get("business_name") or waba.get("name") or "",
+            "verification_status": str(
+                waba.get("business_verification_status") or "unverified"
+            ).lower(),
+        }
+        if waba.get("business_onboarding"):
+            owner["marketing_messages_onboarding_status"] = {"status": waba["business_onboarding"]}
+        waba["owner_business_info"] = owner
+    return data
 
 
 DEMO = SCENARIOS_DIR / "demo.json"
