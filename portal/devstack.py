@@ -226,18 +226,25 @@ def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, start_new_session=True)
 
 
+def _signal(child: subprocess.Popen, sig: int) -> None:
+    """The child's whole process group (its own session), or the child alone when it has none."""
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, sig)
+
+
 def _stop_children(children: list[subprocess.Popen], timeout: float = 15) -> None:
     for child in children:
         if child.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGTERM)
+            _signal(child, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for child in children:
         try:
             child.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
+            _signal(child, signal.SIGKILL)
             child.wait()
 
 
