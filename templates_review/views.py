@@ -322,7 +322,7 @@ def template_unpause(request: HttpRequest, template_id: int) -> HttpResponse:
     from templates_review.pacing import UnpauseRefused, template_unpause
 
     template = selectors.template_get(template_id=template_id)
-    actor = selectors.actor_for_client_request(request)
+    actor = Actor.from_request(request)
     if actor.role not in UNPAUSE_ROLES:
         raise PermissionDenied("Only owners, admins and BSP staff may unpause a template.")
     try:

@@ -187,7 +187,7 @@ class TemplateUnpauseView(APIView):
         from templates_review.pacing import UNPAUSE_ROLES, UnpauseRefused, template_unpause
 
         template = get_object_or_404(MessageTemplate, pk=pk)
-        actor = selectors.actor_for_client_request(request)
+        actor = Actor.from_request(request)
         if actor.role not in UNPAUSE_ROLES:
             raise exceptions.PermissionDenied(
                 "Only the client's owners and admins, or BSP staff, may unpause a template."
