@@ -654,6 +654,21 @@ def consent_import_run(*, import_id: int, chunk_rows: int = CHUNK_ROWS) -> Conse
             "failure": failure,
         },
     )
+    from integrations.events import event_emit
+
+    event_emit(
+        event_type="consent.import_finished",
+        data={
+            "import_id": job.pk,
+            "state": job.state,
+            "rows": counts.rows,
+            "valid": counts.valid,
+            "invalid": counts.invalid,
+            "events_created": counts.created,
+            "contacts_created": counts.contacts,
+            "failure": failure or None,
+        },
+    )
     return job
 
 

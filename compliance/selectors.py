@@ -10,8 +10,6 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from compliance.models import Alert, HealthEvent, HealthSnapshot, PhoneNumber
-from tenants.choices import ClientRole
-from tenants.models import Client, Membership
 
 
 def numbers_for_dashboard() -> QuerySet[PhoneNumber]:
@@ -46,17 +44,6 @@ def alerts_open() -> QuerySet[Alert]:
         .select_related("event", "event__number")
         .order_by("-created_at")
     )
-
-
-def alert_recipients(*, client: Client) -> list[str]:
-    emails = list(
-        Membership.objects.filter(
-            client=client, role__in=[ClientRole.OWNER, ClientRole.ADMIN], user__is_active=True
-        ).values_list("user__email", flat=True)
-    )
-    if client.account_manager_id and client.account_manager.is_active:
-        emails.append(client.account_manager.email)
-    return sorted(set(emails))
 
 
 def events_for_number(*, number: PhoneNumber) -> QuerySet[HealthEvent]:

@@ -1,37 +1,10 @@
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection
-from django.utils import timezone
 
-from compliance import selectors, services
-from compliance.models import Alert, SyncRun
+from compliance.models import SyncRun
 from portal.celery import TenantOnlyTask, app, enqueue_for_schema
 from portal.meta import credentials
 from portal.meta.client import GraphClient
 from tenants.selectors import active_client_schemas_with_wabas
-
-
-@app.task(base=TenantOnlyTask, name="compliance.tasks.alert_email")
-def alert_email(alert_id: int) -> int:
-    """E-mail an alert to the client's owners and admins and its account manager, once."""
-    alert = (
-        Alert.objects.select_related("event").filter(pk=alert_id, emailed_at__isnull=True).first()
-    )
-    if alert is None:
-        return 0
-    client = services.current_client()
-    recipients = selectors.alert_recipients(client=client)
-    if recipients:
-        event = alert.event
-        send_mail(
-            subject=f"[{client.name}] {event.title}",
-            message=f"{event.title}\n\n{event.detail}\n\nSee https://{client.slug}."
-            f"{settings.PORTAL_DOMAIN}/numbers/ for the health of your numbers.",
-            from_email=None,
-            recipient_list=recipients,
-        )
-    Alert.objects.filter(pk=alert.pk).update(emailed_at=timezone.now())
-    return len(recipients)
 
 
 @app.task(base=TenantOnlyTask, bind=True, name="compliance.tasks.sync_client", max_retries=5)

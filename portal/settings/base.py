@@ -52,11 +52,14 @@ SHARED_APPS = [
     "django_htmx",
     "axes",  # login throttling (production hardening); its tables live in the public schema
     "csp",
+    # Also a tenant app: the public schema's e-mails (staff notices) use the same outbox.
+    "integrations",
 ]
 TENANT_APPS = [
     "compliance",
     "templates_review",
     "appeals",
+    "integrations",  # outbound webhooks and the e-mail outbox, in the schema of their events
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -224,6 +227,17 @@ META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 6
 # One processing run per burst of webhooks instead of one per delivery: needs the shared cache.
 META_WEBHOOK_COALESCE_WAKEUPS = bool(env_str("CACHE_URL", ""))
 
+# --- Outbound webhooks and e-mail (integrations/) ---------------------------------------------
+# Receivers on loopback or private addresses are refused unless this is set (tests, demo).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# A delivery is retried (exponential backoff with jitter) for this long, and an endpoint failing
+# for this long is disabled and its owners told.
+WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 72.0, minimum=0.01)
+WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24.0, minimum=0)
+# Deliveries one send task sends at once (threads; a slow receiver does not hold up the others).
+WEBHOOK_SEND_CONCURRENCY = env_int("WEBHOOK_SEND_CONCURRENCY", 16, minimum=1)
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env_str(
@@ -265,6 +279,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.audit.tasks.audit_purge_expired",
         "schedule": crontab(minute=17, hour=3),
     },
+}
+CELERY_BEAT_SCHEDULE["outbox-sweeper"] = {
+    "task": "integrations.tasks.fan_out_outbox_sweep",
+    "schedule": 30,
 }
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 730, minimum=30)
 
