@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from appeals import choices as c
 from appeals import sla
@@ -181,7 +182,8 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
                 )
             recipients = agents
         clock = "first response" if data.get("clock") == "first_response" else "resolution"
-        with transaction.atomic():  # queued in the public outbox with its marker, or neither
+        # Queued in the public schema's outbox with its marker, or neither.
+        with schema_context(get_public_schema_name()), transaction.atomic():
             if recipients:
                 notify.email_queue(
                     recipients=recipients,
