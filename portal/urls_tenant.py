@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/appeals/", include("appeals.api.urls")),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script as a file: no inline script under the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,6 +1,6 @@
 from rest_framework import permissions
 
-from tenants.choices import ApiScope
+from tenants.choices import ApiScope, ClientRole
 from tenants.models import ApiKey
 from tenants.selectors import tenant_access_for
 
@@ -32,3 +32,52 @@ def required_scope(request, view) -> ApiScope:
     if declared is not None:
         return declared
     return ApiScope.READ if request.method in permissions.SAFE_METHODS else ApiScope.WRITE
+
+
+class RoleMayWrite(permissions.BasePermission):
+    """Writes for members with one of `roles` (staff entering the client count as managers);
+    API keys pass (their scope was checked by IsTenantMember). `read_roles` narrows reads too."""
+
+    roles: frozenset = frozenset()
+    read_roles: frozenset | None = None
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        from tenants.permissions import has_role
+
+        if isinstance(request.auth, ApiKey):
+            return True
+        access = getattr(request, "tenant_access", None)
+        if request.method in permissions.SAFE_METHODS:
+            return self.read_roles is None or has_role(access, self.read_roles)
+        return has_role(access, self.roles)
+
+
+class ManagersOnly(RoleMayWrite):
+    """Owners and admins (reads and writes); API keys by scope."""
+
+    def __init__(self):
+        from tenants.permissions import MANAGERS
+
+        self.roles = self.read_roles = MANAGERS
+
+
+class OperatorsMayWrite(RoleMayWrite):
+    """Every member reads; owners, admins and agents write; API keys by scope."""
+
+    def __init__(self):
+        from tenants.permissions import OPERATORS
+
+        self.roles = OPERATORS
+
+
+class SignedInOwnerOnly(permissions.BasePermission):
+    """What only a signed-in owner may do (members, API keys): never an API key."""
+
+    message = "Only a signed-in owner of this client may do this; API keys may not."
+
+    def has_permission(self, request, view) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return False
+        access = getattr(request, "tenant_access", None)
+        return access is not None and (access.is_staff_entry or access.role == ClientRole.OWNER)
