@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from appeals import choices as c
-from appeals.models import AppealAttachment, AppealMessage, AppealTicket
+from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
 
 
 class ClockSerializer(serializers.Serializer):
@@ -121,3 +121,56 @@ class TransitionInputSerializer(serializers.Serializer):
     meta_case_reference = serializers.CharField(required=False, allow_blank=True)
     outcome = serializers.ChoiceField(choices=c.Outcome.choices, required=False)
     note = serializers.CharField(required=False, allow_blank=True)
+
+
+class AppealThreadSerializer(serializers.Serializer):
+    """The thread as the client sees it (never internal notes)."""
+
+    results = AppealMessageSerializer(many=True)
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="PDF, image, text or CSV (see the appeal page's limits)."
+    )
+
+
+class EvidenceBundleSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppealAttachment
+        fields = ["id", "original_name", "size", "created_at", "status", "download"]
+
+    def get_status(self, obj) -> str:
+        return "ready"  # built synchronously from our own records; listed once stored
+
+    def get_download(self, obj) -> str:
+        return f"/api/v1/appeals/{obj.ticket_id}/attachments/{obj.pk}/download/"
+
+
+class RecoveryItemSerializer(serializers.ModelSerializer):
+    template_id = serializers.IntegerField(allow_null=True)
+    done = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RecoveryItem
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "detail",
+            "contact_phone",
+            "template_id",
+            "position",
+            "done",
+            "done_at",
+        ]
+
+    def get_done(self, obj) -> bool:
+        return obj.done_at is not None
+
+
+class RecoveryTickSerializer(serializers.Serializer):
+    done = serializers.BooleanField()

@@ -185,6 +185,7 @@ class ContactDetailView(APIView):
         states = dict.fromkeys(c.ConsentCategory.values, c.ConsentStatus.UNKNOWN.value)
         states.update({s.category: s.status for s in contact.states.all()})
         data = {
+            "id": contact.pk,
             "phone": contact.phone,
             "wa_id": contact.wa_id,
             "name": contact.name,

@@ -312,6 +312,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "tenants.choices.ClientStatus",
         "NumberStatusEnum": "compliance.choices.NUMBER_STATUS_CHOICES",
+        "WebhookEndpointStateEnum": "integrations.choices.EndpointState",
+        "WebhookDeliveryStateEnum": "integrations.choices.DeliveryState",
     },
 }
 

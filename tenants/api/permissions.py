@@ -81,3 +81,12 @@ class SignedInOwnerOnly(permissions.BasePermission):
             return False
         access = getattr(request, "tenant_access", None)
         return access is not None and (access.is_staff_entry or access.role == ClientRole.OWNER)
+
+
+class ManagersMayWrite(RoleMayWrite):
+    """Every member reads; owners and admins write; API keys by scope."""
+
+    def __init__(self):
+        from tenants.permissions import MANAGERS
+
+        self.roles = MANAGERS
