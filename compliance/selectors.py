@@ -74,5 +74,5 @@ def activity_for_client(*, client):
     return (
         AuditLog.objects.filter(client=client)
         .exclude(action="appeal.note_added")
-        .exclude(after__internal=True)
+        .exclude(after__contains={"internal": True})
     )
