@@ -1,6 +1,6 @@
 from rest_framework import permissions
 
-from tenants.choices import ApiScope, ClientRole
+from tenants.choices import ApiScope
 from tenants.models import ApiKey
 from tenants.selectors import tenant_access_for
 
@@ -71,16 +71,14 @@ class OperatorsMayWrite(RoleMayWrite):
         self.roles = OPERATORS
 
 
-class SignedInOwnerOnly(permissions.BasePermission):
-    """What only a signed-in owner may do (members, API keys): never an API key."""
+class SignedInOnly(permissions.BasePermission):
+    """People only, never an API key: who may reach the client (members, and what only a
+    signed-in owner may do with API keys and members) is not for integrations."""
 
-    message = "Only a signed-in owner of this client may do this; API keys may not."
+    message = "Only people signed in to this client may do this; API keys may not."
 
     def has_permission(self, request, view) -> bool:
-        if isinstance(request.auth, ApiKey):
-            return False
-        access = getattr(request, "tenant_access", None)
-        return access is not None and (access.is_staff_entry or access.role == ClientRole.OWNER)
+        return not isinstance(request.auth, ApiKey)
 
 
 class ManagersMayWrite(RoleMayWrite):
