@@ -194,7 +194,8 @@ def alert_acknowledge(*, alert: Alert, actor) -> Alert:
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.acknowledged_at is None:
             locked.acknowledged_at = timezone.now()
-            locked.acknowledged_by = actor
+            # A person, or None for an API key (its label is in the audit row).
+            locked.acknowledged_by = actor if getattr(actor, "_meta", None) else None
             locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
             audit_record(
                 action="alert.acknowledged",

@@ -19,3 +19,4 @@ urlpatterns = [
     path("templates/", include("templates_review.urls")),
     *tenant_urlpatterns,
 ]
+handler404 = "portal.api.errors.not_found"

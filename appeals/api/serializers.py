@@ -18,8 +18,12 @@ class ClockSerializer(serializers.Serializer):
 class AppealSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     waba_id = serializers.CharField(source="account.meta_id", read_only=True)
-    phone_number_id = serializers.CharField(source="number.meta_id", default=None, read_only=True)
-    template = serializers.CharField(source="template.name", default=None, read_only=True)
+    phone_number_id = serializers.CharField(
+        source="number.meta_id", default=None, read_only=True, allow_null=True
+    )
+    template = serializers.CharField(
+        source="template.name", default=None, read_only=True, allow_null=True
+    )
     missing_answers = serializers.ListField(child=serializers.CharField(), read_only=True)
     clocks = serializers.SerializerMethodField()
 

@@ -37,6 +37,14 @@ class HealthSnapshotSerializer(serializers.ModelSerializer):
         fields = ["taken_at", "status", "quality", "messaging_limit", "can_send", "score", "band"]
 
 
+class HealthSeriesSerializer(serializers.Serializer):
+    """A number's health time series (snapshots, oldest first)."""
+
+    number = serializers.IntegerField()
+    days = serializers.IntegerField()
+    series = HealthSnapshotSerializer(many=True)
+
+
 class HealthEventSerializer(serializers.ModelSerializer):
     number = serializers.IntegerField(source="number_id", allow_null=True)
     waba_id = serializers.CharField(source="account.meta_id", allow_null=True, default=None)

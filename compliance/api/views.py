@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from compliance.api.serializers import (
     HealthEventSerializer,
+    HealthSeriesSerializer,
     HealthSnapshotSerializer,
     PhoneNumberSerializer,
 )
@@ -30,9 +31,10 @@ class PhoneNumberViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="History length (1 to 365).")],
-        responses=HealthSnapshotSerializer(many=True),
+        responses=HealthSeriesSerializer,
+        filters=False,
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def health(self, request, pk=None):
         """The number's health time series (snapshots, oldest first)."""
         number = self.get_object()

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -28,7 +26,7 @@ PROBLEMS = {
     "400": "Invalid input (see `errors`).",
     "401": "No credentials, or an invalid or revoked API key.",
     "403": "This role or API-key scope may not do this.",
-    "404": "Not found in this client.",
+    "404": "Not found in this client (or a list cursor the API did not give).",
     "409": "The object is not in a state for this step.",
     "415": "Send the body in a documented content type.",
 }
@@ -37,9 +35,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 class ProblemAutoSchema(AutoSchema):
     def _problem_codes(self) -> list[str]:
-        codes = ["400", "401", "403"]
-        if re.search(r"{\w+}", self.path):
-            codes.append("404")
+        codes = ["400", "401", "403", "404"]  # 404 also for a cursor the API did not give
         if self.method in WRITE_METHODS:
             codes += ["409", "415"] if self.method != "DELETE" else ["409"]
         return codes
