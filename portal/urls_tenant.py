@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("", include("appeals.urls")),
     path("templates/", include("templates_review.urls")),
+    path("", include("integrations.urls")),
     *tenant_urlpatterns,
 ]
 handler404 = "portal.api.errors.not_found"

@@ -123,7 +123,11 @@ def main() -> int:
     from django.conf import settings
 
     host = f"{SLUG}.{settings.PORTAL_DOMAIN}"
-    env = {**os.environ, "MEDIA_ROOT": str(ROOT / ".devdata" / "contract-media")}
+    env = {
+        **os.environ,
+        "MEDIA_ROOT": str(ROOT / ".devdata" / "contract-media"),
+        "LOG_LEVEL": "ERROR",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
