@@ -252,7 +252,7 @@ class AppealAttachmentDownloadView(APIView):
     """The file's bytes (internal notes' files are not found)."""
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, "*/*"): OpenApiTypes.BINARY},  # the file's own type
     )
     def get(self, request: Request, pk: int, attachment_id: int):
         ticket = _ticket(self, pk)

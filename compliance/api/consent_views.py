@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from compliance import choices as c
 from compliance.api.serializers import (
     ConsentEventSerializer,
+    ConsentRecordedSerializer,
     ContactSerializer,
     DecisionSerializer,
     OptInInputSerializer,
@@ -140,7 +141,10 @@ class ConsentListView(generics.ListAPIView):
     def get_queryset(self):
         return ConsentEvent.objects.select_related("contact")
 
-    @extend_schema(request=OptInInputSerializer, responses={201: ConsentEventSerializer(many=True)})
+    @extend_schema(
+        request=OptInInputSerializer,
+        responses={201: ConsentRecordedSerializer, 200: ConsentRecordedSerializer},
+    )
     def post(self, request: Request) -> Response:
         """Record an opt-in with its evidence (idempotent with a `source_id`)."""
         return _record(request, OptInInputSerializer, consent_record_opt_in)
@@ -152,7 +156,8 @@ class OptOutView(APIView):
     permission_classes = [IsTenantMember, OperatorsMayWrite]
 
     @extend_schema(
-        request=OptOutInputSerializer, responses={201: ConsentEventSerializer(many=True)}
+        request=OptOutInputSerializer,
+        responses={201: ConsentRecordedSerializer, 200: ConsentRecordedSerializer},
     )
     def post(self, request: Request) -> Response:
         return _record(request, OptOutInputSerializer, consent_record_opt_out)

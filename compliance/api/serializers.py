@@ -198,6 +198,12 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         ]
 
 
+class ConsentRecordedSerializer(serializers.Serializer):
+    """The events a POST recorded (empty when each was recorded before: idempotent)."""
+
+    recorded = ConsentEventSerializer(many=True)
+
+
 class ContactSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="For `contacts/{id}/timeline/`.")
     phone = serializers.CharField()

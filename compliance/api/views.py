@@ -30,7 +30,13 @@ class PhoneNumberViewSet(viewsets.ReadOnlyModelViewSet):
         return numbers_for_dashboard()
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="History length (1 to 365).")],
+        parameters=[
+            OpenApiParameter(
+                "days",
+                drf_serializers.IntegerField(min_value=1, max_value=365),
+                description="History length (1 to 365).",
+            )
+        ],
         responses=HealthSeriesSerializer,
         filters=False,
     )

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from integrations.choices import EVENT_GROUPS, EVENT_TYPES
 from integrations.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from portal.api.fields import StrictCharField, StrictFloatField
 
 EVENT_TYPE_INPUT_CHOICES = sorted([*EVENT_TYPES, *(f"{g}.*" for g in EVENT_GROUPS)])
 
@@ -43,7 +44,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 class WebhookEndpointInputSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
-    description = serializers.CharField(max_length=200, required=False, default="")
+    description = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPE_INPUT_CHOICES),
         required=False,
@@ -54,14 +55,14 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
 
 class WebhookEndpointUpdateSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
-    description = serializers.CharField(max_length=200, required=False)
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPE_INPUT_CHOICES), required=False
     )
 
 
 class RotateSecretInputSerializer(serializers.Serializer):
-    overlap_hours = serializers.FloatField(
+    overlap_hours = StrictFloatField(
         required=False,
         min_value=0,
         max_value=24 * 7,

@@ -1,20 +1,26 @@
+from django_filters import BooleanFilter, CharFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 
 class StrictFilterBackend(DjangoFilterBackend):
-    """django-filter ignores a filter given empty (`?until=`); the API answers 400 instead, as
-    it does for any other value that does not match the documented type."""
+    """django-filter ignores a filter given empty (`?until=`) or a boolean it cannot read
+    (`?acknowledged=7`); the API answers 400 instead, as for any value not of the documented
+    type. (An empty text filter is a valid string and stays a no-op.)"""
 
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
         if filterset is not None:
-            empty = {
-                name: ["Give a value, or leave the parameter out."]
-                for name in filterset.filters
-                if name in request.query_params
-                and all(v == "" for v in request.query_params.getlist(name))
-            }
-            if empty:
-                raise ValidationError(empty)
+            errors = {}
+            for name, declared in filterset.filters.items():
+                values = request.query_params.getlist(name)
+                if not values:
+                    continue
+                if isinstance(declared, BooleanFilter):
+                    if any(v not in ("true", "false") for v in values):
+                        errors[name] = ["Give true or false."]
+                elif type(declared) is not CharFilter and all(v == "" for v in values):
+                    errors[name] = ["Give a value, or leave the parameter out."]
+            if errors:
+                raise ValidationError(errors)
         return filterset

@@ -22,6 +22,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_appeals_inbox",
     "tests.benchmarks.bench_template_queue",
     "tests.benchmarks.bench_consent_import",
+    "tests.benchmarks.bench_webhook_fanout",
 ]
 
 

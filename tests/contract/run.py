@@ -163,6 +163,8 @@ def main() -> int:
             sys.executable,
             "-m",
             "schemathesis.cli",
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"http://127.0.0.1:{args.port}/api/schema/",
             "--url",
