@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -148,6 +148,8 @@ class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
     """One appeal; PATCH completes the guided answers (draft or waiting on the client)."""
 
     serializer_class = AppealSerializer
+    # JSON only: a form field left empty would be read as "not given" and silently skipped.
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.appeals_for_client()
