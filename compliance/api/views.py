@@ -33,7 +33,7 @@ class PhoneNumberViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[
             OpenApiParameter(
                 "days",
-                drf_serializers.IntegerField(min_value=1, max_value=365),
+                {"type": "integer", "minimum": 1, "maximum": 365},
                 description="History length (1 to 365).",
             )
         ],
