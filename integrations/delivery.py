@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -137,6 +137,32 @@ def deliveries_send(*, ids=None, limit: int = 500) -> int:
     return len(outcomes)
 
 
+SAVED_FIELDS = (
+    "attempts",
+    "first_attempt_at",
+    "last_attempt_at",
+    "response_status",
+    "response_excerpt",
+    "latency_ms",
+    "error",
+    "state",
+    "delivered_at",
+    "next_attempt_at",
+)
+
+
+def _deliveries_save(deliveries: list[WebhookDelivery]) -> None:
+    """One UPDATE per row, pipelined (psycopg's executemany): much cheaper than bulk_update's
+    CASE over every row for each of ten columns."""
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    columns = ", ".join(f"{connection.ops.quote_name(f)} = %s" for f in SAVED_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {columns} WHERE id = %s",  # noqa: S608 - names are ours
+            [(*(getattr(d, f) for f in SAVED_FIELDS), d.pk) for d in deliveries],
+        )
+
+
 def _record(outcomes: list[Outcome]) -> None:
     from integrations.services import endpoint_disable
 
@@ -166,21 +192,7 @@ def _record(outcomes: list[Outcome]) -> None:
                 else:
                     d.next_attempt_at = retry_at
                 failed[d.endpoint_id] = d.endpoint
-        WebhookDelivery.objects.bulk_update(
-            [o.delivery for o in outcomes],
-            [
-                "attempts",
-                "first_attempt_at",
-                "last_attempt_at",
-                "response_status",
-                "response_excerpt",
-                "latency_ms",
-                "error",
-                "state",
-                "delivered_at",
-                "next_attempt_at",
-            ],
-        )
+        _deliveries_save([o.delivery for o in outcomes])
         WebhookAttempt.objects.bulk_create(
             [
                 WebhookAttempt(
