@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from appeals import choices as c
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
+from portal.api.fields import StrictCharField
 
 
 class ClockSerializer(serializers.Serializer):
@@ -72,18 +73,18 @@ class AppealCreateSerializer(serializers.Serializer):
     event = serializers.IntegerField(
         required=False, help_text="An enforcement event (alert) to prefill from."
     )
-    title = serializers.CharField(max_length=200, required=False)
+    title = StrictCharField(max_length=200, required=False)
     subject_kind = serializers.ChoiceField(choices=c.SubjectKind.choices, required=False)
-    waba_id = serializers.CharField(required=False)
-    phone_number_id = serializers.CharField(required=False)
+    waba_id = StrictCharField(required=False)
+    phone_number_id = StrictCharField(required=False)
     template_id = serializers.IntegerField(required=False)
     block_type = serializers.ChoiceField(choices=c.BlockType.choices, required=False)
-    violation_type = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    violation_type = StrictCharField(max_length=100, required=False, allow_blank=True)
     blocked_at = serializers.DateTimeField(required=False)
     block_ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    api_uses = serializers.CharField(required=False, allow_blank=True)
-    consent_process = serializers.CharField(required=False, allow_blank=True)
-    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    api_uses = StrictCharField(required=False, allow_blank=True)
+    consent_process = StrictCharField(required=False, allow_blank=True)
+    improvement_plan = StrictCharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
 
 
@@ -91,10 +92,10 @@ class AnswersInputSerializer(serializers.Serializer):
     """The guided answers (and title, priority) a client completes while the appeal is a draft
     or waits on the client; only the fields given change."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    api_uses = serializers.CharField(required=False, allow_blank=True)
-    consent_process = serializers.CharField(required=False, allow_blank=True)
-    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    title = StrictCharField(max_length=200, required=False)
+    api_uses = StrictCharField(required=False, allow_blank=True)
+    consent_process = StrictCharField(required=False, allow_blank=True)
+    improvement_plan = StrictCharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
 
 
@@ -114,17 +115,17 @@ class AppealMessageSerializer(serializers.ModelSerializer):
 
 
 class MessageInputSerializer(serializers.Serializer):
-    body = serializers.CharField()
+    body = StrictCharField()
 
 
 class TransitionInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=sorted(c.TRANSITIONS))
-    body = serializers.CharField(
+    body = StrictCharField(
         required=False, allow_blank=True, help_text="The question or the answer."
     )
-    meta_case_reference = serializers.CharField(required=False, allow_blank=True)
+    meta_case_reference = StrictCharField(required=False, allow_blank=True)
     outcome = serializers.ChoiceField(choices=c.Outcome.choices, required=False)
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = StrictCharField(required=False, allow_blank=True)
 
 
 class AppealThreadSerializer(serializers.Serializer):

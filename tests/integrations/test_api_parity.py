@@ -234,3 +234,26 @@ def test_appeal_attachments_evidence_and_recovery_through_the_api(
         ).status_code
         == 404
     )
+
+
+def test_filters_and_inputs_not_of_the_documented_type_are_400s(api, acme, acme_waba, acme_owner):
+    http = api(acme, key=key_of(acme, ["read"]))
+
+    for query in (
+        "until=",
+        "acknowledged=7",
+        "until=0234-05-15T08:04:06-16:19",
+        "page_size=0",
+        "page_size=x",
+    ):
+        answer = http.get(f"/api/v1/alerts/?{query}")
+        assert answer.status_code == 400, query
+        assert answer["content-type"] == "application/problem+json"
+    ticket = open_appeal(acme, acme_waba, acme_owner)
+    patched = api(acme, user=acme_owner).patch(
+        f"/api/v1/appeals/{ticket.pk}/", {"improvement_plan": 0}, format="json"
+    )
+    assert patched.status_code == 400
+    assert list(patched.json()["errors"]) == ["improvement_plan"]
+    assert http.get("/api/v1/members/").status_code == 403
+    assert http.get("/api/v1/no-such-thing/")["content-type"] == "application/problem+json"
