@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from compliance import choices as c
 from compliance.api.serializers import (
+    BulkSendCheckSerializer,
     ConsentEventSerializer,
     ConsentRecordedSerializer,
     ContactSerializer,
@@ -69,7 +70,13 @@ class SendCheckView(APIView):
 
     @extend_schema(
         request=SendCheckInputSerializer,
-        responses={200: DecisionSerializer},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SendCheckAnswer",
+                serializers=[DecisionSerializer, BulkSendCheckSerializer],
+                resource_type_field_name=None,
+            )
+        },
         description="With `recipients` the answer is a BulkSendCheck: "
         "`{results: [{recipient, allowed, reasons}], allowed, denied}`.",
         summary="Pre-send check (one recipient, or up to 10,000 in `recipients`)",

@@ -299,8 +299,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class PolicySerializer(serializers.ModelSerializer):
-    quiet_hours_start = serializers.TimeField(allow_null=True, format="%H:%M")
-    quiet_hours_end = serializers.TimeField(allow_null=True, format="%H:%M")
+    quiet_hours_start = serializers.TimeField(allow_null=True)
+    quiet_hours_end = serializers.TimeField(allow_null=True)
     opt_out_keywords = serializers.ListField(child=serializers.CharField())
 
     class Meta:
