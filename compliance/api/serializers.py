@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from compliance import choices as c
 from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot, PhoneNumber
+from portal.api.fields import LocalTimeField
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
@@ -299,8 +300,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class PolicySerializer(serializers.ModelSerializer):
-    quiet_hours_start = serializers.TimeField(allow_null=True)
-    quiet_hours_end = serializers.TimeField(allow_null=True)
+    quiet_hours_start = LocalTimeField(allow_null=True)
+    quiet_hours_end = LocalTimeField(allow_null=True)
     opt_out_keywords = serializers.ListField(child=serializers.CharField())
 
     class Meta:
@@ -324,8 +325,8 @@ class PolicyInputSerializer(serializers.Serializer):
     marketing_cap = serializers.IntegerField(min_value=0, max_value=32767, required=False)
     utility_cap = serializers.IntegerField(min_value=0, max_value=32767, required=False)
     window_days = serializers.IntegerField(min_value=1, max_value=90, required=False)
-    quiet_hours_start = serializers.TimeField(allow_null=True, required=False)
-    quiet_hours_end = serializers.TimeField(allow_null=True, required=False)
+    quiet_hours_start = LocalTimeField(allow_null=True, required=False)
+    quiet_hours_end = LocalTimeField(allow_null=True, required=False)
     time_zone = serializers.CharField(max_length=64, required=False)
     opt_out_keywords = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, max_length=100
