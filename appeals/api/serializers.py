@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from appeals import choices as c
 from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
-from portal.api.fields import StrictCharField
+from portal.api.fields import NoUnknownFields, StrictCharField
 
 
 class ClockSerializer(serializers.Serializer):
@@ -114,7 +114,7 @@ class AppealMessageSerializer(serializers.ModelSerializer):
         fields = ["id", "side", "author", "body", "created_at", "attachments"]
 
 
-class MessageInputSerializer(serializers.Serializer):
+class MessageInputSerializer(NoUnknownFields, serializers.Serializer):
     body = StrictCharField()
 
 

@@ -34,3 +34,15 @@ class LocalTimeField(serializers.TimeField):
     def __init__(self, **kwargs):
         kwargs.setdefault("format", "%H:%M")
         super().__init__(**kwargs)
+
+
+class NoUnknownFields:
+    """Serializer mixin: a field the input does not define is a 400, not silently dropped."""
+
+    def validate(self, attrs):
+        unknown = set(getattr(self, "initial_data", {}) or {}) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field is not part of this request."] for name in sorted(unknown)}
+            )
+        return super().validate(attrs)
