@@ -254,6 +254,19 @@ def _record(
                     "events": [e.pk for e in recorded],
                 },
             )
+            from integrations.events import event_emit
+
+            event_emit(
+                event_type="consent.changed",
+                data={
+                    "contact_id": contact.pk,
+                    "phone": e164,
+                    "kind": kind,
+                    "categories": [e.category for e in recorded],
+                    "source": source,
+                    "occurred_at": occurred_at,
+                },
+            )
     return recorded
 
 

@@ -58,3 +58,24 @@ class ConsentImportFilterSet(django_filters.FilterSet):
     class Meta:
         model = ConsentImport
         fields = ["state"]
+
+
+class AlertFilterSet(django_filters.FilterSet):
+    """Alerts: open or acknowledged, by severity and kind of their event, and by time."""
+
+    acknowledged = django_filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True
+    )
+    severity = django_filters.MultipleChoiceFilter(
+        field_name="event__severity", choices=Severity.choices
+    )
+    kind = django_filters.MultipleChoiceFilter(field_name="event__kind", choices=EventKind.choices)
+    number = django_filters.NumberFilter(field_name="event__number_id")
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        from compliance.models import Alert
+
+        model = Alert
+        fields = ["acknowledged", "severity", "kind", "number", "since", "until"]

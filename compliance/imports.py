@@ -736,6 +736,21 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
                 "resumed_after_row": done,
             },
         )
+        from integrations.events import event_emit
+
+        event_emit(
+            event_type="consent.import_finished",
+            data={
+                "import_id": job.pk,
+                "state": job.state,
+                "rows": counts.rows,
+                "valid": counts.valid,
+                "invalid": counts.invalid,
+                "events_created": counts.created,
+                "contacts_created": counts.contacts,
+                "failure": failure or None,
+            },
+        )
     return job
 
 

@@ -66,3 +66,15 @@ def restrictions_active(*, account) -> QuerySet:
     return AccountRestriction.objects.filter(account=account).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
+
+
+def activity_for_client(*, client):
+    """The client's own audit trail, as the client may read it: staff's internal notes and
+    their files are left out (their rows say nothing of their content, but not even that)."""
+    from portal.audit.models import AuditLog
+
+    return (
+        AuditLog.objects.filter(client=client)
+        .exclude(action="appeal.note_added")
+        .exclude(after__contains={"internal": True})
+    )

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -96,7 +97,9 @@ def health_event_record(
     detail: str = "",
     data: dict | None = None,
 ) -> HealthEvent | None:
-    """Record an event once per `key`; warnings and critical events raise an alert.
+    """Record an event once per `key`, and fan it out in the same transaction: warnings and
+    critical events raise an alert (e-mailed through the outbox), and every event is queued for
+    the client's outbound webhooks (`integrations.events.event_emit`).
 
     Returns the new event, or None if this key was recorded before.
     """
@@ -118,8 +121,7 @@ def health_event_record(
             event.save()
     except IntegrityError:  # this key was recorded before
         return None
-    if severity != Severity.INFO:
-        alert_raise(event=event)
+    _event_fan_out(event)
     return event
 
 
@@ -143,36 +145,71 @@ def health_events_record_many(*, events: Sequence[HealthEvent]) -> list[HealthEv
         [e for e in events if e.dedupe_key not in before], ignore_conflicts=True
     )
     new = list(HealthEvent.objects.filter(dedupe_key__in=set(keys) - before))
-    alerts = Alert.objects.bulk_create(
-        [Alert(event=e) for e in new if e.severity != Severity.INFO], ignore_conflicts=True
-    )
-    if alerts:
-        from compliance.tasks import alert_email
-
-        schema = connection.schema_name
-        ids = list(
-            Alert.objects.filter(event__in=[a.event_id for a in alerts]).values_list(
-                "pk", flat=True
-            )
-        )
-        transaction.on_commit(
-            lambda: [
-                alert_email.apply_async(args=[pk], headers={"_schema_name": schema}) for pk in ids
-            ],
-            robust=True,
-        )
+    # What leaves the portal for each new event (alert, e-mail, webhooks), as for one event: a
+    # batch's new events are few (consent violations), the statuses themselves are not events.
+    for event in new:
+        _event_fan_out(event)
     return new
 
 
+def _event_fan_out(event: HealthEvent) -> None:
+    """Everything that leaves the portal for a new event, in its transaction: the in-app alert
+    and its e-mail (warnings and critical events), and the outbound webhooks' outbox rows."""
+    from integrations.choices import health_event_type
+    from integrations.events import event_emit
+
+    if event.severity != Severity.INFO:
+        alert_raise(event=event)
+    event_emit(
+        event_type=health_event_type(event.kind),
+        data=health_event_payload(event),
+        occurred_at=event.occurred_at,
+    )
+
+
+def health_event_payload(event: HealthEvent) -> dict:
+    """An event as integrations see it (our names; Meta's stop at portal/meta)."""
+    return {
+        "event_id": event.pk,
+        "kind": event.kind,
+        "severity": event.severity,
+        "title": event.title,
+        "detail": event.detail,
+        "source": event.source,
+        "occurred_at": event.occurred_at,
+        "account_id": event.account_id,
+        "number_id": event.number_id,
+        "display_phone_number": event.number.display_phone_number if event.number else None,
+        "template_name": event.template_name or None,
+        "data": event.data,
+    }
+
+
 def alert_raise(*, event: HealthEvent) -> Alert:
+    """The in-app alert of an event, once; its e-mail and webhook are queued in this transaction
+    (the outbox), so a broker outage delays them and loses none."""
+    from integrations import notify
+    from integrations.events import event_emit
+
     alert, created = Alert.objects.get_or_create(event=event)
     if created:
-        from compliance.tasks import alert_email
+        from tenants.notifications import alert_recipients, digest_queue
 
-        schema = connection.schema_name
-        transaction.on_commit(
-            lambda: alert_email.apply_async(args=[alert.pk], headers={"_schema_name": schema}),
-            robust=True,
+        client = current_client()
+        # The per-member settings: severities, at once or in the daily digest.
+        recipients = alert_recipients(client=client, severity=event.severity)
+        digest_queue(recipients=recipients, severity=event.severity, event=event)
+        if notify.email_queue(
+            recipients=recipients.immediate,
+            subject=f"[{client.name}] {event.title}",
+            body=f"{event.title}\n\n{event.detail}\n\nSee https://{client.slug}."
+            f"{settings.PORTAL_DOMAIN}/numbers/ for the health of your numbers.",
+        ):
+            alert.emailed_at = timezone.now()  # queued in the outbox: it will leave
+            alert.save(update_fields=["emailed_at"])
+        event_emit(
+            event_type="alert.raised",
+            data={"alert_id": alert.pk, "event": health_event_payload(event)},
         )
     return alert
 
@@ -182,13 +219,20 @@ def alert_acknowledge(*, alert: Alert, actor) -> Alert:
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.acknowledged_at is None:
             locked.acknowledged_at = timezone.now()
-            locked.acknowledged_by = actor
+            # A person, or None for an API key (its label is in the audit row).
+            locked.acknowledged_by = actor if getattr(actor, "_meta", None) else None
             locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
             audit_record(
                 action="alert.acknowledged",
                 actor=actor,
                 client=current_client(),
                 target=locked,
+            )
+            from integrations.events import event_emit
+
+            event_emit(
+                event_type="alert.acknowledged",
+                data={"alert_id": locked.pk, "acknowledged_by": str(actor) if actor else None},
             )
     return locked
 

@@ -1,38 +1,11 @@
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from compliance import services
-from compliance.models import Alert, SyncRun
+from compliance.models import SyncRun
 from portal.celery import TenantOnlyTask, app, enqueue_for_schema
 from portal.meta import credentials
 from portal.meta.client import GraphClient
 from tenants.selectors import active_client_schemas_with_wabas
-
-
-@app.task(base=TenantOnlyTask, name="compliance.tasks.alert_email")
-def alert_email(alert_id: int) -> int:
-    """E-mail an alert once, to whom the recipient rule names (`tenants.notifications`): each
-    member by their own settings (at once, or queued for their daily digest) and the account
-    manager. Returns how many people it reaches."""
-    from tenants.notifications import alert_notify
-
-    alert = (
-        Alert.objects.select_related("event").filter(pk=alert_id, emailed_at__isnull=True).first()
-    )
-    if alert is None:
-        return 0
-    client = services.current_client()
-    event = alert.event
-    reached = alert_notify(
-        client=client,
-        severity=event.severity,
-        title=event.title,
-        detail=event.detail,
-        link=f"https://{client.slug}.{settings.PORTAL_DOMAIN}/numbers/",
-    )
-    Alert.objects.filter(pk=alert.pk).update(emailed_at=timezone.now())
-    return reached
 
 
 @app.task(base=TenantOnlyTask, bind=True, name="compliance.tasks.sync_client", max_retries=5)

@@ -13,7 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -118,22 +117,13 @@ def alert_recipients(*, client: Client, severity: str) -> Recipients:
     return result
 
 
-def alert_notify(*, client: Client, severity: str, title: str, detail: str, link: str) -> int:
-    """E-mail an alert to whoever wants it at once; queue it for the others' digests.
-    Returns how many people it reaches."""
-    recipients = alert_recipients(client=client, severity=severity)
-    if recipients.immediate:
-        send_mail(
-            subject=f"[{client.name}] {title}",
-            message=f"{title}\n\n{detail}\n\nSee {link} for the health of your numbers.",
-            from_email=None,
-            recipient_list=recipients.immediate,
-        )
+def digest_queue(*, recipients: Recipients, severity: str, event) -> None:
+    """Keep an alert for the daily digest of the members who chose one (in the caller's
+    transaction; the immediate e-mails go through the outbox, `integrations.notify`)."""
     DigestEntry.objects.bulk_create(
-        DigestEntry(membership=m, severity=severity, title=title[:300], detail=detail)
+        DigestEntry(membership=m, severity=severity, title=event.title[:300], detail=event.detail)
         for m in recipients.digest
     )
-    return len(recipients)
 
 
 def digest_send_due(*, now=None) -> int:
@@ -161,12 +151,13 @@ def digest_send_due(*, now=None) -> int:
                 for e in items
             ]
             if membership.user.is_active:
-                send_mail(
+                from integrations.notify import email_queue
+
+                email_queue(  # through the outbox: a broker outage delays it, loses nothing
+                    recipients=[membership.user.email],
                     subject=f"[{client.name}] Daily digest: {len(items)} alert(s)",
-                    message="\n".join(lines)
+                    body="\n".join(lines)
                     + f"\n\nhttps://{client.slug}.{settings.PORTAL_DOMAIN}/ shows them all.",
-                    from_email=None,
-                    recipient_list=[membership.user.email],
                 )
                 sent += 1
         DigestEntry.objects.filter(pk__in=[e.pk for e in entries]).delete()

@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
 from appeals import choices as c
-from appeals.models import AppealAttachment, AppealMessage, AppealTicket
+from appeals.models import AppealAttachment, AppealMessage, AppealTicket, RecoveryItem
+from portal.api.fields import NoUnknownFields, StrictCharField
 
 
 class ClockSerializer(serializers.Serializer):
@@ -18,8 +19,12 @@ class ClockSerializer(serializers.Serializer):
 class AppealSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     waba_id = serializers.CharField(source="account.meta_id", read_only=True)
-    phone_number_id = serializers.CharField(source="number.meta_id", default=None, read_only=True)
-    template = serializers.CharField(source="template.name", default=None, read_only=True)
+    phone_number_id = serializers.CharField(
+        source="number.meta_id", default=None, read_only=True, allow_null=True
+    )
+    template = serializers.CharField(
+        source="template.name", default=None, read_only=True, allow_null=True
+    )
     missing_answers = serializers.ListField(child=serializers.CharField(), read_only=True)
     clocks = serializers.SerializerMethodField()
 
@@ -68,18 +73,18 @@ class AppealCreateSerializer(serializers.Serializer):
     event = serializers.IntegerField(
         required=False, help_text="An enforcement event (alert) to prefill from."
     )
-    title = serializers.CharField(max_length=200, required=False)
+    title = StrictCharField(max_length=200, required=False)
     subject_kind = serializers.ChoiceField(choices=c.SubjectKind.choices, required=False)
-    waba_id = serializers.CharField(required=False)
-    phone_number_id = serializers.CharField(required=False)
+    waba_id = StrictCharField(required=False)
+    phone_number_id = StrictCharField(required=False)
     template_id = serializers.IntegerField(required=False)
     block_type = serializers.ChoiceField(choices=c.BlockType.choices, required=False)
-    violation_type = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    violation_type = StrictCharField(max_length=100, required=False, allow_blank=True)
     blocked_at = serializers.DateTimeField(required=False)
     block_ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    api_uses = serializers.CharField(required=False, allow_blank=True)
-    consent_process = serializers.CharField(required=False, allow_blank=True)
-    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    api_uses = StrictCharField(required=False, allow_blank=True)
+    consent_process = StrictCharField(required=False, allow_blank=True)
+    improvement_plan = StrictCharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
 
 
@@ -87,10 +92,10 @@ class AnswersInputSerializer(serializers.Serializer):
     """The guided answers (and title, priority) a client completes while the appeal is a draft
     or waits on the client; only the fields given change."""
 
-    title = serializers.CharField(max_length=200, required=False)
-    api_uses = serializers.CharField(required=False, allow_blank=True)
-    consent_process = serializers.CharField(required=False, allow_blank=True)
-    improvement_plan = serializers.CharField(required=False, allow_blank=True)
+    title = StrictCharField(max_length=200, required=False)
+    api_uses = StrictCharField(required=False, allow_blank=True)
+    consent_process = StrictCharField(required=False, allow_blank=True)
+    improvement_plan = StrictCharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=c.Priority.choices, required=False)
 
 
@@ -109,15 +114,68 @@ class AppealMessageSerializer(serializers.ModelSerializer):
         fields = ["id", "side", "author", "body", "created_at", "attachments"]
 
 
-class MessageInputSerializer(serializers.Serializer):
-    body = serializers.CharField()
+class MessageInputSerializer(NoUnknownFields, serializers.Serializer):
+    body = StrictCharField()
 
 
 class TransitionInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=sorted(c.TRANSITIONS))
-    body = serializers.CharField(
+    body = StrictCharField(
         required=False, allow_blank=True, help_text="The question or the answer."
     )
-    meta_case_reference = serializers.CharField(required=False, allow_blank=True)
+    meta_case_reference = StrictCharField(required=False, allow_blank=True)
     outcome = serializers.ChoiceField(choices=c.Outcome.choices, required=False)
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = StrictCharField(required=False, allow_blank=True)
+
+
+class AppealThreadSerializer(serializers.Serializer):
+    """The thread as the client sees it (never internal notes)."""
+
+    results = AppealMessageSerializer(many=True)
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="PDF, image, text or CSV (see the appeal page's limits)."
+    )
+
+
+class EvidenceBundleSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppealAttachment
+        fields = ["id", "original_name", "size", "created_at", "status", "download"]
+
+    def get_status(self, obj) -> str:
+        return "ready"  # built synchronously from our own records; listed once stored
+
+    def get_download(self, obj) -> str:
+        return f"/api/v1/appeals/{obj.ticket_id}/attachments/{obj.pk}/download/"
+
+
+class RecoveryItemSerializer(serializers.ModelSerializer):
+    template_id = serializers.IntegerField(allow_null=True)
+    done = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RecoveryItem
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "detail",
+            "contact_phone",
+            "template_id",
+            "position",
+            "done",
+            "done_at",
+        ]
+
+    def get_done(self, obj) -> bool:
+        return obj.done_at is not None
+
+
+class RecoveryTickSerializer(serializers.Serializer):
+    done = serializers.BooleanField()

@@ -11,4 +11,12 @@ urlpatterns = [
         views.AppealTransitionView.as_view(),
         name="api-appeal-transitions",
     ),
+    path("<int:pk>/attachments/", views.AppealAttachmentListView.as_view()),
+    path(
+        "<int:pk>/attachments/<int:attachment_id>/download/",
+        views.AppealAttachmentDownloadView.as_view(),
+    ),
+    path("<int:pk>/evidence/", views.AppealEvidenceView.as_view()),
+    path("<int:pk>/recovery/", views.AppealRecoveryView.as_view()),
+    path("<int:pk>/recovery/<int:item_id>/", views.AppealRecoveryItemView.as_view()),
 ]

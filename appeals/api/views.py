@@ -8,23 +8,34 @@ key with the write scope acts like an operator).
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from appeals import choices as c
 from appeals import selectors, services
 from appeals.api.serializers import (
     AnswersInputSerializer,
     AppealCreateSerializer,
     AppealMessageSerializer,
     AppealSerializer,
+    AppealThreadSerializer,
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
+    EvidenceBundleSerializer,
     MessageInputSerializer,
+    RecoveryItemSerializer,
+    RecoveryTickSerializer,
     TransitionInputSerializer,
 )
 from appeals.filtersets import AppealTicketFilterSet
+from appeals.models import RecoveryItem
 from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
 
 
@@ -137,6 +148,8 @@ class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
     """One appeal; PATCH completes the guided answers (draft or waiting on the client)."""
 
     serializer_class = AppealSerializer
+    # JSON only: a form field left empty would be read as "not given" and silently skipped.
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         return selectors.appeals_for_client()
@@ -158,7 +171,7 @@ class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
 class AppealMessagesView(APIView):
     """The thread as the client sees it (never internal notes); POST adds a message."""
 
-    @extend_schema(responses=AppealMessageSerializer(many=True))
+    @extend_schema(responses=AppealThreadSerializer)
     def get(self, request: Request, pk: int) -> Response:
         ticket = get_object_or_404(selectors.appeals_for_client(), pk=pk)
         thread = selectors.thread_for_client(ticket=ticket)
@@ -202,3 +215,105 @@ class AppealTransitionView(APIView):
                 ticket, context={"warn_at": settings.APPEALS_WARN_AT_PERCENT, "request": request}
             ).data
         )
+
+
+def _ticket(view, pk: int):
+    return get_object_or_404(selectors.appeals_for_client(), pk=pk)
+
+
+class AppealAttachmentListView(APIView):
+    """The appeal's files the client may see; POST uploads one (multipart, field `file`)."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses=AttachmentSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        files = selectors.files_for_client(ticket=_ticket(self, pk))
+        return Response(AttachmentSerializer(files, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: AttachmentSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        ticket = _ticket(self, pk)
+        data = AttachmentUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attachment = _run(
+            lambda: services.attachment_add(
+                ticket=ticket,
+                actor=_actor(request),
+                client=request.tenant,
+                upload=data.validated_data["file"],
+            )
+        )
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AppealAttachmentDownloadView(APIView):
+    """The file's bytes (internal notes' files are not found)."""
+
+    @extend_schema(
+        responses={(200, "*/*"): OpenApiTypes.BINARY},  # the file's own type
+    )
+    def get(self, request: Request, pk: int, attachment_id: int):
+        ticket = _ticket(self, pk)
+        attachment = selectors.attachment_for_client(ticket=ticket, attachment_id=attachment_id)
+        return FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
+
+
+class AppealEvidenceView(APIView):
+    """The appeal's evidence bundles (newest first); POST builds one from our records now."""
+
+    @extend_schema(responses=EvidenceBundleSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        bundles = (
+            selectors.files_for_client(ticket=_ticket(self, pk))
+            .filter(kind=c.AttachmentKind.EVIDENCE_BUNDLE)
+            .order_by("-created_at", "-id")
+        )
+        return Response(EvidenceBundleSerializer(bundles, many=True).data)
+
+    @extend_schema(request=None, responses={201: EvidenceBundleSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        ticket = _ticket(self, pk)
+        bundle = _run(
+            lambda: services.evidence_bundle_attach(
+                ticket=ticket, actor=_actor(request), client=request.tenant
+            )
+        )
+        return Response(EvidenceBundleSerializer(bundle).data, status=status.HTTP_201_CREATED)
+
+
+class AppealRecoveryView(APIView):
+    """The recovery plan (once the appeal is in recovery: empty before)."""
+
+    @extend_schema(responses=RecoveryItemSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        items = selectors.recovery_items(ticket=_ticket(self, pk))
+        return Response(RecoveryItemSerializer(items, many=True).data)
+
+
+class AppealRecoveryItemView(APIView):
+    """Tick a step of the recovery plan done (or not)."""
+
+    @extend_schema(request=RecoveryTickSerializer, responses=RecoveryItemSerializer)
+    def patch(self, request: Request, pk: int, item_id: int) -> Response:
+        ticket = _ticket(self, pk)
+        item = get_object_or_404(RecoveryItem.objects.filter(ticket=ticket), pk=item_id)
+        data = RecoveryTickSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = _run(
+            lambda: services.recovery_item_set_done(
+                item=item,
+                actor=_actor(request),
+                client=request.tenant,
+                done=data.validated_data["done"],
+            )
+        )
+        return Response(RecoveryItemSerializer(item).data)

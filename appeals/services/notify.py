@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from appeals import choices as c
 from appeals.models import AppealTicket
 from appeals.services.base import _label
-from tenants.choices import ClientRole, StaffRole
-from tenants.models import Client, Membership, User
+from integrations import notify
+from tenants.models import Client
 
 # --- E-mail to the other side --------------------------------------------------------------
 
@@ -30,47 +29,48 @@ def _notice_body(ticket: AppealTicket, actor: Any, what: str, text: str = "") ->
 
 def recipients_for(*, ticket: AppealTicket, client: Client, side: str) -> list[str]:
     """Client side: its owners and admins and whoever opened the appeal. Staff side: the
-    assignee (if still active), else every appeals agent, and the client's account manager."""
+    assignee (if still active), else every appeals agent, and the client's account manager.
+    The rule itself is `integrations.notify.notification_recipients`."""
     if side == c.Side.CLIENT:
-        emails = set(
-            Membership.objects.filter(
-                client=client,
-                role__in=[ClientRole.OWNER, ClientRole.ADMIN],
-                user__is_active=True,
-            ).values_list("user__email", flat=True)
+        return notify.notification_recipients(
+            audience=notify.CLIENT_ADMINS,
+            client=client,
+            event_type="appeal.notice",
+            extra_member_ids=[ticket.created_by_id] if ticket.created_by_id else [],
         )
-        if ticket.created_by_id:
-            emails.update(
-                Membership.objects.filter(
-                    client=client, user_id=ticket.created_by_id, user__is_active=True
-                ).values_list("user__email", flat=True)
-            )
-        return sorted(emails)
-    staff = User.objects.filter(is_active=True, is_staff=True)
-    emails = set()
-    if ticket.assignee_id:  # an assignee who has left is as good as none
-        emails = set(staff.filter(pk=ticket.assignee_id).values_list("email", flat=True))
-    if not emails:
-        emails = set(
-            staff.filter(staff_role=StaffRole.APPEALS_AGENT).values_list("email", flat=True)
-        )
-    if client.account_manager_id:
-        emails.update(staff.filter(pk=client.account_manager_id).values_list("email", flat=True))
-    return sorted(emails)
+    return notify.notification_recipients(
+        audience=notify.APPEALS_STAFF,
+        client=client,
+        event_type="appeal.notice",
+        assignee_id=ticket.assignee_id,
+        with_account_manager=True,
+    )
 
 
 def _notify(*, ticket: AppealTicket, client: Client, to_side: str, subject: str, body: str):
+    """Queue the notice in the caller's transaction (the e-mail outbox of this schema)."""
     recipients = recipients_for(ticket=ticket, client=client, side=to_side)
-    if not recipients:
-        return
-    from appeals.tasks import notice_send
-
     portal = (
         f"https://{client.slug}.{settings.PORTAL_DOMAIN}/appeals/{ticket.pk}/"
         if to_side == c.Side.CLIENT
         else f"https://{settings.PORTAL_DOMAIN}/staff/appeals/{client.slug}/{ticket.pk}/"
     )
-    text = f"{body}\n\n{portal}"
-    transaction.on_commit(
-        lambda: notice_send.delay(recipients, f"[{client.name}] {subject}", text), robust=True
+    notify.email_queue(
+        recipients=recipients, subject=f"[{client.name}] {subject}", body=f"{body}\n\n{portal}"
+    )
+
+
+def appeal_event_emit(*, ticket: AppealTicket, event_type: str, **data: Any) -> None:
+    """An appeal's outbound webhook (what the client may see only: never internal notes)."""
+    from integrations.events import event_emit
+
+    event_emit(
+        event_type=event_type,
+        data={
+            "appeal_id": ticket.pk,
+            "reference": ticket.reference,
+            "title": ticket.title,
+            "status": ticket.status,
+            **data,
+        },
     )

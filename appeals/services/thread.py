@@ -18,7 +18,7 @@ from appeals.services.base import (
     _user,
     side_of,
 )
-from appeals.services.notify import _notice_body, _notify
+from appeals.services.notify import _notice_body, _notify, appeal_event_emit
 from appeals.services.work_index import work_item_sync_appeal
 from portal.audit.services import audit_record
 from tenants.actors import Actor
@@ -93,6 +93,15 @@ def appeal_message_post(
             after={"message": message.pk, "internal": internal},
         )
         work_item_sync_appeal(ticket=locked, client=client)
+        if not internal:  # internal notes never leave the portal
+            appeal_event_emit(
+                ticket=locked,
+                event_type="appeal.message",
+                message_id=message.pk,
+                side=message.side,
+                author=message.author_label,
+                body=message.body,
+            )
         # Staff do not work drafts (they are not in the inbox): a client's note to self on a
         # draft is not mailed to them.
         if not internal and not (side == c.Side.CLIENT and locked.status == c.Status.DRAFT):

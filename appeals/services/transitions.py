@@ -17,7 +17,7 @@ from appeals import sla
 from appeals.models import AppealTicket
 from appeals.services.attachments import attachment_add
 from appeals.services.base import AppealInvalid, AppealStateError, _user, side_of
-from appeals.services.notify import _notice_body, _notify
+from appeals.services.notify import _notice_body, _notify, appeal_event_emit
 from appeals.services.thread import _message_create
 from appeals.services.work_index import work_item_sync_appeal
 from portal.audit.services import audit_record
@@ -115,9 +115,20 @@ def _transition(
             before={"status": before},
             after={"status": locked.status, **{k: _plain(v) for k, v in (fields or {}).items()}},
         )
+        appeal_event_emit(
+            ticket=locked, event_type="appeal.transitioned", action=action, previous_status=before
+        )
         if message.strip():
             posted = _message_create(
                 ticket=locked, actor=actor, role=role, body=message, internal=False, now=now
+            )
+            appeal_event_emit(
+                ticket=locked,
+                event_type="appeal.message",
+                message_id=posted.pk,
+                side=posted.side,
+                author=posted.author_label,
+                body=posted.body,
             )
             if upload is not None:
                 attachment_add(

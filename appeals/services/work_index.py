@@ -9,11 +9,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from appeals import choices as c
 from appeals import sla
 from appeals.models import AppealTicket
-from tenants.choices import StaffRole
 from tenants.models import Client, User, WorkItem, WorkKind
 
 # --- SLA view of a ticket and the staff work index ----------------------------------------
@@ -141,7 +141,7 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
     """E-mail staff once per due time when an appeal's clock is due soon, and once when it is
     breached. Reads the staff index only, so the cost does not grow with the number of clients."""
 
-    from django.core.mail import send_mail
+    from integrations import notify
 
     now = now or timezone.now()
     horizon = int((now + timedelta(days=WARN_HORIZON_DAYS)).timestamp())
@@ -176,25 +176,24 @@ def sla_warnings_send(*, now: datetime | None = None) -> int:
         if data.get("assignee") in active:
             recipients = [data["assignee"]]
         else:
-            if agents is None:
-                agents = list(
-                    User.objects.filter(
-                        is_active=True, is_staff=True, staff_role=StaffRole.APPEALS_AGENT
-                    ).values_list("email", flat=True)
+            if agents is None:  # the one rule: appeals agents when nobody active is assigned
+                agents = notify.notification_recipients(
+                    audience=notify.APPEALS_STAFF, event_type="appeal.sla_warning"
                 )
             recipients = agents
         clock = "first response" if data.get("clock") == "first_response" else "resolution"
-        if recipients:
-            send_mail(
-                subject=f"[{item.client.name}] {item.title}: {clock} {what}",
-                message=f"The {clock} clock of {item.title} ({item.client.name}) {what}.\n\n"
-                f"https://{settings.PORTAL_DOMAIN}/staff/appeals/{item.client.slug}/"
-                f"{item.object_id}/",
-                from_email=None,
-                recipient_list=recipients,
-            )
-            sent += 1
-        _work_item_mark(item=item, marker=marker)
+        # Queued in the public schema's outbox with its marker, or neither.
+        with schema_context(get_public_schema_name()), transaction.atomic():
+            if recipients:
+                notify.email_queue(
+                    recipients=recipients,
+                    subject=f"[{item.client.name}] {item.title}: {clock} {what}",
+                    body=f"The {clock} clock of {item.title} ({item.client.name}) {what}.\n\n"
+                    f"https://{settings.PORTAL_DOMAIN}/staff/appeals/{item.client.slug}/"
+                    f"{item.object_id}/",
+                )
+                sent += 1
+            _work_item_mark(item=item, marker=marker)
     return sent
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 
 from compliance import choices as c
 from compliance.api.serializers import (
+    BulkSendCheckSerializer,
     ConsentEventSerializer,
+    ConsentRecordedSerializer,
     ContactSerializer,
     DecisionSerializer,
     OptInInputSerializer,
@@ -68,7 +70,13 @@ class SendCheckView(APIView):
 
     @extend_schema(
         request=SendCheckInputSerializer,
-        responses={200: DecisionSerializer},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="SendCheckAnswer",
+                serializers=[DecisionSerializer, BulkSendCheckSerializer],
+                resource_type_field_name=None,
+            )
+        },
         description="With `recipients` the answer is a BulkSendCheck: "
         "`{results: [{recipient, allowed, reasons}], allowed, denied}`.",
         summary="Pre-send check (one recipient, or up to 10,000 in `recipients`)",
@@ -150,7 +158,10 @@ class ConsentListView(generics.ListAPIView):
     def get_queryset(self):
         return ConsentEvent.objects.select_related("contact")
 
-    @extend_schema(request=OptInInputSerializer, responses={201: ConsentEventSerializer(many=True)})
+    @extend_schema(
+        request=OptInInputSerializer,
+        responses={201: ConsentRecordedSerializer, 200: ConsentRecordedSerializer},
+    )
     def post(self, request: Request) -> Response:
         """Record an opt-in with its evidence (idempotent with a `source_id`)."""
         return _record(request, OptInInputSerializer, consent_record_opt_in)
@@ -162,7 +173,8 @@ class OptOutView(APIView):
     permission_classes = [IsTenantMember, OperatorsMayWrite]
 
     @extend_schema(
-        request=OptOutInputSerializer, responses={201: ConsentEventSerializer(many=True)}
+        request=OptOutInputSerializer,
+        responses={201: ConsentRecordedSerializer, 200: ConsentRecordedSerializer},
     )
     def post(self, request: Request) -> Response:
         return _record(request, OptOutInputSerializer, consent_record_opt_out)
@@ -203,6 +215,7 @@ class ContactDetailView(APIView):
         states = dict.fromkeys(c.ConsentCategory.values, c.ConsentStatus.UNKNOWN.value)
         states.update({s.category: s.status for s in contact.states.all()})
         data = {
+            "id": contact.pk,
             "phone": contact.phone,
             "bsuid": contact.bsuid,
             "username": contact.username,

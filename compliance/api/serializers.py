@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from compliance import choices as c
 from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot, PhoneNumber
+from portal.api.fields import LocalTimeField
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
@@ -35,6 +36,14 @@ class HealthSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = HealthSnapshot
         fields = ["taken_at", "status", "quality", "messaging_limit", "can_send", "score", "band"]
+
+
+class HealthSeriesSerializer(serializers.Serializer):
+    """A number's health time series (snapshots, oldest first)."""
+
+    number = serializers.IntegerField()
+    days = serializers.IntegerField()
+    series = HealthSnapshotSerializer(many=True)
 
 
 class HealthEventSerializer(serializers.ModelSerializer):
@@ -241,7 +250,14 @@ class ConsentEventSerializer(serializers.ModelSerializer):
         ]
 
 
+class ConsentRecordedSerializer(serializers.Serializer):
+    """The events a POST recorded (empty when each was recorded before: idempotent)."""
+
+    recorded = ConsentEventSerializer(many=True)
+
+
 class ContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="For `contacts/{id}/timeline/`.")
     phone = serializers.CharField(allow_null=True)
     bsuid = serializers.CharField(allow_null=True)
     username = serializers.CharField(allow_null=True)
@@ -250,3 +266,131 @@ class ContactSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     states = serializers.DictField(child=serializers.CharField())
     history = ConsentEventSerializer(many=True)
+
+
+class RestrictionSerializer(serializers.ModelSerializer):
+    restriction_type = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        from compliance.models import AccountRestriction
+
+        model = AccountRestriction
+        fields = ["restriction_type", "expires_at", "remediation", "received_at"]
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    waba_id = serializers.CharField(source="meta_id")
+    review_status = serializers.CharField()
+    business_verification = serializers.CharField()
+    ban_state = serializers.CharField()
+    ban_date = serializers.CharField(help_text="The date of the ban, as Meta wrote it.")
+    ban_state_at = serializers.DateTimeField(allow_null=True)
+    can_send = serializers.CharField()
+    restrictions = RestrictionSerializer(many=True, source="active_restrictions")
+
+    class Meta:
+        from compliance.models import WhatsAppAccount
+
+        model = WhatsAppAccount
+        fields = [
+            "id",
+            "waba_id",
+            "name",
+            "currency",
+            "timezone_id",
+            "review_status",
+            "business_verification",
+            "ban_state",
+            "ban_date",
+            "ban_state_at",
+            "can_send",
+            "restrictions",
+            "last_confirmed_at",
+        ]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    event = HealthEventSerializer()
+    acknowledged = serializers.SerializerMethodField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_by = serializers.SerializerMethodField()
+
+    class Meta:
+        from compliance.models import Alert
+
+        model = Alert
+        fields = ["id", "created_at", "acknowledged", "acknowledged_at", "acknowledged_by", "event"]
+
+    def get_acknowledged(self, obj) -> bool:
+        return obj.acknowledged_at is not None
+
+    def get_acknowledged_by(self, obj) -> str | None:
+        return obj.acknowledged_by.email if obj.acknowledged_by_id else None
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    state = serializers.CharField()
+    percent = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        from compliance.models import SyncRun
+
+        model = SyncRun
+        fields = [
+            "id",
+            "state",
+            "percent",
+            "steps_done",
+            "steps_total",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    quiet_hours_start = LocalTimeField(allow_null=True)
+    quiet_hours_end = LocalTimeField(allow_null=True)
+    opt_out_keywords = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        from compliance.models import MessagingPolicy
+
+        model = MessagingPolicy
+        fields = [
+            "marketing_cap",
+            "utility_cap",
+            "window_days",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "time_zone",
+            "opt_out_keywords",
+        ]
+
+
+class PolicyInputSerializer(serializers.Serializer):
+    """Only the fields given change; the settings page's rules apply."""
+
+    marketing_cap = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    utility_cap = serializers.IntegerField(min_value=0, max_value=32767, required=False)
+    window_days = serializers.IntegerField(min_value=1, max_value=90, required=False)
+    quiet_hours_start = LocalTimeField(allow_null=True, required=False)
+    quiet_hours_end = LocalTimeField(allow_null=True, required=False)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    opt_out_keywords = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, max_length=100
+    )
+
+
+class ActivitySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from compliance.api.serializers import (
     HealthEventSerializer,
+    HealthSeriesSerializer,
     HealthSnapshotSerializer,
     PhoneNumberSerializer,
 )
@@ -29,10 +30,17 @@ class PhoneNumberViewSet(viewsets.ReadOnlyModelViewSet):
         return numbers_for_dashboard()
 
     @extend_schema(
-        parameters=[OpenApiParameter("days", int, description="History length (1 to 365).")],
-        responses=HealthSnapshotSerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "days",
+                {"type": "integer", "minimum": 1, "maximum": 365},
+                description="History length (1 to 365).",
+            )
+        ],
+        responses=HealthSeriesSerializer,
+        filters=False,
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
     def health(self, request, pk=None):
         """The number's health time series (snapshots, oldest first)."""
         number = self.get_object()

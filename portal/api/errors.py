@@ -32,3 +32,22 @@ def problem_details_handler(exc, context):
     response.data = body
     response.content_type = "application/problem+json"
     return response
+
+
+def not_found(request, exception=None):
+    """404 for an address no URL matches: problem details under /api/, the page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "type": "about:blank",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "There is nothing at this address.",
+            },
+            status=404,
+            content_type="application/problem+json",
+        )
+    return page_not_found(request, exception)

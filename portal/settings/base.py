@@ -52,11 +52,14 @@ SHARED_APPS = [
     "django_htmx",
     "axes",  # login throttling (production hardening); its tables live in the public schema
     "csp",
+    # Also a tenant app: the public schema's e-mails (staff notices) use the same outbox.
+    "integrations",
 ]
 TENANT_APPS = [
     "compliance",
     "templates_review",
     "appeals",
+    "integrations",  # outbound webhooks and the e-mail outbox, in the schema of their events
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -264,6 +267,17 @@ META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 3
 # them up after this long (a batch takes well under a second).
 META_WEBHOOK_LEASE_SECONDS = env_int("META_WEBHOOK_LEASE_SECONDS", 60, minimum=5)
 
+# --- Outbound webhooks and e-mail (integrations/) ---------------------------------------------
+# Receivers on loopback or private addresses are refused unless this is set (tests, demo).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# A delivery is retried (exponential backoff with jitter) for this long, and an endpoint failing
+# for this long is disabled and its owners told.
+WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 72.0, minimum=0.01)
+WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24.0, minimum=0)
+# Deliveries one send task sends at once (threads; a slow receiver does not hold up the others).
+WEBHOOK_SEND_CONCURRENCY = env_int("WEBHOOK_SEND_CONCURRENCY", 16, minimum=1)
+
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env_str(
@@ -330,6 +344,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=17, hour=3),
     },
 }
+CELERY_BEAT_SCHEDULE["outbox-sweeper"] = {
+    "task": "integrations.tasks.fan_out_outbox_sweep",
+    "schedule": 30,
+}
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 730, minimum=30)
 
 # --- API ----------------------------------------------------------------------------------
@@ -339,10 +357,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api.permissions.IsTenantMember"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["portal.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.ProblemAutoSchema",
     # API keys get JSON only (tenants/api/negotiation.py).
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tenants.api.negotiation.KeysGetJson",
     "EXCEPTION_HANDLER": "portal.api.errors.problem_details_handler",
@@ -353,6 +371,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tenant-scoped REST API. Authenticate with `Authorization: Bearer <api key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components, so required non-blank strings say minLength 1.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from our static files, not a CDN (the CSP allows our own origin only).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -360,6 +380,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ClientStatusEnum": "tenants.choices.ClientStatus",
         "NumberStatusEnum": "compliance.choices.NUMBER_STATUS_CHOICES",
+        "WebhookEndpointStateEnum": "integrations.choices.EndpointState",
+        "WebhookDeliveryStateEnum": "integrations.choices.DeliveryState",
     },
 }
 

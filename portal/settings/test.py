@@ -35,3 +35,4 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.migration_probe", "tests.webhook_probe
 # e.g. from the live server) reaches only the worker it starts (tests/conftest.py), and what that
 # worker enqueues goes back to the same queue (TEST_CELERY_QUEUE, set for the worker).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_QUEUE") or f"test-{os.getpid()}"
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True  # receivers in tests listen on loopback

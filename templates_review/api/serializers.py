@@ -4,6 +4,7 @@ import json
 
 from rest_framework import serializers
 
+from portal.api.fields import StrictCharField
 from templates_review.choices import ReviewReason
 
 # Generous bounds on the request itself (Meta's own limits are the linter's findings, not 400s):
@@ -15,10 +16,10 @@ MAX_COMPONENTS_JSON = 100_000
 class LintInputSerializer(serializers.Serializer):
     """A template draft in Meta's shape. Blank fields are allowed: the linter reports them."""
 
-    name = serializers.CharField(allow_blank=True, max_length=2048, trim_whitespace=False)
-    language = serializers.CharField(allow_blank=True, max_length=64)
-    category = serializers.CharField(allow_blank=True, max_length=64)
-    parameter_format = serializers.CharField(
+    name = StrictCharField(allow_blank=True, max_length=2048, trim_whitespace=False)
+    language = StrictCharField(allow_blank=True, max_length=64)
+    category = StrictCharField(allow_blank=True, max_length=64)
+    parameter_format = StrictCharField(
         required=False, default="positional", allow_blank=True, max_length=32
     )
     components = serializers.ListField(
@@ -38,9 +39,9 @@ class LintInputSerializer(serializers.Serializer):
 
 class LintFindingSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=["error", "warning", "info"])
-    code = serializers.CharField()
-    message = serializers.CharField()
-    component = serializers.CharField(allow_null=True)
+    code = StrictCharField()
+    message = StrictCharField()
+    component = StrictCharField(allow_null=True)
 
 
 class LintResultSerializer(serializers.Serializer):

@@ -73,3 +73,19 @@ def _audit(action: str, *, actor: Actor, client: Client, template, before=None, 
         before=before,
         after=after,
     )
+    before_state = (before or {}).get("state")
+    after_state = (after or {}).get("state")
+    if after_state and after_state != before_state:  # a move in the review workflow
+        from integrations.events import event_emit
+
+        event_emit(
+            event_type="template.review_changed",
+            data={
+                "template_id": template.pk,
+                "name": template.name,
+                "language": template.language,
+                "action": action,
+                "previous_state": before_state,
+                "state": after_state,
+            },
+        )

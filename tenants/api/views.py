@@ -1,9 +1,10 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.api.permissions import IsTenantMember, SignedInOnly
 from tenants.api.serializers import MemberSerializer, WhoAmISerializer
 from tenants.models import ApiKey, Membership
 from tenants.selectors import members_of_client
@@ -32,10 +33,18 @@ class WhoAmIView(APIView):
         return Response(WhoAmISerializer({"client": request.tenant, **data}).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        description="The people with access to this client, and their roles. For signed-in "
+        "members only: API keys get 403 (managing members and API keys is for a signed-in "
+        "owner, on the client's pages).",
+    )
+)
 class MemberListView(generics.ListAPIView):
-    """The people with access to this client, and their roles."""
+    """The people with access to this client, and their roles (people only, not API keys)."""
 
     serializer_class = MemberSerializer
+    permission_classes = [IsTenantMember, SignedInOnly]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant

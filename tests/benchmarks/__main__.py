@@ -40,6 +40,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_appeals_inbox",
     "tests.benchmarks.bench_template_queue",
     "tests.benchmarks.bench_consent_import",
+    "tests.benchmarks.bench_webhook_fanout",
 ]
 HEADER = ("benchmark", "metric", "value", "target", "ok", "anchor (same run)")
 

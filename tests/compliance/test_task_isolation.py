@@ -8,9 +8,9 @@ from django_tenants.utils import schema_context
 
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.imports import consent_import_create
-from compliance.models import Alert, ConsentEvent, ConsentImport
+from compliance.models import ConsentEvent, ConsentImport
 from compliance.services import health_event_record
-from compliance.tasks import alert_email, consent_import
+from compliance.tasks import consent_import
 from tests.compliance.test_consent_import import upload
 
 
@@ -35,9 +35,12 @@ def test_an_import_id_sent_to_another_clients_schema_imports_nothing(acme, globe
         assert ConsentEvent.objects.count() == 0
 
 
-def test_an_alert_id_sent_to_another_clients_schema_emails_nobody(acme, globex, acme_waba):
+def test_an_alert_email_id_sent_to_another_clients_schema_emails_nobody(acme, globex, acme_waba):
+    from integrations.models import OutboundEmail
+    from integrations.tasks import email_send
+
     with schema_context(acme.schema_name):
-        event = health_event_record(
+        health_event_record(
             kind=EventKind.RESTRICTION,
             severity=Severity.CRITICAL,
             title="Account restricted",
@@ -45,12 +48,12 @@ def test_an_alert_id_sent_to_another_clients_schema_emails_nobody(acme, globex, 
             source=EventSource.WEBHOOK,
             account=acme_waba,
         )
-        alert = Alert.objects.get(event=event)
+        email = OutboundEmail.objects.get()
 
     connection.set_tenant(globex)
-    sent_to = alert_email.apply(args=[alert.pk]).get()
+    sent = email_send.apply(args=[[email.pk]]).get()
 
-    assert sent_to == 0
+    assert sent == 0
     assert mail.outbox == []
     with schema_context(acme.schema_name):
-        assert Alert.objects.get(pk=alert.pk).emailed_at is None
+        assert OutboundEmail.objects.get(pk=email.pk).state == "pending"
