@@ -144,12 +144,72 @@ def health_events_record_many(*, events: Sequence[HealthEvent]) -> list[HealthEv
     HealthEvent.objects.bulk_create(
         [e for e in events if e.dedupe_key not in before], ignore_conflicts=True
     )
-    new = list(HealthEvent.objects.filter(dedupe_key__in=set(keys) - before))
-    # What leaves the portal for each new event (alert, e-mail, webhooks), as for one event: a
-    # batch's new events are few (consent violations), the statuses themselves are not events.
-    for event in new:
-        _event_fan_out(event)
+    new = list(
+        HealthEvent.objects.filter(dedupe_key__in=set(keys) - before).select_related("number")
+    )
+    _events_fan_out_many(new)
     return new
+
+
+def _events_fan_out_many(events: list[HealthEvent]) -> None:
+    """`_event_fan_out` for many new events at once, in a fixed number of queries: their alerts,
+    each alert's e-mail by the recipient rule (one look-up per severity) and the digests, and
+    the outbound webhooks of the events and alerts."""
+    from integrations.choices import health_event_type
+    from integrations.events import events_emit_many
+    from integrations.notify import emails_queue_many
+    from tenants.models import DigestEntry
+    from tenants.notifications import alert_recipients
+
+    if not events:
+        return
+    alerting = [e for e in events if e.severity != Severity.INFO]
+    Alert.objects.bulk_create([Alert(event=e) for e in alerting], ignore_conflicts=True)
+    alerts = {
+        a.event_id: a for a in Alert.objects.filter(event__in=alerting, emailed_at__isnull=True)
+    }
+    client = current_client()
+    rules = {
+        sev: alert_recipients(client=client, severity=sev) for sev in {e.severity for e in alerting}
+    }
+    link = f"https://{client.slug}.{settings.PORTAL_DOMAIN}/numbers/"
+    emails, digests = [], []
+    for event in alerting:
+        if event.pk not in alerts:
+            continue
+        rule = rules[event.severity]
+        emails.append(
+            (
+                rule.immediate,
+                f"[{client.name}] {event.title}",
+                f"{event.title}\n\n{event.detail}\n\nSee {link} for the health of your numbers.",
+            )
+        )
+        digests += [
+            DigestEntry(
+                membership=m, severity=event.severity, title=event.title[:300], detail=event.detail
+            )
+            for m in rule.digest
+        ]
+    if emails:
+        emails_queue_many(emails)
+        Alert.objects.filter(pk__in=[a.pk for a in alerts.values()]).update(
+            emailed_at=timezone.now()
+        )
+    if digests:
+        DigestEntry.objects.bulk_create(digests)
+    outgoing = [
+        (health_event_type(e.kind), health_event_payload(e), e.occurred_at) for e in events
+    ] + [
+        (
+            "alert.raised",
+            {"alert_id": alerts[e.pk].pk, "event": health_event_payload(e)},
+            e.occurred_at,
+        )
+        for e in alerting
+        if e.pk in alerts
+    ]
+    events_emit_many(outgoing)
 
 
 def _event_fan_out(event: HealthEvent) -> None:

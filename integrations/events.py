@@ -68,6 +68,45 @@ def event_emit(
     return deliveries
 
 
+def events_emit_many(events: list[tuple[str, dict, datetime | None]]) -> int:
+    """`event_emit` for many (type, data, occurred_at) at once: one endpoint query, one INSERT,
+    one send after commit, whatever the count. Returns the deliveries queued."""
+    if connection.schema_name == "public" or not events:
+        return 0
+    for event_type, _, _ in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"Unknown event type {event_type!r}: add it to integrations.choices.")
+    endpoints = list(
+        WebhookEndpoint.objects.exclude(state=EndpointState.DISABLED).only(
+            "id", "event_types", "state"
+        )
+    )
+    if not endpoints:
+        return 0
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(
+            endpoint_id=endpoint.pk,
+            message_id=message_id_new(),
+            event_type=event_type,
+            payload={
+                "type": event_type,
+                "timestamp": (occurred_at or now).isoformat(),
+                "data": _jsonable(data),
+            },
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for event_type, data, occurred_at in events
+        for endpoint in endpoints
+        if endpoint.receives(event_type)
+    ]
+    if rows:
+        deliveries = WebhookDelivery.objects.bulk_create(rows)
+        _send_after_commit([d.pk for d in deliveries])
+    return len(rows)
+
+
 def _send_after_commit(ids: list[int]) -> None:
     """One send task per transaction, however many events it recorded."""
     pending = getattr(connection, "_outbox_pending", None)

@@ -91,6 +91,30 @@ def email_queue(*, recipients: Iterable[str], subject: str, body: str) -> Outbou
     return email
 
 
+def emails_queue_many(emails: list[tuple[Iterable[str], str, str]]) -> int:
+    """`email_queue` for many (recipients, subject, body) at once: one INSERT, one send after
+    commit. Returns the e-mails queued (those with nobody to tell are left out)."""
+    now = timezone.now()
+    rows = [
+        OutboundEmail(
+            recipients=sorted(set(recipients)),
+            subject=subject[:300],
+            body=body,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for recipients, subject, body in emails
+        if recipients
+    ]
+    if not rows:
+        return 0
+    created = OutboundEmail.objects.bulk_create(rows)
+    schema = connection.schema_name
+    ids = [email.pk for email in created]
+    transaction.on_commit(lambda: _enqueue_send(schema, ids), robust=True)
+    return len(rows)
+
+
 def _enqueue_send(schema: str, ids: list[int]) -> None:
     from integrations.tasks import email_send
 
