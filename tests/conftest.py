@@ -142,38 +142,29 @@ def database_url_for_tests() -> str:
     return f"postgresql://{auth}@{host}{port}/{s['NAME']}"
 
 
+def celery_worker_start(queue: str, **env: str) -> subprocess.Popen:
+    """A real Celery worker process (solo pool) on the real broker and this run's test
+    database, consuming `queue`; `env` adds to its environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "-P", "solo",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url_for_tests(),
+            "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+            "TEST_CELERY_QUEUE": queue,
+            **env,
+        },
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def celery_worker_queue(django_db_setup, worker_id):
     """A real Celery worker process on the real broker, consuming a queue of this test run only."""
     from django.conf import settings
 
     queue = settings.CELERY_TASK_DEFAULT_QUEUE  # this test process's own queue
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_tests(),
-        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "TEST_CELERY_QUEUE": queue,
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-Q",
-            queue,
-            "-P",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "warning",
-        ],
-        env=env,
-    )
+    worker = celery_worker_start(queue)
     yield queue
     worker.terminate()
     try:

@@ -30,7 +30,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tests.benchmarks.harness import percentile
-from tests.benchmarks.procs import PYTHON, BenchFailure, Children, free_port, wait_until
+from tests.benchmarks.procs import (
+    PYTHON,
+    BenchFailure,
+    Children,
+    free_port,
+    gunicorn_ready,
+    wait_until,
+)
 from tests.broker import queue_delete
 
 CLIENTS = 100
@@ -297,16 +304,9 @@ def run() -> list[tuple[str, str, str, str]]:
             env,
         )  # fmt: skip
 
-        def ready() -> bool:
-            children.check_alive()
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/readyz", headers={"Host": "127.0.0.1"})
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_until("gunicorn to answer /readyz", ready, 60, every=0.2)
+        wait_until(
+            "gunicorn to answer /readyz", lambda: gunicorn_ready(port, children), 60, every=0.2
+        )
         since = timezone.now()
         first, last, answers = _fire(port, bodies, app_secret)
         if answers.get(200, 0) != DELIVERIES:

@@ -30,7 +30,14 @@ from pathlib import Path
 
 from tests.benchmarks import bench_webhook_drain as drain
 from tests.benchmarks.harness import percentile
-from tests.benchmarks.procs import PYTHON, BenchFailure, Children, free_port, wait_until
+from tests.benchmarks.procs import (
+    PYTHON,
+    BenchFailure,
+    Children,
+    free_port,
+    gunicorn_ready,
+    wait_until,
+)
 
 DELIVERIES = 1_000
 KILLS = 20
@@ -127,15 +134,7 @@ def run() -> list[tuple[str, str, str, str]]:
             env,
         )  # fmt: skip
 
-        def ready() -> bool:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", web_port, timeout=2)
-                conn.request("GET", "/readyz", headers={"Host": "127.0.0.1"})
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_until("gunicorn to answer /readyz", ready, 60, every=0.2)
+        wait_until("gunicorn to answer /readyz", lambda: gunicorn_ready(web_port), 60, every=0.2)
 
         def finished(since, expected) -> bool:
             done, left, _ = _counts(since)

@@ -52,6 +52,7 @@ from tests.benchmarks.procs import (
     Children,
     cpu_seconds,
     free_port,
+    gunicorn_ready,
     machine_busy,
     process_tree,
     wait_until,
@@ -189,18 +190,9 @@ def run() -> list[tuple[str, str, str, str]]:
             _gunicorn_env(port=port, queue=queue, app_secret=app_secret),
         )  # fmt: skip
 
-        def ready() -> bool:
-            children.check_alive()
-            import http.client
-
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/readyz", headers={"Host": "127.0.0.1"})
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_until("gunicorn to answer /readyz", ready, 60, every=0.2)
+        wait_until(
+            "gunicorn to answer /readyz", lambda: gunicorn_ready(port, children), 60, every=0.2
+        )
         started = time.perf_counter()
         sides = _measure(port, web.pid, app_secret, run_id)
         elapsed = time.perf_counter() - started

@@ -112,3 +112,17 @@ class Children:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait(10)
         self.children.clear()
+
+
+def gunicorn_ready(port: int, children: Children | None = None) -> bool:
+    """Whether a server on `port` answers /readyz (its children checked alive first)."""
+    import http.client
+
+    if children is not None:
+        children.check_alive()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/readyz", headers={"Host": "127.0.0.1"})
+        return conn.getresponse().status == 200
+    except OSError:
+        return False

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -15,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
-from tests.conftest import committed, database_url_for_tests
+from tests.conftest import celery_worker_start, committed
 from tests.webhooks import body_of, envelope
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -59,33 +58,7 @@ def _store(n: int, **extra) -> None:
 
 
 def _worker(queue: str, log: str, **env) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-Q",
-            queue,
-            "-P",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "warning",
-        ],
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url_for_tests(),
-            "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-            "TEST_CELERY_QUEUE": queue,
-            "TEST_WEBHOOK_EFFECT_LOG": log,
-            **env,
-        },
-    )
+    return celery_worker_start(queue, TEST_WEBHOOK_EFFECT_LOG=log, **env)
 
 
 def _stop(*workers: subprocess.Popen) -> None:
