@@ -24,7 +24,6 @@ from templates_review.choices import (
     CLIENT_AUTHORS,
     COMMENTERS,
     REVIEWERS,
-    ReviewAction,
     ReviewReason,
     ReviewState,
     StatusFilter,
@@ -300,15 +299,12 @@ def template_submit(request: HttpRequest, template_id: int) -> HttpResponse:
     template = selectors.template_get(template_id=template_id)
     actor = Actor.from_request(request)
     try:
-        # Role and state first (a 403 tells nobody about the template's checks), then the lint.
-        services.transition_check(
-            action=ReviewAction.SUBMIT, state=template.review_state, role=actor.role
-        )
-        services.template_submission_check(
+        services.template_submit_checked(
             template=template,
+            actor=actor,
+            client=request.tenant,
             warnings_acknowledged=request.POST.get("warnings_read") == "1",
         )
-        services.template_submit(template=template, actor=actor, client=request.tenant)
     except services.TransitionNotAllowed as exc:
         messages.error(request, str(exc))
     else:

@@ -144,3 +144,9 @@ class ReviewDecisionSerializer(serializers.Serializer):
 
 class ApproveSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class SubmitSerializer(serializers.Serializer):
+    warnings_read = serializers.BooleanField(
+        default=False, help_text="The lint warnings were read: submit despite them."
+    )

@@ -28,6 +28,7 @@ from templates_review.api.serializers import (
     LintInputSerializer,
     LintResultSerializer,
     ReviewDecisionSerializer,
+    SubmitSerializer,
     TemplateDetailSerializer,
     TemplateSerializer,
     TemplateWriteSerializer,
@@ -162,16 +163,22 @@ class TemplateDetailView(APIView):
 
 
 class TemplateSubmitView(APIView):
-    """Submit the latest revision to the BSP's reviewers."""
+    """Submit the latest revision to the BSP's reviewers. Lint errors refuse it (409); lint
+    warnings refuse it unless `warnings_read` is true (the page's "I have read the warnings")."""
 
-    @extend_schema(request=None, responses=TemplateDetailSerializer)
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=SubmitSerializer, responses=TemplateDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
         template = get_object_or_404(MessageTemplate, pk=pk)
+        given = SubmitSerializer(data=request.data or {})
+        given.is_valid(raise_exception=True)
         _run(
-            lambda: services.template_submit(
+            lambda: services.template_submit_checked(
                 template=template,
                 actor=Actor.from_request(request),
                 client=request.tenant,
+                warnings_acknowledged=given.validated_data["warnings_read"],
             )
         )
         return Response(_detail(pk))

@@ -17,6 +17,7 @@ from templates_review.services.checks import (
     SubmissionBlocked,
     template_lint,
     template_submission_check,
+    template_submit_checked,
 )
 from templates_review.services.common import Actor, TransitionNotAllowed, transition_check
 from templates_review.services.drafting import (
@@ -69,5 +70,6 @@ __all__ = [
     "template_send_to_meta",
     "template_submission_check",
     "template_submit",
+    "template_submit_checked",
     "transition_check",
 ]

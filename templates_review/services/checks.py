@@ -68,3 +68,18 @@ def template_submission_check(
             "Read the warnings and tick “I have read the warnings” to submit anyway.", result
         )
     return result
+
+
+def template_submit_checked(
+    *, template: MessageTemplate, actor, client, warnings_acknowledged: bool
+):
+    """Submit for review as the portal's page and the API both do: the role and the state
+    first (a refusal tells nobody about the template's checks), then the lint (errors block,
+    warnings need acknowledging), then the submission itself."""
+    from templates_review.choices import ReviewAction
+    from templates_review.services.common import transition_check
+    from templates_review.services.drafting import template_submit
+
+    transition_check(action=ReviewAction.SUBMIT, state=template.review_state, role=actor.role)
+    template_submission_check(template=template, warnings_acknowledged=warnings_acknowledged)
+    return template_submit(template=template, actor=actor, client=client)

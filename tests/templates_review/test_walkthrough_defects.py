@@ -143,3 +143,16 @@ def test_a_new_templates_editor_opens_without_errors(web, acme, acme_waba, acme_
 
     assert 'class="finding sev-error"' not in page
     assert "The checks run as you type." in page
+
+
+def test_the_api_refuses_to_submit_a_template_with_lint_errors(api, acme, acme_waba, acme_agent):
+    template = _make(acme, name="Bad Name")
+
+    response = api(acme, user=acme_agent).post(
+        f"/api/v1/templates/{template.pk}/submit/", {}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert "Fix the 1 error" in response.json()["detail"]
+    with schema_context(acme.schema_name):
+        assert MessageTemplate.objects.get(pk=template.pk).review_state == ReviewState.DRAFT
