@@ -263,7 +263,42 @@ def test_account_alert_fields():
         "506914307656634",
         "ACTIVE",
     )
+    assert data.info == {
+        "alert_type": "OBA_APPROVED",
+        "alert_severity": "informational",
+        "alert_description": "Approved",
+        "alert_status": "ACTIVE",
+        "entity_type": "BUSINESS",
+        "entity_id": "506914307656634",
+    }
     assert rejected(account_alerts, {"entity_type": "BUSINESS"}) == "value.alert_info: missing"
+
+
+def test_account_update_owner_business_of_any_event():
+    data = account_update(
+        {"event": "VERIFIED_ACCOUNT", "waba_info": {"waba_id": "1", "owner_business_id": 5}}
+    )
+    assert (data.event, data.owner_business_id) == (meta.AccountEvent.VERIFIED_ACCOUNT, "5")
+    assert account_update({"event": "ACCOUNT_OFFBOARDED"}).owner_business_id is None
+    assert (
+        rejected(account_update, {"event": "X", "waba_info": {"owner_business_id": [1]}})
+        == "value.waba_info.owner_business_id: expected an id (a string or an integer), got a list"
+    )
+
+
+def test_number_quality_tells_the_portfolio_limit_from_the_legacy_one():
+    current = phone_number_quality_update(
+        {
+            "display_phone_number": "15550100001",
+            "event": "ONBOARDING",
+            "max_daily_conversations_per_business": "TIER_2K",
+        }
+    )
+    legacy = phone_number_quality_update(
+        {"display_phone_number": "15550100001", "event": "UPGRADE", "current_limit": "TIER_10K"}
+    )
+    assert (current.limit, current.business_limit) == (meta.MessagingLimit.TIER_2K,) * 2
+    assert (legacy.limit, legacy.business_limit) == (meta.MessagingLimit.TIER_10K, None)
 
 
 @pytest.mark.parametrize(
