@@ -31,7 +31,13 @@ from compliance.models import (
 )
 from portal.meta import types as meta
 from portal.meta.webhooks.contract import Applied, Change, ItemFailure
-from portal.meta.webhooks.fields import Inbound, Messages, Status, UserPreferences
+from portal.meta.webhooks.fields import (
+    Inbound,
+    Messages,
+    Status,
+    UserIdUpdates,
+    UserPreferences,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +148,8 @@ def _identities(inbound: list[_Item]) -> None:
             bsuid=notice.user_id,
             phone=f"+{digits(notice.wa_id)}" if digits(notice.wa_id or "") else None,
             occurred_at=item.at or change.stated_at,
-            key=services.dedupe_key(change.key, "identity", item.wamid),
+            # by what Meta said, not by batch: a retry in a new batch changes nothing
+            key=services.dedupe_key("identity", item.wamid),
         )
 
 
@@ -390,5 +397,41 @@ def apply_user_preferences(change: Change) -> Applied:
         except Exception as exc:  # this item fails alone
             result.failures.append(
                 ItemFailure(item.index, "preference", item.alone, f"{type(exc).__name__}: {exc}")
+            )
+    return result
+
+
+# --- user_id_update: the BSUID changes some BSPs still forward as their own field ------------
+
+
+def apply_user_id_update(change: Change) -> Applied:
+    """Each change moves the person to the new BSUID (`contact_identity_change`: merge, history
+    kept), in a savepoint of its own; a BSUID no contact can hold is rejected alone."""
+    from compliance.identity import contact_identity_change
+
+    data: UserIdUpdates = change.data
+    result = Applied(failures=list(data.rejected))
+    for item in data.items:
+        at = item.at or change.stated_at
+        try:
+            with transaction.atomic():
+                contact_identity_change(
+                    previous_bsuid=item.previous,
+                    bsuid=item.current,
+                    phone=f"+{item.wa_id}" if item.wa_id else None,
+                    occurred_at=at,
+                    key=services.dedupe_key(
+                        "identity", item.previous, item.current, at.isoformat()
+                    ),
+                )
+        except ValueError as exc:  # not a BSUID or phone we can hold: not worth a retry
+            result.failures.append(
+                ItemFailure(item.index, "user_id_update", item.alone, str(exc), rejected=True)
+            )
+        except Exception as exc:  # this item fails alone
+            result.failures.append(
+                ItemFailure(
+                    item.index, "user_id_update", item.alone, f"{type(exc).__name__}: {exc}"
+                )
             )
     return result

@@ -437,3 +437,31 @@ def test_a_user_id_change_merges_identities(acme, globex, acme_number, globex_nu
         ALICE_ID
     ]
     assert in_schema(globex, lambda: ContactIdentityChange.objects.count()) == 0
+
+
+def test_a_forwarded_user_id_update_merges_too(acme, globex, acme_number, globex_number):
+    old = in_schema(acme, lambda: contact_resolve(phone=ALICE, bsuid=ALICE_ID, create=True))
+    in_schema(acme, lambda: contact_resolve(bsuid=ALICE_NEW_ID, create=True))
+    in_schema(globex, lambda: contact_resolve(bsuid=ALICE_ID, create=True))
+    update = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100001", "phone_number_id": ACME_PHONE},
+        "user_id_update": [
+            {
+                "detail": "changed",
+                "user_id": {"previous": ALICE_ID, "current": ALICE_NEW_ID},
+                "timestamp": str(unix(timezone.now())),
+            }
+        ],
+    }
+    sent = unix(timezone.now())
+    deliver(envelope(ACME_WABA, "user_id_update", update, time=sent))
+    # the same change again in another delivery (a BSP's retry batches anew)
+    deliver(envelope(ACME_WABA, "user_id_update", update, time=sent + 1))
+
+    contact = in_schema(acme, lambda: Contact.objects.get())
+    assert (contact.pk, contact.phone, contact.bsuid) == (old.pk, ALICE, ALICE_NEW_ID)
+    assert in_schema(acme, lambda: ContactIdentityChange.objects.count()) == 1
+    assert in_schema(globex, lambda: list(Contact.objects.values_list("bsuid", flat=True))) == [
+        ALICE_ID
+    ]

@@ -31,6 +31,7 @@ def test_each_app_registers_its_fields_with_plain_imports():
         "template_category_update",
         "messages",
         "user_preferences",
+        "user_id_update",
         "security",
     }
     assert handler_for("account_update").applier is account.apply_account_update
