@@ -246,7 +246,10 @@ def account_event_record(
             title=row.title
             + (f" ({str(reason).replace('_', ' ').lower()})" if reason else "")
             + (" (delivered late: a newer event stands)" if late else ""),
-            detail=row.action,
+            # Meta's own description first (an alert's), then what to do
+            detail="\n".join(
+                p for p in (str(info.get("alert_description") or ""), row.action) if p
+            ),
             key=key,
             source=EventSource.WEBHOOK,
             occurred_at=stated_at,

@@ -385,7 +385,17 @@ def delivery_errors_act(*, number: PhoneNumber | None, failures: Iterable[Failur
     set (a failure older than the one already applied changes nothing), alerts dedupe per day."""
     done: list[str] = []
     failures = sorted(failures, key=lambda f: f.at)
+    alerted: set[str] = set()
     with transaction.atomic():
+        # Unreachable recipients are the bulk of a campaign's failures: set-based (a fixed
+        # number of queries whatever their count; the webhook batch applier relies on it).
+        done += _unreachable_many(
+            [
+                f
+                for f in failures
+                if (row := error_action_for(f.code)) and row.effect == Effect.UNREACHABLE
+            ]
+        )
         for failure in failures:
             row = error_action_for(failure.code)
             if row is None:
@@ -393,13 +403,6 @@ def delivery_errors_act(*, number: PhoneNumber | None, failures: Iterable[Failur
             effect = row.effect
             if effect == Effect.SUPPRESS:
                 done += _suppress(failure)
-            elif effect == Effect.UNREACHABLE:
-                contact = _contact(failure.recipient)
-                if contact is not None and (
-                    contact.unreachable_at is None or contact.unreachable_at < failure.at
-                ):
-                    Contact.objects.filter(pk=contact.pk).update(unreachable_at=failure.at)
-                    done.append(f"unreachable {contact}")
             elif effect == Effect.RECIPIENT_BACKOFF:
                 done += _pair_backoff(failure)
             elif effect == Effect.NUMBER_BACKOFF and number is not None and row.backoff:
@@ -414,16 +417,18 @@ def delivery_errors_act(*, number: PhoneNumber | None, failures: Iterable[Failur
             elif effect == Effect.RESYNC:
                 services.sync_request()
                 done.append("templates resync")
-            if row.alert is not None and number is not None:
+            alert_key = services.dedupe_key(
+                "error_action", number.meta_id if number else "", row.code, failure.at.date()
+            )
+            if row.alert is not None and number is not None and alert_key not in alerted:
+                alerted.add(alert_key)  # one alert per number, code and day: asked once
                 event = services.health_event_record(
                     kind=EventKind.DELIVERY_ACTION,
                     severity=row.alert,
                     title=f"Messages from {number.display_phone_number} fail with {row.code}",
                     detail=f"{row.meaning}\nThe portal: {row.portal_does}\n"
                     f"What to do: {row.client_should}",
-                    key=services.dedupe_key(
-                        "error_action", number.meta_id, row.code, failure.at.date().isoformat()
-                    ),
+                    key=alert_key,
                     source=EventSource.WEBHOOK,
                     occurred_at=failure.at,
                     number=number,
@@ -432,6 +437,52 @@ def delivery_errors_act(*, number: PhoneNumber | None, failures: Iterable[Failur
                 if event is not None:
                     done.append(f"alert {row.code}")
     return done
+
+
+def _unreachable_many(failures: list[Failure]) -> list[str]:
+    """Mark each failure's contact unreachable as of its newest failure (found or created
+    together; a contact already marked later is left alone): at most four queries."""
+    from django.db.models import Q
+
+    from compliance.identity import identity_of
+
+    newest: dict[tuple[str, str], datetime] = {}
+    for failure in failures:
+        try:
+            identity = identity_of(**_identity_kwargs(failure.recipient), default_region=None)
+        except (TypeError, ValueError):
+            continue
+        ident = ("bsuid", identity.bsuid) if identity.bsuid else ("phone", identity.phone)
+        if ident[1] and (ident not in newest or newest[ident] < failure.at):
+            newest[ident] = failure.at
+    if not newest:
+        return []
+
+    def found() -> dict[tuple[str, str], Contact]:
+        phones = [v for k, v in newest if k == "phone"]
+        bsuids = [v for k, v in newest if k == "bsuid"]
+        contacts = Contact.objects.filter(Q(phone__in=phones) | Q(bsuid__in=bsuids))
+        by = {}
+        for contact in contacts:
+            by[("phone", contact.phone)] = by[("bsuid", contact.bsuid)] = contact
+        return by
+
+    contacts = found()
+    missing = [ident for ident in newest if ident not in contacts]
+    if missing:
+        Contact.objects.bulk_create(
+            [Contact(**{field: value}) for field, value in missing], ignore_conflicts=True
+        )
+        contacts = found()
+    changed = {}
+    for ident, at in newest.items():
+        contact = contacts.get(ident)
+        if contact is not None and (contact.unreachable_at is None or contact.unreachable_at < at):
+            contact.unreachable_at = at
+            changed[contact.pk] = contact
+    if changed:
+        Contact.objects.bulk_update(list(changed.values()), ["unreachable_at"])
+    return [f"unreachable {contact}" for contact in changed.values()]
 
 
 def _suppress(failure: Failure) -> list[str]:

@@ -27,7 +27,9 @@ from portal.meta.webhooks import contract
 from portal.meta.webhooks import fields as f
 from portal.meta.webhooks.contract import Applied, Change
 from portal.meta.webhooks.order import LATE, superseded
+from templates_review.choices import PAUSE_KIND_TEXT, PauseKind
 from templates_review.models import MessageTemplate, MetaTemplateHistory
+from templates_review.pacing import pause_kind_for, template_held_set
 
 PAUSE_HOURS = {meta.PauseTitle.FIRST_PAUSE: 3, meta.PauseTitle.SECOND_PAUSE: 6}
 WEBHOOK, SYNC = EventSource.WEBHOOK, EventSource.SYNC
@@ -148,12 +150,15 @@ def _history(template, key, occurred_at, **fields) -> bool:
     return True
 
 
-def _event(template, *, account, kind, severity, title, key, occurred_at, data, source) -> None:
+def _event(
+    template, *, account, kind, severity, title, key, occurred_at, data, source, detail=""
+) -> None:
     """Meta's change as a health event of the account (the client's alert, when it warrants one)."""
     compliance.health_event_record(
         kind=kind,
         severity=severity,
         title=title,
+        detail=detail,
         key=key,
         source=source,
         occurred_at=occurred_at,
@@ -207,6 +212,7 @@ def template_status_apply(
     template.meta_status, template.meta_status_at = status, occurred_at
     template.updated_at = timezone.now()
     event = None
+    pause_text, release_holds = "", False
     if status == meta.TemplateStatus.PAUSED:
         template.pause_count = {
             meta.PauseTitle.FIRST_PAUSE: 1,
@@ -215,14 +221,18 @@ def template_status_apply(
         hours = PAUSE_HOURS.get(title)
         template.paused_until = occurred_at + timedelta(hours=hours) if hours else None
         template.pause_title = title.value if title else ""
-        fields += ["pause_count", "paused_until", "pause_title"]
-        event = (
-            EventKind.TEMPLATE_PAUSED,
-            Severity.WARNING,
-            f"Template {template.name} paused"
-            + (f" for {hours} hours" if hours else "")
-            + " because of low quality",
-        )
+        template.pause_kind = pause_kind_for(title)
+        fields += ["pause_count", "paused_until", "pause_title", "pause_kind"]
+        if template.pause_kind == PauseKind.QUALITY:
+            words = (
+                f"Template {template.name} paused"
+                + (f" for {hours} hours" if hours else "")
+                + " because of low quality"
+            )
+        else:  # a pacing pause is not a quality pause: it lasts until someone unpauses it
+            words = f"Template {template.name} paused by template pacing"
+        event = (EventKind.TEMPLATE_PAUSED, Severity.WARNING, words)
+        pause_text = PAUSE_KIND_TEXT[template.pause_kind]
     elif status == meta.TemplateStatus.DISABLED:
         template.disabled_at = occurred_at
         template.paused_until = None
@@ -243,15 +253,23 @@ def template_status_apply(
             f"Template {template.name} rejected: {reason.replace('_', ' ').lower() or 'no reason'}",
         )
     elif status in (meta.TemplateStatus.APPROVED, meta.TemplateStatus.REINSTATED):
-        was_paused = template.paused_until is not None or title == meta.PauseTitle.UNPAUSE
+        was_paused = (
+            template.paused_until is not None
+            or title == meta.PauseTitle.UNPAUSE
+            or bool(template.pause_kind)
+        )
         template.paused_until = None
-        fields.append("paused_until")
+        template.pause_kind = ""
+        fields += ["paused_until", "pause_kind"]
+        release_holds = True
         event = (
             (EventKind.TEMPLATE_UNPAUSED, Severity.INFO, f"Template {template.name} unpaused")
             if was_paused
             else (EventKind.TEMPLATE_APPROVED, Severity.INFO, f"Template {template.name} approved")
         )
     template.save(update_fields=fields)
+    if release_holds and template.held_count:
+        template_held_set(template=template, held=0, at=occurred_at)
     if event:
         kind, severity, title_text = event
         _event(
@@ -260,6 +278,7 @@ def template_status_apply(
             kind=kind,
             severity=severity,
             title=title_text,
+            detail=pause_text,
             key=key,
             occurred_at=occurred_at,
             data=update.raw,

@@ -52,3 +52,6 @@ def register() -> None:
         parser=f.parse_user_preferences,
         applier=messages.apply_user_preferences,
     )
+    contract.register(
+        "user_id_update", parser=f.parse_user_id_update, applier=messages.apply_user_id_update
+    )

@@ -6,10 +6,16 @@ from __future__ import annotations
 from django.db import transaction
 
 from compliance import services
+from compliance.account_events import account_event_record
 from compliance.appliers.common import WEBHOOK, account_for_change, label, number_by_display
 from compliance.appliers.numbers import number_limit_change
-from compliance.choices import EventKind, Severity
+from compliance.choices import EventKind, LimitSource, Severity
 from compliance.models import AccountRestriction, WhatsAppAccount
+from compliance.portfolio import (
+    account_portfolio_set,
+    portfolio_limit_set,
+    portfolio_number_cap_set,
+)
 from portal.meta import types as meta
 from portal.meta.webhooks.contract import Applied, Change, ItemFailure
 from portal.meta.webhooks.fields import (
@@ -57,34 +63,12 @@ def apply_account_update(change: Change) -> Applied:
         )
     elif event == meta.AccountEvent.DISABLED_UPDATE:
         result.late = _ban(account, data, change)
-    elif event.is_partner:
-        removed = event in (
-            meta.AccountEvent.PARTNER_REMOVED,
-            meta.AccountEvent.PARTNER_APP_UNINSTALLED,
+    else:  # every other event: its row in the table of account events (unknown: a warning)
+        account_event_record(
+            account=account, event=data.raw_event, info=data.raw, stated_at=when, key=change.key
         )
-        reason = data.partner.reason if data.partner else ""
-        services.health_event_record(
-            kind=EventKind.PARTNER_CHANGE,
-            severity=Severity.WARNING if removed else Severity.INFO,
-            title=f"Partner link: {label(data.raw_event).lower()}"
-            + (f" ({reason})" if reason else ""),
-            key=change.key,
-            source=WEBHOOK,
-            occurred_at=when,
-            account=account,
-            data=data.raw,
-        )
-    else:
-        services.health_event_record(
-            kind=EventKind.ACCOUNT_UPDATE,
-            severity=Severity.INFO,
-            title=f"Account update: {label(data.raw_event).lower() or 'unspecified'}",
-            key=change.key,
-            source=WEBHOOK,
-            occurred_at=when,
-            account=account,
-            data=data.raw,
-        )
+    if data.owner_business_id:
+        account_portfolio_set(account=account, business_id=data.owner_business_id)
     services.account_reassess_numbers(account=account)
     return result
 
@@ -193,11 +177,24 @@ def apply_account_review_update(change: Change) -> Applied:
 
 
 def apply_business_capability_update(change: Change) -> Applied:
+    """The limit Meta states: the portfolio's when the WABA's portfolio is known (since
+    7 Oct 2025 one limit is shared by all its numbers); else, as before, every number's. The
+    number cap (`max_phone_numbers_per_business`) is the portfolio's."""
     data: CapabilityUpdate = change.data
     account = account_for_change(change.entry_id)
     when = change.stated_at
     late = []
-    if data.limit is not None:
+    portfolio = account.portfolio if account.portfolio_id else None
+    if data.limit is not None and portfolio is not None:
+        applied = portfolio_limit_set(
+            portfolio=portfolio,
+            limit=data.limit,
+            stated_at=when,
+            source=LimitSource.WEBHOOK,
+            key=change.key,
+        )
+        late.append(applied is not None and applied.superseded)
+    elif data.limit is not None:
         for number in account.numbers.all():
             number.account = account
             late.append(
@@ -205,6 +202,14 @@ def apply_business_capability_update(change: Change) -> Applied:
                     number, data.limit, when, services.dedupe_key(change.key, number.pk)
                 )
             )
+    if data.max_phone_numbers_per_business is not None and portfolio is not None:
+        portfolio_number_cap_set(
+            portfolio=portfolio,
+            cap=data.max_phone_numbers_per_business,
+            stated_at=when,
+            source=LimitSource.WEBHOOK,
+            key=services.dedupe_key(change.key, "number_cap"),
+        )
     services.health_event_record(
         kind=EventKind.CAPABILITY_UPDATE,
         severity=Severity.INFO,
@@ -221,25 +226,17 @@ def apply_business_capability_update(change: Change) -> Applied:
     return Applied(late=bool(late) and all(late))
 
 
-_ALERT_SEVERITY = {
-    meta.AlertSeverity.CRITICAL: Severity.CRITICAL,
-    meta.AlertSeverity.WARNING: Severity.WARNING,
-}
-
-
 def apply_account_alerts(change: Change) -> Applied:
+    """An alert is an account event (`compliance.account_events`): its words, severity and
+    state, a scaling-path decision for the portfolio, a warning for one the table lacks."""
     data: AccountAlert = change.data
     account = account_for_change(change.entry_id)
-    services.health_event_record(
-        kind=EventKind.ACCOUNT_ALERT,
-        severity=_ALERT_SEVERITY.get(data.severity, Severity.INFO),
-        title=f"Meta alert: {label(data.alert_type).lower()}",
-        detail=data.description,
-        key=change.key,
-        source=WEBHOOK,
-        occurred_at=change.stated_at,
+    account_event_record(
         account=account,
-        data=data.raw,
+        event=data.alert_type,
+        info=data.info,
+        stated_at=change.stated_at,
+        key=change.key,
     )
     return Applied()
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from compliance import services
 from compliance.appliers.common import WEBHOOK, digits
 from compliance.choices import ConsentSource, EventKind, Severity
+from compliance.identity import looks_like_bsuid
 from compliance.keywords import is_opt_out
 from compliance.models import (
     ConsentEvent,
@@ -30,7 +31,13 @@ from compliance.models import (
 )
 from portal.meta import types as meta
 from portal.meta.webhooks.contract import Applied, Change, ItemFailure
-from portal.meta.webhooks.fields import Inbound, Messages, Status, UserPreferences
+from portal.meta.webhooks.fields import (
+    Inbound,
+    Messages,
+    Status,
+    UserIdUpdates,
+    UserPreferences,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +92,65 @@ def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
     return results
 
 
+_IDENTITY_CHANGES = {meta.SystemChange.USER_CHANGED_NUMBER, meta.SystemChange.USER_CHANGED_USER_ID}
+
+
 def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
     rows = [_ledger_row(change, item, numbers) for change, item in statuses]
     MessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
     texts = [_inbound_row(change, item, numbers) for change, item in inbound]
     InboundMessage.objects.bulk_create(texts, ignore_conflicts=True)
+    _link_identities(texts)
     _opt_outs(texts, rows)
     _consent_violations([r for r in rows if r.status == meta.DeliveryState.SENT])
     failing = {r.number.pk: r.number for r in rows if r.status == "failed" and r.number}
+    _error_actions(rows)
     for number in failing.values():
         services.error_spikes_check(number=number)
         services.number_reassess(number=number)
+    _identities(inbound)
+
+
+def _error_actions(rows: list[MessageStatus]) -> None:
+    """What the table of error codes says for each failed status (`compliance.error_actions`),
+    once per number; 131050 is the opt-out path's (`_opt_outs`, set-based)."""
+    from compliance.error_actions import Failure, delivery_errors_act, error_action_for
+
+    by_number: dict = {}
+    for row in rows:
+        if (
+            row.status == "failed"
+            and row.error_code is not None
+            and row.error_code != OPT_OUT_CODE
+            and row.recipient
+            and error_action_for(row.error_code) is not None
+        ):
+            by_number.setdefault(row.number.pk if row.number else None, (row.number, []))[1].append(
+                Failure(row.recipient, row.error_code, row.wamid, row.occurred_at)
+            )
+    for number, failures in by_number.values():
+        delivery_errors_act(number=number, failures=failures)
+
+
+def _identities(inbound: list[_Item]) -> None:
+    """Meta's identity notices (`user_changed_number`, `user_changed_user_id`): the contact
+    takes the new BSUID and phone, and contacts that turn out to be one person are merged."""
+    from compliance.identity import contact_identity_change
+
+    for change, item in inbound:
+        notice = item.system
+        if notice is None or notice.kind not in _IDENTITY_CHANGES:
+            continue
+        if not notice.previous_user_id or not notice.user_id:
+            continue  # a phone change without BSUIDs: nothing to move between identities
+        contact_identity_change(
+            previous_bsuid=notice.previous_user_id,
+            bsuid=notice.user_id,
+            phone=f"+{digits(notice.wa_id)}" if digits(notice.wa_id or "") else None,
+            occurred_at=item.at or change.stated_at,
+            # by what Meta said, not by batch: a retry in a new batch changes nothing
+            key=services.dedupe_key("identity", item.wamid),
+        )
 
 
 def _ledger_row(change: Change, item: Status, numbers: dict) -> MessageStatus:
@@ -106,7 +161,7 @@ def _ledger_row(change: Change, item: Status, numbers: dict) -> MessageStatus:
         number=numbers.get(data.phone_number_id),
         phone_number_meta_id=data.phone_number_id,
         wamid=item.wamid,
-        recipient=item.recipient_id,
+        recipient=item.recipient_id or item.recipient_user_id or "",
         status=item.state.value,
         occurred_at=item.at or change.stated_at,
         pricing_category=pricing.category if pricing else "",
@@ -123,7 +178,9 @@ def _inbound_row(change: Change, item: Inbound, numbers: dict) -> InboundMessage
         number=numbers.get(data.phone_number_id),
         phone_number_meta_id=data.phone_number_id,
         wamid=item.wamid,
-        sender=item.sender,
+        sender=item.sender or item.from_user_id or "",
+        sender_bsuid=item.from_user_id or "",
+        sender_username=item.username[:40],
         sender_name=item.sender_name,
         message_type=item.type,
         text=item.text,
@@ -137,49 +194,98 @@ def _inbound_row(change: Change, item: Inbound, numbers: dict) -> InboundMessage
 def _opt_outs(texts: list[InboundMessage], rows: list[MessageStatus]) -> None:
     """Opt-outs of marketing from this batch, recorded together (idempotent by wamid): an
     inbound text that is one of the client's opt-out keywords (normalised), and a send that
-    failed with 131050 (the user stopped marketing messages)."""
+    failed with 131050 (the user stopped marketing messages). A sender or recipient Meta names
+    by phone is recorded set-based; one it names only by BSUID is recorded on the identity
+    that BSUID names (`consent_record_opt_out(bsuid=...)`), so the same person's phone is
+    suppressed too."""
     from compliance.consent import Evidence, MetaOptOut, consent_record_meta_opt_outs
 
-    opt_outs = []
-    texts = [t for t in texts if t.text and digits(t.sender)]
+    opt_outs, by_bsuid = [], []
+    texts = [t for t in texts if t.text and t.sender]
     keywords = MessagingPolicy.current().keyword_set() if texts else frozenset()
     for message in texts:
         if is_opt_out(message.text, keywords):
-            opt_outs.append(
-                MetaOptOut(
-                    wa_id=message.sender,
-                    source=ConsentSource.WHATSAPP_KEYWORD,
-                    source_id=message.wamid,
-                    occurred_at=message.received_at,
-                    evidence=Evidence(
-                        channel="whatsapp", data={"wamid": message.wamid, "text": message.text}
-                    ),
-                    name=message.sender_name,
-                )
+            item = MetaOptOut(
+                wa_id=message.sender,
+                source=ConsentSource.WHATSAPP_KEYWORD,
+                source_id=message.wamid,
+                occurred_at=message.received_at,
+                evidence=Evidence(
+                    channel="whatsapp", data={"wamid": message.wamid, "text": message.text}
+                ),
+                name=message.sender_name,
             )
+            if message.sender == message.sender_bsuid:
+                by_bsuid.append(item)
+            else:
+                opt_outs.append(item)
     for status in rows:
-        opted_out = status.status == "failed" and status.error_code == OPT_OUT_CODE
-        if opted_out and digits(status.recipient):
-            opt_outs.append(
-                MetaOptOut(
-                    wa_id=status.recipient,
-                    source=ConsentSource.META_131050,
-                    source_id=status.wamid,
-                    occurred_at=status.occurred_at,
-                    evidence=Evidence(
-                        channel="whatsapp",
-                        data={"wamid": status.wamid, "error_code": OPT_OUT_CODE},
-                    ),
-                )
+        if status.status == "failed" and status.error_code == OPT_OUT_CODE and status.recipient:
+            item = MetaOptOut(
+                wa_id=status.recipient,
+                source=ConsentSource.META_131050,
+                source_id=status.wamid,
+                occurred_at=status.occurred_at,
+                evidence=Evidence(
+                    channel="whatsapp",
+                    data={"wamid": status.wamid, "error_code": OPT_OUT_CODE},
+                ),
             )
+            (by_bsuid if looks_like_bsuid(status.recipient) else opt_outs).append(item)
     consent_record_meta_opt_outs(opt_outs=opt_outs)
+    _bsuid_opt_outs(by_bsuid)
+
+
+def _bsuid_opt_outs(opt_outs) -> None:
+    """Opt-outs from people Meta names only by BSUID (rare: one by one)."""
+    from compliance.consent import consent_record_opt_out
+
+    for item in opt_outs:
+        consent_record_opt_out(
+            bsuid=item.wa_id,
+            category="marketing",
+            source=item.source,
+            evidence=item.evidence,
+            occurred_at=item.occurred_at,
+            source_id=item.source_id,
+            name=item.name,
+        )
+
+
+def _link_identities(texts: list[InboundMessage]) -> None:
+    """An inbound message that names the person by phone and BSUID (or username) links them:
+    one contact holds all, so an opt-out that later comes with only the BSUID suppresses the
+    phone. Only messages carrying a BSUID or username cost queries (one resolve each)."""
+    from compliance.identity import contact_resolve
+
+    for message in texts:
+        phone = message.sender if message.sender != message.sender_bsuid else ""
+        if not (message.sender_bsuid or message.sender_username) or not phone:
+            continue
+        try:
+            contact_resolve(
+                phone=f"+{digits(phone)}",
+                bsuid=message.sender_bsuid or None,
+                username=message.sender_username or None,
+                create=True,
+                name=message.sender_name,
+                wa_id=phone,
+            )
+        except ValueError:
+            logger.info("Inbound %s names an identity we cannot hold", message.wamid)
 
 
 def _consent_violations(sent: list[MessageStatus]) -> None:
     """A marketing send is a violation unless the recipient's latest marketing consent event at
     the time of the send was an opt-in (no record, or an opt-out, is a violation). One query
     for the consent history of every recipient, one set of inserts for the events."""
-    sends = [s for s in sent if s.pricing_category in _MARKETING_PRICING and digits(s.recipient)]
+    sends = [
+        s
+        for s in sent
+        if s.pricing_category in _MARKETING_PRICING
+        and digits(s.recipient)
+        and not looks_like_bsuid(s.recipient)
+    ]
     if not sends:
         return
     phones = {f"+{digits(s.recipient)}" for s in sends}
@@ -248,7 +354,7 @@ def apply_user_preferences(change: Change) -> Applied:
     data: UserPreferences = change.data
     result = Applied(failures=list(data.rejected))
     for item in data.items:
-        if not item.wa_id or not item.is_marketing:
+        if not (item.wa_id or item.user_id) or not item.is_marketing:
             continue
         if item.choice == meta.PreferenceChoice.STOP:
             record = consent_record_opt_out
@@ -259,7 +365,9 @@ def apply_user_preferences(change: Change) -> Applied:
         try:
             with transaction.atomic():
                 record(
-                    phone=f"+{item.wa_id}",
+                    # a BSUID-only statement lands on the identity that BSUID names
+                    phone=f"+{item.wa_id}" if item.wa_id else None,
+                    bsuid=item.user_id,
                     category="marketing",
                     source=ConsentSource.META_USER_PREFERENCES,
                     evidence=Evidence(
@@ -275,9 +383,9 @@ def apply_user_preferences(change: Change) -> Applied:
                     # Meta's retries may come in new batches (new change keys): key by what
                     # the user said and when.
                     source_id=(
-                        f"{item.wa_id}:{item.raw_choice}:{item.stated_unix}"
+                        f"{item.wa_id or item.user_id}:{item.raw_choice}:{item.stated_unix}"
                         if item.stated_unix
-                        else f"{change.key}:{item.index}:{item.wa_id}"
+                        else f"{change.key}:{item.index}:{item.wa_id or item.user_id}"
                     ),
                     wa_id=item.wa_id,
                     name=item.name,
@@ -289,5 +397,41 @@ def apply_user_preferences(change: Change) -> Applied:
         except Exception as exc:  # this item fails alone
             result.failures.append(
                 ItemFailure(item.index, "preference", item.alone, f"{type(exc).__name__}: {exc}")
+            )
+    return result
+
+
+# --- user_id_update: the BSUID changes some BSPs still forward as their own field ------------
+
+
+def apply_user_id_update(change: Change) -> Applied:
+    """Each change moves the person to the new BSUID (`contact_identity_change`: merge, history
+    kept), in a savepoint of its own; a BSUID no contact can hold is rejected alone."""
+    from compliance.identity import contact_identity_change
+
+    data: UserIdUpdates = change.data
+    result = Applied(failures=list(data.rejected))
+    for item in data.items:
+        at = item.at or change.stated_at
+        try:
+            with transaction.atomic():
+                contact_identity_change(
+                    previous_bsuid=item.previous,
+                    bsuid=item.current,
+                    phone=f"+{item.wa_id}" if item.wa_id else None,
+                    occurred_at=at,
+                    key=services.dedupe_key(
+                        "identity", item.previous, item.current, at.isoformat()
+                    ),
+                )
+        except ValueError as exc:  # not a BSUID or phone we can hold: not worth a retry
+            result.failures.append(
+                ItemFailure(item.index, "user_id_update", item.alone, str(exc), rejected=True)
+            )
+        except Exception as exc:  # this item fails alone
+            result.failures.append(
+                ItemFailure(
+                    item.index, "user_id_update", item.alone, f"{type(exc).__name__}: {exc}"
+                )
             )
     return result

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from compliance import services
 from compliance.appliers.common import WEBHOOK, account_for_change, label, number_by_display
-from compliance.choices import EventKind, Severity
+from compliance.choices import EventKind, LimitSource, Severity
 from compliance.models import PhoneNumber
+from compliance.portfolio import portfolio_limit_set
 from portal.meta import types as meta
 from portal.meta.webhooks.contract import Applied, Change
 from portal.meta.webhooks.fields import NameUpdate, NumberQualityUpdate
@@ -149,7 +150,18 @@ def apply_phone_number_quality_update(change: Change) -> Applied:
             when,
             services.dedupe_key(change.key, "throughput"),
         )
-    if data.limit is not None and data.limit != meta.MessagingLimit.UNKNOWN:
+    business = data.business_limit
+    if account.portfolio_id and business is not None and business != meta.MessagingLimit.UNKNOWN:
+        # the portfolio's limit, shared by all its numbers: not copied onto this one
+        applied = portfolio_limit_set(
+            portfolio=account.portfolio,
+            limit=business,
+            stated_at=when,
+            source=LimitSource.WEBHOOK,
+            key=services.dedupe_key(change.key, "limit"),
+        )
+        late |= applied is not None and applied.superseded
+    elif data.limit is not None and data.limit != meta.MessagingLimit.UNKNOWN:
         late |= number_limit_change(
             number, data.limit, when, services.dedupe_key(change.key, "limit")
         )

@@ -331,9 +331,11 @@ def test_a_sync_read_older_than_the_webhooks_keeps_their_state(sim, acme, acme_w
     def state():
         n = PhoneNumber.objects.get(meta_id="2110000001")
         by_name = {t.name: t for t in MessageTemplate.objects.all()}
+        account = WhatsAppAccount.objects.select_related("portfolio").get()
         return (
             n.status,
-            n.messaging_limit,
+            # the sync found the WABA's portfolio: the limit Meta states is the portfolio's
+            account.portfolio.messaging_limit,
             n.throughput,
             n.name_status,
             WhatsAppAccount.objects.get().review_status,

@@ -31,6 +31,7 @@ def test_each_app_registers_its_fields_with_plain_imports():
         "template_category_update",
         "messages",
         "user_preferences",
+        "user_id_update",
         "security",
     }
     assert handler_for("account_update").applier is account.apply_account_update
@@ -80,12 +81,14 @@ def test_a_partner_event_names_the_waba_in_waba_info(acme, acme_waba):
     )
 
     event = in_schema(acme, lambda: HealthEvent.objects.select_related("account").get())
-    assert (event.kind, event.severity, event.account.meta_id) == (
-        "partner_change",
-        "warning",
+    assert (event.kind, event.severity, event.title, event.account.meta_id) == (
+        "account_event",
+        "critical",
+        "The BSP was removed as partner of the account (change number)",
         acme_waba.meta_id,
     )
-    assert in_schema(acme, lambda: WhatsAppAccount.objects.count()) == 1
+    account = in_schema(acme, lambda: WhatsAppAccount.objects.select_related("portfolio").get())
+    assert (account.connection_state, account.portfolio.meta_id) == ("partner_removed", "5")
 
 
 def test_security_changes_warn_the_client(acme, acme_number):

@@ -310,10 +310,11 @@ def test_account_alert_severity_is_kept(acme, acme_waba):
     )
 
     event = in_schema(acme, lambda: HealthEvent.objects.get())
-    assert (event.kind, event.severity, event.detail) == (
-        "account_alert",
+    assert (event.kind, event.severity, event.title, event.detail) == (
+        "scaling_path",
         "warning",
-        "Not eligible yet",
+        "Meta deferred the messaging-limit increase",
+        "Not eligible yet\nKeep quality high and verify the business.",
     )
 
 

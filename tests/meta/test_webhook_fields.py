@@ -40,6 +40,7 @@ from portal.meta.webhooks.fields import (
 from portal.meta.webhooks.fields import (
     parse_template_status_update as template_status_update,
 )
+from portal.meta.webhooks.fields import parse_user_id_update as user_id_update
 from portal.meta.webhooks.fields import parse_user_preferences as user_preferences
 
 T = 1_763_000_000
@@ -66,6 +67,7 @@ def test_every_field_of_the_issue_has_a_parser():
         "template_category_update",
         "messages",
         "user_preferences",
+        "user_id_update",
         "security",
     }
 
@@ -263,7 +265,42 @@ def test_account_alert_fields():
         "506914307656634",
         "ACTIVE",
     )
+    assert data.info == {
+        "alert_type": "OBA_APPROVED",
+        "alert_severity": "informational",
+        "alert_description": "Approved",
+        "alert_status": "ACTIVE",
+        "entity_type": "BUSINESS",
+        "entity_id": "506914307656634",
+    }
     assert rejected(account_alerts, {"entity_type": "BUSINESS"}) == "value.alert_info: missing"
+
+
+def test_account_update_owner_business_of_any_event():
+    data = account_update(
+        {"event": "VERIFIED_ACCOUNT", "waba_info": {"waba_id": "1", "owner_business_id": 5}}
+    )
+    assert (data.event, data.owner_business_id) == (meta.AccountEvent.VERIFIED_ACCOUNT, "5")
+    assert account_update({"event": "ACCOUNT_OFFBOARDED"}).owner_business_id is None
+    assert (
+        rejected(account_update, {"event": "X", "waba_info": {"owner_business_id": [1]}})
+        == "value.waba_info.owner_business_id: expected an id (a string or an integer), got a list"
+    )
+
+
+def test_number_quality_tells_the_portfolio_limit_from_the_legacy_one():
+    current = phone_number_quality_update(
+        {
+            "display_phone_number": "15550100001",
+            "event": "ONBOARDING",
+            "max_daily_conversations_per_business": "TIER_2K",
+        }
+    )
+    legacy = phone_number_quality_update(
+        {"display_phone_number": "15550100001", "event": "UPGRADE", "current_limit": "TIER_10K"}
+    )
+    assert (current.limit, current.business_limit) == (meta.MessagingLimit.TIER_2K,) * 2
+    assert (legacy.limit, legacy.business_limit) == (meta.MessagingLimit.TIER_10K, None)
 
 
 @pytest.mark.parametrize(
@@ -853,3 +890,34 @@ def test_the_ids_a_value_names_for_routing():
     assert routed_ids(messages(value(statuses=[]))) == (None, "2110000001")
     assert routed_ids(partner) == ("1110000001", None)
     assert routed_ids(account_review_update({"decision": "APPROVED"})) == (None, None)
+
+
+def test_user_id_update_items_and_a_bad_one_alone():
+    data = user_id_update(
+        {
+            "messaging_product": "whatsapp",
+            "user_id_update": [
+                {
+                    "wa_id": "447911123456",
+                    "detail": "changed",
+                    "user_id": {"previous": "GB.1", "current": "GB.2"},
+                    "timestamp": "1763000000",
+                },
+                {"user_id": {"previous": "GB.1"}},
+            ],
+        }
+    )
+
+    (item,) = data.items
+    assert (item.previous, item.current, item.wa_id, item.at) == (
+        "GB.1",
+        "GB.2",
+        "447911123456",
+        datetime(2025, 11, 13, 2, 13, 20, tzinfo=UTC),
+    )
+    (bad,) = data.rejected
+    assert (bad.index, bad.kind, bad.error) == (
+        1,
+        "user_id_update",
+        "value.user_id_update[1].user_id: needs both previous and current",
+    )

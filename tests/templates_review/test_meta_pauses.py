@@ -40,8 +40,8 @@ def test_pauses_show_time_left_then_disabled_and_alert_the_client(
         sim.apply({"type": "template_quality", "template_id": template.meta_id, "quality": "RED"})
     )
     first = http.get(page).content.decode()
-    assert "Paused</dt><dd>2\xa0hours, 59\xa0minutes left (pause 1 of 2" in first or (
-        "Paused</dt><dd>3\xa0hours left (pause 1 of 2" in first
+    assert "Quality pause</dt><dd>2\xa0hours, 59\xa0minutes left (pause 1 of 2" in first or (
+        "Quality pause</dt><dd>3\xa0hours left (pause 1 of 2" in first
     )
 
     deliver_all(sim.advance(3 * 3600 + 1))  # the pause ends on Meta's clock
@@ -57,7 +57,7 @@ def test_pauses_show_time_left_then_disabled_and_alert_the_client(
     )
     third = http.get(page).content.decode()
     assert "after 3 pauses for low quality" in third
-    assert "Paused</dt>" not in third
+    assert "Quality pause</dt>" not in third
     with schema_context(acme.schema_name):
         stored = MessageTemplate.objects.get(pk=template.pk)
         assert (stored.meta_status, stored.pause_count) == ("disabled", 3)

@@ -33,8 +33,11 @@ from portal.meta.webhooks.fields.messages import (
     Pricing,
     Status,
     SystemNotice,
+    UserIdChange,
+    UserIdUpdates,
     UserPreferences,
     parse_messages,
+    parse_user_id_update,
     parse_user_preferences,
 )
 from portal.meta.webhooks.fields.templates import (
@@ -77,6 +80,7 @@ PARSERS = {
     "template_category_update": parse_template_category_update,
     "messages": parse_messages,
     "user_preferences": parse_user_preferences,
+    "user_id_update": parse_user_id_update,
 }
 
 __all__ = [
@@ -105,6 +109,8 @@ __all__ = [
     "TemplateQualityUpdate",
     "TemplateRef",
     "TemplateStatusUpdate",
+    "UserIdChange",
+    "UserIdUpdates",
     "UserPreferences",
     "parse_account_alerts",
     "parse_account_review_update",
@@ -118,6 +124,7 @@ __all__ = [
     "parse_template_components_update",
     "parse_template_quality_update",
     "parse_template_status_update",
+    "parse_user_id_update",
     "parse_user_preferences",
     "routed_ids",
 ]

@@ -50,6 +50,7 @@ class AccountUpdate:
     ban: BanInfo | None = None
     partner: PartnerInfo | None = None
     country: str = ""
+    owner_business_id: str | None = None  # `waba_info.owner_business_id`: the portfolio
     rejected: tuple[ItemFailure, ...] = ()  # restriction items of a shape Meta never sends
     raw: dict = field(default_factory=dict, compare=False)
 
@@ -71,6 +72,18 @@ class AccountAlert:
     entity_id: str | None = None
     raw: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def info(self) -> dict:
+        """The alert flattened, as the account-event table keeps it (`alert_description`, …)."""
+        return {
+            "alert_type": self.alert_type,
+            "alert_severity": self.severity.value,
+            "alert_description": self.description,
+            "alert_status": self.status,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+        }
+
 
 @dataclass(frozen=True)
 class CapabilityUpdate:
@@ -90,6 +103,9 @@ class NumberQualityUpdate:
     raw_event: str
     limit: meta.MessagingLimit | None = None  # v24+ field, else the legacy `current_limit`
     old_limit: meta.MessagingLimit | None = None
+    # `max_daily_conversations_per_business` alone: the portfolio's limit (v24+); None when
+    # only the legacy per-number `current_limit` came
+    business_limit: meta.MessagingLimit | None = None
     raw: dict = field(default_factory=dict, compare=False)
 
 
@@ -163,6 +179,9 @@ def parse_account_update(value) -> AccountUpdate:
         )
     elif event == meta.AccountEvent.BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE:
         country = r.text(value, "country", "value", max_len=8)
+    owner = r.ident(
+        r.obj(value, "waba_info", "value") or {}, "owner_business_id", "value.waba_info"
+    )
     return AccountUpdate(
         event=event,
         raw_event=raw_event,
@@ -171,6 +190,7 @@ def parse_account_update(value) -> AccountUpdate:
         ban=ban,
         partner=partner,
         country=country,
+        owner_business_id=owner,
         rejected=tuple(rejected),
         raw=value,
     )
@@ -264,6 +284,7 @@ def parse_phone_number_quality_update(value) -> NumberQualityUpdate:
         raw_event=raw_event,
         limit=limit or legacy,
         old_limit=_limit(value, "old_limit"),
+        business_limit=limit,
         raw=value,
     )
 

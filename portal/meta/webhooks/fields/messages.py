@@ -390,3 +390,60 @@ def _preference(
         name=names.get(wa_id, "") if wa_id else "",
         alone=alone,
     )
+
+
+# --- user_id_update ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserIdChange:
+    """A user's BSUID regenerated (`user_id_update[]`: previous → current), phone if known."""
+
+    index: int
+    previous: str
+    current: str
+    wa_id: str = ""  # digits; "" when Meta withholds the phone
+    at: datetime | None = None
+    alone: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class UserIdUpdates:
+    items: tuple[UserIdChange, ...] = ()
+    rejected: tuple[ItemFailure, ...] = ()
+
+
+def parse_user_id_update(value) -> UserIdUpdates:
+    """`user_id_update` (meta-platform §7): described by Meta from Mar 2026, then said not to be
+    a subscribable field (Aug 2026); some BSPs still forward it. Accepted, never relied on: the
+    `system` messages of `messages` carry the same change."""
+    value = r.as_obj(value, "value")
+    r.check_tree(value)
+    envelope = {k: value[k] for k in ("messaging_product", "metadata", "contacts") if k in value}
+    items, rejected = [], []
+    for index, item in enumerate(r.items(value, "user_id_update", "value")):
+        path = f"value.user_id_update[{index}]"
+        alone = {**envelope, "user_id_update": [item]}
+        try:
+            items.append(_user_id_change(item, path, index, alone))
+        except WebhookRejected as exc:
+            rejected.append(_failure(index, "user_id_update", alone, exc))
+    return UserIdUpdates(items=tuple(items), rejected=tuple(rejected))
+
+
+def _user_id_change(item, path: str, index: int, alone: dict) -> UserIdChange:
+    item = r.as_obj(item, path)
+    ids = r.obj(item, "user_id", path, required=True)
+    previous = _bsuid(ids, "previous", f"{path}.user_id")
+    current = _bsuid(ids, "current", f"{path}.user_id")
+    if not previous or not current:
+        raise r.reject(f"{path}.user_id", "needs both previous and current")
+    wa_id = r.ident(item, "wa_id", path, max_len=WA_ID_MAX) or ""
+    return UserIdChange(
+        index=index,
+        previous=previous,
+        current=current,
+        wa_id="".join(ch for ch in wa_id if ch.isdigit()),
+        at=r.unix_time(item, "timestamp", path),
+        alone=alone,
+    )
