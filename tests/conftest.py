@@ -142,6 +142,26 @@ def database_url_for_tests() -> str:
     return f"postgresql://{auth}@{host}{port}/{s['NAME']}"
 
 
+# The session's worker processes (celery_worker_queue): a test that must be the only one
+# draining webhooks stops them meanwhile (`other_workers_paused`).
+SESSION_WORKERS: list[subprocess.Popen] = []
+
+
+@pytest.fixture
+def other_workers_paused():
+    """SIGSTOP the session's Celery workers for this test (they drain any due webhook change of
+    the shared test database, whatever queue woke them), SIGCONT after."""
+    import signal
+
+    paused = [w for w in SESSION_WORKERS if w.poll() is None]
+    for worker in paused:
+        os.kill(worker.pid, signal.SIGSTOP)
+    yield
+    for worker in paused:
+        if worker.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+
+
 def celery_worker_start(queue: str, **env: str) -> subprocess.Popen:
     """A real Celery worker process (solo pool) on the real broker and this run's test
     database, consuming `queue`; `env` adds to its environment."""
@@ -165,6 +185,7 @@ def celery_worker_queue(django_db_setup, worker_id):
 
     queue = settings.CELERY_TASK_DEFAULT_QUEUE  # this test process's own queue
     worker = celery_worker_start(queue)
+    SESSION_WORKERS.append(worker)
     yield queue
     worker.terminate()
     try:

@@ -17,7 +17,11 @@ from portal.meta.models import ChangeState, DeliveryState, WebhookChange, Webhoo
 from tests.conftest import celery_worker_start, committed
 from tests.webhooks import body_of, envelope
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("other_workers_paused"),
+]
 
 WABA = "1490000001"
 
