@@ -14,6 +14,7 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.utils import timezone
 
 _SALT = "compliance.import_staging"
 MAX_AGE_SECONDS = 3600
@@ -27,8 +28,11 @@ def stage(*, upload) -> str:
     """Store the upload; returns the token the Apply button posts."""
     name = str(getattr(upload, "name", "") or "import.csv").rsplit("/", 1)[-1][-200:]
     upload.seek(0)
+    # The folder carries the staging time (the portal's clock, not the file system's mtime).
+    staged_at = int(timezone.now().timestamp())
     path = default_storage.save(
-        f"consent-previews/{connection.schema_name}/{uuid.uuid4().hex}/{name}", File(upload)
+        f"consent-previews/{connection.schema_name}/{staged_at}-{uuid.uuid4().hex}/{name}",
+        File(upload),
     )
     upload.seek(0)
     return signing.dumps({"p": path, "s": connection.schema_name}, salt=_SALT)
@@ -53,11 +57,7 @@ def staged(*, token: str) -> Iterator[File]:
 def staged_purge_expired(*, now=None) -> int:
     """Remove this client's previews that were never applied (older than MAX_AGE_SECONDS);
     run by the client's housekeeping task. Returns how many files it removed."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    cutoff = (now or timezone.now()) - timedelta(seconds=MAX_AGE_SECONDS)
+    cutoff = (now or timezone.now()).timestamp() - MAX_AGE_SECONDS
     root = f"consent-previews/{connection.schema_name}"
     removed = 0
     try:
@@ -65,10 +65,17 @@ def staged_purge_expired(*, now=None) -> int:
     except FileNotFoundError:
         return 0
     for folder in folders:
+        stamp = folder.split("-", 1)[0]
         _, files = default_storage.listdir(f"{root}/{folder}")
         for name in files:
             path = f"{root}/{folder}/{name}"
-            if default_storage.get_modified_time(path) < cutoff:
+            # A folder of before the stamp was kept falls back to the file's own time.
+            staged_at = (
+                int(stamp)
+                if stamp.isdigit()
+                else default_storage.get_modified_time(path).timestamp()
+            )
+            if staged_at < cutoff:
                 default_storage.delete(path)
                 removed += 1
     return removed

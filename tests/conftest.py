@@ -15,20 +15,9 @@ from tenants.models import Client, User
 from tests import people
 from tests.assets import acme_number, acme_waba, globex_waba  # noqa: F401 - shared fixtures
 
-# `TEST_CLOCK_OFFSET_DAYS=400 make test`: the whole run (each xdist worker, the live server's
-# threads) sees a clock moved that many days ahead, to prove no test depends on today's date.
+# `TEST_CLOCK_OFFSET_DAYS=400 make test`: portal.settings.test moves the clock of every process
+# of the run that many days ahead, to prove no test depends on today's date.
 _CLOCK_OFFSET_DAYS = int(os.environ.get("TEST_CLOCK_OFFSET_DAYS") or 0)
-
-
-def pytest_configure(config):
-    if _CLOCK_OFFSET_DAYS:
-        import datetime as dt
-
-        import time_machine
-
-        shifted = dt.datetime.now(dt.UTC) + dt.timedelta(days=_CLOCK_OFFSET_DAYS)
-        config._clock_travel = time_machine.travel(shifted, tick=True)
-        config._clock_travel.start()
 
 
 def pytest_report_header(config):

@@ -11,6 +11,19 @@ os.environ.setdefault("META_CREDENTIALS_KEY", "dGVzdC1jcmVkZW50aWFscy1rZXktMzItY
 
 from portal.settings.base import *  # noqa: F403
 
+# `TEST_CLOCK_OFFSET_DAYS=400 make test`: every process of the run (pytest's, its xdist workers,
+# the Celery workers and servers tests start with these settings) sees a clock that many days
+# ahead, to prove no test depends on today's date.
+TEST_CLOCK_OFFSET_DAYS = int(os.environ.get("TEST_CLOCK_OFFSET_DAYS") or 0)
+if TEST_CLOCK_OFFSET_DAYS:  # once per process: Django imports its settings once
+    import datetime as _dt
+
+    import time_machine
+
+    time_machine.travel(
+        _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=TEST_CLOCK_OFFSET_DAYS), tick=True
+    ).start()
+
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
