@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from compliance import choices as c
 from compliance.models import ConsentEvent, HealthEvent, HealthSnapshot, PhoneNumber
-from portal.api.fields import LocalTimeField
+from portal.api.fields import LocalTimeField, StrictCharField
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
@@ -380,9 +380,9 @@ class PolicyInputSerializer(serializers.Serializer):
     window_days = serializers.IntegerField(min_value=1, max_value=90, required=False)
     quiet_hours_start = LocalTimeField(allow_null=True, required=False)
     quiet_hours_end = LocalTimeField(allow_null=True, required=False)
-    time_zone = serializers.CharField(max_length=64, required=False)
+    time_zone = StrictCharField(max_length=64, required=False)
     opt_out_keywords = serializers.ListField(
-        child=serializers.CharField(max_length=50), required=False, max_length=100
+        child=StrictCharField(max_length=50), required=False, max_length=100
     )
 
 

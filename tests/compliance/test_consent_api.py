@@ -333,3 +333,11 @@ def test_api_key_opt_out_is_labelled_with_the_key(api, acme, alice_opted_in):
     [event] = response.json()["recorded"]
     assert event["source"] == "api"
     assert event["actor_label"] == f"api-key:{key.prefix}"
+
+
+def test_the_policy_refuses_keywords_that_are_not_strings(api, acme, acme_owner):
+    response = api(acme, user=acme_owner).patch(
+        "/api/v1/policy/", {"opt_out_keywords": ["stop", 3.2]}, format="json"
+    )
+
+    assert response.status_code == 400
