@@ -24,8 +24,11 @@ LOOKBACK = timedelta(days=90)
 MAX_CONSENT_ROWS = 10_000
 
 
-def _masked(phone: str) -> str:
-    """Phone numbers leave us masked: the reviewer needs the evidence, not the person."""
+def _masked(phone: str | None) -> str:
+    """Phone numbers leave us masked: the reviewer needs the evidence, not the person. A contact
+    known only by its WhatsApp user id (BSUID) has no phone to show."""
+    if not phone:
+        return "(no phone: WhatsApp user id only)"
     return f"{phone[:3]}…{phone[-4:]}" if len(phone) > 7 else "…"
 
 

@@ -316,3 +316,10 @@ def test_after_a_reversal_the_block_window_ends_at_metas_decision(
             )
         )
     assert phones == ["+14155550110"]
+
+
+def test_the_bundle_masks_a_contact_known_only_by_its_whatsapp_user_id():
+    from appeals.evidence import _masked
+
+    assert _masked(None) == "(no phone: WhatsApp user id only)"
+    assert _masked("+447911123456") == "+44…3456"
