@@ -342,6 +342,10 @@ def run() -> list[tuple[str, str, str, str]]:
         poisoned = _time_to_applied(poison_since)
     expected_changes = DELIVERIES  # one change a delivery, each distinct
     drain_ratio = drain_rate / intake_rate
+    if not clean or not poisoned:
+        raise BenchFailure(
+            f"no applied changes to time: clean {len(clean)}, poisoned {len(poisoned)}"
+        )
     clean_p99, poison_p99 = percentile(clean, 99), percentile(poisoned, 99)
     poison_ratio = poison_p99 / clean_p99 if clean_p99 else 0.0
     exact = ledger == statuses and applied == expected_changes and left == 0
