@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from integrations import notify
@@ -100,7 +101,9 @@ def endpoint_update(
     if event_types is not None:
         changes["event_types"] = event_types_clean(event_types)
     with transaction.atomic():
-        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint.pk).first()
+        if locked is None:  # deleted meanwhile by another request
+            raise Http404("No such webhook endpoint.")
         before = {k: getattr(locked, k) for k in changes}
         for k, v in changes.items():
             setattr(locked, k, v)

@@ -149,3 +149,15 @@ def test_rotation_pause_log_and_replay_through_the_api(acme, api, acme_owner, re
         "webhook_endpoint.resumed",
         "webhook_endpoint.deleted",
     } <= actions
+
+
+def test_updating_an_endpoint_deleted_meanwhile_is_a_404_not_a_500(acme, acme_owner, receiver):
+    import pytest
+    from django.http import Http404
+
+    with schema_context(acme.schema_name):
+        endpoint = services.endpoint_create(url=receiver.url, actor=acme_owner).endpoint
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()  # another request's delete
+
+        with pytest.raises(Http404):
+            services.endpoint_update(endpoint=endpoint, actor=acme_owner, description="x")
