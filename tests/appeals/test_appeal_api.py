@@ -14,12 +14,15 @@ from tests.appeals.conftest import move, open_appeal
 from tests.assets import ACME_WABA
 from tests.factories import ApiKeyFactory
 
+# The block of these tests: a week ago (dates relative to now, never a fixed day).
+BLOCKED = (timezone.now() - timedelta(days=7)).replace(hour=10, minute=0, second=0, microsecond=0)
+
 NEW = {
     "title": "Blocked for spam",
     "subject_kind": "waba",
     "waba_id": ACME_WABA,
     "block_type": "messaging_block",
-    "blocked_at": "2026-11-20T10:00:00Z",
+    "blocked_at": f"{BLOCKED:%Y-%m-%dT%H:%M:%S}Z",
     "api_uses": "Order updates.",
     "consent_process": "Checkout checkbox.",
     "improvement_plan": "Fewer messages.",
@@ -38,7 +41,7 @@ def test_create_list_and_detail(api, acme, acme_waba, acme_agent):
     assert created.status_code == 201, created.json()
     body = created.json()
     assert (body["status"], body["waba_id"], body["missing_answers"]) == ("draft", ACME_WABA, [])
-    assert body["appeal_deadline"].startswith("2027-02-18")  # 90 days after the block
+    assert body["appeal_deadline"].startswith(f"{BLOCKED + timedelta(days=90):%Y-%m-%d}")
     listed = http.get("/api/v1/appeals/").json()["results"]
     assert [a["id"] for a in listed] == [body["id"]]
     detail = http.get(f"/api/v1/appeals/{body['id']}/").json()
@@ -259,7 +262,9 @@ def test_errors_name_the_api_fields(api, acme, acme_waba, acme_owner):
     no_template = http.post("/api/v1/appeals/", {**NEW, "subject_kind": "template"}, format="json")
     assert list(no_template.json()["errors"]) == ["template_id"]
     backwards = http.post(
-        "/api/v1/appeals/", {**NEW, "block_ends_at": "2026-11-19T10:00:00Z"}, format="json"
+        "/api/v1/appeals/",
+        {**NEW, "block_ends_at": f"{BLOCKED - timedelta(days=1):%Y-%m-%dT%H:%M:%S}Z"},
+        format="json",
     )
     assert backwards.status_code == 400
     assert backwards.json()["errors"] == {

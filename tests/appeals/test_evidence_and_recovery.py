@@ -215,6 +215,9 @@ def test_the_recovery_plan_after_a_reversal(
         assert AppealTicket.objects.get(pk=ticket.pk).status == "recovery"
 
 
+IN_A_WEEK = (timezone.now() + timedelta(days=7)).isoformat()
+
+
 @pytest.mark.parametrize(
     ("kind", "data", "subject", "block"),
     [
@@ -222,7 +225,7 @@ def test_the_recovery_plan_after_a_reversal(
             EventKind.RESTRICTION,
             {
                 "restriction_type": "BUSINESS_INITIATED_MESSAGING",
-                "expires_at": "2026-12-01T00:00:00+00:00",
+                "expires_at": IN_A_WEEK,
             },
             "waba",
             "template_block",
@@ -231,7 +234,7 @@ def test_the_recovery_plan_after_a_reversal(
             EventKind.RESTRICTION,
             {
                 "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
-                "expires_at": "2026-12-01T00:00:00+00:00",
+                "expires_at": IN_A_WEEK,
             },
             "waba",
             "messaging_block",
