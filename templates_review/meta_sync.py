@@ -61,36 +61,29 @@ def register() -> None:
 # --- the webhook appliers ---------------------------------------------------------------------
 
 
+def _apply_with(service, change: Change) -> Applied:
+    """A template field's change through its service, in the WABA it names, at Meta's time."""
+    _, late = service(
+        account=account_for_change(change.entry_id),
+        update=change.data,
+        occurred_at=change.stated_at,
+        key=change.key,
+    )
+    return Applied(late=late)
+
+
 def apply_template_status_update(change: Change) -> Applied:
     if isinstance(change.data, f.TemplateQualityUpdate):  # Meta's docs send quality here too
         return apply_template_quality_update(change)
-    _, late = template_status_apply(
-        account=account_for_change(change.entry_id),
-        update=change.data,
-        occurred_at=change.stated_at,
-        key=change.key,
-    )
-    return Applied(late=late)
+    return _apply_with(template_status_apply, change)
 
 
 def apply_template_quality_update(change: Change) -> Applied:
-    _, late = template_quality_apply(
-        account=account_for_change(change.entry_id),
-        update=change.data,
-        occurred_at=change.stated_at,
-        key=change.key,
-    )
-    return Applied(late=late)
+    return _apply_with(template_quality_apply, change)
 
 
 def apply_template_category_update(change: Change) -> Applied:
-    _, late = template_category_apply(
-        account=account_for_change(change.entry_id),
-        update=change.data,
-        occurred_at=change.stated_at,
-        key=change.key,
-    )
-    return Applied(late=late)
+    return _apply_with(template_category_apply, change)
 
 
 def apply_template_components_update(change: Change) -> Applied:
