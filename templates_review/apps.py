@@ -9,7 +9,9 @@ class TemplatesReviewConfig(AppConfig):
 
     def ready(self) -> None:
         from compliance import sync
-        from templates_review import meta_sync
+        from compliance.appliers import messages
+        from templates_review import meta_sync, pacing
 
         meta_sync.register()  # the template webhook fields
         sync.templates_reconciler_register(meta_sync.templates_upsert_from_meta)
+        messages.statuses_listener_register(pacing.held_release)  # statuses end holds

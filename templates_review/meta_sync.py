@@ -29,7 +29,7 @@ from portal.meta.webhooks.contract import Applied, Change
 from portal.meta.webhooks.order import LATE, superseded
 from templates_review.choices import PAUSE_KIND_TEXT, PauseKind
 from templates_review.models import MessageTemplate, MetaTemplateHistory
-from templates_review.pacing import pause_kind_for, template_held_set
+from templates_review.pacing import pause_kind_for, template_holds_clear
 
 PAUSE_HOURS = {meta.PauseTitle.FIRST_PAUSE: 3, meta.PauseTitle.SECOND_PAUSE: 6}
 WEBHOOK, SYNC = EventSource.WEBHOOK, EventSource.SYNC
@@ -261,8 +261,8 @@ def template_status_apply(
             else (EventKind.TEMPLATE_APPROVED, Severity.INFO, f"Template {template.name} approved")
         )
     template.save(update_fields=fields)
-    if release_holds and template.held_count:
-        template_held_set(template=template, held=0, at=occurred_at)
+    if release_holds:
+        template_holds_clear(template=template, at=occurred_at)
     if event:
         kind, severity, title_text = event
         _event(

@@ -56,8 +56,8 @@ class MessageTemplate(models.Model):
     pause_title = models.CharField(max_length=30, blank=True)
     # Why the current (or last) pause: quality (ends by itself) or pacing (needs an unpause).
     pause_kind = models.CharField(max_length=20, choices=PauseKind, blank=True, db_default="")
-    # Messages Meta holds under template pacing (`held_for_quality_assessment`), counted by
-    # `templates_review.pacing.template_held_record`; reset when the hold is released.
+    # Messages Meta holds under template pacing (`held_for_quality_assessment`): the count of
+    # its `HeldMessage` rows, kept by `templates_review.pacing` (`holds_refresh`).
     held_count = models.PositiveIntegerField(default=0, db_default=0)
     held_since = models.DateTimeField(null=True, blank=True)
     unpause_requested_at = models.DateTimeField(null=True, blank=True)
@@ -232,3 +232,17 @@ class MetaTemplateHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template_id} {self.meta_status or self.quality or self.category}"
+
+
+class HeldMessage(models.Model):
+    """A sent message Meta answered with `held_for_quality_assessment` (template pacing), as the
+    client's sending system reported it (`POST /api/v1/templates/send-results/`). It stops being
+    held when any delivery status arrives for it, or when the template's hold ends (released,
+    paused with the held messages dropped, unpaused)."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="held")
+    wamid = models.CharField(max_length=128, unique=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.template_id}: {self.wamid}"

@@ -3,8 +3,12 @@ holds counted per template, the unpause through the Graph client, the utility pa
 
 - `pause_kind_for(title)`: the kind of a pause from Meta's `other_info.title` (the status
   applier stores it in `MessageTemplate.pause_kind`);
-- `template_held_set(*, template, held, at)`: how many of the template's messages Meta holds
-  (`held_for_quality_assessment`); 0 when released or dropped;
+- holds: the client's sending system reports Meta's answer to each send
+  (`send_results_record`: `accepted` or `held_for_quality_assessment`); a held message is a
+  `HeldMessage` until a delivery status arrives for it (`held_release`, called by the status
+  applier for each batch) or the template's hold ends (`template_holds_clear`); the template's
+  `held_count` is the count of its rows (`holds_refresh` → `template_held_set`, whose first hold
+  is an event);
 - `template_unpause(*, template, actor, graph=None)`: `POST /{template-id}/unpause` for a pacing
   pause, by the client's owners and admins or BSP staff; Meta's refusal is kept on the template
   in plain words and raised as `UnpauseRefused`. Quality pauses end by themselves: refused here
@@ -18,9 +22,12 @@ Run inside the client's schema.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from compliance import services as compliance
@@ -29,7 +36,7 @@ from portal.audit.services import audit_record
 from portal.meta import types as meta
 from portal.meta.errors import MetaError
 from templates_review.choices import PauseKind
-from templates_review.models import MessageTemplate, MetaTemplateHistory
+from templates_review.models import HeldMessage, MessageTemplate, MetaTemplateHistory
 from tenants.choices import ClientRole, StaffRole
 from tenants.selectors import current_client
 
@@ -78,6 +85,143 @@ def template_held_set(*, template: MessageTemplate, held: int, at: datetime) -> 
             )
     template.held_count, template.held_since = locked.held_count, locked.held_since
     return locked
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """Meta's answer to one send, as the client's system reports it."""
+
+    message_id: str
+    held: bool  # `held_for_quality_assessment`; else `accepted`
+    phone_number_id: str
+    template_name: str
+    language: str
+
+
+@dataclass
+class SendResultsRecorded:
+    recorded: int = 0
+    held: int = 0
+    released: int = 0
+    # Indexes of results whose number or template is not this client's: nothing stored for them.
+    unknown: list[int] = field(default_factory=list)
+
+
+def send_results_record(
+    results: Sequence[SendResult], *, at: datetime | None = None
+) -> SendResultsRecorded:
+    """Count the messages Meta holds per template from the client's send answers, in a fixed
+    number of queries per call (plus one per template whose count changes). A message that
+    already has a delivery status (webhooks can arrive before the send's answer is reported)
+    is not held; `accepted` after `held` releases it; reporting the same answer twice changes
+    nothing."""
+    from compliance.models import MessageStatus, PhoneNumber
+
+    at = at or timezone.now()
+    outcome = SendResultsRecorded()
+    if not results:
+        return outcome
+    account_of = dict(
+        PhoneNumber.objects.filter(meta_id__in={r.phone_number_id for r in results}).values_list(
+            "meta_id", "account_id"
+        )
+    )
+    template_of = {
+        (account, name, language): pk
+        for pk, account, name, language in MessageTemplate.objects.filter(
+            account_id__in=set(account_of.values()),
+            name__in={r.template_name for r in results},
+        ).values_list("pk", "account_id", "name", "language")
+    }
+    held: dict[str, int] = {}
+    accepted: set[str] = set()
+    for index, result in enumerate(results):
+        template = template_of.get(
+            (account_of.get(result.phone_number_id), result.template_name, result.language)
+        )
+        if template is None:
+            outcome.unknown.append(index)
+            continue
+        outcome.recorded += 1
+        if result.held:
+            held[result.message_id] = template
+            accepted.discard(result.message_id)
+        else:
+            accepted.add(result.message_id)
+            held.pop(result.message_id, None)
+    with transaction.atomic():
+        settled = set(
+            MessageStatus.objects.filter(wamid__in=list(held)).values_list("wamid", flat=True)
+        )
+        fresh = {wamid: t for wamid, t in held.items() if wamid not in settled}
+        newly_held = _hold(fresh, at=at)
+        outcome.held = len(newly_held)
+        released = _release(accepted)
+        outcome.released = sum(released.values())
+        holds_refresh(set(newly_held) | set(released), at=at)
+    return outcome
+
+
+def _hold(held: dict[str, int], *, at: datetime) -> list[int]:
+    """Insert held rows {wamid: template id}; the template ids of the rows that were new."""
+    if not held:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO templates_review_heldmessage (wamid, template_id, reported_at)"
+            " SELECT w, t, %s FROM unnest(%s::text[], %s::bigint[]) AS h(w, t)"
+            " ON CONFLICT (wamid) DO NOTHING RETURNING template_id",
+            [at, list(held), list(held.values())],
+        )
+        return [template for (template,) in cursor.fetchall()]
+
+
+def _release(wamids: Iterable[str]) -> dict[int, int]:
+    """Delete the held rows of these messages: {template id: how many were released}."""
+    wamids = list(wamids)
+    if not wamids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM templates_review_heldmessage WHERE wamid = ANY(%s) RETURNING template_id",
+            [wamids],
+        )
+        released: dict[int, int] = {}
+        for (template,) in cursor.fetchall():
+            released[template] = released.get(template, 0) + 1
+    return released
+
+
+def held_release(wamids: set[str], at: datetime | None) -> None:
+    """The status applier's listener: a message with any delivery status is no longer held
+    (sent after a good signal, or failed with 132015 when the template was paused). One query
+    for a batch that releases nothing."""
+    released = _release(wamids)
+    if released:
+        holds_refresh(set(released), at=at or timezone.now())
+
+
+def holds_refresh(template_ids: set[int], *, at: datetime) -> None:
+    """Set each template's `held_count` from its held rows (two queries, then one update per
+    template whose count changed)."""
+    if not template_ids:
+        return
+    counts = dict(
+        HeldMessage.objects.filter(template_id__in=template_ids)
+        .values("template_id")
+        .annotate(n=Count("id"))
+        .values_list("template_id", "n")
+    )
+    for template in MessageTemplate.objects.filter(pk__in=template_ids).only("pk", "held_count"):
+        if template.held_count != counts.get(template.pk, 0):
+            template_held_set(template=template, held=counts.get(template.pk, 0), at=at)
+
+
+def template_holds_clear(*, template: MessageTemplate, at: datetime) -> None:
+    """The template's hold ended (released, or its held messages dropped): nothing is held."""
+    HeldMessage.objects.filter(template=template).delete()
+    if template.held_count:
+        template_held_set(template=template, held=0, at=at)
 
 
 def _graph():

@@ -47,6 +47,17 @@ OPT_OUT_CODE = 131050  # the user stopped marketing messages (meta-platform §9)
 # One item of a change, with the change it came from.
 _Item = tuple[Change, Status | Inbound]
 
+# Who else must hear of the messages a batch of statuses settled, in the batch's transaction:
+# registered by the apps that build on compliance (templates_review releases the messages Meta
+# held under template pacing), so compliance never imports them.
+_STATUSES_LISTENERS: list = []
+
+
+def statuses_listener_register(listener) -> None:
+    """`listener(wamids: set[str], at)` runs once per applied batch of statuses."""
+    if listener not in _STATUSES_LISTENERS:
+        _STATUSES_LISTENERS.append(listener)
+
 
 def apply_messages(change: Change) -> Applied:
     return apply_messages_batch([change])[change.key]
@@ -105,6 +116,11 @@ def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
     _consent_violations([r for r in rows if r.status == meta.DeliveryState.SENT])
     failing = {r.number.pk: r.number for r in rows if r.status == "failed" and r.number}
     _error_actions(rows)
+    if rows and _STATUSES_LISTENERS:
+        wamids = {r.wamid for r in rows}
+        latest = max((r.occurred_at for r in rows if r.occurred_at), default=None)
+        for listener in _STATUSES_LISTENERS:
+            listener(wamids, latest)
     for number in failing.values():
         services.error_spikes_check(number=number)
         services.number_reassess(number=number)

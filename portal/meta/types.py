@@ -196,6 +196,19 @@ class TemplateCategory(_MetaEnum):
     UNKNOWN = "unknown"
 
 
+class SendAnswer(_MetaEnum):
+    """`messages[].message_status` of Meta's answer to a send (template pacing, meta-platform
+    §10): held for quality assessment, or accepted."""
+
+    ACCEPTED = "accepted"
+    HELD = "held"
+    UNKNOWN = "unknown"
+
+
+# What a client's system may forward of Meta's send answer, as Meta spells it.
+SEND_ANSWER_TOKENS = ("accepted", "held_for_quality_assessment")
+
+
 class PauseTitle(_MetaEnum):
     """`other_info.title` of a template status update."""
 
@@ -334,6 +347,7 @@ def stated_reason(raw: object) -> str | None:
 
 # Meta tokens per member where they differ from the member's name.
 _META_TOKENS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("SendAnswer", "HELD"): ("HELD_FOR_QUALITY_ASSESSMENT",),
     ("Quality", "HIGH"): ("GREEN", "HIGH"),
     ("Quality", "MEDIUM"): ("YELLOW", "MEDIUM"),
     ("Quality", "LOW"): ("RED", "LOW"),

@@ -5,6 +5,7 @@ import json
 from rest_framework import serializers
 
 from portal.api.fields import StrictCharField
+from portal.meta.types import SEND_ANSWER_TOKENS
 from templates_review.choices import ReviewReason
 
 # Generous bounds on the request itself (Meta's own limits are the linter's findings, not 400s):
@@ -149,4 +150,34 @@ class ApproveSerializer(serializers.Serializer):
 class SubmitSerializer(serializers.Serializer):
     warnings_read = serializers.BooleanField(
         default=False, help_text="The lint warnings were read: submit despite them."
+    )
+
+
+class TemplateRefSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=512)
+    language = StrictCharField(max_length=15)
+
+
+class SendResultSerializer(serializers.Serializer):
+    message_id = StrictCharField(max_length=128, help_text="Meta's `messages[].id` (wamid).")
+    message_status = serializers.ChoiceField(
+        choices=list(SEND_ANSWER_TOKENS),
+        help_text="Meta's `messages[].message_status` (template pacing holds some sends).",
+    )
+    phone_number_id = StrictCharField(max_length=64, help_text="The sending number's Meta id.")
+    template = TemplateRefSerializer()
+
+
+class SendResultsInputSerializer(serializers.Serializer):
+    results = SendResultSerializer(many=True, allow_empty=False, max_length=1000)
+
+
+class SendResultsAnswerSerializer(serializers.Serializer):
+    recorded = serializers.IntegerField(help_text="Results of this client's numbers and templates.")
+    held = serializers.IntegerField(help_text="Messages newly counted as held by Meta.")
+    released = serializers.IntegerField(help_text="Held messages now accepted.")
+    unknown = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Indexes of results whose number or template this client does not have; "
+        "nothing was stored for them.",
     )

@@ -3,6 +3,7 @@ from django.urls import path
 from templates_review.api import views
 
 urlpatterns = [
+    path("send-results/", views.SendResultsView.as_view(), name="api-templates-send-results"),
     path("lint/", views.TemplateLintView.as_view(), name="api-templates-lint"),
     path("", views.TemplateListView.as_view(), name="api-templates"),
     path("<int:pk>/", views.TemplateDetailView.as_view(), name="api-template"),

@@ -28,6 +28,8 @@ from templates_review.api.serializers import (
     LintInputSerializer,
     LintResultSerializer,
     ReviewDecisionSerializer,
+    SendResultsAnswerSerializer,
+    SendResultsInputSerializer,
     SubmitSerializer,
     TemplateDetailSerializer,
     TemplateSerializer,
@@ -296,3 +298,47 @@ class TemplateRejectView(_DecisionView):
     """Staff: reject the template with a reason code (mapped to Meta's rejection reason)."""
 
     service = staticmethod(services.template_reject)
+
+
+class SendResultsView(APIView):
+    """Meta's answers to the client's sends (`accepted` or `held_for_quality_assessment`), so the
+    portal counts the messages Meta holds per template under pacing. A held message stops being
+    held when its first delivery status arrives by webhook. Owners, admins, agents and API keys
+    with the write scope."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=SendResultsInputSerializer,
+        responses=SendResultsAnswerSerializer,
+        summary="Report Meta's send answers (up to 1,000): held messages are counted per template",
+    )
+    def post(self, request: Request) -> Response:
+        from portal.meta import types as meta
+        from templates_review.choices import CLIENT_AUTHORS
+        from templates_review.pacing import SendResult, send_results_record
+
+        if Actor.from_request(request).role not in CLIENT_AUTHORS:
+            raise exceptions.PermissionDenied("Your role may not report sends for this client.")
+        data = SendResultsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = send_results_record(
+            [
+                SendResult(
+                    message_id=item["message_id"],
+                    held=meta.SendAnswer.from_meta(item["message_status"]) == meta.SendAnswer.HELD,
+                    phone_number_id=item["phone_number_id"],
+                    template_name=item["template"]["name"],
+                    language=item["template"]["language"],
+                )
+                for item in data.validated_data["results"]
+            ]
+        )
+        return Response(
+            {
+                "recorded": outcome.recorded,
+                "held": outcome.held,
+                "released": outcome.released,
+                "unknown": outcome.unknown,
+            }
+        )
