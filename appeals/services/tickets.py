@@ -18,6 +18,7 @@ from appeals.services.work_index import work_item_sync_appeal
 from compliance.choices import EventKind
 from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
 from portal.audit.services import audit_record
+from portal.meta import types as meta
 from tenants.actors import Actor
 from tenants.models import Client, User
 from tenants.permissions import Area
@@ -26,9 +27,9 @@ from tenants.selectors import current_client
 # --- Opening an appeal --------------------------------------------------------------------
 
 _TEMPLATE_RESTRICTIONS = {
-    "business_initiated_messaging",
-    "utility_templates",
-    "direct_send_utility_templates",
+    meta.RestrictionType.BUSINESS_INITIATED_MESSAGING,
+    meta.RestrictionType.UTILITY_TEMPLATES,
+    meta.RestrictionType.DIRECT_SEND_UTILITY_TEMPLATES,
 }
 
 
@@ -52,10 +53,11 @@ def prefill_from_event(*, event: HealthEvent) -> dict[str, Any]:
         subject = c.SubjectKind.TEMPLATE if template else c.SubjectKind.WABA
     kind = event.kind
     if kind == EventKind.RESTRICTION:
-        raw = str(data.get("restriction_type", "")).lower()
+        # The event keeps Meta's token as sent (any case): read it through the Meta enum.
+        restriction = meta.RestrictionType.from_meta(data.get("restriction_type"))
         if ends_at is None:
             block = c.BlockType.LOCKED
-        elif raw in _TEMPLATE_RESTRICTIONS:
+        elif restriction in _TEMPLATE_RESTRICTIONS:
             block = c.BlockType.TEMPLATE_BLOCK
         else:
             block = c.BlockType.MESSAGING_BLOCK
