@@ -59,7 +59,7 @@ def test_create_from_an_enforcement_event(api, acme, acme_waba, acme_owner):
             source=EventSource.WEBHOOK,
             account=acme_waba,
             data={
-                "restriction_type": "BUSINESS_INITIATED_MESSAGING",
+                "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",  # as Meta sends it
                 "expires_at": until.isoformat(),
             },
         )

@@ -32,7 +32,7 @@ def restriction(acme, acme_waba):
             source=EventSource.WEBHOOK,
             account=acme_waba,
             data={
-                "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
+                "restriction_type": "RESTRICTED_CUSTOMER_INITIATED_MESSAGING",
                 "expires_at": ENDS.isoformat(),
             },
         )

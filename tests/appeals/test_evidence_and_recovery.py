@@ -218,13 +218,16 @@ def test_the_recovery_plan_after_a_reversal(
 IN_A_WEEK = (timezone.now() + timedelta(days=7)).isoformat()
 
 
+# The restriction event keeps Meta's token as the webhook sent it (meta-platform.md's list).
+
+
 @pytest.mark.parametrize(
     ("kind", "data", "subject", "block"),
     [
         (
             EventKind.RESTRICTION,
             {
-                "restriction_type": "BUSINESS_INITIATED_MESSAGING",
+                "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING",
                 "expires_at": IN_A_WEEK,
             },
             "waba",
@@ -233,7 +236,7 @@ IN_A_WEEK = (timezone.now() + timedelta(days=7)).isoformat()
         (
             EventKind.RESTRICTION,
             {
-                "restriction_type": "CUSTOMER_INITIATED_MESSAGING",
+                "restriction_type": "RESTRICTED_CUSTOMER_INITIATED_MESSAGING",
                 "expires_at": IN_A_WEEK,
             },
             "waba",
@@ -241,9 +244,15 @@ IN_A_WEEK = (timezone.now() + timedelta(days=7)).isoformat()
         ),
         (
             EventKind.RESTRICTION,
-            {"restriction_type": "CUSTOMER_INITIATED_MESSAGING"},
+            {"restriction_type": "RESTRICTED_CUSTOMER_INITIATED_MESSAGING"},
             "waba",
             "locked",
+        ),
+        (
+            EventKind.RESTRICTION,
+            {"restriction_type": "restricted_utility_templates", "expires_at": IN_A_WEEK},
+            "waba",
+            "template_block",
         ),
         (EventKind.VIOLATION, {"violation_type": "SPAM"}, "waba", "warning"),
         (EventKind.BANNED, {}, "waba", "disabled"),
