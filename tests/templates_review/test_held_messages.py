@@ -79,7 +79,8 @@ def test_held_answers_are_counted_and_end_with_a_status_or_an_accept(
     assert response.status_code == 200, response.content
     assert response.json() == {"recorded": 4, "held": 3, "released": 0, "unknown": [4]}
     count, since = _held(acme, template)
-    assert count == 3 and since is not None
+    assert count == 3
+    assert since is not None
     with schema_context(acme.schema_name):
         assert HealthEvent.objects.filter(kind=EventKind.TEMPLATE_HELD).count() == 1
 
