@@ -141,6 +141,9 @@ def test_a_job_another_run_is_applying_is_left_alone(acme):
         with psycopg.connect(database_url_for_tests(), autocommit=True) as other:
             other.execute("SELECT pg_advisory_lock(hashtext(%s), %s)", [key, job.pk])
             again = consent_import_run(import_id=job.pk, chunk_rows=3)
+            # Released here, not by closing: a closed connection's locks go when its backend
+            # has exited, which the client does not wait for.
+            other.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", [key, job.pk])
         assert (again.state, again.rows_done) == ("queued", 0)
         assert consent_import_run(import_id=job.pk, chunk_rows=3).state == "done"
 
