@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
-from tenants.actors import Actor
+from tenants.actors import Actor, request_may
 from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
@@ -109,9 +109,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/workspaces.html", {"memberships": memberships})
 
 
+# Where entering a client lands for a staff role that does not reach its dashboard.
+AREA_LANDINGS = ((Area.TEMPLATES, "template-list"), (Area.APPEALS, "appeal-list"))
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The client's dashboard; staff whose role does not reach it (a template reviewer, an
+    appeals agent) land on the part of the client their role works instead."""
     from compliance.views import dashboard as compliance_dashboard
 
+    if not request_may(request, Area.NUMBERS):
+        for area, url_name in AREA_LANDINGS:
+            if request_may(request, area):
+                return redirect(url_name)
+        raise PermissionDenied("Your role does not reach this part of the portal.")
     return compliance_dashboard(request)
 
 
