@@ -158,7 +158,9 @@ def handoff(request: HttpRequest) -> HttpResponse:
 @staff_required(Area.CLIENTS)
 def staff_console(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    clients = selectors.clients_for_staff_console(search=search)
+    clients = selectors.clients_for_staff_console(
+        search=search, managed_by=request.actor.list_manager_id
+    )
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
     return render(request, template, {"clients": clients, "q": search})
 
@@ -190,6 +192,7 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     downloads every matching row."""
     form = FleetFilterForm(request.GET)
     filters = form.filters()
+    managed_by = request.actor.list_manager_id
     if request.GET.get("export") == "csv":
         rows = (
             [
@@ -207,12 +210,14 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
                 item.data.get("last_confirmed_at"),
                 " ".join(item.data.get("reasons") or []),
             ]
-            for item in selectors.fleet_numbers(**filters, limit=None).iterator(chunk_size=2000)
+            for item in selectors.fleet_numbers(
+                **filters, managed_by=managed_by, limit=None
+            ).iterator(chunk_size=2000)
         )
         return csv_download(filename="fleet-health.csv", header=FLEET_CSV_HEADER, rows=rows)
     sort = selectors.FLEET_SORTS[filters["sort"]]
     after = selectors.list_cursor_parse(request.GET.get("after"), sort)
-    items = list(selectors.fleet_numbers(**filters, after=after))
+    items = list(selectors.fleet_numbers(**filters, managed_by=managed_by, after=after))
     more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
     for item in items:
         confirmed = item.data.get("last_confirmed_at")
