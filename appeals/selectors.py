@@ -69,10 +69,12 @@ def staff_inbox_query(
     search: str = "",
     after: QueueCursor | None = None,
     limit: int | None = INBOX_PAGE_SIZE,
+    managed_by: int | None = None,
 ):
     """Every client's appeals staff must work, most urgent SLA first: one indexed query on the
     public work index, whatever the number of clients; `search` matches the client, the
-    appeal's title and subtitle, or its number."""
+    appeal's title and subtitle, or its number; `managed_by` keeps an account manager's
+    clients only."""
     return work_queue_query(
         kind=WorkKind.APPEAL,
         status=status,
@@ -80,6 +82,7 @@ def staff_inbox_query(
         search=search,
         after=after,
         limit=limit,
+        managed_by=managed_by,
     )
 
 

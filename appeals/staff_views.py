@@ -40,6 +40,7 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
         "status": status if status in c.Status.values else "",
         "assignee_id": request.user.pk if mine else None,
         "search": search,
+        "managed_by": request.actor.list_manager_id,
     }
     if request.GET.get("export") == "csv":
         rows = (

@@ -19,8 +19,8 @@ from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
 from appeals.models import RecoveryItem
 from compliance.exports import csv_safe
 from compliance.models import HealthEvent
-from tenants.actors import Actor
-from tenants.permissions import OPERATORS, Area, require_role
+from tenants.actors import Actor, require_area
+from tenants.permissions import OPERATORS, Area
 
 CLIENT_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.CLIENT_ROLES]
 # Steps that cannot be undone: the page asks first, and a post without the tick changes nothing.
@@ -42,7 +42,7 @@ def appeal_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_role(OPERATORS)
+@require_area(Area.APPEALS, roles=OPERATORS)
 def appeal_open(request: HttpRequest) -> HttpResponse:
     """The guided form; `?event=<id>` prefills it from an enforcement event (an alert)."""
     event = None
@@ -171,7 +171,7 @@ def _refused(request: HttpRequest, ticket_id: int, **forms) -> HttpResponse:
 
 
 @require_POST
-@require_role(OPERATORS)
+@require_area(Area.APPEALS, roles=OPERATORS)
 def appeal_answers(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Save the guided answers; with `then=submit` (the form's "Submit to the BSP" button) the
     appeal is then submitted, so what was just typed is what the BSP gets."""

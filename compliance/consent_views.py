@@ -23,11 +23,13 @@ from compliance.consent_forms import ConsentRecordForm, ImportUploadForm, Messag
 from compliance.exports import KINDS
 from compliance.imports import ImportRejected, consent_import_create, import_preview
 from compliance.models import ConsentImport, MessagingPolicy
-from tenants.permissions import MANAGERS, OPERATORS, has_role
+from tenants.actors import request_may, require_area
+from tenants.permissions import MANAGERS, OPERATORS, Area
 
 CONTACTS_PER_PAGE = 50
 
 
+@require_area(Area.CONSENT)
 @require_GET
 def contact_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
@@ -41,13 +43,14 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     return render(request, "compliance/consent/contact_list.html", context)
 
 
+@require_area(Area.CONSENT)
 @require_http_methods(["GET", "POST"])
 def contact_detail(request: HttpRequest, phone: str) -> HttpResponse:
     """A contact's consent and history, with the form that records one opt-in or opt-out."""
     region = request.tenant.default_region
     contact = selectors.contact_with_history(phone=phone, default_region=region)
     form = None
-    if has_role(request.tenant_access, OPERATORS):
+    if request_may(request, Area.CONSENT, roles=OPERATORS):
         form = ConsentRecordForm(
             request.POST if request.method == "POST" else None,
             default_region=region,
@@ -91,10 +94,11 @@ def _record(request: HttpRequest, form: ConsentRecordForm) -> None:
     )
 
 
+@require_area(Area.CONSENT)
 @require_http_methods(["GET", "POST"])
 def contact_record(request: HttpRequest) -> HttpResponse:
     """Record an opt-in or opt-out for any number, a new contact included."""
-    if not has_role(request.tenant_access, OPERATORS):
+    if not request_may(request, Area.CONSENT, roles=OPERATORS):
         raise PermissionDenied("Your role does not allow recording consent.")
     form = ConsentRecordForm(
         request.POST if request.method == "POST" else None,
@@ -111,6 +115,7 @@ def contact_record(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_area(Area.CONSENT)
 @require_GET
 def consent_export(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "state")
@@ -119,10 +124,11 @@ def consent_export(request: HttpRequest) -> HttpResponse:
     return export_response(kind=kind, tenant=request.tenant)
 
 
+@require_area(Area.CONSENT)
 @require_http_methods(["GET", "POST"])
 def import_list(request: HttpRequest) -> HttpResponse:
     """Upload a CSV: it is checked and previewed first (nothing is imported yet)."""
-    can_upload = has_role(request.tenant_access, OPERATORS)
+    can_upload = request_may(request, Area.CONSENT, roles=OPERATORS)
     form = ImportUploadForm()
     if request.method == "POST":
         if not can_upload:
@@ -153,10 +159,11 @@ def import_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_area(Area.CONSENT)
 @require_POST
 def import_apply(request: HttpRequest) -> HttpResponse:
     """Apply a previewed upload: the import proper (queued, with its progress page)."""
-    if not has_role(request.tenant_access, OPERATORS):
+    if not request_may(request, Area.CONSENT, roles=OPERATORS):
         raise PermissionDenied("Your role does not allow importing consent.")
     try:
         with import_staging.staged(token=request.POST.get("token", "")) as upload:
@@ -170,6 +177,7 @@ def import_apply(request: HttpRequest) -> HttpResponse:
     return redirect("consent-import", job.pk)
 
 
+@require_area(Area.CONSENT)
 @require_GET
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     job = get_object_or_404(ConsentImport, pk=import_id)
@@ -181,14 +189,16 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     return render(request, template, {"job": job, "error_rows": selectors.import_errors_head(job)})
 
 
+@require_area(Area.CONSENT)
 @require_GET
 def import_errors(request: HttpRequest, import_id: int) -> FileResponse:
     return errors_response(import_id=import_id)
 
 
+@require_area(Area.CONSENT)
 @require_http_methods(["GET", "POST"])
 def policy_settings(request: HttpRequest) -> HttpResponse:
-    can_edit = has_role(request.tenant_access, MANAGERS)
+    can_edit = request_may(request, Area.CONSENT, roles=MANAGERS)
     policy = MessagingPolicy.current()
     if request.method == "POST":
         if not can_edit:

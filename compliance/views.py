@@ -18,9 +18,11 @@ from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
 from compliance.models import Alert, HealthSnapshot, SyncRun, WhatsAppAccount
 from portal.db import replica_for_reads
-from tenants.permissions import OPERATORS, has_role, require_role
+from tenants.actors import request_may, require_area
+from tenants.permissions import OPERATORS, Area
 
 
+@require_area(Area.NUMBERS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The client's dashboard: numbers, alerts and the live figures (compliance/dashboard.py),
     each in a fixed number of queries."""
@@ -37,7 +39,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "numbers": numbers,
             "alerts": list(selectors.alerts_open()[:8]),
             "sync": SyncRun.objects.first(),
-            "can_operate": has_role(request.tenant_access, OPERATORS),
+            "can_operate": request_may(request, Area.NUMBERS, roles=OPERATORS),
             "appeals": figures.appeals_summary(now=now),
             "consent": figures.consent_summary(now=now),
             "bans": figures.bans_scheduled(now=now),
@@ -50,6 +52,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_area(Area.NUMBERS)
 def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
     number = selectors.number_get(number_id=number_id)
     end = timezone.now()
@@ -83,7 +86,7 @@ def number_detail(request: HttpRequest, number_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(OPERATORS)
+@require_area(Area.NUMBERS, roles=OPERATORS)
 def sync_now(request: HttpRequest) -> HttpResponse:
     run = services.sync_request(actor=request.user)
     if request.htmx:
@@ -91,6 +94,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
+@require_area(Area.NUMBERS)
 def sync_status(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=run_id)
     if run.state in (SyncState.DONE, SyncState.FAILED) and request.GET.get("was") == "running":
@@ -99,7 +103,7 @@ def sync_status(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(OPERATORS)
+@require_area(Area.NUMBERS, roles=OPERATORS)
 def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
     services.alert_acknowledge(alert=alert, actor=request.user)

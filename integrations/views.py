@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from integrations import selectors, services
 from integrations.choices import EndpointState
 from integrations.forms import EndpointForm
-from tenants.permissions import MANAGERS, require_role
+from tenants.actors import require_area
+from tenants.permissions import MANAGERS, Area
 
 
 def _secret_page(request, endpoint, secret, what):
@@ -22,7 +23,7 @@ def _secret_page(request, endpoint, secret, what):
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.INTEGRATIONS, roles=MANAGERS)
 @require_http_methods(["GET", "POST"])
 def endpoint_list(request: HttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
@@ -41,7 +42,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.INTEGRATIONS, roles=MANAGERS)
 def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)
     deliveries = list(selectors.deliveries_of(endpoint=endpoint)[:100])
@@ -52,7 +53,7 @@ def endpoint_detail(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.INTEGRATIONS, roles=MANAGERS)
 def delivery_detail(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
     endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)
     delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
@@ -67,7 +68,7 @@ def delivery_detail(request: HttpRequest, endpoint_id: int, delivery_id: int) ->
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.INTEGRATIONS, roles=MANAGERS)
 @require_POST
 def endpoint_action(request: HttpRequest, endpoint_id: int, action: str) -> HttpResponse:
     endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)
@@ -92,7 +93,7 @@ def endpoint_action(request: HttpRequest, endpoint_id: int, action: str) -> Http
     return redirect("webhook-endpoint", endpoint.pk)
 
 
-@require_role(MANAGERS)
+@require_area(Area.INTEGRATIONS, roles=MANAGERS)
 @require_POST
 def delivery_replay(request: HttpRequest, endpoint_id: int, delivery_id: int) -> HttpResponse:
     endpoint = selectors.endpoint_get(endpoint_id=endpoint_id)

@@ -124,15 +124,18 @@ def review_queue_query(
     limit: int | None = QUEUE_PAGE_SIZE,
     client_slug: str = "",
     category: str = "",
+    managed_by: int | None = None,
 ):
     """The staff queue's one query: every client's templates awaiting the BSP, longest waiting
-    first (the work index's sort_key is when the wait began), for one client or category."""
+    first (the work index's sort_key is when the wait began), for one client or category, of
+    `managed_by`'s clients only when given (an account manager's)."""
     return work_queue_query(
         kind=WorkKind.TEMPLATE_REVIEW,
         after=after,
         limit=limit,
         client_slug=client_slug,
         data={"category": category.lower()},
+        managed_by=managed_by,
     )
 
 
@@ -142,9 +145,16 @@ def review_queue(
     limit: int = QUEUE_PAGE_SIZE,
     client_slug: str = "",
     category: str = "",
+    managed_by: int | None = None,
 ):
     return list(
-        review_queue_query(after=after, limit=limit, client_slug=client_slug, category=category)
+        review_queue_query(
+            after=after,
+            limit=limit,
+            client_slug=client_slug,
+            category=category,
+            managed_by=managed_by,
+        )
     )
 
 

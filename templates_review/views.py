@@ -372,7 +372,8 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
     """The queue; after a refused decision `kept` holds the item's typed reason and comment
     and the form's errors, shown on that item."""
     form = QueueFilterForm(request.GET)
-    filters = form.filters()
+    chosen = form.filters()
+    filters = {**chosen, "managed_by": request.actor.list_manager_id}
     if request.GET.get("export") == "csv":
         rows = (
             [
@@ -406,7 +407,7 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
         {
             "items": items,
             "form": form,
-            "filtered": any(filters.values()),
+            "filtered": any(chosen.values()),
             "next_query": list_querystring(request.GET, after=more) if more else "",
             "export_query": list_querystring(request.GET, after=None, export="csv"),
             "reason_options": _REASON_OPTIONS,

@@ -9,13 +9,17 @@ which area.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any
+
+from django.core.exceptions import PermissionDenied
 
 from tenants.choices import StaffRole
 from tenants.permissions import (
     API_KEY_ROLE,
     CLIENT_AREAS,
     Area,
+    staff_list_manager,
     staff_may,
     staff_role_of,
 )
@@ -113,13 +117,17 @@ class Actor:
     def is_system(self) -> bool:
         return self.role == SYSTEM_ROLE
 
-    def may(self, area: Area, *, client=None) -> bool:
+    def may(self, area: Area, *, client=None, roles: frozenset | None = None) -> bool:
         """Whether this actor reaches `area`, of `client` when one is named (for staff lists
-        across clients, name none)."""
+        across clients, name none). `roles`: the client roles a member needs for this step
+        (OPERATORS, MANAGERS); a key's scopes are checked by the API, and staff who reach an
+        area of a client act there with the client's full rights (tenants.permissions)."""
         if self.is_system:
             return True
         if self.client_id is not None:  # a member or a key: its own client's areas only
-            return area in CLIENT_AREAS and (client is None or client.pk == self.client_id)
+            if area not in CLIENT_AREAS or (client is not None and client.pk != self.client_id):
+                return False
+            return roles is None or self.role == API_KEY_ROLE or self.role in roles
         user = self.user
         return staff_may(
             self.role if self.is_staff else None,
@@ -127,6 +135,13 @@ class Actor:
             user_id=user.pk if user is not None else None,
             client=client,
         )
+
+    @property
+    def list_manager_id(self) -> int | None:
+        """The account manager whose clients this staff actor's lists across clients show
+        (None: every client)."""
+        user = self.user
+        return staff_list_manager(self.role, user_id=user.pk if user is not None else None)
 
     def role_for(self, area: Area, *, client) -> str | None:
         """The role this actor takes in `area` of `client`, or None when it may not reach it
@@ -136,20 +151,26 @@ class Actor:
         return self.role
 
 
-def require_area(area: Area):
-    """View decorator for a client host's pages: the acting member, key or staff member must
-    reach `area` of this client (a template reviewer entering a client reads no appeals)."""
-    from functools import wraps
+def request_may(request, area: Area, *, roles: frozenset | None = None) -> bool:
+    """Whether the actor of `request` reaches `area` of the request's client (with one of
+    `roles`, for a member): what a page asks before it shows a form or takes a step."""
+    return Actor.from_request(request).may(area, client=request.tenant, roles=roles)
 
-    from django.core.exceptions import PermissionDenied
+
+def require_area(area: Area, *, roles: frozenset | None = None):
+    """View decorator for a client host's pages: the acting member, key or staff member must
+    reach `area` of this client (a template reviewer entering a client reads no appeals), and a
+    member must hold one of `roles` when given. The area is kept on the view
+    (`view.portal_area`), so a test can prove every client page names one."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not Actor.from_request(request).may(area, client=request.tenant):
+            if not request_may(request, area, roles=roles):
                 raise PermissionDenied("Your role does not reach this part of the portal.")
             return view(request, *args, **kwargs)
 
+        wrapper.portal_area = area
         return wrapper
 
     return decorator

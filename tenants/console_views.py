@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.audit import selectors as audit_selectors
 from tenants import members, notifications, services
+from tenants.actors import require_area
 from tenants.forms import (
     ActivityFilterForm,
     ApiKeyCreateForm,
@@ -25,7 +26,7 @@ from tenants.forms import (
 )
 from tenants.middleware import bind_session_to_schema
 from tenants.models import ApiKey, Invitation, Membership, User
-from tenants.permissions import MANAGERS, require_role
+from tenants.permissions import MANAGERS, Area
 from tenants.selectors import members_of_client
 
 ACTIVITY_PER_PAGE = 50
@@ -39,7 +40,7 @@ def _errors_of(exc: ValidationError) -> str:
 # --- API keys ---------------------------------------------------------------------------------
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     """The client's keys (active and revoked) and the form for a new one. A new key's secret is
@@ -75,7 +76,7 @@ def _key_of_tenant(request: HttpRequest, key_id: int) -> ApiKey:
     return get_object_or_404(ApiKey, pk=key_id, client=request.tenant)
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_POST
 def api_key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key_of_tenant(request, key_id)
@@ -88,7 +89,7 @@ def api_key_rotate(request: HttpRequest, key_id: int) -> HttpResponse:
     return redirect("console-api-keys")
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     key = _key_of_tenant(request, key_id)
@@ -110,7 +111,7 @@ def _accept_url(request: HttpRequest) -> str:
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_http_methods(["GET", "POST"])
 def member_list(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
@@ -158,7 +159,7 @@ def _membership_of_tenant(request: HttpRequest, membership_id: int) -> Membershi
     )
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_POST
 def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership_of_tenant(request, membership_id)
@@ -177,7 +178,7 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     return redirect("console-members")
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_POST
 def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership_of_tenant(request, membership_id)
@@ -190,7 +191,7 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     return redirect("console-members")
 
 
-@require_role(MANAGERS)
+@require_area(Area.SETTINGS, roles=MANAGERS)
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id, client=request.tenant)
@@ -247,6 +248,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 # --- Notifications ----------------------------------------------------------------------------
 
 
+@require_area(Area.SETTINGS)
 @require_http_methods(["GET", "POST"])
 def notification_settings(request: HttpRequest) -> HttpResponse:
     """The signed-in member's own alert e-mails. BSP staff entering a client have no membership
@@ -287,6 +289,7 @@ def _activity_rows(request: HttpRequest):
     return form, rows
 
 
+@require_area(Area.SETTINGS)
 @require_GET
 def activity(request: HttpRequest) -> HttpResponse:
     form, rows = _activity_rows(request)
@@ -308,6 +311,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_area(Area.SETTINGS)
 @require_GET
 def activity_export(request: HttpRequest) -> HttpResponse:
     form, rows = _activity_rows(request)

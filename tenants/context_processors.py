@@ -3,7 +3,7 @@ from django_tenants.utils import get_public_schema_name
 
 from tenants.actors import Actor
 from tenants.models import User
-from tenants.permissions import MANAGERS, Area, has_role
+from tenants.permissions import CLIENT_AREAS, MANAGERS, Area
 from tenants.selectors import clients_for_user
 
 
@@ -25,12 +25,20 @@ def portal(request):
     if is_public and isinstance(user, User) and user.is_authenticated and user.is_staff:
         actor = Actor.staff(user)
         staff_areas = {area.value for area in Area if actor.may(area)}
+    # The parts of this client the acting member or staff member reaches, for its navigation.
+    client_areas = set()
+    can_manage_client = False
+    if access is not None and not is_public:
+        actor = Actor.from_request(request)
+        client_areas = {area.value for area in CLIENT_AREAS if actor.may(area, client=tenant)}
+        can_manage_client = actor.may(Area.SETTINGS, client=tenant, roles=MANAGERS)
     return {
         "staff_areas": staff_areas,
         # Only someone with access learns whose portal this is.
         "current_client": tenant if access is not None and not is_public else None,
         "is_public_site": is_public,
         "tenant_access": access,
-        "can_manage_client": has_role(access, MANAGERS),
+        "client_areas": client_areas,
+        "can_manage_client": can_manage_client,
         "tenant_switcher": switcher,
     }

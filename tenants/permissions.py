@@ -1,16 +1,13 @@
 """Who may do what, decided in one place: which client roles may operate or manage a client, and
-which BSP staff role reaches which area of the portal (`STAFF_AREAS`). `tenants.actors.Actor`
-applies these tables; views and services ask it (`actor.may(area, client=...)`)."""
+which BSP staff role reaches which area of the portal (`STAFF_AREAS`), on the staff console and
+inside a client alike. `tenants.actors.Actor` applies these tables; views, API permissions and
+services ask it (`actor.may(area, client=..., roles=...)`)."""
 
 from __future__ import annotations
 
-from functools import wraps
-
-from django.core.exceptions import PermissionDenied
 from django.db import models
 
 from tenants.choices import ClientRole, StaffRole
-from tenants.selectors import TenantAccess
 
 # The role an API key acts in, beside the client roles (the workflows' transition tables).
 API_KEY_ROLE = "api_key"
@@ -29,25 +26,48 @@ class Area(models.TextChoices):
     TEMPLATE_QUEUE = "template_queue", "The template review queue"
     APPEALS = "appeals", "Appeals and their threads (internal notes included)"
     WEBHOOKS = "webhooks", "Webhook deliveries"
-    CLIENT_ENTRY = "client_entry", "Entering a client's own pages"
+    CLIENT_ENTRY = "client_entry", "Entering a client's portal (audited for staff)"
+    # Inside a client (its host's pages and its REST API):
+    NUMBERS = "numbers", "A client's dashboard, numbers, health, sync and alerts"
+    TEMPLATES = "templates", "A client's templates, their review and comments"
+    CONSENT = "consent", "A client's contacts, consent, imports, exports and messaging policy"
+    INTEGRATIONS = "integrations", "A client's outbound webhooks"
+    SETTINGS = "settings", "A client's members, API keys, notifications and activity"
+    # (Area.APPEALS is a client's appeals too: the same threads staff work from the inbox.)
 
 
-# The one table: which staff role reaches which area. Least privilege: a template reviewer works
-# the template queue (and enters clients to review their templates), an appeals agent works
-# appeals and their threads, an account manager everything of their own clients only, a
-# superuser everything.
+# The parts of a client that its own people reach (members by their role, keys by their scopes),
+# and that staff entering it reach as far as their role does.
+CLIENT_AREAS = frozenset(
+    {
+        Area.CLIENT_ENTRY,
+        Area.NUMBERS,
+        Area.TEMPLATES,
+        Area.CONSENT,
+        Area.APPEALS,
+        Area.INTEGRATIONS,
+        Area.SETTINGS,
+    }
+)
+
+# The one table: which staff role reaches which area, on the staff console and inside a client.
+# Least privilege: a template reviewer works the template queue and a client's templates, an
+# appeals agent appeals and their threads, an account manager everything of their own clients
+# (not the webhook deliveries, which cross clients), a superuser everything. Staff who reach an
+# area of a client act there with the client's full rights (`roles` is for members); the
+# workflows' transition tables still say which steps each staff role may take.
 STAFF_AREAS: dict[str, frozenset[Area]] = {
-    StaffRole.TEMPLATE_REVIEWER: frozenset({Area.TEMPLATE_QUEUE, Area.CLIENT_ENTRY}),
+    StaffRole.TEMPLATE_REVIEWER: frozenset(
+        {Area.TEMPLATE_QUEUE, Area.CLIENT_ENTRY, Area.TEMPLATES}
+    ),
     StaffRole.APPEALS_AGENT: frozenset({Area.APPEALS, Area.CLIENT_ENTRY}),
     StaffRole.ACCOUNT_MANAGER: frozenset(
-        {Area.CLIENTS, Area.FLEET, Area.TEMPLATE_QUEUE, Area.APPEALS, Area.CLIENT_ENTRY}
+        {Area.CLIENTS, Area.FLEET, Area.TEMPLATE_QUEUE} | CLIENT_AREAS
     ),
     StaffRole.SUPERUSER: frozenset(Area),
 }
 # Staff roles whose areas hold for the clients they manage (`Client.account_manager`) only.
 OWN_CLIENTS_ONLY = frozenset({StaffRole.ACCOUNT_MANAGER})
-# What a client's own people (members, API keys) reach of their client.
-CLIENT_AREAS = frozenset({Area.APPEALS, Area.CLIENT_ENTRY})
 
 
 def staff_may(role: str | None, area: Area, *, user_id: int | None, client=None) -> bool:
@@ -59,13 +79,10 @@ def staff_may(role: str | None, area: Area, *, user_id: int | None, client=None)
     return True
 
 
-def has_role(access: TenantAccess | None, roles: frozenset[ClientRole]) -> bool:
-    """BSP staff entering a client act with operator rights; members by their role."""
-    if access is None:
-        return False
-    if access.is_staff_entry:
-        return roles is OPERATORS or roles is MANAGERS
-    return access.role in roles
+def staff_list_manager(role: str | None, *, user_id: int | None) -> int | None:
+    """Whose clients a staff list across clients is narrowed to: the account manager's own
+    (their user id), or None for every client (superusers and the area's own role)."""
+    return user_id if role in OWN_CLIENTS_ONLY else None
 
 
 def staff_role_of(user) -> str | None:
@@ -76,18 +93,3 @@ def staff_role_of(user) -> str | None:
     if user.staff_role:
         return user.staff_role
     return StaffRole.SUPERUSER.value if user.is_superuser else None
-
-
-def require_role(roles: frozenset[ClientRole]):
-    """View decorator for client-host views (TenantAccessMiddleware has set tenant_access)."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not has_role(getattr(request, "tenant_access", None), roles):
-                raise PermissionDenied("Your role does not allow this.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator

@@ -70,9 +70,14 @@ def clients_for_user(*, user: User) -> list[Membership]:
     )
 
 
-def clients_for_staff_console(*, search: str = "") -> QuerySet[Client]:
-    """Every client with its member count, in one query (no per-client queries)."""
+def clients_for_staff_console(
+    *, search: str = "", managed_by: int | None = None
+) -> QuerySet[Client]:
+    """Every client with its member count, in one query (no per-client queries); with
+    `managed_by`, that account manager's clients only (`Actor.list_manager_id`)."""
     qs = clients_routable().annotate(member_count=Count("memberships"))
+    if managed_by is not None:
+        qs = qs.filter(account_manager_id=managed_by)
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(slug__icontains=search))
     return qs.order_by("name")
@@ -131,13 +136,15 @@ def work_queue_query(
     search: str = "",
     data: dict[str, str] | None = None,
     sort: QueueSort = BY_SORT_KEY,
+    managed_by: int | None = None,
 ) -> QuerySet[WorkItem]:
     """One page of a staff queue from the public work index, lowest `sort_key` first (the
     riskiest number, the longest wait, the nearest SLA) or in `sort`'s order: one query
     whatever the number of clients, and keyset paging, so a deep page costs what the first
     does. `search` matches the client's name or slug, the title and subtitle, the tenant-side
     id, and the item's `data["search"]` words (a number's digits, its WABA id); `data` filters
-    on `data` keys.
+    on `data` keys; `managed_by` keeps that account manager's clients only (the staff member's
+    `Actor.list_manager_id`: least privilege, in the same one query).
     `limit=None` reads every matching row (CSV exports)."""
     # The staff queues read the replica when it is current enough (portal/db.py).
     qs = WorkItem.objects.using(replica_for_reads()).filter(kind=kind).select_related("client")
@@ -149,6 +156,8 @@ def work_queue_query(
         qs = qs.filter(data__assignee_id=assignee_id)
     if client_slug:
         qs = qs.filter(client__slug=client_slug)
+    if managed_by is not None:
+        qs = qs.filter(client__account_manager_id=managed_by)
     for key, value in (data or {}).items():
         if value:
             qs = qs.filter(**{f"data__{key}": value})
@@ -246,9 +255,11 @@ def fleet_numbers(
     sort: str = "risk",
     after: tuple | None = None,
     limit: int | None = FLEET_PAGE_SIZE,
+    managed_by: int | None = None,
 ) -> QuerySet[WorkItem]:
-    """The staff fleet view: numbers of every client from the public work index (one query,
-    keyset-paged), riskiest first unless another of FLEET_SORTS is chosen."""
+    """The staff fleet view: numbers of every client (or of `managed_by`'s) from the public
+    work index (one query, keyset-paged), riskiest first unless another of FLEET_SORTS is
+    chosen."""
     return work_queue_query(
         kind=WorkKind.NUMBER_HEALTH,
         band=band,
@@ -259,4 +270,5 @@ def fleet_numbers(
         sort=FLEET_SORTS.get(sort, BY_SORT_KEY),
         after=after,
         limit=limit,
+        managed_by=managed_by,
     )

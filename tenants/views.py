@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
-from tenants.actors import Actor
+from tenants.actors import Actor, request_may
 from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, LoginForm
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
@@ -109,9 +109,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/workspaces.html", {"memberships": memberships})
 
 
+# Where entering a client lands for a staff role that does not reach its dashboard.
+AREA_LANDINGS = ((Area.TEMPLATES, "template-list"), (Area.APPEALS, "appeal-list"))
+
+
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The client's dashboard; staff whose role does not reach it (a template reviewer, an
+    appeals agent) land on the part of the client their role works instead."""
     from compliance.views import dashboard as compliance_dashboard
 
+    if not request_may(request, Area.NUMBERS):
+        for area, url_name in AREA_LANDINGS:
+            if request_may(request, area):
+                return redirect(url_name)
+        raise PermissionDenied("Your role does not reach this part of the portal.")
     return compliance_dashboard(request)
 
 
@@ -147,7 +158,9 @@ def handoff(request: HttpRequest) -> HttpResponse:
 @staff_required(Area.CLIENTS)
 def staff_console(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    clients = selectors.clients_for_staff_console(search=search)
+    clients = selectors.clients_for_staff_console(
+        search=search, managed_by=request.actor.list_manager_id
+    )
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
     return render(request, template, {"clients": clients, "q": search})
 
@@ -179,6 +192,7 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     downloads every matching row."""
     form = FleetFilterForm(request.GET)
     filters = form.filters()
+    managed_by = request.actor.list_manager_id
     if request.GET.get("export") == "csv":
         rows = (
             [
@@ -196,12 +210,14 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
                 item.data.get("last_confirmed_at"),
                 " ".join(item.data.get("reasons") or []),
             ]
-            for item in selectors.fleet_numbers(**filters, limit=None).iterator(chunk_size=2000)
+            for item in selectors.fleet_numbers(
+                **filters, managed_by=managed_by, limit=None
+            ).iterator(chunk_size=2000)
         )
         return csv_download(filename="fleet-health.csv", header=FLEET_CSV_HEADER, rows=rows)
     sort = selectors.FLEET_SORTS[filters["sort"]]
     after = selectors.list_cursor_parse(request.GET.get("after"), sort)
-    items = list(selectors.fleet_numbers(**filters, after=after))
+    items = list(selectors.fleet_numbers(**filters, managed_by=managed_by, after=after))
     more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
     for item in items:
         confirmed = item.data.get("last_confirmed_at")

@@ -37,6 +37,7 @@ from appeals.api.serializers import (
 from appeals.filtersets import AppealTicketFilterSet
 from appeals.models import RecoveryItem
 from compliance.models import HealthEvent, PhoneNumber, WhatsAppAccount
+from tenants.permissions import Area
 
 
 class Conflict(exceptions.APIException):
@@ -71,6 +72,8 @@ class WarnAtContext:
 
 class AppealListView(WarnAtContext, generics.ListAPIView):
     """The client's appeals, newest first; POST opens a draft (prefilled from `event`)."""
+
+    area = Area.APPEALS
 
     serializer_class = AppealSerializer
     filterset_class = AppealTicketFilterSet
@@ -147,6 +150,8 @@ class AppealListView(WarnAtContext, generics.ListAPIView):
 class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
     """One appeal; PATCH completes the guided answers (draft or waiting on the client)."""
 
+    area = Area.APPEALS
+
     serializer_class = AppealSerializer
     # JSON only: a form field left empty would be read as "not given" and silently skipped.
     parser_classes = [JSONParser]
@@ -170,6 +175,8 @@ class AppealDetailView(WarnAtContext, generics.RetrieveAPIView):
 
 class AppealMessagesView(APIView):
     """The thread as the client sees it (never internal notes); POST adds a message."""
+
+    area = Area.APPEALS
 
     @extend_schema(responses=AppealThreadSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -195,6 +202,8 @@ class AppealMessagesView(APIView):
 
 class AppealTransitionView(APIView):
     """Take one workflow step (`action`); who may is decided by the one transition table."""
+
+    area = Area.APPEALS
 
     @extend_schema(request=TransitionInputSerializer, responses={200: AppealSerializer})
     def post(self, request: Request, pk: int) -> Response:
@@ -223,6 +232,8 @@ def _ticket(view, pk: int):
 
 class AppealAttachmentListView(APIView):
     """The appeal's files the client may see; POST uploads one (multipart, field `file`)."""
+
+    area = Area.APPEALS
 
     parser_classes = [MultiPartParser]
 
@@ -253,6 +264,8 @@ class AppealAttachmentListView(APIView):
 class AppealAttachmentDownloadView(APIView):
     """The file's bytes (internal notes' files are not found)."""
 
+    area = Area.APPEALS
+
     @extend_schema(
         responses={(200, "*/*"): OpenApiTypes.BINARY},  # the file's own type
     )
@@ -269,6 +282,8 @@ class AppealAttachmentDownloadView(APIView):
 
 class AppealEvidenceView(APIView):
     """The appeal's evidence bundles (newest first); POST builds one from our records now."""
+
+    area = Area.APPEALS
 
     @extend_schema(responses=EvidenceBundleSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -293,6 +308,8 @@ class AppealEvidenceView(APIView):
 class AppealRecoveryView(APIView):
     """The recovery plan (once the appeal is in recovery: empty before)."""
 
+    area = Area.APPEALS
+
     @extend_schema(responses=RecoveryItemSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         items = selectors.recovery_items(ticket=_ticket(self, pk))
@@ -301,6 +318,8 @@ class AppealRecoveryView(APIView):
 
 class AppealRecoveryItemView(APIView):
     """Tick a step of the recovery plan done (or not)."""
+
+    area = Area.APPEALS
 
     @extend_schema(request=RecoveryTickSerializer, responses=RecoveryItemSerializer)
     def patch(self, request: Request, pk: int, item_id: int) -> Response:

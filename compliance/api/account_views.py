@@ -32,10 +32,13 @@ from compliance.models import (
 from portal.api.pagination import CursorPagination
 from portal.audit.models import AuditLog
 from tenants.api.permissions import IsTenantMember, ManagersMayWrite, OperatorsMayWrite
+from tenants.permissions import Area
 
 
 class AccountViewSet(viewsets.ReadOnlyModelViewSet):
     """The client's WhatsApp Business Accounts: review, verification, ban state, restrictions."""
+
+    area = Area.NUMBERS
 
     serializer_class = s.AccountSerializer
     pagination_class = type("AccountPagination", (CursorPagination,), {"ordering": "id"})
@@ -57,6 +60,8 @@ class AlertPagination(CursorPagination):
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Alerts raised by warning and critical events, newest first; acknowledge one by POST."""
 
+    area = Area.NUMBERS
+
     serializer_class = s.AlertSerializer
     filterset_class = AlertFilterSet
     pagination_class = AlertPagination
@@ -76,6 +81,8 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 class SyncView(APIView):
     """POST asks for a sync with Meta now (one at a time); GET lists the recent runs."""
 
+    area = Area.NUMBERS
+
     permission_classes = [IsTenantMember, OperatorsMayWrite]
 
     @extend_schema(responses=s.SyncRunSerializer(many=True))
@@ -91,6 +98,8 @@ class SyncView(APIView):
 class SyncRunView(generics.RetrieveAPIView):
     """One sync run and its progress."""
 
+    area = Area.NUMBERS
+
     serializer_class = s.SyncRunSerializer
     queryset = SyncRun.objects.all()
 
@@ -98,6 +107,8 @@ class SyncRunView(generics.RetrieveAPIView):
 class PolicyView(APIView):
     """The messaging policy (caps, window, quiet hours, opt-out keywords); owners, admins and
     write-scoped keys change it with PATCH (the same rules as the settings page)."""
+
+    area = Area.CONSENT
 
     permission_classes = [IsTenantMember, ManagersMayWrite]
     parser_classes = [JSONParser]
@@ -134,6 +145,8 @@ class TimelinePagination(CursorPagination):
 class ContactTimelineView(generics.ListAPIView):
     """A contact's consent timeline (opt-ins and opt-outs with evidence), newest first."""
 
+    area = Area.CONSENT
+
     serializer_class = s.ConsentEventSerializer
     pagination_class = TimelinePagination
 
@@ -150,6 +163,8 @@ class ActivityPagination(CursorPagination):
 
 class ActivityView(generics.ListAPIView):
     """The client's audit trail: who did what, when (staff's internal notes left out)."""
+
+    area = Area.SETTINGS
 
     serializer_class = s.ActivitySerializer
     pagination_class = ActivityPagination

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
-from rest_framework import generics, permissions
+from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -38,21 +38,14 @@ from compliance.filtersets import ConsentEventFilterSet
 from compliance.models import ConsentEvent, Contact
 from compliance.presend import presend_evaluate
 from portal.api.pagination import CursorPagination
+from tenants.api import permissions as tenants_permissions
 from tenants.api.permissions import IsTenantMember
 from tenants.choices import ApiScope
-from tenants.models import ApiKey
-from tenants.permissions import OPERATORS, has_role
+from tenants.permissions import Area
 
 
-class OperatorsMayWrite(permissions.BasePermission):
-    """Safe methods for every member; writes for operators (API keys: scope checked before)."""
-
+class OperatorsMayWrite(tenants_permissions.OperatorsMayWrite):
     message = "Your role does not allow recording consent."
-
-    def has_permission(self, request, view) -> bool:
-        if request.method in permissions.SAFE_METHODS or isinstance(request.auth, ApiKey):
-            return True
-        return has_role(getattr(request, "tenant_access", None), OPERATORS)
 
 
 def _decision(decision) -> dict:
@@ -64,6 +57,8 @@ def _decision(decision) -> dict:
 
 class SendCheckView(APIView):
     """May these messages be sent now? Consent, opt-out, caps, 131049 back-off, template, number."""
+
+    area = Area.CONSENT
 
     required_scope = ApiScope.READ  # the check changes nothing: a read-only key may use it
     parser_classes = [JSONParser]
@@ -150,6 +145,8 @@ class ConsentPagination(CursorPagination):
 class ConsentListView(generics.ListAPIView):
     """The consent history (opt-ins and opt-outs with evidence), newest first; POST an opt-in."""
 
+    area = Area.CONSENT
+
     permission_classes = [IsTenantMember, OperatorsMayWrite]
     serializer_class = ConsentEventSerializer
     filterset_class = ConsentEventFilterSet
@@ -170,6 +167,8 @@ class ConsentListView(generics.ListAPIView):
 class OptOutView(APIView):
     """Record an opt-out of one category or `all`; it applies to the next pre-send check."""
 
+    area = Area.CONSENT
+
     permission_classes = [IsTenantMember, OperatorsMayWrite]
 
     @extend_schema(
@@ -183,6 +182,8 @@ class OptOutView(APIView):
 class ContactDetailView(APIView):
     """A contact's consent state per category and its history, by phone (E.164 or national) or
     by BSUID."""
+
+    area = Area.CONSENT
 
     @extend_schema(responses=ContactSerializer)
     def get(self, request: Request, phone: str) -> Response:

@@ -26,6 +26,7 @@ from compliance.imports import COLUMNS_HELP, ImportRejected, consent_import_crea
 from compliance.models import ConsentImport
 from portal.api.pagination import CursorPagination
 from tenants.api.permissions import IsTenantMember
+from tenants.permissions import Area
 
 
 class ConsentImportSerializer(serializers.ModelSerializer):
@@ -75,6 +76,8 @@ class ImportPagination(CursorPagination):
 class ConsentImportListView(generics.ListAPIView):
     """Consent imports, newest first; POST a CSV (multipart, field `file`) to start one."""
 
+    area = Area.CONSENT
+
     permission_classes = [IsTenantMember, OperatorsMayWrite]
     serializer_class = ConsentImportSerializer
     filterset_class = ConsentImportFilterSet
@@ -96,12 +99,16 @@ class ConsentImportListView(generics.ListAPIView):
 class ConsentImportDetailView(generics.RetrieveAPIView):
     """One import: its state, progress and counts."""
 
+    area = Area.CONSENT
+
     serializer_class = ConsentImportSerializer
     queryset = ConsentImport.objects.all()
 
 
 class ConsentImportErrorsView(APIView):
     """The import's error report as CSV: row, column, reason (the header is row 1)."""
+
+    area = Area.CONSENT
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int):
@@ -133,6 +140,8 @@ class ConsentExportView(APIView):
     """Consent as CSV: `state` (each contact and category with the evidence that decided it) or
     `history` (every opt-in and opt-out). Cells a spreadsheet would run as a formula start with
     an apostrophe."""
+
+    area = Area.CONSENT
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", str, enum=list(KINDS), default="state")],

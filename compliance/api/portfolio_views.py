@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compliance.portfolio import limit_words, portfolios_for_client
+from tenants.permissions import Area
 
 
 class LimitChangeSerializer(serializers.Serializer):
@@ -75,6 +76,8 @@ def portfolio_rows() -> list[dict]:
 class PortfolioListView(APIView):
     """The client's business portfolios: limit, 24-hour usage, headroom, number cap, history."""
 
+    area = Area.NUMBERS
+
     @extend_schema(responses=PortfolioSerializer(many=True), summary="Business portfolios")
     def get(self, request: Request) -> Response:
         return Response(PortfolioSerializer(portfolio_rows(), many=True).data)
@@ -90,6 +93,8 @@ class ErrorActionSerializer(serializers.Serializer):
 class ErrorActionListView(APIView):
     """Meta's delivery error codes: what each means, what the portal does by itself and what the
     client should do (`compliance.error_actions`, the words the UI and e-mails use)."""
+
+    area = Area.NUMBERS
 
     @extend_schema(responses=ErrorActionSerializer(many=True), summary="Delivery error codes")
     def get(self, request: Request) -> Response:

@@ -17,10 +17,13 @@ from compliance.filtersets import HealthEventFilterSet, PhoneNumberFilterSet
 from compliance.models import HealthSnapshot
 from compliance.selectors import events_recent, numbers_for_dashboard
 from portal.api.pagination import CursorPagination
+from tenants.permissions import Area
 
 
 class PhoneNumberViewSet(viewsets.ReadOnlyModelViewSet):
     """The client's WhatsApp numbers with their state at Meta and health score."""
+
+    area = Area.NUMBERS
 
     serializer_class = PhoneNumberSerializer
     filterset_class = PhoneNumberFilterSet
@@ -70,6 +73,8 @@ class EventPagination(CursorPagination):
 
 class HealthEventViewSet(viewsets.ReadOnlyModelViewSet):
     """What happened to the client's numbers and accounts, newest first."""
+
+    area = Area.NUMBERS
 
     serializer_class = HealthEventSerializer
     pagination_class = EventPagination

@@ -18,9 +18,11 @@ from integrations.choices import EVENT_TYPES, EndpointState
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from portal.api.pagination import CursorPagination
 from tenants.api.permissions import IsTenantMember, ManagersOnly
+from tenants.permissions import Area
 
 
 class _Base:
+    area = Area.INTEGRATIONS
     permission_classes = [IsTenantMember, ManagersOnly]
     parser_classes = [JSONParser]
 
@@ -176,6 +178,8 @@ class WebhookDeliveryReplayView(_Base, APIView):
 
 class EventTypeListView(APIView):
     """Every event type the portal sends to webhook endpoints."""
+
+    area = Area.INTEGRATIONS
 
     @extend_schema(responses=s.EventTypeSerializer(many=True))
     def get(self, request: Request) -> Response:

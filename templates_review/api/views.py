@@ -41,10 +41,13 @@ from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from tenants.actors import Actor
 from tenants.choices import ApiScope
+from tenants.permissions import Area
 
 
 class TemplateLintView(APIView):
     """Lint a template draft against Meta's rules and our policy heuristics; nothing is saved."""
+
+    area = Area.TEMPLATES
 
     required_scope = ApiScope.READ  # linting changes nothing: a read-only key may use it
 
@@ -103,6 +106,8 @@ class TemplatePagination(CursorPagination):
 class TemplateListView(generics.ListAPIView):
     """The client's templates, filtered by status; POST creates a draft."""
 
+    area = Area.TEMPLATES
+
     serializer_class = TemplateSerializer
     filterset_class = TemplateFilterSet
     pagination_class = TemplatePagination
@@ -140,6 +145,8 @@ class TemplateListView(generics.ListAPIView):
 class TemplateDetailView(APIView):
     """One template with its revisions and comments; PUT a new revision (edit)."""
 
+    area = Area.TEMPLATES
+
     parser_classes = [JSONParser]
 
     @extend_schema(responses=TemplateDetailSerializer)
@@ -168,6 +175,8 @@ class TemplateSubmitView(APIView):
     """Submit the latest revision to the BSP's reviewers. Lint errors refuse it (409); lint
     warnings refuse it unless `warnings_read` is true (the page's "I have read the warnings")."""
 
+    area = Area.TEMPLATES
+
     parser_classes = [JSONParser]
 
     @extend_schema(request=SubmitSerializer, responses=TemplateDetailSerializer)
@@ -191,6 +200,8 @@ class TemplateUnpauseView(APIView):
     A quality pause, a template not paused, or Meta's refusal: 409 with the reason in plain
     words."""
 
+    area = Area.TEMPLATES
+
     @extend_schema(request=None, responses=TemplateDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
         from templates_review.pacing import UNPAUSE_ROLES, UnpauseRefused, template_unpause
@@ -210,6 +221,8 @@ class TemplateUnpauseView(APIView):
 
 class TemplateCommentsView(APIView):
     """The conversation about a template between the client and the BSP's reviewers."""
+
+    area = Area.TEMPLATES
 
     parser_classes = [JSONParser]
 
@@ -240,6 +253,8 @@ class TemplateApproveView(APIView):
     under Meta's rules), so the answer is a 202 with the template approved and `sending` true.
     If Meta refuses, `send_error` says why in plain words; the same call sends it again."""
 
+    area = Area.TEMPLATES
+
     parser_classes = [JSONParser]
 
     @extend_schema(request=ApproveSerializer, responses={202: TemplateDetailSerializer})
@@ -267,6 +282,7 @@ class TemplateApproveView(APIView):
 
 
 class _DecisionView(APIView):
+    area = Area.TEMPLATES
     parser_classes = [JSONParser]
     service = None
 

@@ -1,14 +1,28 @@
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import permissions
 
+from tenants.actors import Actor
 from tenants.choices import ApiScope
 from tenants.models import ApiKey
+from tenants.permissions import Area
 from tenants.selectors import tenant_access_for
 
 
-class IsTenantMember(permissions.BasePermission):
-    """Members of this client (or BSP staff), or an API key of this client with the scope."""
+def area_of(view) -> Area:
+    """The area of a client an API view belongs to (its `area`): the same table decides who
+    reaches it as for the client's pages. A view that names none is a mistake, not open."""
+    area = getattr(view, "area", None)
+    if not isinstance(area, Area):
+        raise ImproperlyConfigured(f"{type(view).__name__} names no `area` (tenants.permissions).")
+    return area
 
-    message = "You have no access to this client."
+
+class IsTenantMember(permissions.BasePermission):
+    """Members of this client, BSP staff entering it, or an API key of this client with the
+    scope; and the acting one must reach the view's area of the client (a template reviewer
+    entering a client reads no appeals through the API either)."""
+
+    message = "You have no access to this part of this client."
 
     def has_permission(self, request, view) -> bool:
         tenant = getattr(request, "tenant", None)
@@ -17,12 +31,15 @@ class IsTenantMember(permissions.BasePermission):
         if isinstance(request.auth, ApiKey):
             if request.auth.client_id != tenant.pk:
                 return False
-            return request.auth.has_scope(required_scope(request, view))
-        if not request.user or not request.user.is_authenticated:
+            if not request.auth.has_scope(required_scope(request, view)):
+                return False
+        elif not request.user or not request.user.is_authenticated:
             return False
-        access = tenant_access_for(user=request.user, client=tenant)
-        request.tenant_access = access
-        return access is not None
+        else:
+            request.tenant_access = tenant_access_for(user=request.user, client=tenant)
+            if request.tenant_access is None:
+                return False
+        return Actor.from_request(request).may(area_of(view), client=tenant)
 
 
 def required_scope(request, view) -> ApiScope:
@@ -35,22 +52,19 @@ def required_scope(request, view) -> ApiScope:
 
 
 class RoleMayWrite(permissions.BasePermission):
-    """Writes for members with one of `roles` (staff entering the client count as managers);
-    API keys pass (their scope was checked by IsTenantMember). `read_roles` narrows reads too."""
+    """Writes for members with one of `roles` in the view's area (staff who reach that area of
+    the client act with its full rights; tenants.permissions); API keys pass (their scope was
+    checked by IsTenantMember). `read_roles` narrows reads too."""
 
     roles: frozenset = frozenset()
     read_roles: frozenset | None = None
     message = "Your role does not allow this."
 
     def has_permission(self, request, view) -> bool:
-        from tenants.permissions import has_role
-
-        if isinstance(request.auth, ApiKey):
+        roles = self.read_roles if request.method in permissions.SAFE_METHODS else self.roles
+        if roles is None:
             return True
-        access = getattr(request, "tenant_access", None)
-        if request.method in permissions.SAFE_METHODS:
-            return self.read_roles is None or has_role(access, self.read_roles)
-        return has_role(access, self.roles)
+        return Actor.from_request(request).may(area_of(view), client=request.tenant, roles=roles)
 
 
 class ManagersOnly(RoleMayWrite):

@@ -7,11 +7,14 @@ from rest_framework.views import APIView
 from tenants.api.permissions import IsTenantMember, SignedInOnly
 from tenants.api.serializers import MemberSerializer, WhoAmISerializer
 from tenants.models import ApiKey, Membership
+from tenants.permissions import Area
 from tenants.selectors import members_of_client
 
 
 class WhoAmIView(APIView):
     """Which client this request reaches, and as whom."""
+
+    area = Area.CLIENT_ENTRY
 
     @extend_schema(responses=WhoAmISerializer)
     def get(self, request: Request) -> Response:
@@ -42,6 +45,8 @@ class WhoAmIView(APIView):
 )
 class MemberListView(generics.ListAPIView):
     """The people with access to this client, and their roles (people only, not API keys)."""
+
+    area = Area.SETTINGS
 
     serializer_class = MemberSerializer
     permission_classes = [IsTenantMember, SignedInOnly]

@@ -2,8 +2,8 @@ from tenants.models import Client
 from tests.factories import ClientFactory
 
 
-def test_staff_console_lists_every_client_with_member_counts(web, staff_manager):
-    response = web(None, staff_manager).get("/staff/")
+def test_staff_console_lists_every_client_with_member_counts(web, staff_super):
+    response = web(None, staff_super).get("/staff/")
 
     assert response.status_code == 200
     rows = {c.slug: c.member_count for c in response.context["clients"]}
@@ -24,8 +24,8 @@ def test_staff_console_query_count_does_not_grow_with_clients(
         http.get("/staff/")
 
 
-def test_staff_console_search_answers_htmx_with_rows_only(web, staff_manager):
-    response = web(None, staff_manager).get("/staff/?q=glob", HTTP_HX_REQUEST="true")
+def test_staff_console_search_answers_htmx_with_rows_only(web, staff_super):
+    response = web(None, staff_super).get("/staff/?q=glob", HTTP_HX_REQUEST="true")
 
     body = response.content.decode()
     assert "<html" not in body

@@ -51,8 +51,8 @@ def globex_number(globex):
     return number
 
 
-def test_a_number_row_shows_every_column_and_links_to_the_number(web, globex_number, staff_manager):
-    page = web(None, staff_manager).get("/staff/fleet/").content.decode()
+def test_a_number_row_shows_every_column_and_links_to_the_number(web, globex_number, staff_super):
+    page = web(None, staff_super).get("/staff/fleet/").content.decode()
 
     assert "+49 30 5550077" in page
     assert "Globex Support" in page
@@ -90,11 +90,11 @@ def test_switch_ignores_a_next_that_leaves_the_host(web, globex, staff_manager):
 
 
 def test_fifty_a_page_keyset_paged_in_one_query(
-    web, acme, globex, staff_manager, django_assert_num_queries
+    web, acme, globex, staff_super, django_assert_num_queries
 ):
     _numbers(acme, 40)
     _numbers(globex, 30, start=40)
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
     http.get("/staff/fleet/")
 
     with django_assert_num_queries(5):  # search_path, session, user, switcher, the index
@@ -114,17 +114,17 @@ def test_fifty_a_page_keyset_paged_in_one_query(
     ("sort", "expected"),
     [("risk", ["40", "41", "42"]), ("healthiest", ["44", "43", "42"]), ("number", ["40", "41"])],
 )
-def test_sort_orders_keep_paging(web, acme, staff_manager, sort, expected):
+def test_sort_orders_keep_paging(web, acme, staff_super, sort, expected):
     _numbers(acme, 5)
-    page = web(None, staff_manager).get(f"/staff/fleet/?sort={sort}")
+    page = web(None, staff_super).get(f"/staff/fleet/?sort={sort}")
 
     assert [str(i.sort_key) for i in page.context["items"]][: len(expected)] == expected
 
 
-def test_sorted_by_client_pages_through_every_row_once(web, acme, globex, staff_manager):
+def test_sorted_by_client_pages_through_every_row_once(web, acme, globex, staff_super):
     _numbers(acme, 30)
     _numbers(globex, 30, start=30)
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
 
     first = http.get("/staff/fleet/?sort=client")
     second = http.get(f"/staff/fleet/?{first.context['next_query']}")
@@ -135,10 +135,10 @@ def test_sorted_by_client_pages_through_every_row_once(web, acme, globex, staff_
     assert sorted(ids, key=int) == [str(n) for n in range(60)]
 
 
-def test_search_by_client_number_or_waba(web, acme, globex, staff_manager):
+def test_search_by_client_number_or_waba(web, acme, globex, staff_super):
     _numbers(acme, 2, waba_id="1140000001")
     _numbers(globex, 2, start=10, waba_id="1140000002")
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
 
     def shown(query):
         return sorted(i.object_id for i in http.get(f"/staff/fleet/?{query}").context["items"])
@@ -150,16 +150,16 @@ def test_search_by_client_number_or_waba(web, acme, globex, staff_manager):
     assert shown("client=acme") == ["0", "1"]
 
 
-def test_search_finds_a_real_number_by_its_waba(web, globex_number, staff_manager):
-    page = web(None, staff_manager).get("/staff/fleet/?q=1130000001")
+def test_search_finds_a_real_number_by_its_waba(web, globex_number, staff_super):
+    page = web(None, staff_super).get("/staff/fleet/?q=1130000001")
 
     assert [i.title for i in page.context["items"]] == ["+49 30 5550077"]
 
 
-def test_filters_work_as_a_plain_get_form(web, acme, staff_manager):
+def test_filters_work_as_a_plain_get_form(web, acme, staff_super):
     _numbers(acme, 3)
     WorkItem.objects.filter(object_id="1").update(band="blocked", status="banned")
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
 
     page = http.get("/staff/fleet/?band=blocked&status=banned&quality=medium")
     html = page.content.decode()
@@ -169,20 +169,20 @@ def test_filters_work_as_a_plain_get_form(web, acme, staff_manager):
     assert "<button>Apply</button>" in html
 
 
-def test_a_bad_filter_value_is_reported_and_ignored(web, acme, staff_manager):
+def test_a_bad_filter_value_is_reported_and_ignored(web, acme, staff_super):
     _numbers(acme, 2)
-    page = web(None, staff_manager).get("/staff/fleet/?band=purple")
+    page = web(None, staff_super).get("/staff/fleet/?band=purple")
 
     assert page.status_code == 200
     assert "Some filters were not understood" in page.content.decode()
     assert len(page.context["items"]) == 2
 
 
-def test_csv_export_has_every_matching_row_and_is_formula_safe(web, acme, globex, staff_manager):
+def test_csv_export_has_every_matching_row_and_is_formula_safe(web, acme, globex, staff_super):
     _numbers(acme, 60)
     _numbers(globex, 1, start=60)
     WorkItem.objects.filter(client=globex).update(subtitle="=HYPERLINK(1)")
-    http = web(None, staff_manager)
+    http = web(None, staff_super)
 
     everything = http.get("/staff/fleet/?export=csv")
     only_globex = http.get("/staff/fleet/?export=csv&client=globex")
