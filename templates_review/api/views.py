@@ -322,6 +322,7 @@ class SendResultsView(APIView):
     held when its first delivery status arrives by webhook. Owners, admins, agents and API keys
     with the write scope."""
 
+    area = Area.TEMPLATES
     parser_classes = [JSONParser]
 
     @extend_schema(
