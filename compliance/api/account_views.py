@@ -29,13 +29,15 @@ from compliance.models import (
     SyncRun,
     WhatsAppAccount,
 )
+from compliance.portfolio import accounts_with_portfolio_usage
 from portal.api.pagination import CursorPagination
 from portal.audit.models import AuditLog
 from tenants.api.permissions import IsTenantMember, ManagersMayWrite, OperatorsMayWrite
 
 
 class AccountViewSet(viewsets.ReadOnlyModelViewSet):
-    """The client's WhatsApp Business Accounts: review, verification, ban state, restrictions."""
+    """The client's WhatsApp Business Accounts: review, verification, ban state, restrictions,
+    and the business portfolio's shared limit, usage and scaling state."""
 
     serializer_class = s.AccountSerializer
     pagination_class = type("AccountPagination", (CursorPagination,), {"ordering": "id"})
@@ -45,9 +47,10 @@ class AccountViewSet(viewsets.ReadOnlyModelViewSet):
         active = AccountRestriction.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         ).order_by("received_at", "id")
-        return WhatsAppAccount.objects.prefetch_related(
+        accounts = WhatsAppAccount.objects.prefetch_related(
             Prefetch("restrictions", queryset=active, to_attr="active_restrictions")
         ).order_by("id")
+        return accounts_with_portfolio_usage(accounts, now=now)
 
 
 class AlertPagination(CursorPagination):
