@@ -29,6 +29,7 @@ from compliance.models import (
     SyncRun,
     WhatsAppAccount,
 )
+from compliance.portfolio import accounts_with_portfolio_usage
 from portal.api.pagination import CursorPagination
 from portal.audit.models import AuditLog
 from tenants.api.permissions import IsTenantMember, ManagersMayWrite, OperatorsMayWrite
@@ -36,7 +37,8 @@ from tenants.permissions import Area
 
 
 class AccountViewSet(viewsets.ReadOnlyModelViewSet):
-    """The client's WhatsApp Business Accounts: review, verification, ban state, restrictions."""
+    """The client's WhatsApp Business Accounts: review, verification, ban state, restrictions,
+    and the business portfolio's shared limit, usage and scaling state."""
 
     area = Area.NUMBERS
 
@@ -48,9 +50,10 @@ class AccountViewSet(viewsets.ReadOnlyModelViewSet):
         active = AccountRestriction.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         ).order_by("received_at", "id")
-        return WhatsAppAccount.objects.prefetch_related(
+        accounts = WhatsAppAccount.objects.prefetch_related(
             Prefetch("restrictions", queryset=active, to_attr="active_restrictions")
         ).order_by("id")
+        return accounts_with_portfolio_usage(accounts, now=now)
 
 
 class AlertPagination(CursorPagination):

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from compliance.portfolio import limit_words, portfolios_for_client
+from compliance.api.serializers import PortfolioUsageSerializer, portfolio_usage_row
+from compliance.portfolio import portfolios_for_client
 from tenants.permissions import Area
 
 
@@ -25,19 +26,8 @@ class LimitChangeSerializer(serializers.Serializer):
     superseded = serializers.BooleanField()
 
 
-class PortfolioSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="Meta's business portfolio id")
-    name = serializers.CharField()
-    messaging_limit = serializers.CharField(help_text="tier_250, tier_2k, …, unlimited")
-    limit_words = serializers.CharField()
-    limit = serializers.IntegerField(allow_null=True, help_text="Null: unlimited or not known")
-    used = serializers.IntegerField(help_text="Unique recipients, business-initiated, 24 h")
-    remaining = serializers.IntegerField(allow_null=True)
-    percent = serializers.IntegerField(allow_null=True)
-    measured_at = serializers.DateTimeField()
-    max_phone_numbers = serializers.IntegerField(allow_null=True)
+class PortfolioSerializer(PortfolioUsageSerializer):
     phone_numbers = serializers.IntegerField(help_text="Numbers of the portfolio in the portal")
-    scaling_state = serializers.CharField()
     verification = serializers.CharField()
     marketing_onboarding = serializers.CharField()
     history = LimitChangeSerializer(many=True)
@@ -47,30 +37,17 @@ def portfolio_rows() -> list[dict]:
     """The API's and the gauge's view of the client's portfolios (a few queries each)."""
     from compliance.portfolio import portfolio_numbers
 
-    rows = []
-    for portfolio, usage in portfolios_for_client():
-        rows.append(
-            {
-                "id": portfolio.meta_id,
-                "name": portfolio.name,
-                "messaging_limit": portfolio.messaging_limit,
-                "limit_words": limit_words(portfolio.messaging_limit),
-                "limit": usage.limit,
-                "used": usage.used,
-                "remaining": usage.remaining,
-                "percent": usage.percent,
-                "measured_at": usage.measured_at,
-                "max_phone_numbers": portfolio.max_phone_numbers,
-                "phone_numbers": portfolio_numbers(portfolio).count(),
-                "scaling_state": portfolio.scaling_state,
-                "scaling_label": portfolio.get_scaling_state_display(),
-                "verification": portfolio.verification,
-                "marketing_onboarding": portfolio.marketing_onboarding,
-                "history": list(portfolio.limit_history.all()[:10]),
-                "portfolio": portfolio,
-            }
-        )
-    return rows
+    return [
+        {
+            **portfolio_usage_row(portfolio, usage),
+            "phone_numbers": portfolio_numbers(portfolio).count(),
+            "verification": portfolio.verification,
+            "marketing_onboarding": portfolio.marketing_onboarding,
+            "history": list(portfolio.limit_history.all()[:10]),
+            "portfolio": portfolio,
+        }
+        for portfolio, usage in portfolios_for_client()
+    ]
 
 
 class PortfolioListView(APIView):

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance import choices as c
@@ -279,7 +280,48 @@ class RestrictionSerializer(serializers.ModelSerializer):
         fields = ["restriction_type", "expires_at", "remediation", "received_at"]
 
 
+class PortfolioUsageSerializer(serializers.Serializer):
+    """A business portfolio's shared messaging limit, its 24-hour usage and its scaling state
+    (the `portfolio/` endpoint adds its numbers and tier history)."""
+
+    id = serializers.CharField(help_text="Meta's business portfolio id")
+    name = serializers.CharField()
+    messaging_limit = serializers.CharField(help_text="tier_250, tier_2k, …, unlimited")
+    limit_words = serializers.CharField()
+    limit = serializers.IntegerField(allow_null=True, help_text="Null: unlimited or not known")
+    used = serializers.IntegerField(help_text="Unique recipients, business-initiated, 24 h")
+    remaining = serializers.IntegerField(allow_null=True)
+    percent = serializers.IntegerField(allow_null=True)
+    measured_at = serializers.DateTimeField()
+    max_phone_numbers = serializers.IntegerField(allow_null=True)
+    scaling_state = serializers.CharField()
+    scaling_label = serializers.CharField()
+
+
+def portfolio_usage_row(portfolio, usage) -> dict:
+    """What `PortfolioUsageSerializer` shows of a portfolio and its `compliance.portfolio.Usage`."""
+    from compliance.portfolio import limit_words
+
+    return {
+        "id": portfolio.meta_id,
+        "name": portfolio.name,
+        "messaging_limit": portfolio.messaging_limit,
+        "limit_words": limit_words(portfolio.messaging_limit),
+        "limit": usage.limit,
+        "used": usage.used,
+        "remaining": usage.remaining,
+        "percent": usage.percent,
+        "measured_at": usage.measured_at,
+        "max_phone_numbers": portfolio.max_phone_numbers,
+        "scaling_state": portfolio.scaling_state,
+        "scaling_label": portfolio.get_scaling_state_display(),
+    }
+
+
 class AccountSerializer(serializers.ModelSerializer):
+    """A WABA; its portfolio's usage comes with the row when the queryset is
+    `compliance.portfolio.accounts_with_portfolio_usage` (no query per row)."""
+
     waba_id = serializers.CharField(source="meta_id")
     review_status = serializers.CharField()
     business_verification = serializers.CharField()
@@ -288,6 +330,9 @@ class AccountSerializer(serializers.ModelSerializer):
     ban_state_at = serializers.DateTimeField(allow_null=True)
     can_send = serializers.CharField()
     restrictions = RestrictionSerializer(many=True, source="active_restrictions")
+    portfolio = serializers.SerializerMethodField(
+        help_text="The business portfolio that owns the WABA (null until Meta has said which)."
+    )
 
     class Meta:
         from compliance.models import WhatsAppAccount
@@ -306,8 +351,18 @@ class AccountSerializer(serializers.ModelSerializer):
             "ban_state_at",
             "can_send",
             "restrictions",
+            "portfolio",
             "last_confirmed_at",
         ]
+
+    @extend_schema_field(PortfolioUsageSerializer(allow_null=True))
+    def get_portfolio(self, account) -> dict | None:
+        from compliance.portfolio import account_portfolio_usage
+
+        usage = account_portfolio_usage(account)
+        if usage is None:
+            return None
+        return PortfolioUsageSerializer(portfolio_usage_row(account.portfolio, usage)).data
 
 
 class AlertSerializer(serializers.ModelSerializer):

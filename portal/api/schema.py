@@ -1,5 +1,6 @@
 """The OpenAPI schema says what the API answers: every operation documents its problem-details
-(RFC 9457, `application/problem+json`) error responses, not only its success."""
+(RFC 9457, `application/problem+json`) error responses, not only its success, and the web
+server's own refusals of requests too large to read (414, 431)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ PROBLEMS = {
     "415": "Send the body in a documented content type.",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Refused by the web server (gunicorn, deploy/gunicorn.conf.py) before the API reads the request,
+# for every operation: a real server bounds what it buffers. Its own short HTML page, not problem
+# details.
+SERVER_LIMITS = {
+    "414": "The request line (path and query string) is longer than the server accepts "
+    "(GUNICORN_LIMIT_REQUEST_LINE, 8,190 bytes by default).",
+    "431": "A request header larger than the server accepts "
+    "(GUNICORN_LIMIT_REQUEST_FIELD_SIZE, 8,190 bytes by default).",
+}
 
 
 class ProblemAutoSchema(AutoSchema):
@@ -53,4 +63,7 @@ class ProblemAutoSchema(AutoSchema):
                     "content": {"application/problem+json": {"schema": component.ref}},
                 },
             )
+        page = {"text/html": {"schema": {"type": "string"}}}
+        for code, description in SERVER_LIMITS.items():
+            responses.setdefault(code, {"description": description, "content": page})
         return responses

@@ -126,3 +126,18 @@ def gunicorn_ready(port: int, children: Children | None = None) -> bool:
         return conn.getresponse().status == 200
     except OSError:
         return False
+
+
+def celery_publish_to(broker: str, queue: str) -> None:
+    """This process's Celery app sends to `broker` and `queue` from now on. Changing the
+    configuration is not enough once a task was sent: the app keeps its connection and producer
+    pools (an earlier benchmark's broker, maybe dead), so they are dropped too."""
+    from portal.celery import app
+
+    os.environ["CELERY_BROKER_URL"] = broker
+    app.conf.broker_url = broker
+    app.conf.task_default_queue = queue
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None

@@ -127,3 +127,60 @@ def test_the_error_codes_endpoint_for_members_only(api, acme, acme_viewer, globe
     )
     assert {131026, 131056, 130429, 368, 132000} <= set(by_code)
     assert api(acme, globex_owner).get("/api/v1/error-codes/").status_code == 403
+
+
+def test_accounts_carry_their_portfolios_limit_usage_and_scaling_state(
+    api,
+    acme,
+    globex,
+    acme_viewer,
+    globex_owner,
+    acme_number,
+    globex_waba,
+    django_assert_num_queries,
+    django_assert_max_num_queries,
+):
+    from compliance.models import WhatsAppAccount
+    from compliance.portfolio import portfolio_scaling_set
+
+    portfolio = seed_usage(acme, acme_number, sent=30)
+    with schema_context(acme.schema_name):
+        portfolio_scaling_set(
+            portfolio=portfolio, state="deferred", stated_at=timezone.now(), key="scaling-1"
+        )
+    http = api(acme, acme_viewer)
+    http.get("/api/v1/accounts/")  # the session's and the tenant's first look-ups done
+    with django_assert_max_num_queries(8) as one_account:
+        [row] = http.get("/api/v1/accounts/").json()["results"]
+    queries = len(one_account)  # read now: the next request resets Django's query log
+
+    assert row["portfolio"] == {
+        "id": "5110000001",
+        "name": "Acme Group",
+        "messaging_limit": "tier_250",
+        "limit_words": "250 recipients a day",
+        "limit": 250,
+        "used": 30,
+        "remaining": 220,
+        "percent": 12,
+        "measured_at": row["portfolio"]["measured_at"],
+        "max_phone_numbers": 2,
+        "scaling_state": "deferred",
+        "scaling_label": "Decision deferred",
+    }
+    detail = http.get(f"/api/v1/accounts/{acme_number.account_id}/").json()
+    assert detail["portfolio"]["used"] == 30
+    # More accounts, one of them without a portfolio yet: the same number of queries.
+    with schema_context(acme.schema_name):
+        for n in range(3):
+            WhatsAppAccount.objects.create(meta_id=f"77700000{n}", name=f"Extra {n}")
+    with django_assert_num_queries(queries):
+        rows = http.get("/api/v1/accounts/").json()["results"]
+    assert [r["portfolio"] and r["portfolio"]["used"] for r in rows] == [30, None, None, None]
+
+    # Another client sees its own account, with no portfolio, and never acme's.
+    globex_http = api(globex, globex_owner)
+    [other] = globex_http.get("/api/v1/accounts/").json()["results"]
+    assert (other["waba_id"], other["portfolio"]) == (globex_waba.meta_id, None)
+    # Ids are per schema: an id only acme has is not found for globex.
+    assert globex_http.get(f"/api/v1/accounts/{rows[-1]['id']}/").status_code == 404
