@@ -200,6 +200,7 @@ def test_the_answer_never_waits_on_a_hung_broker(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("other_workers_paused")  # the stored deliveries stay ours
 def test_a_connection_the_server_dropped_is_replaced_and_the_delivery_stored(web, caplog):
     """The intake skips Django's health check: a dead connection is found by the INSERT itself,
     replaced, and the INSERT sent again."""
