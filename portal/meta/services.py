@@ -10,8 +10,10 @@ import hashlib
 import logging
 from datetime import datetime
 
-from django.db import connection, transaction
+import psycopg
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.webhooks import envelope, pipeline
@@ -21,22 +23,51 @@ from portal.meta.webhooks.wake import Waker
 logger = logging.getLogger(__name__)
 
 
+_STORE_SQL = (
+    # Schema-qualified: the statement needs no search path, so no `SET search_path` round trip.
+    f'INSERT INTO "{get_public_schema_name()}".{WebhookDelivery._meta.db_table} '  # noqa: S608
+    "(received_at, body, body_sha256, state, attempts, last_error, changes_total,"
+    " changes_seen_before) VALUES (%s, %s, %s, %s, 0, '', 0, 0)"
+    " ON CONFLICT (body_sha256) DO NOTHING RETURNING id"
+)
+
+
 def webhook_delivery_store(*, body: bytes) -> int | None:
-    """Store a verified delivery once; returns its id if it is new (a replay returns None)."""
+    """Store a verified delivery once; returns its id if it is new (a replay returns None).
+
+    The intake's one round trip: outside a transaction the INSERT is its own, committed (and
+    flushed, synchronous_commit stays on) before PostgreSQL answers, so a delivery we answer 200
+    is durable. It skips Django's cursor (health-check SELECT 1, `SET search_path`, BEGIN and
+    COMMIT would be five more round trips); a connection found dead is replaced and the INSERT
+    sent once more, which ON CONFLICT makes safe even if the first one had committed. Inside a
+    transaction (tests, tools) it joins that transaction and wakes the drain after its commit.
+    """
     digest = hashlib.sha256(body).hexdigest()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {WebhookDelivery._meta.db_table} "  # noqa: S608 - fixed table name
-            "(received_at, body, body_sha256, state, attempts, last_error, changes_total,"
-            " changes_seen_before) VALUES (%s, %s, %s, %s, 0, '', 0, 0)"
-            " ON CONFLICT (body_sha256) DO NOTHING RETURNING id",
-            [timezone.now(), body, digest, DeliveryState.RECEIVED],
-        )
-        row = cursor.fetchone()
+    params = [timezone.now(), body, digest, str(DeliveryState.RECEIVED)]
+    try:
+        row = _store_once(params)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.info("Webhook store: connection unusable, retrying on a new one", exc_info=True)
+        connection.close()
+        row = _store_once(params)
+        # The lost first attempt may have stored it: wake the drain either way.
+        transaction.on_commit(webhook_processor_wake)
+        return row[0] if row else None
     if row is None:
         return None
     transaction.on_commit(webhook_processor_wake)
     return row[0]
+
+
+def _store_once(params: list) -> tuple | None:
+    connection.ensure_connection()
+    # psycopg's own cursor binds on the server: the body goes as binary bytea (Django's cursor
+    # would quote it into the SQL text) and the statement is prepared after a few uses of the
+    # connection, unless prepare_threshold is off (PgBouncer).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        return cursor.execute(_STORE_SQL, params).fetchone()
 
 
 def _queue_drain(countdown: float | None = None) -> None:

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "portal.observability.RequestIdMiddleware",
     # A database error anywhere below answers 503 with Retry-After, never a 500 (portal/outage.py).
     "portal.outage.DatabaseOutageMiddleware",
+    # Meta's POSTs: straight to the webhook view (portal/meta/middleware.py says why).
+    "portal.meta.middleware.WebhookIntakeMiddleware",
     "tenants.middleware.PortalTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

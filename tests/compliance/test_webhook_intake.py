@@ -197,3 +197,55 @@ def test_the_answer_never_waits_on_a_hung_broker(
     assert answers == [200] * 5
     assert WebhookDelivery.objects.count() == 5
     assert elapsed < 5  # a hung publish would hold each answer 10 s
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("other_workers_paused")  # the stored deliveries stay ours
+def test_a_connection_the_server_dropped_is_replaced_and_the_delivery_stored(web, caplog):
+    """The intake skips Django's health check: a dead connection is found by the INSERT itself,
+    replaced, and the INSERT sent again."""
+    from django.db import connection
+
+    http = web(None)
+    assert post(http, body_of(PAYLOAD)).status_code == 200  # the connection is now open
+    connection.ensure_connection()
+    backend_pid = connection.connection.info.backend_pid
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:  # fmt: skip  (another session ends the one the intake holds)
+        other.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+    body = body_of(envelope("1110000001", "account_review_update", {"decision": "REJECTED"}))
+    with caplog.at_level("INFO", logger="portal.meta.services"):
+        response = post(http, body)
+
+    assert response.status_code == 200
+    assert "retrying on a new one" in caplog.text
+    assert WebhookDelivery.objects.filter(body=body).count() == 1
+    assert connection.connection.info.backend_pid != backend_pid
+
+
+def test_an_http_post_is_redirected_when_https_is_required(web, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = post(web(None), body_of(PAYLOAD))
+
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_delivery_sets_no_session_or_csrf_cookie(web, db):
+    response = post(web(None), body_of(PAYLOAD))
+
+    assert response.status_code == 200
+    assert not response.cookies
+    assert "X-Request-ID" in response.headers  # the request id and access line still apply
