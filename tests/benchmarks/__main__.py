@@ -41,6 +41,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_template_queue",
     "tests.benchmarks.bench_consent_import",
     "tests.benchmarks.bench_webhook_fanout",
+    "tests.benchmarks.bench_pages",
 ]
 HEADER = ("benchmark", "metric", "value", "target", "ok", "anchor (same run)")
 
