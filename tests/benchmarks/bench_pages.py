@@ -503,8 +503,8 @@ def _pages(client) -> list[Page]:
 
     with schema_context(client.schema_name):
         number = PhoneNumber.objects.order_by("id").first()
-        template = MessageTemplate.objects.filter(meta_id="").order_by("id").first()
-        synced = MessageTemplate.objects.exclude(meta_id="").order_by("id").first()
+        template = MessageTemplate.objects.filter(review_state="draft").order_by("id").first()
+        synced = MessageTemplate.objects.filter(meta_id__gt="").order_by("id").first()
         contact = Contact.objects.order_by("id")[100]
         job = ConsentImport.objects.order_by("id").first()
         submitted = AppealTicket.objects.exclude(status="draft").order_by("id").first()
@@ -639,9 +639,9 @@ def _query_counts(pages: list[Page], client, cookies: dict[str, str]) -> dict[st
         for page in pages:
             host = client_host(client) if page.side == "client" else settings.PORTAL_DOMAIN
             http = HttpClient(HTTP_HOST=host, HTTP_COOKIE=cookies[page.side])
-            http.get(page.path)  # the first request may write the session
+            http.get(page.path, secure=True)  # the first request may write the session
             with CaptureQueriesContext(connection) as captured:
-                response = http.get(page.path)
+                response = http.get(page.path, secure=True)
             if response.status_code != 200:
                 raise BenchFailure(f"{page.label} ({page.path}) answered {response.status_code}")
             counts[f"{page.side}:{page.path}"] = len(captured)
