@@ -43,6 +43,7 @@ BENCHMARKS = [
     "tests.benchmarks.bench_webhook_fanout",
     "tests.benchmarks.bench_broker_outage",
     "tests.benchmarks.bench_receiver_outage",
+    "tests.benchmarks.bench_pages",
 ]
 HEADER = ("benchmark", "metric", "value", "target", "ok", "anchor (same run)")
 

@@ -1,6 +1,7 @@
 """The public URLconf plus the benchmark's baseline view (see `bench_settings`); never routed
 in the project itself."""
 
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -26,8 +27,16 @@ def bare(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+@login_required
+def signed_in(request: HttpRequest) -> HttpResponse:
+    """A page behind the sign-in that runs no query of its own: the pages benchmark's anchor
+    (the session, the user and, on a client host, the tenant access check)."""
+    return HttpResponse(f"ok {request.user.pk}", content_type="text/plain")
+
+
 urlpatterns = [
     path("bench/bare/", bare, name="bench-bare"),
+    path("bench/signed-in/", signed_in, name="bench-signed-in"),
     path("bench/bare/<int:pk>", bare_select, name="bench-bare-select"),
     *public_urlpatterns,
 ]

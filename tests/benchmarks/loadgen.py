@@ -25,6 +25,8 @@ class Phase:
     host: str
     app_secret: str = ""
     run_id: str = ""
+    # Sent with every request of the phase (a session cookie, for pages behind a sign-in).
+    headers: dict[str, str] = field(default_factory=dict)
     # Open a new connection after this many requests: gunicorn hands a keep-alive connection to
     # one worker for its whole life, so a few everlasting connections can leave one worker (one
     # core) idle while the other queues; renewing them spreads the load as many senders would.
@@ -99,7 +101,7 @@ def _requests(phase: Phase, client: int) -> list[tuple[str, str, bytes | None, d
     requests = []
     for seq in range(phase.per_client):
         if phase.kind == "get":
-            requests.append(("GET", phase.path, None, {"Host": phase.host}))
+            requests.append(("GET", phase.path, None, {"Host": phase.host, **phase.headers}))
         else:
             body = webhook_body(phase.run_id, phase.name, client, seq)
             headers = {

@@ -75,3 +75,48 @@ def test_filters_and_pages_work_without_javascript(live_portal, browser, fleet_r
         expect(rows.first).to_contain_text("+1 555-0300")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_fleet_rows_are_cards_on_a_phone_and_a_table_on_a_desktop(
+    live_portal, browser, fleet_rows, width
+):
+    """At 390 px each row is a stack of labelled cells: nothing scrolls sideways, neither the
+    page nor the table's box; at 1366 px it is the usual table with its header row. Both are
+    one table to assistive technology (its roles) and pass axe."""
+    from tests.browser.a11y import assert_accessible, assert_fits
+
+    base = live_portal.format(host=settings.PORTAL_DOMAIN)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, base, "manager@bsp.example")
+        page.goto(f"{base}/staff/fleet/?q={fleet_rows}")
+        page.wait_for_load_state("load")
+        table = page.locator("table.table")
+        expect(page.get_by_role("table", name="Numbers")).to_be_visible()
+        expect(page.get_by_role("row")).to_have_count(51)  # the header row and 50 numbers
+        expect(page.get_by_role("cell", name="+1 555-0300")).to_be_visible()
+        sideways = table.evaluate("t => t.scrollWidth - t.clientWidth")
+        page_sideways = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        header_visible = page.locator("table.table thead").evaluate(
+            "head => head.getBoundingClientRect().height > 1"
+        )
+        first_label = page.locator("table.table tbody td").first.evaluate(
+            "td => getComputedStyle(td, '::before').content"
+        )
+        if width == 390:
+            assert sideways <= 0
+            assert page_sideways <= 0
+            assert header_visible is False
+            assert first_label == '"Client"'
+            assert_fits(page, width)
+        else:
+            assert header_visible is True
+            assert first_label in ("none", "normal")
+        assert_accessible(page)
+    finally:
+        context.close()
