@@ -70,17 +70,31 @@ def clients_for_user(*, user: User) -> list[Membership]:
     )
 
 
+STAFF_CONSOLE_PAGE = 50
+
+
 def clients_for_staff_console(
-    *, search: str = "", managed_by: int | None = None
-) -> QuerySet[Client]:
-    """Every client with its member count, in one query (no per-client queries); with
-    `managed_by`, that account manager's clients only (`Actor.list_manager_id`)."""
+    *,
+    search: str = "",
+    managed_by: int | None = None,
+    after: tuple[str, int] | None = None,
+    limit: int | None = None,
+) -> list[Client]:
+    """Clients by name with their member counts, a page at a time, in one query (no
+    per-client queries): keyset-paged after the (name, id) of the last one shown, so a
+    BSP with thousands of clients renders one page. With `managed_by`, that account
+    manager's clients only (`Actor.list_manager_id`). Returns up to `limit` + 1 rows: the
+    extra one says there is a next page."""
+    limit = limit or STAFF_CONSOLE_PAGE
     qs = clients_routable().annotate(member_count=Count("memberships"))
     if managed_by is not None:
         qs = qs.filter(account_manager_id=managed_by)
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(slug__icontains=search))
-    return qs.order_by("name")
+    if after is not None:
+        name, pk = after
+        qs = qs.filter(Q(name__gt=name) | Q(name=name, pk__gt=pk))
+    return list(qs.order_by("name", "pk")[: limit + 1])
 
 
 def active_client_schemas() -> list[str]:

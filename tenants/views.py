@@ -157,12 +157,37 @@ def handoff(request: HttpRequest) -> HttpResponse:
 
 @staff_required(Area.CLIENTS)
 def staff_console(request: HttpRequest) -> HttpResponse:
+    """Clients by name, 50 a page (keyset: `?after=` the last one shown), searchable."""
     search = request.GET.get("q", "").strip()
+    after = _console_cursor(request.GET.get("after", ""))
+    page = selectors.STAFF_CONSOLE_PAGE
     clients = selectors.clients_for_staff_console(
-        search=search, managed_by=request.actor.list_manager_id
+        search=search, managed_by=request.actor.list_manager_id, after=after, limit=page
     )
+    next_query = ""
+    if len(clients) > page:
+        clients = clients[:page]
+        last = clients[-1]
+        next_query = urlencode({**({"q": search} if search else {}), "after": f"{last.pk}"})
+    first_query = urlencode({"q": search}) if search else ""
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
-    return render(request, template, {"clients": clients, "q": search})
+    context = {
+        "clients": clients,
+        "q": search,
+        "next_query": next_query,
+        "first_query": first_query,
+        "paged": after is not None,
+    }
+    return render(request, template, context)
+
+
+def _console_cursor(raw: str) -> tuple[str, int] | None:
+    """`after` is the id of the last client shown; its name is read back (one indexed
+    lookup), so the link stays short and a bad value just starts from the first page."""
+    if not raw.isdigit():
+        return None
+    name = Client.objects.filter(pk=int(raw)).values_list("name", flat=True).first()
+    return None if name is None else (name, int(raw))
 
 
 @staff_required(Area.CLIENTS)

@@ -85,3 +85,42 @@ def test_public_home_lists_the_users_clients(web, staff_super):
 
     assert response.status_code == 200
     assert b"Open the staff console" in response.content
+
+
+def test_staff_console_pages_clients_by_name_without_overlap(
+    web, staff_super, monkeypatch, django_assert_num_queries
+):
+    from tenants import selectors
+
+    monkeypatch.setattr(selectors, "STAFF_CONSOLE_PAGE", 1)
+    http = web(None, staff_super)
+
+    first = http.get("/staff/")
+    assert [c.slug for c in first.context["clients"]] == ["acme"]
+    next_query = first.context["next_query"]
+    assert next_query
+    assert f'href="?{next_query}"' in first.content.decode()
+
+    with django_assert_num_queries(6):  # the five of a page, plus the cursor's client
+        second = http.get(f"/staff/?{next_query}")
+    assert [c.slug for c in second.context["clients"]] == ["globex"]
+    assert second.context["next_query"] == ""
+    assert "← First page" in second.content.decode()
+
+    # A cursor that names no client starts from the first page.
+    assert [c.slug for c in http.get("/staff/?after=999999").context["clients"]] == ["acme"]
+    assert [c.slug for c in http.get("/staff/?after=x").context["clients"]] == ["acme"]
+
+
+def test_staff_console_pages_keep_the_search(web, staff_super, monkeypatch):
+    from tenants import selectors
+
+    monkeypatch.setattr(selectors, "STAFF_CONSOLE_PAGE", 1)
+    ClientFactory(name="Acme Two", slug="acme-two")
+    http = web(None, staff_super)
+
+    first = http.get("/staff/?q=acme")
+    assert [c.slug for c in first.context["clients"]] == ["acme"]
+    assert "q=acme" in first.context["next_query"]
+    second = http.get(f"/staff/?{first.context['next_query']}")
+    assert [c.slug for c in second.context["clients"]] == ["acme-two"]
