@@ -25,6 +25,7 @@ from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ConsentStatus
+from compliance.e164 import e164_certain
 from compliance.models import ConsentEvent, ConsentState, Contact
 from compliance.services import dedupe_key
 from portal.audit.services import audit_record
@@ -51,6 +52,9 @@ def contact_normalize(raw: str, *, default_region: str | None) -> str:
     region = (default_region or "").upper() or None
     if not text.startswith("+") and region is None:
         raise ValueError(f"{text!r} has no country code (+…) and no default region is set.")
+    certain = e164_certain(text, region)  # plain digits: phonenumbers' answer, sooner
+    if certain is not None:
+        return certain
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
