@@ -153,7 +153,7 @@ class SubmitSerializer(serializers.Serializer):
     )
 
 
-class TemplateRefSerializer(serializers.Serializer):
+class SentTemplateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=512)
     language = StrictCharField(max_length=15)
 
@@ -165,7 +165,7 @@ class SendResultSerializer(serializers.Serializer):
         help_text="Meta's `messages[].message_status` (template pacing holds some sends).",
     )
     phone_number_id = StrictCharField(max_length=64, help_text="The sending number's Meta id.")
-    template = TemplateRefSerializer()
+    template = SentTemplateSerializer()
 
 
 class SendResultsInputSerializer(serializers.Serializer):

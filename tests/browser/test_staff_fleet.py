@@ -91,7 +91,7 @@ def test_fleet_rows_are_cards_on_a_phone_and_a_table_on_a_desktop(
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        sign_in(page, base, "manager@bsp.example")
+        sign_in(page, base, "super@bsp.example")  # every client (a manager: their own)
         page.goto(f"{base}/staff/fleet/?q={fleet_rows}")
         page.wait_for_load_state("load")
         table = page.locator("table.table")
