@@ -177,9 +177,12 @@ def template_status_apply(
     occurred_at: datetime,
     key: str,
     source: str = WEBHOOK,
+    reassess_numbers: bool = True,
 ) -> tuple[MessageTemplate, bool]:
     """Meta's status of a template as of `occurred_at` (pauses counted, rejection reasons
-    kept). Returns the template and whether the change was late (the newer status stands)."""
+    kept). Returns the template and whether the change was late (the newer status stands).
+    A change reassesses the account's numbers, unless the caller does it once for many
+    (`reassess_numbers=False`: the sync, after all of an account's templates)."""
     template = _template(account, update.template)
     status, title = update.status, update.pause_title
     reason = update.reason or ""
@@ -277,7 +280,8 @@ def template_status_apply(
             data=update.raw,
             source=source,
         )
-        compliance.account_reassess_numbers(account=account)
+        if reassess_numbers:
+            compliance.account_reassess_numbers(account=account)
     return template, False
 
 
@@ -383,13 +387,19 @@ _SYNCED_FIELDS = (
 
 
 def templates_upsert_from_meta(
-    *, account: WhatsAppAccount, infos: list[meta.TemplateInfo], confirmed_at: datetime
+    *,
+    account: WhatsAppAccount,
+    infos: list[meta.TemplateInfo],
+    confirmed_at: datetime,
+    reassess_numbers: bool = True,
 ) -> list[MessageTemplate]:
     """`template_upsert_from_meta` for each of an account's templates, in order, with the same
-    effect, in a few queries instead of two or three per template: the stored rows are read in
-    one query; new templates are inserted together; a stored template whose synced fields did
-    not change only gets `last_confirmed_at` and `updated_at`, all in one UPDATE; a changed one
-    is saved as before. Status changes no webhook told us about are then recorded, in order.
+    effect, in a fixed number of queries whatever their count: the stored rows are read in one
+    query; new templates are inserted together; a stored template whose synced fields did not
+    change only gets `last_confirmed_at` and `updated_at`, all in one UPDATE; the changed ones
+    are written together in another. Status changes no webhook told us about are then recorded,
+    in order (a few queries each: they are rare), and the account's numbers reassessed once
+    after them, unless the caller does it (`reassess_numbers=False`: the sync).
 
     A template is found as before: by Meta id anywhere in the schema, else by (account, name,
     language), lowest id first, seeing the rows earlier templates of the list claimed or created.
@@ -411,6 +421,7 @@ def templates_upsert_from_meta(
     templates: list[MessageTemplate] = []
     created: list[MessageTemplate] = []
     confirmed_only: list[MessageTemplate] = []
+    changed: dict[int, MessageTemplate] = {}
     status_changes: list[tuple[meta.TemplateInfo, str]] = []
     quality_changes: list[tuple[meta.TemplateInfo, str, datetime | None]] = []
     category_changes: list[tuple[meta.TemplateInfo, str]] = []
@@ -438,7 +449,7 @@ def templates_upsert_from_meta(
         elif before == [getattr(template, name) for name in _SYNCED_FIELDS]:
             confirmed_only.append(template)
         else:
-            template.save()
+            changed[template.pk] = template
         by_meta_id[info.id] = template
         templates.append(template)
         if seen_before and previous_status != template.meta_status:
@@ -455,6 +466,10 @@ def templates_upsert_from_meta(
         MessageTemplate.objects.filter(pk__in=[t.pk for t in confirmed_only]).update(
             last_confirmed_at=confirmed_at, updated_at=timezone.now()
         )
+    if changed:
+        MessageTemplate.objects.bulk_update(
+            changed.values(), [*_SYNCED_FIELDS, "last_confirmed_at", "updated_at"]
+        )
     for info, previous_status in status_changes:
         template_status_apply(
             account=account,
@@ -468,6 +483,7 @@ def templates_upsert_from_meta(
             occurred_at=confirmed_at,
             key=_sync_key(info, "status", previous_status, info.status, confirmed_at),
             source=SYNC,
+            reassess_numbers=False,  # once below, or by the caller
         )
     for info, previous_quality, stated_at in quality_changes:
         template_quality_apply(
@@ -495,6 +511,8 @@ def templates_upsert_from_meta(
             key=_sync_key(info, "category", previous_category, info.category, confirmed_at),
             source=SYNC,
         )
+    if status_changes and reassess_numbers:
+        compliance.account_reassess_numbers(account=account)
     return templates
 
 
