@@ -27,6 +27,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
+from portal.bulk import rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
@@ -442,7 +443,7 @@ def numbers_reassess(
             )
     if rescored or also_write:  # one UPDATE either way
         fields = ["score", "band", "reasons", "actions"] if rescored else []
-        PhoneNumber.objects.bulk_update(numbers, [*fields, "assessed_at", *also_write])
+        rows_update(numbers, [*fields, "assessed_at", *also_write])
     else:
         PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(assessed_at=now)
     if snapshots:

@@ -22,6 +22,7 @@ from compliance import services as compliance
 from compliance.appliers.common import account_for_change
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.models import WhatsAppAccount
+from portal.bulk import rows_update
 from portal.meta import types as meta
 from portal.meta.webhooks import contract
 from portal.meta.webhooks import fields as f
@@ -395,11 +396,11 @@ def templates_upsert_from_meta(
 ) -> list[MessageTemplate]:
     """`template_upsert_from_meta` for each of an account's templates, in order, with the same
     effect, in a fixed number of queries whatever their count: the stored rows are read in one
-    query; new templates are inserted together; a stored template whose synced fields did not
-    change only gets `last_confirmed_at` and `updated_at`, all in one UPDATE; the changed ones
-    are written together in another. Status changes no webhook told us about are then recorded,
-    in order (a few queries each: they are rare), and the account's numbers reassessed once
-    after them, unless the caller does it (`reassess_numbers=False`: the sync).
+    query; new templates are inserted together; the stored ones are written in one statement
+    (only `last_confirmed_at` and `updated_at` when none changed). Status changes no webhook
+    told us about are then recorded, in order (a few queries each: they are rare), and the
+    account's numbers reassessed once after them, unless the caller does it
+    (`reassess_numbers=False`: the sync).
 
     A template is found as before: by Meta id anywhere in the schema, else by (account, name,
     language), lowest id first, seeing the rows earlier templates of the list claimed or created.
@@ -462,13 +463,12 @@ def templates_upsert_from_meta(
             category_changes.append((info, previous_category))
     if created:
         MessageTemplate.objects.bulk_create(created)
-    if confirmed_only:
+    if changed:  # the confirmed ones with them, as they were read: one statement
+        stored = {t.pk: t for t in confirmed_only} | changed
+        rows_update(list(stored.values()), [*_SYNCED_FIELDS, "last_confirmed_at", "updated_at"])
+    elif confirmed_only:
         MessageTemplate.objects.filter(pk__in=[t.pk for t in confirmed_only]).update(
             last_confirmed_at=confirmed_at, updated_at=timezone.now()
-        )
-    if changed:
-        MessageTemplate.objects.bulk_update(
-            changed.values(), [*_SYNCED_FIELDS, "last_confirmed_at", "updated_at"]
         )
     for info, previous_status in status_changes:
         template_status_apply(
