@@ -27,6 +27,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
+from portal.bulk import rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
@@ -393,12 +394,14 @@ def numbers_reassess(
     now: datetime | None = None,
     client: Client | None = None,
     restrictions: tuple | None = None,
+    also_write: Sequence[str] = (),
 ) -> None:
     """Score the numbers (of one account), keep their history (a snapshot on change and at least
     daily) and mirror them into the staff work index, all in the caller's transaction.
 
     A fixed number of queries for any number of numbers: this runs for every client on every
-    sync.
+    sync. `also_write` names fields the caller set on these numbers, written in the same UPDATE
+    as the score (the sync's read of Meta: one UPDATE per account instead of two).
     """
     if not numbers:
         return
@@ -438,10 +441,9 @@ def numbers_reassess(
                     band=number.band,
                 )
             )
-    if rescored:  # one UPDATE either way
-        PhoneNumber.objects.bulk_update(
-            numbers, ["score", "band", "reasons", "actions", "assessed_at"]
-        )
+    if rescored or also_write:  # one UPDATE either way
+        fields = ["score", "band", "reasons", "actions"] if rescored else []
+        rows_update(numbers, [*fields, "assessed_at", *also_write])
     else:
         PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(assessed_at=now)
     if snapshots:

@@ -44,11 +44,13 @@ def templates_reconciler_register(reconcile: Callable[..., Any]) -> None:
     _TEMPLATES_RECONCILER[:] = [reconcile]
 
 
-def templates_upsert_from_meta(*, account, infos, confirmed_at):
+def templates_upsert_from_meta(*, account, infos, confirmed_at, reassess_numbers=True):
     """The templates app's reconciliation of an account's templates as Meta lists them."""
     if not _TEMPLATES_RECONCILER:
         raise RuntimeError("templates_review is not installed: no template reconciler.")
-    return _TEMPLATES_RECONCILER[0](account=account, infos=infos, confirmed_at=confirmed_at)
+    return _TEMPLATES_RECONCILER[0](
+        account=account, infos=infos, confirmed_at=confirmed_at, reassess_numbers=reassess_numbers
+    )
 
 
 @dataclass
@@ -131,31 +133,33 @@ def _progress(run: SyncRun | None, steps: int = 1) -> None:
 
 
 def _sync_account(account, assets: meta.WabaAssets, client, now, result, run) -> None:
-    """Meta's view of one WABA, written in three transactions: the numbers and their health,
-    the templates, then the WABA itself. When a later page of templates failed, the numbers
-    are still written and the error is raised after them (the WABA is not confirmed).
-
-    A template status change reassesses the numbers again (`template_status_apply`), so
-    the health written first stands unless one happened."""
+    """Meta's view of one WABA, written in one transaction: the numbers, the templates, the
+    numbers' health (once, after the templates: a pause or a rejection weighs on it), then the
+    WABA itself. A fixed number of set-based queries whatever the WABA's size. When a later
+    page of templates failed, the numbers are still written and the error is raised after them
+    (the WABA is not confirmed)."""
     numbers = list(assets.numbers)
-    with transaction.atomic():
-        synced = _sync_numbers(account, numbers, client, now)
-        services.numbers_reassess(account=account, numbers=synced, now=now, client=client)
-    result.numbers += len(numbers)
-    _progress(run)
-    if assets.templates_error is not None:
-        raise assets.templates_error
     templates = list(assets.templates)
     with transaction.atomic():
-        templates_upsert_from_meta(account=account, infos=templates, confirmed_at=now)
+        synced, also_write = _sync_numbers(account, numbers, client, now)
+        if assets.templates_error is None:
+            templates_upsert_from_meta(
+                account=account, infos=templates, confirmed_at=now, reassess_numbers=False
+            )
+        services.numbers_reassess(
+            account=account, numbers=synced, now=now, client=client, also_write=also_write
+        )
+        if assets.templates_error is None:
+            _sync_waba(account, assets.waba, assets.usage, now)
+            # The owner portfolio and the limit its numbers report (`compliance.portfolio`).
+            if portfolio_from_waba(account=account, waba_raw=assets.waba.raw, now=now) is not None:
+                portfolio_limit_from_numbers(account=account, numbers=synced, now=now)
+    result.numbers += len(numbers)
+    if assets.templates_error is not None:
+        _progress(run)
+        raise assets.templates_error
     result.templates += len(templates)
-    _progress(run)
-    with transaction.atomic():
-        _sync_waba(account, assets.waba, assets.usage, now)
-        # The owner portfolio and the limit its numbers report (`compliance.portfolio`).
-        if portfolio_from_waba(account=account, waba_raw=assets.waba.raw, now=now) is not None:
-            portfolio_limit_from_numbers(account=account, numbers=synced, now=now)
-    _progress(run)
+    _progress(run, 3)
 
 
 def _in_background(fetcher: ThreadPoolExecutor, call: Callable[..., Any], *args: Any) -> Future:
@@ -206,10 +210,11 @@ def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: dateti
 
 def _sync_numbers(
     account: WhatsAppAccount, infos: list[meta.PhoneNumberInfo], client, now: datetime
-) -> list[PhoneNumber]:
+) -> tuple[list[PhoneNumber], tuple[str, ...]]:
     """Reconcile the account's numbers: new ones in one INSERT (and their routes in another);
-    known ones get events for each difference and are saved only when something changed, the
-    rest confirmed by one UPDATE. Returns every number of the account, listed by Meta or not."""
+    known ones get events for each difference. Returns every number of the account, listed by
+    Meta or not, and the fields the caller writes on them in one UPDATE with their health
+    (`numbers_reassess(also_write=…)`): the confirmation, and Meta's view when any changed."""
     stored = list(
         PhoneNumber.objects.filter(Q(meta_id__in=[i.id for i in infos]) | Q(account=account))
     )
@@ -217,7 +222,7 @@ def _sync_numbers(
         if number.account_id == account.pk:
             number.account = account
     known = {n.meta_id: n for n in stored}
-    new, confirmed = [], []
+    new, changed = [], False
     for info in infos:
         number = known.get(info.id)
         if number is None:
@@ -238,17 +243,16 @@ def _sync_numbers(
         _copy_from_meta(number, info)
         _keep_newer(number, ordered, now)
         _reconcile_number(number, info, old_quality, now)
-        if _fields_of(number) != before:
-            number.last_confirmed_at = now
+        number.last_confirmed_at = now
+        if number.account_id == account.pk:
+            changed |= _fields_of(number) != before
+        else:  # stored under another account of the client: written on its own, as it is
             number.save()
-        else:
-            confirmed.append(number.pk)
     if new:
         PhoneNumber.objects.bulk_create(new)
         services.number_routes_ensure(numbers=new, client=client)
-    if confirmed:
-        PhoneNumber.objects.filter(pk__in=confirmed).update(last_confirmed_at=now)
-    return [n for n in stored if n.account_id == account.pk] + new
+    numbers = [n for n in stored if n.account_id == account.pk] + new
+    return numbers, ("last_confirmed_at", *(_WRITTEN_ON_CHANGE if changed else ()))
 
 
 # What the sync takes from Meta's view of a number (status and limit go through events).
@@ -266,6 +270,10 @@ _MIRRORED_FIELDS = (
     "health",
     "raw",
 )
+
+
+# What a changed number's UPDATE writes: Meta's view and the times of its ordered fields.
+_WRITTEN_ON_CHANGE = (*_MIRRORED_FIELDS, "quality_at", "throughput_at", "name_status_at")
 
 
 # --- Meta's order: a read taken before a webhook applied does not undo it ----------------

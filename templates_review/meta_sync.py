@@ -22,6 +22,7 @@ from compliance import services as compliance
 from compliance.appliers.common import account_for_change
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.models import WhatsAppAccount
+from portal.bulk import rows_update
 from portal.meta import types as meta
 from portal.meta.webhooks import contract
 from portal.meta.webhooks import fields as f
@@ -177,9 +178,12 @@ def template_status_apply(
     occurred_at: datetime,
     key: str,
     source: str = WEBHOOK,
+    reassess_numbers: bool = True,
 ) -> tuple[MessageTemplate, bool]:
     """Meta's status of a template as of `occurred_at` (pauses counted, rejection reasons
-    kept). Returns the template and whether the change was late (the newer status stands)."""
+    kept). Returns the template and whether the change was late (the newer status stands).
+    A change reassesses the account's numbers, unless the caller does it once for many
+    (`reassess_numbers=False`: the sync, after all of an account's templates)."""
     template = _template(account, update.template)
     status, title = update.status, update.pause_title
     reason = update.reason or ""
@@ -277,7 +281,8 @@ def template_status_apply(
             data=update.raw,
             source=source,
         )
-        compliance.account_reassess_numbers(account=account)
+        if reassess_numbers:
+            compliance.account_reassess_numbers(account=account)
     return template, False
 
 
@@ -383,13 +388,19 @@ _SYNCED_FIELDS = (
 
 
 def templates_upsert_from_meta(
-    *, account: WhatsAppAccount, infos: list[meta.TemplateInfo], confirmed_at: datetime
+    *,
+    account: WhatsAppAccount,
+    infos: list[meta.TemplateInfo],
+    confirmed_at: datetime,
+    reassess_numbers: bool = True,
 ) -> list[MessageTemplate]:
     """`template_upsert_from_meta` for each of an account's templates, in order, with the same
-    effect, in a few queries instead of two or three per template: the stored rows are read in
-    one query; new templates are inserted together; a stored template whose synced fields did
-    not change only gets `last_confirmed_at` and `updated_at`, all in one UPDATE; a changed one
-    is saved as before. Status changes no webhook told us about are then recorded, in order.
+    effect, in a fixed number of queries whatever their count: the stored rows are read in one
+    query; new templates are inserted together; the stored ones are written in one statement
+    (only `last_confirmed_at` and `updated_at` when none changed). Status changes no webhook
+    told us about are then recorded, in order (a few queries each: they are rare), and the
+    account's numbers reassessed once after them, unless the caller does it
+    (`reassess_numbers=False`: the sync).
 
     A template is found as before: by Meta id anywhere in the schema, else by (account, name,
     language), lowest id first, seeing the rows earlier templates of the list claimed or created.
@@ -411,6 +422,7 @@ def templates_upsert_from_meta(
     templates: list[MessageTemplate] = []
     created: list[MessageTemplate] = []
     confirmed_only: list[MessageTemplate] = []
+    changed: dict[int, MessageTemplate] = {}
     status_changes: list[tuple[meta.TemplateInfo, str]] = []
     quality_changes: list[tuple[meta.TemplateInfo, str, datetime | None]] = []
     category_changes: list[tuple[meta.TemplateInfo, str]] = []
@@ -438,7 +450,7 @@ def templates_upsert_from_meta(
         elif before == [getattr(template, name) for name in _SYNCED_FIELDS]:
             confirmed_only.append(template)
         else:
-            template.save()
+            changed[template.pk] = template
         by_meta_id[info.id] = template
         templates.append(template)
         if seen_before and previous_status != template.meta_status:
@@ -451,7 +463,10 @@ def templates_upsert_from_meta(
             category_changes.append((info, previous_category))
     if created:
         MessageTemplate.objects.bulk_create(created)
-    if confirmed_only:
+    if changed:  # the confirmed ones with them, as they were read: one statement
+        stored = {t.pk: t for t in confirmed_only} | changed
+        rows_update(list(stored.values()), [*_SYNCED_FIELDS, "last_confirmed_at", "updated_at"])
+    elif confirmed_only:
         MessageTemplate.objects.filter(pk__in=[t.pk for t in confirmed_only]).update(
             last_confirmed_at=confirmed_at, updated_at=timezone.now()
         )
@@ -468,6 +483,7 @@ def templates_upsert_from_meta(
             occurred_at=confirmed_at,
             key=_sync_key(info, "status", previous_status, info.status, confirmed_at),
             source=SYNC,
+            reassess_numbers=False,  # once below, or by the caller
         )
     for info, previous_quality, stated_at in quality_changes:
         template_quality_apply(
@@ -495,6 +511,8 @@ def templates_upsert_from_meta(
             key=_sync_key(info, "category", previous_category, info.category, confirmed_at),
             source=SYNC,
         )
+    if status_changes and reassess_numbers:
+        compliance.account_reassess_numbers(account=account)
     return templates
 
 

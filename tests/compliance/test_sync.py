@@ -251,9 +251,46 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
         assert PhoneNumber.objects.count() == numbers
         assert MessageTemplate.objects.count() == templates
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
-    # (with the savepoints of its three transactions: numbers, templates, then the account);
-    # the first also links the owner portfolio and states its limit (13, once per portfolio)
-    assert counts == [35, 20]
+    # (with the savepoint pair of its one transaction; the test's schema_context also reads the
+    # client, which a worker's task has already); the first also links the owner portfolio and
+    # states its limit (13, once per portfolio)
+    assert counts == [31, 15]
+
+
+@pytest.mark.parametrize(("numbers", "templates"), [(1, 1), (6, 30)])
+def test_drift_in_every_number_and_template_is_written_in_a_fixed_number_of_queries(
+    acme, numbers, templates
+):
+    """Meta renamed every number and edited every template's content (no state change, so no
+    event): the sync writes them all, set-based, in as many queries as for one of each."""
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    with schema_context(acme.schema_name):
+        WhatsAppAccount.objects.create(meta_id=waba_id_for(0))
+    with (
+        SimulatorServer(generate(1, numbers, templates)) as server,
+        GraphClient(token="bench-token", base_url=server.url) as graph,
+    ):
+        assert run_sync(acme, graph).errors == []
+        with server.state.lock:
+            for number in server.state.numbers.values():
+                number["verified_name"] = "Renamed at Meta"
+            for template in server.state.templates.values():
+                template["components"] = [{"type": "BODY", "text": "Edited at Meta"}]
+        with CaptureQueriesContext(connection) as queries:
+            assert run_sync(acme, graph).errors == []
+    with schema_context(acme.schema_name):
+        assert set(PhoneNumber.objects.values_list("verified_name", flat=True)) == {
+            "Renamed at Meta"
+        }
+        assert [t.components for t in MessageTemplate.objects.all()] == [
+            [{"type": "BODY", "text": "Edited at Meta"}]
+        ] * templates
+        assert HealthEvent.objects.count() == 0
+    # the steady state's 15: the numbers' and the templates' writes carry Meta's view instead
+    assert len(queries) == 15
 
 
 def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its_own(acme, globex):
