@@ -87,7 +87,7 @@ def test_public_home_lists_the_users_clients(web, staff_super):
     assert b"Open the staff console" in response.content
 
 
-def test_staff_console_pages_clients_by_name_without_overlap(
+def test_staff_console_pages_clients_by_name_without_overlap_at_a_fixed_query_count(
     web, staff_super, monkeypatch, django_assert_num_queries
 ):
     from tenants import selectors
