@@ -45,7 +45,8 @@ STAFF_ROLES = frozenset(r.value for r in StaffRole)
 # The portal itself, drafting on the client's behalf (an appeal's recovery plan): it may only
 # create a draft, which then goes through the review like any other.
 SYSTEM_ROLE = "system"
-# Comments: the client's authors and any BSP staff.
+# Comments: the client's authors and BSP staff (those whose role reaches the client's templates:
+# services.common.acting_role).
 COMMENTERS = CLIENT_AUTHORS | STAFF_ROLES
 
 

@@ -41,7 +41,8 @@ from tenants.choices import ClientRole, StaffRole
 from tenants.selectors import current_client
 
 UTILITY_PACING = timedelta(days=7)
-# Who may unpause: the client's owners and admins, and BSP staff (any staff role).
+# Who may unpause: the client's owners and admins, and BSP staff whose role reaches the client's
+# templates (services.common.acting_role).
 UNPAUSE_ROLES = frozenset({ClientRole.OWNER, ClientRole.ADMIN, *StaffRole.values})
 
 
@@ -235,7 +236,9 @@ def template_unpause(*, template: MessageTemplate, actor, graph=None) -> Message
     """Ask Meta to unpause a template paused by pacing (see the module's rules)."""
     from django.core.exceptions import PermissionDenied
 
-    if actor.role not in UNPAUSE_ROLES:
+    from templates_review.services.common import acting_role
+
+    if acting_role(actor, None) not in UNPAUSE_ROLES:
         raise PermissionDenied("Only the client's owners and admins, or BSP staff, may unpause.")
     current = MessageTemplate.objects.get(pk=template.pk)
     if current.meta_status != meta.TemplateStatus.PAUSED:

@@ -77,9 +77,11 @@ def template_submit_checked(
     first (a refusal tells nobody about the template's checks), then the lint (errors block,
     warnings need acknowledging), then the submission itself."""
     from templates_review.choices import ReviewAction
-    from templates_review.services.common import transition_check
+    from templates_review.services.common import acting_role, transition_check
     from templates_review.services.drafting import template_submit
 
-    transition_check(action=ReviewAction.SUBMIT, state=template.review_state, role=actor.role)
+    transition_check(
+        action=ReviewAction.SUBMIT, state=template.review_state, role=acting_role(actor, client)
+    )
     template_submission_check(template=template, warnings_acknowledged=warnings_acknowledged)
     return template_submit(template=template, actor=actor, client=client)

@@ -16,10 +16,21 @@ from templates_review.choices import (
 from templates_review.models import MessageTemplate, TemplateRevision
 from tenants.actors import Actor  # who acts: one Actor for the whole portal
 from tenants.models import Client
+from tenants.permissions import Area
 
 
 class TransitionNotAllowed(Exception):
     """The template is not in a state this move starts from."""
+
+
+def acting_role(actor: Actor, client: Client | None) -> str:
+    """The role `actor` takes on `client`'s templates: BSP staff only as far as their staff role
+    reaches the templates area (an appeals agent entering a client may not comment, unpause or
+    move a template; an account manager only on their own clients); '' when it does not.
+    Members and keys are bound to their client by the request that built the actor."""
+    if actor.is_staff and not actor.may(Area.TEMPLATES, client=_client(client)):
+        return ""
+    return actor.role
 
 
 def transition_check(*, action: ReviewAction, state: str | None, role: str) -> ReviewState | None:

@@ -19,6 +19,7 @@ from templates_review.services.common import (
     _client,
     _latest_revision,
     _lock,
+    acting_role,
     transition_check,
 )
 from templates_review.services.queue import _queue_sync
@@ -75,7 +76,10 @@ def template_create_draft(
     client: Client | None = None,
 ) -> MessageTemplate:
     """A new draft with its first revision."""
-    state = transition_check(action=ReviewAction.CREATE, state=None, role=actor.role)
+    client = _client(client)
+    state = transition_check(
+        action=ReviewAction.CREATE, state=None, role=acting_role(actor, client)
+    )
     content = _content(
         name=name,
         language=language,
@@ -83,7 +87,6 @@ def template_create_draft(
         parameter_format=parameter_format,
         components=components,
     )
-    client = _client(client)
     with transaction.atomic():
         if MessageTemplate.objects.filter(
             account=account, name=content["name"], language=content["language"]
@@ -115,7 +118,7 @@ def template_edit(
     with transaction.atomic():
         locked = _lock(template)
         target = transition_check(
-            action=ReviewAction.EDIT, state=locked.review_state, role=actor.role
+            action=ReviewAction.EDIT, state=locked.review_state, role=acting_role(actor, client)
         )
         at_meta = bool(locked.meta_id)
         current = _latest_revision(locked) or locked
@@ -170,7 +173,7 @@ def template_submit(
         locked = _lock(template)
         before = locked.review_state
         locked.review_state = transition_check(
-            action=ReviewAction.SUBMIT, state=before, role=actor.role
+            action=ReviewAction.SUBMIT, state=before, role=acting_role(actor, client)
         )
         locked.submitted_at = timezone.now()
         locked.updated_at = locked.submitted_at
@@ -191,12 +194,12 @@ def template_submit(
 def review_comment_add(
     *, template: MessageTemplate, actor: Actor, body: str, client: Client | None = None
 ) -> ReviewComment:
-    if actor.role not in COMMENTERS:
+    client = _client(client)
+    if acting_role(actor, client) not in COMMENTERS:
         raise PermissionDenied("Your role may not comment on templates.")
     body = body.strip()
     if not body:
         raise ValidationError({"body": "Write a comment first."})
-    client = _client(client)
     with transaction.atomic():
         comment = ReviewComment.objects.create(
             template=template,

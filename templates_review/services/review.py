@@ -17,6 +17,7 @@ from templates_review.services.common import (
     _client,
     _latest_revision,
     _lock,
+    acting_role,
     transition_check,
 )
 from templates_review.services.queue import _queue_sync
@@ -37,7 +38,7 @@ def _decide(
     with transaction.atomic():
         locked = _lock(template)
         before = locked.review_state
-        target = transition_check(action=action, state=before, role=actor.role)
+        target = transition_check(action=action, state=before, role=acting_role(actor, client))
         fields = ["review_state", "updated_at"]
         locked.review_state = target
         locked.updated_at = timezone.now()
@@ -139,7 +140,9 @@ def template_send_request(
     client = _client(client)
     with transaction.atomic():
         locked = _lock(template)
-        transition_check(action=ReviewAction.SEND, state=locked.review_state, role=actor.role)
+        transition_check(
+            action=ReviewAction.SEND, state=locked.review_state, role=acting_role(actor, client)
+        )
         before = locked.send_error
         locked.send_error = ""
         locked.updated_at = timezone.now()

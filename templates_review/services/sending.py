@@ -19,6 +19,7 @@ from templates_review.services.common import (
     _audit,
     _client,
     _lock,
+    acting_role,
     transition_check,
 )
 from templates_review.services.media import components_with_header_handle
@@ -122,7 +123,9 @@ def template_send_to_meta(
     current = MessageTemplate.objects.select_related("approved_revision", "account").get(
         pk=template.pk
     )
-    transition_check(action=ReviewAction.SEND, state=current.review_state, role=actor.role)
+    transition_check(
+        action=ReviewAction.SEND, state=current.review_state, role=acting_role(actor, client)
+    )
     revision = current.approved_revision
     if revision is None:
         raise TransitionNotAllowed("No approved revision to send.")
@@ -157,7 +160,7 @@ def template_send_to_meta(
         locked = _lock(current)
         before = locked.review_state
         locked.review_state = transition_check(
-            action=ReviewAction.SEND, state=before, role=actor.role
+            action=ReviewAction.SEND, state=before, role=acting_role(actor, client)
         )
         now = timezone.now()
         locked.sent_at = now

@@ -280,8 +280,11 @@ def test_reject_and_request_changes_keep_the_reason_and_its_meta_equivalent(
 
 
 def test_viewer_may_not_comment_but_members_and_staff_may(
-    in_acme, acme_viewer, acme_agent, staff_manager
+    in_acme, acme, acme_viewer, acme_agent, staff_manager
 ):
+    from tests.people import make_account_manager
+
+    make_account_manager(staff_manager, acme)  # staff comment on the clients they reach
     template = MessageTemplateFactory()
     with pytest.raises(PermissionDenied):
         services.review_comment_add(
