@@ -21,6 +21,15 @@ class MemberSerializer(serializers.ModelSerializer):
 class WhoAmISerializer(serializers.Serializer):
     client = ClientSerializer()
     principal = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["user", "api_key"])
-    role = serializers.CharField(allow_null=True)
+    kind = serializers.ChoiceField(
+        choices=["user", "staff", "api_key"],
+        help_text="`user`: a member of this client; `staff`: BSP staff who entered it; "
+        "`api_key`: one of its API keys.",
+    )
+    role = serializers.CharField(
+        allow_null=True,
+        help_text="A member's client role (owner, admin, agent, viewer) or a staff member's "
+        "staff role (account_manager, template_reviewer, appeals_agent, superuser); null for "
+        "an API key, whose scopes say what it may do.",
+    )
     scopes = serializers.ListField(child=serializers.CharField())

@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.actors import Actor
 from tenants.api.permissions import IsTenantMember, SignedInOnly
 from tenants.api.serializers import MemberSerializer, WhoAmISerializer
 from tenants.models import ApiKey, Membership
@@ -29,8 +30,10 @@ class WhoAmIView(APIView):
             access = request.tenant_access
             data = {
                 "principal": request.user.email,
-                "kind": "user",
-                "role": "staff" if access.is_staff_entry else access.role,
+                "kind": "staff" if access.is_staff_entry else "user",
+                # Staff act in their staff role (which areas of this client it reaches:
+                # tenants.permissions.STAFF_AREAS); members in their client role.
+                "role": Actor.from_request(request).role,
                 "scopes": ["read", "write"],
             }
         return Response(WhoAmISerializer({"client": request.tenant, **data}).data)

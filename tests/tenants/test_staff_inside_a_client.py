@@ -235,3 +235,17 @@ def test_every_client_page_and_api_view_names_its_area():
             unnamed.append(path)
 
     assert unnamed == []
+
+
+@pytest.mark.parametrize(
+    ("person", "role"),
+    [("staff_reviewer", "template_reviewer"), ("staff_appeals", "appeals_agent")],
+)
+def test_who_am_i_names_the_staff_role_a_staff_member_acts_in(api, acme, request, person, role):
+    body = api(acme, request.getfixturevalue(person)).get("/api/v1/me/").json()
+    assert (body["kind"], body["role"], body["client"]["slug"]) == ("staff", role, "acme")
+
+
+def test_who_am_i_names_a_members_client_role(api, acme, acme_agent):
+    body = api(acme, acme_agent).get("/api/v1/me/").json()
+    assert (body["kind"], body["role"]) == ("user", "agent")
