@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import secrets as random
 
-from portal.meta.credentials import _fernet  # the one key for credentials at rest
+from portal.meta.credentials import at_rest_cipher  # the one key for secrets at rest
 
 PREFIX = "whsec_"
 
@@ -16,11 +16,11 @@ def secret_new() -> str:
 
 
 def secret_encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return at_rest_cipher().encrypt(secret.encode()).decode()
 
 
 def secret_decrypt(token: str) -> str:
-    return _fernet().decrypt(token.encode()).decode()
+    return at_rest_cipher().decrypt(token.encode()).decode()
 
 
 def secret_hint(secret: str) -> str:

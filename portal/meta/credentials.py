@@ -26,7 +26,9 @@ _ENV_FALLBACK = {
 }
 
 
-def _fernet() -> Fernet:
+def at_rest_cipher() -> Fernet:
+    """The one cipher for every secret the portal keeps at rest (Meta credentials, outbound
+    webhook signing secrets): Fernet under META_CREDENTIALS_KEY."""
     key = settings.META_CREDENTIALS_KEY
     if not key:
         raise ImproperlyConfigured("META_CREDENTIALS_KEY is required to store Meta credentials.")
@@ -48,7 +50,7 @@ def credential_store(
         credential = MetaCredential.objects.create(
             kind=kind,
             label=label,
-            ciphertext=_fernet().encrypt(secret.strip().encode()),
+            ciphertext=at_rest_cipher().encrypt(secret.strip().encode()),
             created_by=actor,
         )
         audit_record(
@@ -73,7 +75,7 @@ def credential_values(kind: CredentialKind) -> tuple[str, ...]:
         .values_list("ciphertext", flat=True)
     )
     if stored:
-        fernet = _fernet()
+        fernet = at_rest_cipher()
         values = []
         for ciphertext in stored:
             try:
