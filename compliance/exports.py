@@ -21,17 +21,17 @@ FETCH = 2000
 
 # The evidence of a consent event, as the export writes it and the import reads it back.
 EVIDENCE_COLUMNS = ("wording", "wording_version", "page_url", "ip_address", "user_agent", "channel")
-# `bsuid` last: the contact's WhatsApp user id (empty when only the phone is known; a contact
-# known only by its BSUID has an empty phone).
+# `bsuid` and `username` last: the contact's WhatsApp user id and username (empty when only the
+# phone is known; a contact known only by its BSUID has an empty phone). The import reads both.
 STATE_COLUMNS = [
     *("phone", "name", "category", "status", "since", "kind", "source"),
     *EVIDENCE_COLUMNS,
-    *("actor", "recorded_at", "bsuid"),
+    *("actor", "recorded_at", "bsuid", "username"),
 ]
 HISTORY_COLUMNS = [
     *("phone", "name", "category", "kind", "source", "occurred_at"),
     *EVIDENCE_COLUMNS,
-    *("actor", "recorded_at", "bsuid"),
+    *("actor", "recorded_at", "bsuid", "username"),
 ]
 KINDS = {"state": STATE_COLUMNS, "history": HISTORY_COLUMNS}
 
@@ -59,7 +59,7 @@ def _sql(kind: str) -> str:
         return (
             f"SELECT c.phone, c.name, s.category, s.status, s.updated_at, e.kind, e.source,"  # noqa: S608 (table names and fixed SQL; values are parameters)
             f" e.wording, e.wording_version, e.page_url, host(e.ip_address), e.user_agent,"
-            f" e.channel, e.actor_label, e.recorded_at, c.bsuid"
+            f" e.channel, e.actor_label, e.recorded_at, c.bsuid, c.username"
             f" FROM {state_t} s JOIN {contact_t} c ON c.id = s.contact_id"
             f" LEFT JOIN LATERAL (SELECT * FROM {event_t} x"
             f"  WHERE x.contact_id = s.contact_id AND x.category = s.category"
@@ -69,7 +69,7 @@ def _sql(kind: str) -> str:
     return (
         f"SELECT c.phone, c.name, e.category, e.kind, e.source, e.occurred_at, e.wording,"  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" e.wording_version, e.page_url, host(e.ip_address), e.user_agent, e.channel,"
-        f" e.actor_label, e.recorded_at, c.bsuid"
+        f" e.actor_label, e.recorded_at, c.bsuid, c.username"
         f" FROM {event_t} e JOIN {contact_t} c ON c.id = e.contact_id"
         f" ORDER BY c.phone, c.bsuid, e.occurred_at, e.id"
     )

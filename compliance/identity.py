@@ -154,7 +154,7 @@ def contact_resolve(
             )
         contact, others = found[0], found[1:]
         for other in others:
-            _merge(into=contact, other=other, reason="linked identifiers")
+            merge_contacts(into=contact, other=other, reason="linked identifiers")
         _complete(contact, identity, name=name, wa_id=wa_id, parent_bsuid=parent)
     return contact
 
@@ -188,7 +188,7 @@ def _complete(contact: Contact, identity: Identity, **extra: str) -> None:
         contact.save(update_fields=changed)
 
 
-def _merge(*, into: Contact, other: Contact, reason: str) -> None:
+def merge_contacts(*, into: Contact, other: Contact, reason: str) -> None:
     """Move everything of `other` onto `into` and delete `other` (same transaction).
 
     Consent history rows change only their contact link (raw UPDATE: the append-only guard
@@ -276,7 +276,7 @@ def contact_identity_change(
             named = named[1:]
         for other in named:
             if other.pk != contact.pk:
-                _merge(into=contact, other=other, reason="user id changed")
+                merge_contacts(into=contact, other=other, reason="user id changed")
         contact.refresh_from_db()
         before_phone = contact.phone or ""
         contact.bsuid = new.bsuid

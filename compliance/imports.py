@@ -1,16 +1,21 @@
 """CSV import of opt-ins and opt-outs: upload, then a Celery job that streams the file.
 
-The file's first row names the columns (any order, any case): `phone`, `category` and `action`
-are required; `occurred_at`, `source`, `name`, `wording`, `wording_version`, `page_url`,
-`ip_address`, `user_agent` and `channel` are optional. Rows are numbered as a spreadsheet shows
-them (the header is row 1).
+The file's first row names the columns (any order, any case): `category` and `action` are
+required, with at least one identifier column: `phone`, `bsuid` (Meta's business-scoped user id;
+`user_id` is read as `bsuid`) or `username`; `occurred_at`, `source`, `name`, `wording`,
+`wording_version`, `page_url`, `ip_address`, `user_agent` and `channel` are optional. A row names
+its person by any of its identifiers (`compliance.identity`): one that Meta has linked to another
+contact's (a phone and the BSUID a webhook brought) lands on that contact. Rows are numbered as a
+spreadsheet shows them (the header is row 1).
 
 Each row is validated in Python (the phone number with phonenumbers and the client's default
-region; the rest by rule). Valid rows go to the database in chunks: COPY into a temporary table,
-then one set-based INSERT … ON CONFLICT each into contacts, the consent history and the consent
-state. A history row's dedupe key is derived from the row's content, so importing the same file
-again (or the same rows in another file) adds nothing and changes nothing. Rejected rows are
-listed in the error report (row, column, reason), every valid row is kept.
+region, BSUIDs and usernames to Meta's formats; the rest by rule). Valid rows go to the database
+in chunks: the contacts of rows with a BSUID or username are resolved for the whole chunk at
+once (`_contacts_for_identities`), then COPY into a temporary table, then one set-based
+INSERT … ON CONFLICT each into contacts (rows with a phone only), the consent history and the
+consent state. A history row's dedupe key is derived from the row's content, so importing the
+same file again (or the same rows in another file) adds nothing and changes nothing. Rejected
+rows are listed in the error report (row, column, reason), every valid row is kept.
 """
 
 from __future__ import annotations
@@ -30,23 +35,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ImportState
 from compliance.consent import META_SOURCES, contact_normalize
 from compliance.exports import EVIDENCE_COLUMNS, csv_safe
+from compliance.identity import bsuid_validate, username_validate
 from compliance.models import ConsentEvent, ConsentImport, ConsentState, Contact
 from portal.audit.services import audit_record
 from tenants.selectors import current_client
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("phone", "category", "action")
+REQUIRED_COLUMNS = ("category", "action")
+IDENTITY_COLUMNS = ("phone", "bsuid", "username")  # at least one
 OPTIONAL_COLUMNS = ("occurred_at", "source", "name", *EVIDENCE_COLUMNS)
-COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+# (`RowValidator.rows` unpacks the cells in this order)
+COLUMNS = ("phone", *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "bsuid", "username")
+COLUMN_ALIASES = {"user_id": "bsuid"}  # Meta's webhook field for the BSUID
 COLUMNS_HELP = (
-    f"UTF-8 CSV. Columns: {', '.join(REQUIRED_COLUMNS)} (required); {', '.join(OPTIONAL_COLUMNS)}."
+    f"UTF-8 CSV. Columns: {', '.join(REQUIRED_COLUMNS)} and at least one of "
+    f"{', '.join(IDENTITY_COLUMNS)} (required); {', '.join(OPTIONAL_COLUMNS)}."
 )
 CHUNK_ROWS = 25_000  # progress is written (and a chunk committed) every CHUNK_ROWS rows
 # A queued or running job with no progress this long is sent again (`consent_imports_stale`).
@@ -76,15 +86,18 @@ FUTURE_SLACK = timedelta(minutes=5)
 STAGING_COLUMNS = (
     *("row", "phone", "name", "category", "kind", "source", "occurred_at"),
     *EVIDENCE_COLUMNS,
-    "when_key",
+    *("when_key", "bsuid", "username", "contact_id"),
 )
 # COPY in binary: nothing for the server to parse (the address is cast once, on insert)
-STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 7)
+STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 9, "int8")
 # A history row's dedupe key: sha256 (hex) of these, joined by \x1f ("when" is the row's time
 # as Python's repr of its POSIX timestamp, or ""). Computed by the database (`_DEDUPE_KEY_SQL`).
+# concat_ws skips NULLs: a row without a BSUID or username (NULL, not "") has the key it had
+# before those columns were read, so re-importing an older file still adds nothing.
 DEDUPE_PARTS = (
     "'consent-import'",
-    *("r.phone", "r.category", "r.kind", "r.source", "r.when_key", "r.wording"),
+    *("r.phone", "r.bsuid", "r.username"),
+    *("r.category", "r.kind", "r.source", "r.when_key", "r.wording"),
     *("r.wording_version", "r.page_url", "coalesce(r.ip_address, '')", "r.user_agent"),
     "r.channel",
 )
@@ -106,18 +119,28 @@ def delimiter_of(first_line: str) -> str:
 
 
 def header_columns(first_line: str) -> list[str]:
-    """The header row's names, normalised: " Phone Number" becomes "phone_number"."""
+    """The header row's names, normalised: " Phone Number" becomes "phone_number", and
+    "user_id" (Meta's name) "bsuid"."""
     names = next(csv.reader([first_line], delimiter=delimiter_of(first_line)), [])
-    return [n.strip().lower().replace(" ", "_") for n in names]
+    columns = [n.strip().lower().replace(" ", "_") for n in names]
+    return [
+        alias if (alias := COLUMN_ALIASES.get(name)) and alias not in columns else name
+        for name in columns
+    ]
 
 
 def header_check(columns: list[str]) -> None:
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    required = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [", ".join(required)] if required else []
+    if not any(name in columns for name in IDENTITY_COLUMNS):
+        missing.insert(0, "a phone, bsuid or username column")
     if missing:
+        one = len(missing) == 1 and len(required) <= 1
         raise ImportRejected(
-            f"The first row must name the columns; {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} missing. Required: "
-            f"{', '.join(REQUIRED_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}."
+            f"The first row must name the columns; {' and '.join(missing)} "
+            f"{'is' if one else 'are'} missing. Required: "
+            f"{', '.join(REQUIRED_COLUMNS)} and at least one of {', '.join(IDENTITY_COLUMNS)}; "
+            f"optional: {', '.join(OPTIONAL_COLUMNS)}."
         )
 
 
@@ -266,6 +289,10 @@ class RowValidator:
         # Each record gets one empty cell appended; an absent column reads that cell.
         self.at = tuple(columns.index(name) if name in columns else self.width for name in COLUMNS)
         self.phone = PhoneReader(region)
+        # a blank phone is only "no identifier" when the file has other identifier columns
+        self.other_identifiers = "bsuid" in columns or "username" in columns
+        self.bsuids: dict[str, tuple[str | None, str]] = {}  # text: (BSUID, or None and why)
+        self.usernames: dict[str, tuple[str | None, str]] = {}
         self.ips: dict[str, str] = {}  # "" for text that is not an address
         self.nul_free = False  # set when the whole file is known to hold no NUL character
         self.latest = now + FUTURE_SLACK
@@ -289,12 +316,32 @@ class RowValidator:
             at_ip,
             at_agent,
             at_channel,
+            at_bsuid,
+            at_username,
         ) = self.at
         errors: list[tuple[str, str]] = []
 
-        phone = self.phone(raw_phone(record[at_phone]))
-        if phone[0] != "+":
-            errors.append(("phone", phone))
+        given_phone = raw_phone(record[at_phone])
+        given_bsuid = record[at_bsuid].strip()
+        given_username = record[at_username].strip()
+        phone: str | None = None
+        if given_phone or not (given_bsuid or given_username):
+            phone = self.phone(given_phone)
+            if phone[0] != "+":
+                if given_phone or not self.other_identifiers:
+                    errors.append(("phone", phone))
+                else:
+                    errors.append(("phone", NO_IDENTIFIER))
+                phone = None
+        bsuid = username = None
+        if given_bsuid:
+            bsuid, reason = _checked(self.bsuids, bsuid_validate, given_bsuid)
+            if reason:
+                errors.append(("bsuid", reason))
+        if given_username:
+            username, reason = _checked(self.usernames, username_validate, given_username)
+            if reason:
+                errors.append(("username", reason))
 
         kind = ACTIONS.get(record[at_action].strip().lower())
         if kind is None:
@@ -403,8 +450,29 @@ class RowValidator:
         # the same row imported again is the same event
         when = repr(occurred_at.timestamp()) if occurred_at else ""
         evidence = (wording, version, page_url, ip, agent, channel, when)
-        staged = [(row, phone, name, c, kind, source, occurred_at, *evidence) for c in categories]
+        # (the contact id, last, is filled in by the writer for rows with a BSUID or username)
+        staged = [
+            (row, phone, name, c, kind, source, occurred_at, *evidence, bsuid, username, None)
+            for c in categories
+        ]
         return staged, errors
+
+
+NO_IDENTIFIER = "Give a phone number, a WhatsApp user id (bsuid) or a username."
+
+
+def _checked(cache: dict, validate, text: str) -> tuple[str | None, str]:
+    """`validate(text)` as (value, "") or (None, the reason), once per distinct text."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = (validate(text), "")
+        except ValueError as exc:
+            found = (None, str(exc))
+        if len(cache) >= PHONE_CACHE_LIMIT:
+            cache.clear()
+        cache[text] = found
+    return found
 
 
 # --- Writing ----------------------------------------------------------------------------------
@@ -442,43 +510,53 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
     # before it (the log is sequential), and the job's progress is lost with its chunk.
     cursor.execute("SET LOCAL synchronous_commit TO off")
     cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
+    # (named for its columns: a pooled server connection may still hold an older release's)
     cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows ("
+        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows_v2 ("
         " row integer, phone text, name text, category text, kind text, source text,"
         " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-        " ip_address text, user_agent text, channel text, when_key text)"
+        " ip_address text, user_agent text, channel text, when_key text,"
+        " bsuid text, username text, contact_id bigint)"
         " ON COMMIT DELETE ROWS"
     )
+    rows, counts.contacts = _contacts_for_identities(rows, now)
     raw = cursor.cursor  # psycopg's own cursor, for COPY
     with raw.copy(
-        f"COPY consent_import_rows ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        f"COPY consent_import_rows_v2 ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(STAGING_TYPES)
         write = copy.write_row
         for item in rows:
             write(item)
-    # a new contact takes the name of its number's first row (earlier chunks came first)
+    # a new contact takes the name of its number's first row (earlier chunks came first); rows
+    # with a BSUID or username came with their contact
     cursor.execute(
         f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
         f" SELECT DISTINCT ON (phone) phone, '', name, %s::timestamptz"
-        f" FROM consent_import_rows ORDER BY phone, row"
+        f" FROM consent_import_rows_v2 WHERE contact_id IS NULL AND phone IS NOT NULL"
+        f" ORDER BY phone, row"
         f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
         f" SELECT count(*) FROM new",
         [now],
     )
-    counts.contacts = cursor.fetchone()[0]
+    counts.contacts += cursor.fetchone()[0]
     # The state follows the newest event (ties: the later row); an older one changes nothing.
     cursor.execute(
         f"WITH ins AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" INSERT INTO {event_t} (contact_id, category, kind, source, wording,"
         f"  wording_version, page_url, ip_address, user_agent, channel, actor_label, data,"
         f"  occurred_at, recorded_at, dedupe_key)"
-        f" SELECT c.id, r.category, r.kind, r.source, r.wording, r.wording_version,"
+        f" SELECT r.contact, r.category, r.kind, r.source, r.wording, r.wording_version,"
         f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
         f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
         f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, {_DEDUPE_KEY_SQL}"
-        f" FROM consent_import_rows r JOIN {contact_t} c ON c.phone = r.phone"
+        f" FROM (SELECT r.*, c.id AS contact FROM consent_import_rows_v2 r"
+        f"  JOIN {contact_t} c ON c.phone = r.phone WHERE r.contact_id IS NULL"
+        f"  UNION ALL SELECT r.*, r.contact_id FROM consent_import_rows_v2 r"
+        f"  WHERE r.contact_id IS NOT NULL) r"
+        # the file's order: of rows naming one event, the first is the one kept
+        f" ORDER BY r.row"
         f" ON CONFLICT (dedupe_key) DO NOTHING"
         f" RETURNING contact_id, category, kind, occurred_at, (data->>'row')::integer AS row),"
         f" states AS ("
@@ -501,8 +579,147 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
     counts.created = cursor.fetchone()[0]
     if connection.in_atomic_block and connection.savepoint_ids:
         # inside a caller's transaction the commit that empties the table is not ours
-        cursor.execute("DELETE FROM consent_import_rows")
+        cursor.execute("DELETE FROM consent_import_rows_v2")
     return counts
+
+
+class _Person:
+    """A contact as `_contacts_for_identities` replays the chunk: an existing one (`contact`)
+    or one to create; `into` is set when it turned out to be another person's."""
+
+    __slots__ = ("bsuid", "contact", "into", "name", "order", "phone", "username")
+
+    def __init__(self, *, contact: Contact | None = None, name: str = "", order: tuple) -> None:
+        self.contact = contact
+        self.phone = contact.phone if contact else None
+        self.bsuid = contact.bsuid if contact else None
+        self.username = contact.username if contact else None
+        self.name = name
+        self.order = order
+        self.into: _Person | None = None
+
+    def final(self) -> _Person:
+        person = self
+        while person.into is not None:
+            person = person.into
+        return person
+
+
+IDENTITY_AT = {"phone": 1, "bsuid": -3, "username": -2}  # positions in a staged row
+
+
+def _contacts_for_identities(rows: list[tuple], now: datetime) -> tuple[list[tuple], int]:
+    """The staged rows with their contact id set where the row has a BSUID or username, and
+    how many contacts were created for them. Rows with a phone only are left to the set-based
+    INSERT … ON CONFLICT (phone).
+
+    Resolves as `compliance.identity.contact_resolve` would row by row (the contact holding any
+    of the row's identifiers, the oldest when several do, the others merged into it; identifiers
+    it lacks are added; a new contact otherwise, named by its first row), in a constant number of
+    statements for the chunk: one read of the contacts holding any identifier of the chunk, one
+    insert and one update, and one merge for each pair of existing contacts a row links (rare:
+    a person imported by phone, then by phone and BSUID after a webhook stored the BSUID). A
+    contact that a webhook creates meanwhile makes the unique index refuse: resolved again."""
+    wanted = [r for r in rows if r[-3] or r[-2]]
+    if not wanted:
+        return rows, 0
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                ids, created = _resolve_identities(wanted, now)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return [(*r[:-1], ids[(r[1], r[-3], r[-2])]) if (r[-3] or r[-2]) else r for r in rows], created
+
+
+def _resolve_identities(rows: list[tuple], now: datetime) -> tuple[dict[tuple, int], int]:
+    from django.db.models import Q
+
+    from compliance.identity import merge_contacts
+
+    names: dict[tuple, str] = {}
+    for r in rows:  # file order
+        names.setdefault((r[1], r[-3], r[-2]), r[2])
+    values = {field: {r[at] for r in rows if r[at]} for field, at in IDENTITY_AT.items()}
+    existing = Contact.objects.select_for_update().filter(
+        Q(phone__in=values["phone"])
+        | Q(bsuid__in=values["bsuid"])
+        | Q(username__in=values["username"])
+    )
+    index: dict[tuple[str, str], _Person] = {}
+    for contact in existing.order_by("created_at", "pk"):
+        person = _Person(contact=contact, order=(0, contact.created_at, contact.pk))
+        for field in IDENTITY_AT:
+            if value := getattr(contact, field):
+                index[(field, value)] = person
+    merges: list[tuple[_Person, _Person]] = []
+    new: list[_Person] = []
+    resolved: dict[tuple, _Person] = {}
+    for identity, name in names.items():
+        keys = [(f, v) for f, v in zip(IDENTITY_AT, identity, strict=True) if v]
+        found = sorted(
+            {id(p): p for k in keys if (p := index.get(k)) is not None}.values(),
+            key=lambda p: p.order,
+        )
+        if not found:
+            person = _Person(name=name, order=(1, len(new)))
+            new.append(person)
+        else:
+            person = found[0]
+            for other in found[1:]:
+                other.into = person
+                if other.contact is not None:  # (an existing one is never merged into a new one)
+                    merges.append((person, other))
+                for field in IDENTITY_AT:  # what `person` lacks is taken, the rest dropped
+                    value = getattr(other, field)
+                    if not value:
+                        continue
+                    if not getattr(person, field):
+                        setattr(person, field, value)
+                        index[(field, value)] = person
+                    elif index.get((field, value)) is other:
+                        del index[(field, value)]
+        for field, value in keys:
+            if not getattr(person, field):
+                setattr(person, field, value)
+                index[(field, value)] = person
+        resolved[identity] = person
+
+    for into, other in merges:  # in the order found: a chain folds as it would row by row
+        merge_contacts(into=into.contact, other=other.contact, reason="linked identifiers")
+    completed = []
+    for person in {id(p.final()): p.final() for p in resolved.values()}.values():
+        contact = person.contact
+        if contact is None:
+            continue
+        changed = False
+        for field in IDENTITY_AT:
+            if getattr(person, field) and not getattr(contact, field):
+                setattr(contact, field, getattr(person, field))
+                changed = True
+        if changed:
+            completed.append(contact)
+    if completed:
+        Contact.objects.bulk_update(completed, ["phone", "bsuid", "username"])
+    created = [p for p in new if p.into is None]
+    if created:
+        contacts = Contact.objects.bulk_create(
+            [
+                Contact(
+                    phone=p.phone,
+                    bsuid=p.bsuid,
+                    username=p.username,
+                    name=p.name[:200],
+                    created_at=now,
+                )
+                for p in created
+            ]
+        )
+        for person, contact in zip(created, contacts, strict=True):
+            person.contact = contact
+    return {identity: p.final().contact.pk for identity, p in resolved.items()}, len(created)
 
 
 def _progress_fields(seen: Counts, written: Counts, bytes_done: int) -> dict:

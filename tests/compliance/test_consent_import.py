@@ -196,9 +196,10 @@ def test_rows_without_a_time_take_the_upload_time_and_still_import_once(acme):
         ("", "The file is empty."),
         (
             "number,category\n+447911123456,marketing\n",
-            "The first row must name the columns; phone, action are missing. Required: phone, "
-            "category, action; optional: occurred_at, source, name, wording, wording_version, "
-            "page_url, ip_address, user_agent, channel.",
+            "The first row must name the columns; a phone, bsuid or username column and action "
+            "are missing. Required: category, action and at least one of phone, bsuid, username; "
+            "optional: occurred_at, source, name, wording, wording_version, page_url, ip_address, "
+            "user_agent, channel.",
         ),
     ],
 )

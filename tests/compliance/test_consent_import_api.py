@@ -10,8 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
 from compliance.consent import Evidence, consent_record_opt_in, consent_record_opt_out
+from compliance.identity import contact_resolve
 from compliance.imports import consent_import_run
-from compliance.models import ConsentEvent, ConsentImport
+from compliance.models import ConsentEvent, ConsentImport, Contact
 from tests.compliance.test_consent_import import CSV_WITH_BAD_ROWS, EXPECTED_ERRORS
 from tests.factories import ApiKeyFactory, ConsentImportFactory
 
@@ -101,8 +102,9 @@ def test_a_file_without_the_required_columns_is_a_problem(api, acme, acme_agent)
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["errors"] == {
         "file": [
-            "The first row must name the columns; phone, category, action are missing. "
-            "Required: phone, category, action; optional: occurred_at, source, name, wording, "
+            "The first row must name the columns; a phone, bsuid or username column and "
+            "category, action are missing. Required: category, action and at least one of "
+            "phone, bsuid, username; optional: occurred_at, source, name, wording, "
             "wording_version, page_url, ip_address, user_agent, channel."
         ]
     }
@@ -222,6 +224,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "actor",
             "recorded_at",
             "bsuid",
+            "username",
         ],
         [
             "'+447911123456",
@@ -240,6 +243,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "Form bot",
             first.isoformat(),
             "",
+            "",
         ],
         [
             "'+447911123457",
@@ -257,6 +261,7 @@ def test_export_of_state_guards_every_formula_cell(api, acme, acme_viewer, risky
             "",
             "",
             second.isoformat(),
+            "",
             "",
         ],
     ]
@@ -284,6 +289,34 @@ def test_an_export_imports_back_unchanged(api, acme, acme_admin, risky_consent):
     # the guarded phone numbers read back; the formula-looking evidence is new text, so the
     # rows are new history rows, never changes to the old ones
     assert (done.rows_valid, done.rows_invalid) == (2, 0)
+
+
+def test_an_export_of_bsuid_and_username_contacts_imports_back_onto_them(api, acme, acme_admin):
+    with schema_context(acme.schema_name):
+        consent_record_opt_out(
+            bsuid="GB.13491208655302741918", category="marketing", source="staff"
+        )
+        contact_resolve(username="alice.a", create=True)
+        consent_record_opt_out(username="alice.a", category="utility", source="staff")
+        before = sorted(Contact.objects.values_list("pk", "phone", "bsuid", "username"))
+    exported = body(api(acme, user=acme_admin).get("/api/v1/consents/export/?kind=history"))
+    rows = list(csv.reader(io.StringIO(exported.decode())))
+    assert [(r[0], r[-2], r[-1]) for r in rows] == [
+        ("phone", "bsuid", "username"),
+        ("", "GB.13491208655302741918", ""),
+        ("", "", "alice.a"),
+    ]
+    text = exported.decode().replace("kind,source,occurred_at", "action,source,occurred_at")
+
+    job = api(acme, user=acme_admin).post(
+        "/api/v1/imports/", {"file": csv_file(text)}, format="multipart"
+    )
+    with schema_context(acme.schema_name):
+        done = consent_import_run(import_id=job.json()["id"])
+        after = sorted(Contact.objects.values_list("pk", "phone", "bsuid", "username"))
+
+    assert (done.rows_valid, done.rows_invalid, done.contacts_created) == (2, 0, 0)
+    assert after == before
 
 
 def test_export_kind_must_be_known(api, acme, acme_viewer):

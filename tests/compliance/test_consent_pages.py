@@ -197,8 +197,8 @@ def test_upload_page_shows_a_plain_error_for_a_file_it_cannot_import(web, acme, 
 
     assert response.status_code == 400
     assert (
-        "The first row must name the columns; phone, category, action are missing."
-        in response.content.decode()
+        "The first row must name the columns; a phone, bsuid or username column and category,"
+        " action are missing." in response.content.decode()
     )
     with schema_context(acme.schema_name):
         assert ConsentImport.objects.count() == 0
