@@ -115,7 +115,10 @@ def _attempt(http: httpx.Client, delivery: WebhookDelivery, secrets: list[str]) 
     return outcome
 
 
-def deliveries_send(*, ids=None, limit: int = 500) -> int:
+SEND_BATCH = 500
+
+
+def deliveries_send(*, ids=None, limit: int = SEND_BATCH) -> int:
     """Send the given (or every due) delivery of this schema once; returns how many were tried."""
     claimed = _claim(ids, limit)
     if not claimed:

@@ -121,7 +121,10 @@ def _enqueue_send(schema: str, ids: list[int]) -> None:
     email_send.apply_async(args=[ids], headers={"_schema_name": schema}, retry=False)
 
 
-def emails_send(*, ids: Iterable[int] | None = None, limit: int = 200) -> int:
+EMAIL_BATCH = 200
+
+
+def emails_send(*, ids: Iterable[int] | None = None, limit: int = EMAIL_BATCH) -> int:
     """Send the given (or all due) pending e-mails of this schema; each is claimed first, so two
     senders never send one twice. Returns how many were sent."""
     now = timezone.now()

@@ -116,3 +116,52 @@ def test_internal_notes_never_leave_but_client_visible_messages_do(
     assert types == ["appeal.message", "appeal.message", "appeal.transitioned"]
     assert any("Please send the opt-in page." in b for b in bodies)
     assert any("Which form?" in b for b in bodies)
+
+
+def test_the_sweeper_sends_batch_after_batch_while_they_come_back_full(
+    acme, acme_waba, broker_down, django_capture_on_commit_callbacks, monkeypatch
+):
+    """After an outage thousands fall due at once: one sweep takes them all, not one batch."""
+    from integrations import delivery, notify
+
+    monkeypatch.setattr(notify, "EMAIL_BATCH", 2)
+    monkeypatch.setattr(delivery, "SEND_BATCH", 2)
+    connection.set_tenant(acme)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            health_event_record(
+                kind=EventKind.RESTRICTION,
+                severity=Severity.WARNING,
+                title=f"Restriction {n}",
+                key=f"backlog-{n}",
+                source=EventSource.WEBHOOK,
+                account=acme_waba,
+            )
+
+    swept = outbox_sweep.apply().get()
+
+    assert swept["emails"] == 5
+    assert OutboundEmail.objects.filter(state="pending").count() == 0
+    assert len(mail.outbox) == 5
+
+
+def test_the_sweeper_stops_at_its_budget(acme, acme_waba, broker_down, monkeypatch):
+    """A sweep never runs into the next beat period, however much is due."""
+    from integrations import notify
+
+    monkeypatch.setattr(notify, "EMAIL_BATCH", 1)
+    connection.set_tenant(acme)
+    for n in range(3):
+        health_event_record(
+            kind=EventKind.RESTRICTION,
+            severity=Severity.WARNING,
+            title=f"Restriction {n}",
+            key=f"budget-{n}",
+            source=EventSource.WEBHOOK,
+            account=acme_waba,
+        )
+
+    swept = outbox_sweep.apply(kwargs={"budget_seconds": 0}).get()
+
+    assert swept["emails"] == 1
+    assert OutboundEmail.objects.filter(state="pending").count() == 2

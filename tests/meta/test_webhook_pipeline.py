@@ -1,5 +1,6 @@
-"""The webhook pipeline: poison never stalls the rest, each change in its own savepoint, retries
-with backoff, leases that survive a dead worker, exactly-once effects under replays."""
+"""The webhook pipeline: poison never stalls the rest, a failing change isolated in a savepoint of
+its own, retries with backoff, leases that survive a dead worker, exactly-once effects under
+replays."""
 
 from __future__ import annotations
 
@@ -204,6 +205,52 @@ def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, mon
 
     calls = []
 
+    def cancelled_twice(change):  # once with the client's group, once on its own
+        calls.append(change.key)
+        if len(calls) <= 2:
+            try:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            except psycopg.errors.QueryCanceled as exc:
+                raise OperationalError(str(exc)) from exc
+        return handlers.apply(change)
+
+    monkeypatch.setattr(
+        "portal.meta.webhooks.contract._HANDLERS",
+        {
+            "probe_effect": pipeline.handler_for("probe_effect").__class__(
+                handlers.parse, cancelled_twice
+            )
+        },
+    )
+    store(probe(7))
+
+    services.webhook_process_pending()
+    change = WebhookChange.objects.get()
+    assert len(calls) == 2
+    assert change.state == ChangeState.PENDING
+    assert "statement timeout" in change.error
+    assert change.next_attempt_at < timezone.now() + timedelta(seconds=3)
+
+    WebhookChange.objects.update(next_attempt_at=timezone.now())
+    services.webhook_process_pending()
+
+    change.refresh_from_db()
+    assert (change.state, change.error, change.next_attempt_at) == (ChangeState.APPLIED, "", None)
+    assert WebhookDelivery.objects.get().state == DeliveryState.PROCESSED
+
+
+def test_a_transient_error_of_the_group_is_tried_again_alone_at_once(
+    acme, acme_waba, monkeypatch, effect_log
+):
+    """A lock or statement timeout of the client's one savepoint says nothing of which change
+    caused it: each is tried again in its own, and what applies is applied."""
+    import psycopg.errors
+    from django.db import OperationalError
+
+    from tests.webhook_probe import handlers
+
+    calls = []
+
     def cancelled_once(change):
         calls.append(change.key)
         if len(calls) == 1:
@@ -221,20 +268,33 @@ def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, mon
             )
         },
     )
-    store(probe(7))
+    for n in range(3):
+        store(probe(n))
 
     services.webhook_process_pending()
-    change = WebhookChange.objects.get()
-    assert change.state == ChangeState.PENDING
-    assert "statement timeout" in change.error
-    assert change.next_attempt_at < timezone.now() + timedelta(seconds=3)
 
-    WebhookChange.objects.update(next_attempt_at=timezone.now())
-    services.webhook_process_pending()
+    assert set(WebhookChange.objects.values_list("state", flat=True)) == {ChangeState.APPLIED}
+    assert len(calls) == 1 + 3  # the group's first, then each alone
 
-    change.refresh_from_db()
-    assert (change.state, change.error, change.next_attempt_at) == (ChangeState.APPLIED, "", None)
-    assert WebhookDelivery.objects.get().state == DeliveryState.PROCESSED
+
+def test_a_clients_changes_apply_in_one_savepoint_when_none_fails(acme, acme_waba, effect_log):
+    """A savepoint per change is two round trips each: a batch that applies cleanly takes the
+    same few savepoints however many changes it holds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def savepoints(count: int) -> int:
+        for n in range(count):
+            store(probe(1_000 * count + n))
+        pipeline.deliveries_split()
+        with CaptureQueriesContext(connection) as queries:
+            pipeline.changes_apply()
+        return sum(1 for q in queries if q["sql"].startswith("SAVEPOINT"))
+
+    assert savepoints(3) == savepoints(30)
+    assert sorted(effect_log()) == sorted(
+        [3_000 + n for n in range(3)] + [30_000 + n for n in range(30)]
+    )
 
 
 def test_a_dead_workers_claim_is_taken_up_when_its_lease_runs_out(acme, acme_waba, effect_log):
