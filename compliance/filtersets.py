@@ -12,6 +12,7 @@ from compliance.choices import (
     Severity,
 )
 from compliance.models import ConsentEvent, ConsentImport, HealthEvent, PhoneNumber
+from portal.api.filters import UtcDateTimeFilter
 
 
 class PhoneNumberFilterSet(django_filters.FilterSet):
@@ -29,8 +30,8 @@ class HealthEventFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=EventKind.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
     number = django_filters.NumberFilter(field_name="number_id")
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = HealthEvent
@@ -44,8 +45,8 @@ class ConsentEventFilterSet(django_filters.FilterSet):
     category = django_filters.MultipleChoiceFilter(choices=ConsentCategory.choices)
     kind = django_filters.ChoiceFilter(choices=ConsentKind.choices)
     source = django_filters.MultipleChoiceFilter(choices=ConsentSource.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = ConsentEvent
@@ -71,8 +72,8 @@ class AlertFilterSet(django_filters.FilterSet):
     )
     kind = django_filters.MultipleChoiceFilter(field_name="event__kind", choices=EventKind.choices)
     number = django_filters.NumberFilter(field_name="event__number_id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         from compliance.models import Alert

@@ -337,3 +337,57 @@ def test_sync_status_is_seen_only_on_its_own_clients_host(
     assert web(acme, globex_owner).get(f"/sync/{run.pk}/").status_code == 403
     # The id means nothing on globex's host: globex has no such run.
     assert web(globex, globex_owner).get(f"/sync/{run.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/alerts/", "/api/v1/consents/"])
+def test_a_since_with_an_offset_postgresql_cannot_store_is_the_instant_it_names(
+    api, acme, acme_number, acme_owner, path
+):
+    """RFC 3339 allows offsets to ±23:59, PostgreSQL stores ±15:59: compared in UTC, not a 400."""
+    from datetime import timedelta
+    from urllib.parse import quote
+
+    from django.utils import timezone
+
+    from compliance.choices import EventKind, EventSource, Severity
+
+    with schema_context(acme.schema_name):
+        health_event_record(
+            kind=EventKind.QUALITY_DROP,
+            severity=Severity.WARNING,
+            title="Quality dropped",
+            key="offset",
+            source=EventSource.SYNC,
+            number=acme_number,
+        )
+    client = api(acme, user=acme_owner)
+    hour_ago = (timezone.now() - timedelta(hours=1)).astimezone(
+        timezone.get_fixed_timezone(23 * 60 + 30)
+    )
+    in_an_hour = hour_ago + timedelta(hours=2)
+
+    since = client.get(f"{path}?since={quote(hour_ago.isoformat())}")
+    until = client.get(f"{path}?until={quote(in_an_hour.isoformat())}")
+    later = client.get(f"{path}?since={quote(in_an_hour.isoformat())}")
+
+    assert (since.status_code, until.status_code, later.status_code) == (200, 200, 200)
+    assert since.json()["results"] == until.json()["results"]
+    assert later.json()["results"] == []
+    if path != "/api/v1/consents/":
+        assert len(since.json()["results"]) == 1
+
+
+def test_an_offset_of_a_day_or_more_is_a_400_naming_the_parameter(api, acme, acme_owner):
+    answer = api(acme, user=acme_owner).get("/api/v1/events/?since=2026-01-01T00:00:00%2B24:00")
+
+    assert answer.status_code == 400
+    assert "since" in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query", ["since=0001-01-01T00:00:00%2B23:00", "until=9999-12-31T23:59:59-23:00"]
+)
+def test_an_offset_past_the_calendars_edge_in_utc_is_not_an_error(api, acme, acme_owner, query):
+    answer = api(acme, user=acme_owner).get(f"/api/v1/events/?{query}")
+
+    assert answer.status_code == 200
