@@ -121,7 +121,8 @@ def _send_after_commit(ids: list[int]) -> None:
     def send():
         connection._outbox_pending = None
         from integrations.tasks import webhook_send
+        from portal.celery import enqueue_or_leave_to_sweeper
 
-        webhook_send.apply_async(args=[batch], headers={"_schema_name": schema}, retry=False)
+        enqueue_or_leave_to_sweeper(webhook_send, schema, batch)
 
     transaction.on_commit(send, robust=True)

@@ -117,8 +117,9 @@ def emails_queue_many(emails: list[tuple[Iterable[str], str, str]]) -> int:
 
 def _enqueue_send(schema: str, ids: list[int]) -> None:
     from integrations.tasks import email_send
+    from portal.celery import enqueue_or_leave_to_sweeper
 
-    email_send.apply_async(args=[ids], headers={"_schema_name": schema}, retry=False)
+    enqueue_or_leave_to_sweeper(email_send, schema, ids)
 
 
 EMAIL_BATCH = 200

@@ -128,3 +128,32 @@ class TenantOnlyTask(app.Task):
 def enqueue_for_schema(task, schema_name: str, *args, **kwargs):
     """Send a tenant task to run inside `schema_name`, whatever schema the caller is in."""
     return task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema_name})
+
+
+BROKER_BACKOFF_SECONDS = 15.0  # half a sweeper period: what is not published waits for the sweep
+_broker_down_until = 0.0
+
+
+def enqueue_or_leave_to_sweeper(task, schema_name: str, *args) -> bool:
+    """Publish a send task for rows already committed to an outbox, at most one try.
+
+    Nothing is lost if the broker is down: the outbox sweeper sends what is due. So a failed
+    publish is not retried, and for BROKER_BACKOFF_SECONDS this process does not try again:
+    during an outage each request would otherwise wait for the broker's connect timeout. Returns
+    whether the task was published.
+    """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return False
+    try:
+        task.apply_async(args=args, headers={"_schema_name": schema_name}, retry=False)
+    except Exception:  # any broker failure: the sweeper has the rows
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning(
+            "Broker unavailable; %s left to the outbox sweeper for %.0f s",
+            task.name,
+            BROKER_BACKOFF_SECONDS,
+            exc_info=True,
+        )
+        return False
+    return True

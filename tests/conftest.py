@@ -62,6 +62,14 @@ def _back_to_public_schema():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(autouse=True)
+def _broker_believed_up(monkeypatch):
+    """A test that took the broker down must not leave the next one skipping its publishes."""
+    import portal.celery
+
+    monkeypatch.setattr(portal.celery, "_broker_down_until", 0.0)
+
+
 def _client_fixture(slug: str):
     @pytest.fixture
     def fixture(db) -> Client:

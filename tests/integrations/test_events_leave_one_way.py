@@ -165,3 +165,44 @@ def test_the_sweeper_stops_at_its_budget(acme, acme_waba, broker_down, monkeypat
 
     assert swept["emails"] == 1
     assert OutboundEmail.objects.filter(state="pending").count() == 2
+
+
+def test_with_the_broker_down_a_process_tries_to_publish_once_then_leaves_it_to_the_sweeper(
+    acme, acme_waba, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Each request would otherwise wait for the broker's connect timeout during an outage."""
+    from kombu.exceptions import OperationalError
+
+    import portal.celery
+    from integrations import tasks
+
+    tries = []
+
+    def refuse(*args, **kwargs):
+        tries.append(kwargs.get("retry"))
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.email_send, "apply_async", refuse)
+    clock = [1000.0]
+    monkeypatch.setattr(portal.celery.time, "monotonic", lambda: clock[0])
+    connection.set_tenant(acme)
+
+    def alert(n: int) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            health_event_record(
+                kind=EventKind.RESTRICTION,
+                severity=Severity.WARNING,
+                title=f"Restriction {n}",
+                key=f"breaker-{n}",
+                source=EventSource.WEBHOOK,
+                account=acme_waba,
+            )
+
+    alert(1)
+    alert(2)
+    clock[0] += portal.celery.BROKER_BACKOFF_SECONDS + 1
+    alert(3)
+
+    assert tries == [False, False]  # the first, then once more after the back-off; never retried
+    assert OutboundEmail.objects.filter(state="pending").count() == 3
+    assert outbox_sweep.apply().get()["emails"] == 3
