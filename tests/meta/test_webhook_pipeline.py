@@ -297,6 +297,47 @@ def test_a_clients_changes_apply_in_one_savepoint_when_none_fails(acme, acme_wab
     )
 
 
+def test_a_claim_never_takes_a_client_another_worker_holds(
+    acme, acme_waba, globex, globex_waba, effect_log, monkeypatch
+):
+    """Two workers on one client's changes would wait on each other's row locks (its account,
+    its numbers) for a whole batch, and could not keep Meta's order between them."""
+    from tests.assets import GLOBEX_WABA
+
+    store(probe(1))
+    pipeline.deliveries_split()
+    first = pipeline.changes_claim(limit=1)  # worker A holds Acme ...
+    store(probe(2))
+    store(envelope(GLOBEX_WABA, "probe_effect", {"n": 3}, time=1_763_000_003))
+    pipeline.deliveries_split()
+
+    second = pipeline.changes_claim()  # ... so worker B takes Globex's change, not Acme's
+
+    claimed = WebhookChange.objects.in_bulk(first + second)
+    assert [claimed[pk].client_id for pk in first] == [acme.pk]
+    assert [claimed[pk].client_id for pk in second] == [globex.pk]
+    assert set(pipeline.changes_claim()) == set()  # Acme's second waits for A's lease
+
+
+def test_a_claim_takes_at_most_its_share_of_clients(
+    acme, acme_waba, globex, globex_waba, effect_log, monkeypatch
+):
+    from tests.assets import GLOBEX_WABA
+
+    monkeypatch.setattr(pipeline, "CLAIM_CLIENTS", 1)
+    store(probe(1))
+    store(envelope(GLOBEX_WABA, "probe_effect", {"n": 2}, time=1_763_000_002))
+    store(probe(3))
+    pipeline.deliveries_split()
+
+    first = WebhookChange.objects.in_bulk(pipeline.changes_claim())
+    second = WebhookChange.objects.in_bulk(pipeline.changes_claim())
+
+    assert {c.client_id for c in first.values()} == {acme.pk}
+    assert len(first) == 2
+    assert {c.client_id for c in second.values()} == {globex.pk}
+
+
 def test_a_dead_workers_claim_is_taken_up_when_its_lease_runs_out(acme, acme_waba, effect_log):
     store(probe(3))
     pipeline.deliveries_split()

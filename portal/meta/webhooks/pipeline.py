@@ -256,23 +256,59 @@ class BatchCounts:
             self.failed += 1
 
 
+# Clients one claim takes at most: the rest are left to the other workers.
+CLAIM_CLIENTS = 25
+# Claims are serialised on this advisory lock (a short statement), so two workers never lease
+# changes of one client at once.
+_CLAIM_LOCK = 0x57EB400C
+
+
 def changes_claim(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None) -> list[int]:
-    """Lease up to `limit` due changes to this worker and count the attempt (committed)."""
+    """Lease up to `limit` due changes to this worker and count the attempt (committed).
+
+    Whole clients at a time: no change is leased while another of its client's changes is
+    leased to another worker. Workers applying one client's changes at once would wait on each
+    other's row locks (its account, its numbers) in long transactions, and could not keep
+    Meta's order between them. A claim takes the clients of the oldest due changes, at most
+    CLAIM_CLIENTS of them, so another worker finds work of its own.
+    """
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK])
+        only_sql = " AND c.delivery_id = ANY(%(only)s)" if only is not None else ""
         cursor.execute(
-            f"UPDATE {_CHANGES} SET claimed_until = %s, attempts = attempts + 1"  # noqa: S608
-            f" WHERE id IN (SELECT id FROM {_CHANGES} WHERE next_attempt_at <= %s"
-            " AND (claimed_until IS NULL OR claimed_until < %s)"
-            + (" AND delivery_id = ANY(%s)" if only is not None else "")
-            + " ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
-            [
-                now + timedelta(seconds=lease_seconds()),
-                now,
-                now,
-                *([list(only)] if only is not None else []),
-                limit,
-            ],
+            f"""
+            WITH busy AS (
+                SELECT DISTINCT client_id FROM {_CHANGES}
+                WHERE next_attempt_at IS NOT NULL AND claimed_until >= %(now)s
+                  AND client_id IS NOT NULL
+            ), free AS (
+                SELECT c.id, c.client_id, c.next_attempt_at FROM {_CHANGES} c
+                WHERE c.next_attempt_at <= %(now)s
+                  AND (c.claimed_until IS NULL OR c.claimed_until < %(now)s){only_sql}
+                  AND (c.client_id IS NULL OR c.client_id NOT IN (SELECT client_id FROM busy))
+                ORDER BY c.next_attempt_at, c.id LIMIT %(scan)s
+            ), picked AS (
+                SELECT client_id FROM free WHERE client_id IS NOT NULL
+                GROUP BY client_id ORDER BY min(next_attempt_at), min(id) LIMIT %(clients)s
+            )
+            UPDATE {_CHANGES} SET claimed_until = %(until)s, attempts = attempts + 1
+            WHERE id IN (
+                SELECT id FROM {_CHANGES} WHERE id IN (
+                    SELECT id FROM free
+                    WHERE client_id IS NULL OR client_id IN (SELECT client_id FROM picked)
+                    ORDER BY next_attempt_at, id LIMIT %(limit)s
+                ) FOR UPDATE SKIP LOCKED
+            ) RETURNING id
+            """,  # noqa: S608 - table names are ours
+            {
+                "now": now,
+                "until": now + timedelta(seconds=lease_seconds()),
+                "only": list(only) if only is not None else None,
+                "scan": limit * 4,
+                "clients": CLAIM_CLIENTS,
+                "limit": limit,
+            },
         )
         return [row[0] for row in cursor.fetchall()]
 
