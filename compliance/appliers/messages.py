@@ -11,10 +11,11 @@ alone; the rest stand.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from compliance import services
 from compliance.appliers.common import WEBHOOK, digits
@@ -108,7 +109,7 @@ _IDENTITY_CHANGES = {meta.SystemChange.USER_CHANGED_NUMBER, meta.SystemChange.US
 
 def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
     rows = [_ledger_row(change, item, numbers) for change, item in statuses]
-    MessageStatus.objects.bulk_create(rows, ignore_conflicts=True)
+    _ledger_insert(rows)
     texts = [_inbound_row(change, item, numbers) for change, item in inbound]
     InboundMessage.objects.bulk_create(texts, ignore_conflicts=True)
     _link_identities(texts)
@@ -167,6 +168,49 @@ def _identities(inbound: list[_Item]) -> None:
             # by what Meta said, not by batch: a retry in a new batch changes nothing
             key=services.dedupe_key("identity", item.wamid),
         )
+
+
+_LEDGER_COLUMNS = (
+    ("number_id", "bigint"),
+    ("phone_number_meta_id", "text"),
+    ("wamid", "text"),
+    ("recipient", "text"),
+    ("status", "text"),
+    ("occurred_at", "timestamptz"),
+    ("pricing_category", "text"),
+    ("pricing_type", "text"),
+    ("error_code", "integer"),
+    ("error_title", "text"),
+    ("error_details", "text"),
+)
+
+
+def _ledger_insert(rows: list[MessageStatus]) -> None:
+    """The ledger rows in one INSERT, a status already recorded (a replay) left as it is.
+
+    The rows travel as one JSON parameter: `bulk_create` compiles and quotes each of the eleven
+    values of every row in Python, which cost more than the rest of a status batch's apply.
+    """
+    if not rows:
+        return
+    names = [name for name, _ in _LEDGER_COLUMNS]
+    payload = json.dumps(
+        [[_json_value(getattr(row, name)) for name in names] for row in rows],
+        separators=(",", ":"),
+    )
+    table = connection.ops.quote_name(MessageStatus._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    values = ", ".join(f"(r ->> {n})::{kind}" for n, (_, kind) in enumerate(_LEDGER_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {values}"  # noqa: S608 - names are ours
+            " FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT DO NOTHING",
+            [payload],
+        )
+
+
+def _json_value(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _ledger_row(change: Change, item: Status, numbers: dict) -> MessageStatus:

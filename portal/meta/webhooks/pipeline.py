@@ -44,8 +44,8 @@ from portal.meta.webhooks.contract import Applied, Change, ItemFailure, WebhookR
 
 logger = logging.getLogger(__name__)
 
-SPLIT_BATCH = 200
-APPLY_BATCH = 500
+SPLIT_BATCH = 1000
+APPLY_BATCH = 2000
 # Transient errors: retried after 1, 2, 4 … 60 s, at most this many times.
 TRANSIENT_ATTEMPTS = 20
 # Other errors (a bug, data the applier cannot take): retried after 30 s, 2 and 8 min, then final.
