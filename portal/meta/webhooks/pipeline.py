@@ -5,8 +5,9 @@
   to a client by WABA or phone number id. A body that is not Meta's is kept, marked rejected with
   the reason, and never looked at again.
 - **Claim**: due changes (`next_attempt_at <= now`, no live lease) are leased in batches with
-  `SKIP LOCKED`, their attempt counted in the same committed statement; two workers never work
-  one change at once, and a change whose worker died is taken up when its lease runs out.
+  `SKIP LOCKED`, their attempt counted in the same committed statement, a whole client at a
+  time (`changes_claim`); two workers never work one client at once, and a change whose worker
+  died is taken up when its lease runs out.
 - **Apply**: in one transaction holding the batch's row locks, grouped per client and field,
   in Meta's order; each client's changes in one savepoint, and only if that fails again with
   each change (and each group a field applies set-based) in a savepoint of its own, so one that
