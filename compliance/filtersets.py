@@ -12,7 +12,7 @@ from compliance.choices import (
     Severity,
 )
 from compliance.models import ConsentEvent, ConsentImport, HealthEvent, PhoneNumber
-from portal.api.filters import UtcDateTimeFilter
+from portal.api.filters import IdFilter, UtcDateTimeFilter
 
 
 class PhoneNumberFilterSet(django_filters.FilterSet):
@@ -29,7 +29,7 @@ class PhoneNumberFilterSet(django_filters.FilterSet):
 class HealthEventFilterSet(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=EventKind.choices)
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    number = django_filters.NumberFilter(field_name="number_id")
+    number = IdFilter(field_name="number_id")
     since = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
@@ -71,7 +71,7 @@ class AlertFilterSet(django_filters.FilterSet):
         field_name="event__severity", choices=Severity.choices
     )
     kind = django_filters.MultipleChoiceFilter(field_name="event__kind", choices=EventKind.choices)
-    number = django_filters.NumberFilter(field_name="event__number_id")
+    number = IdFilter(field_name="event__number_id")
     since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

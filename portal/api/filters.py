@@ -1,7 +1,9 @@
 from datetime import UTC, datetime
 
-from django_filters import BooleanFilter, CharFilter, IsoDateTimeFilter
+from django import forms
+from django_filters import BooleanFilter, CharFilter, IsoDateTimeFilter, NumberFilter
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 
@@ -40,3 +42,17 @@ class UtcDateTimeFilter(IsoDateTimeFilter):
                 edge = datetime.min if value.year == 1 else datetime.max
                 value = edge.replace(tzinfo=UTC)
         return super().filter(qs, value)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+class IdFilter(NumberFilter):
+    """A row's id: an integer that fits PostgreSQL's bigint, documented as one (a NumberFilter
+    is documented as any number, and `3e97` or `1.5` is no id)."""
+
+    field_class = forms.IntegerField
+    BIGINT_MAX = 2**63 - 1
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", self.BIGINT_MAX)
+        super().__init__(*args, **kwargs)

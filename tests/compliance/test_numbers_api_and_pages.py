@@ -391,3 +391,22 @@ def test_an_offset_past_the_calendars_edge_in_utc_is_not_an_error(api, acme, acm
     answer = api(acme, user=acme_owner).get(f"/api/v1/events/?{query}")
 
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["1.5", "3.475132097382049e+97", "9223372036854775808"])
+def test_a_number_filter_that_is_no_id_is_a_400(api, acme, acme_owner, value):
+    from urllib.parse import quote
+
+    for path in ("/api/v1/events/", "/api/v1/alerts/"):
+        answer = api(acme, user=acme_owner).get(f"{path}?number={quote(value)}")
+
+        assert answer.status_code == 400, path
+        assert "number" in answer.content.decode()
+
+
+def test_the_number_filter_is_documented_as_an_id(api, acme, acme_owner):
+    schema = api(acme, user=acme_owner).get("/api/schema/?format=json").json()
+    [number] = [p for p in schema["paths"]["/api/v1/events/"]["get"]["parameters"]
+                if p["name"] == "number"]  # fmt: skip
+
+    assert number["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
