@@ -63,6 +63,10 @@ def run() -> list[tuple[str, str, str, str]]:
     from tenants.services import client_create, template_schema_ensure
 
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    if not settings.META_CREDENTIALS_KEY:  # endpoint secrets are stored encrypted with it
+        from cryptography.fernet import Fernet
+
+        settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
     template_schema_ensure()
     client = client_create(
         name="Bench Webhooks", slug="bench-webhooks", owner_email="owner@bench-webhooks.example"
