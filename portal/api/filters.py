@@ -44,15 +44,17 @@ class UtcDateTimeFilter(IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+BIGINT_MAX = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": BIGINT_MAX})
 class IdFilter(NumberFilter):
     """A row's id: an integer that fits PostgreSQL's bigint, documented as one (a NumberFilter
     is documented as any number, and `3e97` or `1.5` is no id)."""
 
     field_class = forms.IntegerField
-    BIGINT_MAX = 2**63 - 1
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", self.BIGINT_MAX)
+        kwargs.setdefault("max_value", BIGINT_MAX)
         super().__init__(*args, **kwargs)

@@ -21,6 +21,18 @@ from tests.appeals.conftest import move, open_appeal
 SECRET = "Internal: this client looks like a spammer"
 
 
+def restriction(account, n: int, *, key: str):
+    """A warning-level account event: one alert, its e-mail to the client's admins."""
+    return health_event_record(
+        kind=EventKind.RESTRICTION,
+        severity=Severity.WARNING,
+        title=f"Restriction {n}",
+        key=f"{key}-{n}",
+        source=EventSource.WEBHOOK,
+        account=account,
+    )
+
+
 @pytest.fixture
 def broker_down(monkeypatch):
     """Publishing a task fails, as it does with the broker process killed."""
@@ -69,14 +81,7 @@ def test_alert_emails_survive_a_broker_outage_and_the_sweeper_sends_each_once(
     connection.set_tenant(acme)
     with django_capture_on_commit_callbacks(execute=True):  # the send task cannot be queued
         for n in range(3):
-            health_event_record(
-                kind=EventKind.RESTRICTION,
-                severity=Severity.WARNING,
-                title=f"Restriction {n}",
-                key=f"outage-{n}",
-                source=EventSource.WEBHOOK,
-                account=acme_waba,
-            )
+            restriction(acme_waba, n, key="outage")
     assert mail.outbox == []
     assert OutboundEmail.objects.filter(state="pending").count() == 3
 
@@ -129,14 +134,7 @@ def test_the_sweeper_sends_batch_after_batch_while_they_come_back_full(
     connection.set_tenant(acme)
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(5):
-            health_event_record(
-                kind=EventKind.RESTRICTION,
-                severity=Severity.WARNING,
-                title=f"Restriction {n}",
-                key=f"backlog-{n}",
-                source=EventSource.WEBHOOK,
-                account=acme_waba,
-            )
+            restriction(acme_waba, n, key="backlog")
 
     swept = outbox_sweep.apply().get()
 
@@ -152,14 +150,7 @@ def test_the_sweeper_stops_at_its_budget(acme, acme_waba, broker_down, monkeypat
     monkeypatch.setattr(notify, "EMAIL_BATCH", 1)
     connection.set_tenant(acme)
     for n in range(3):
-        health_event_record(
-            kind=EventKind.RESTRICTION,
-            severity=Severity.WARNING,
-            title=f"Restriction {n}",
-            key=f"budget-{n}",
-            source=EventSource.WEBHOOK,
-            account=acme_waba,
-        )
+        restriction(acme_waba, n, key="budget")
 
     swept = outbox_sweep.apply(kwargs={"budget_seconds": 0}).get()
 
@@ -189,14 +180,7 @@ def test_with_the_broker_down_a_process_tries_to_publish_once_then_leaves_it_to_
 
     def alert(n: int) -> None:
         with django_capture_on_commit_callbacks(execute=True):
-            health_event_record(
-                kind=EventKind.RESTRICTION,
-                severity=Severity.WARNING,
-                title=f"Restriction {n}",
-                key=f"breaker-{n}",
-                source=EventSource.WEBHOOK,
-                account=acme_waba,
-            )
+            restriction(acme_waba, n, key="breaker")
 
     alert(1)
     alert(2)

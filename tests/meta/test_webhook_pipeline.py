@@ -197,17 +197,19 @@ def test_a_failing_change_is_retried_alone_and_the_rest_of_its_delivery_goes_on(
     assert effect_log().count(2) == 1
 
 
-def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, monkeypatch):
+def probe_timing_out(monkeypatch, times: int) -> list[str]:
+    """The probe field's applier hits a statement timeout on its first `times` calls; returns
+    the keys it was called with."""
     import psycopg.errors
     from django.db import OperationalError
 
     from tests.webhook_probe import handlers
 
-    calls = []
+    calls: list[str] = []
 
-    def cancelled_twice(change):  # once with the client's group, once on its own
+    def timing_out(change):
         calls.append(change.key)
-        if len(calls) <= 2:
+        if len(calls) <= times:
             try:
                 raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
             except psycopg.errors.QueryCanceled as exc:
@@ -218,10 +220,15 @@ def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, mon
         "portal.meta.webhooks.contract._HANDLERS",
         {
             "probe_effect": pipeline.handler_for("probe_effect").__class__(
-                handlers.parse, cancelled_twice
+                handlers.parse, timing_out
             )
         },
     )
+    return calls
+
+
+def test_a_transient_error_is_retried_soon_and_then_applied(acme, acme_waba, monkeypatch):
+    calls = probe_timing_out(monkeypatch, 2)  # once with the client's group, once on its own
     store(probe(7))
 
     services.webhook_process_pending()
@@ -244,30 +251,7 @@ def test_a_transient_error_of_the_group_is_tried_again_alone_at_once(
 ):
     """A lock or statement timeout of the client's one savepoint says nothing of which change
     caused it: each is tried again in its own, and what applies is applied."""
-    import psycopg.errors
-    from django.db import OperationalError
-
-    from tests.webhook_probe import handlers
-
-    calls = []
-
-    def cancelled_once(change):
-        calls.append(change.key)
-        if len(calls) == 1:
-            try:
-                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
-            except psycopg.errors.QueryCanceled as exc:
-                raise OperationalError(str(exc)) from exc
-        return handlers.apply(change)
-
-    monkeypatch.setattr(
-        "portal.meta.webhooks.contract._HANDLERS",
-        {
-            "probe_effect": pipeline.handler_for("probe_effect").__class__(
-                handlers.parse, cancelled_once
-            )
-        },
-    )
+    calls = probe_timing_out(monkeypatch, 1)
     for n in range(3):
         store(probe(n))
 

@@ -26,6 +26,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -412,56 +413,53 @@ def _apply_client_group(changes: list[WebhookChange]) -> dict[int, Outcome]:
         return outcomes
     try:
         with transaction.atomic():
-            outcomes.update(_apply_fields(by_field))
+            outcomes.update(_apply_fields(by_field, isolated=False))
     except Exception:
         logger.warning(
             "A client's %d changes failed together; applying them one at a time",
             sum(len(items) for items in by_field.values()),
             exc_info=True,
         )
-        outcomes.update(_apply_fields_isolated(by_field))
+        outcomes.update(_apply_fields(by_field, isolated=True))
     return outcomes
 
 
-def _apply_fields(by_field: dict[str, list[tuple[WebhookChange, Change]]]) -> dict[int, Outcome]:
-    """Every field's changes with no savepoint of their own: any error is the caller's."""
-    outcomes: dict[int, Outcome] = {}
-    for field_name, items in by_field.items():
-        handler = handler_for(field_name)
-        if handler.batch_applier is not None and len(items) > 1:
-            results = handler.batch_applier([change for _, change in items])
-            for row, change in items:
-                outcomes[row.pk] = _success(results.get(change.key))
-            continue
-        for row, change in items:
-            outcomes[row.pk] = _success(handler.applier(change))
-    return outcomes
-
-
-def _apply_fields_isolated(
-    by_field: dict[str, list[tuple[WebhookChange, Change]]],
+def _apply_fields(
+    by_field: dict[str, list[tuple[WebhookChange, Change]]], *, isolated: bool
 ) -> dict[int, Outcome]:
-    """Every field's set-based group, then each change, in a savepoint of its own."""
+    """Every field's changes, set-based where the field can.
+
+    Not isolated: no savepoints, and any error is the caller's. Isolated: each set-based group,
+    then (if it fails) each change, in a savepoint of its own; a change that fails is marked
+    with its error and the rest go on.
+    """
     outcomes: dict[int, Outcome] = {}
+    savepoint = transaction.atomic if isolated else nullcontext
     for field_name, items in by_field.items():
         handler = handler_for(field_name)
         if handler.batch_applier is not None and len(items) > 1:
             try:
-                with transaction.atomic():
+                with savepoint():
                     results = handler.batch_applier([change for _, change in items])
+            except Exception:
+                if not isolated:
+                    raise
+                logger.exception("Set-based %s failed; applying one change at a time", field_name)
+            else:
                 for row, change in items:
                     outcomes[row.pk] = _success(results.get(change.key))
                 continue
-            except Exception:
-                logger.exception("Set-based %s failed; applying one change at a time", field_name)
         for row, change in items:
             try:
-                with transaction.atomic():
+                with savepoint():
                     result = handler.applier(change)
-                outcomes[row.pk] = _success(result)
             except Exception as exc:
+                if not isolated:
+                    raise
                 logger.exception("Applying webhook change %s failed", row.pk)
                 outcomes[row.pk] = _failure(row, exc)
+                continue
+            outcomes[row.pk] = _success(result)
     return outcomes
 
 
