@@ -83,6 +83,17 @@ def _postgres() -> dict:
     return s
 
 
+def _bouncer_user(host: str | None) -> str:
+    """Who PgBouncer runs as under root: the owner of the server's socket directory when the
+    database is reached over a Unix socket (the embedded PostgreSQL of `make test` keeps it in a
+    directory only its own user may enter), else the postgres user."""
+    if host and host.startswith("/"):
+        import pwd
+
+        return pwd.getpwuid(Path(host).stat().st_uid).pw_name
+    return "postgres"
+
+
 @pytest.fixture(scope="module")
 def bouncer(django_db_setup, django_db_blocker):
     """A PgBouncer in transaction mode in front of the test database; its port."""
@@ -103,10 +114,11 @@ def bouncer(django_db_setup, django_db_blocker):
     )
     command = [PGBOUNCER, str(workdir / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        shutil.chown(workdir, "postgres")
+        run_as = _bouncer_user(s["HOST"])
+        shutil.chown(workdir, run_as)
         for path in workdir.iterdir():
-            shutil.chown(path, "postgres")
-        command[1:1] = ["-u", "postgres"]
+            shutil.chown(path, run_as)
+        command[1:1] = ["-u", run_as]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 15

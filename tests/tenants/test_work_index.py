@@ -13,11 +13,16 @@ def plan_of(queryset) -> str:
         return queryset.explain()
 
 
-@pytest.mark.parametrize(
-    ("assignee", "index"),
-    [(None, "work_item_queue"), (7, "work_item_assignee_queue")],
-)
-def test_the_appeals_inbox_and_its_mine_filter_use_an_index(acme, assignee, index):
+def work_index_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s", [WorkItem._meta.db_table]
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("assignee", [None, 7])
+def test_the_appeals_inbox_and_its_mine_filter_use_an_index(acme, assignee):
     WorkItem.objects.bulk_create(
         WorkItem(
             kind=WorkKind.APPEAL,
@@ -34,8 +39,9 @@ def test_the_appeals_inbox_and_its_mine_filter_use_an_index(acme, assignee, inde
         queryset = queryset.filter(data__assignee_id=assignee)
 
     plan = plan_of(queryset[:100])
-    # On 20 rows the planner may take either index for the mine filter; neither is a scan.
+    # Which of the work index's indexes the planner takes on 20 rows depends on the statistics
+    # the rest of the suite left behind; what must hold is that it takes one and scans nothing.
     assert "Seq Scan" not in plan
-    assert index in plan or (assignee is not None and "work_item_queue" in plan)
+    assert any(name in plan for name in work_index_indexes() - {"tenants_workitem_pkey"}), plan
     mine = staff_inbox(assignee_id=assignee)
     assert len(mine) == (10 if assignee else 20)
