@@ -14,6 +14,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    connection: tuple = ()  # the sender's address: one per connection it opened
 
 
 @dataclass
@@ -24,6 +25,10 @@ class Receiver:
     delay: float = 0.0
     close: bool = False
     location: str = ""
+    answer: bytes | None = None  # instead of the default body
+    # Close a kept-alive connection after this many answers without saying so (0: never), as
+    # servers with an idle timeout or a request cap do.
+    answers_per_connection: int = 0
 
     @property
     def url(self) -> str:
@@ -35,6 +40,9 @@ def start_receiver() -> Receiver:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real receivers answer
+        answered = 0
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             receiver.received.append(
@@ -42,6 +50,7 @@ def start_receiver() -> Receiver:
                     path=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    connection=self.client_address,
                 )
             )
             if receiver.close:
@@ -50,7 +59,9 @@ def start_receiver() -> Receiver:
                 return
             if receiver.delay:
                 time.sleep(receiver.delay)
-            answer = b'{"ok": true}' if receiver.status < 300 else b"receiver says no"
+            answer = receiver.answer
+            if answer is None:
+                answer = b'{"ok": true}' if receiver.status < 300 else b"receiver says no"
             try:
                 self.send_response(receiver.status)
                 if receiver.location:
@@ -60,6 +71,9 @@ def start_receiver() -> Receiver:
                 self.wfile.write(answer)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+            self.answered += 1
+            if receiver.answers_per_connection and self.answered >= receiver.answers_per_connection:
+                self.close_connection = True
 
         def log_message(self, *args):
             pass

@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.services import health_event_record
 from integrations import services
-from integrations.delivery import deliveries_send
+from integrations.delivery import deliveries_send, send_lanes
 from integrations.models import OutboundEmail, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from integrations.secrets import secret_new
 
@@ -110,7 +110,74 @@ def test_a_receiver_that_times_out_or_closes_the_connection_is_retried(
     assert delivery.state == "pending"
     assert delivery.attempts == 2
     assert delivery.response_status is None
-    assert delivery.error.startswith("RemoteProtocolError")
+    assert delivery.error.startswith("RemoteDisconnected")
+
+
+def test_a_batch_is_sent_over_one_kept_alive_connection_per_lane(
+    settings, acme, acme_waba, acme_owner, receiver
+):
+    settings.WEBHOOK_SEND_CONCURRENCY = 3
+    connection.set_tenant(acme)
+    endpoint_for(receiver, acme_owner, event_types=["account.*"])
+    for n in range(12):
+        record_restriction(acme_waba, key=f"restricted-{n}")
+
+    assert deliveries_send() == 12
+
+    assert len(receiver.received) == 12
+    assert len({got.connection for got in receiver.received}) == 3
+    assert set(WebhookDelivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_reopened_without_a_failed_attempt(
+    settings, acme, acme_waba, acme_owner, receiver
+):
+    settings.WEBHOOK_SEND_CONCURRENCY = 1
+    receiver.answers_per_connection = 2
+    connection.set_tenant(acme)
+    endpoint_for(receiver, acme_owner, event_types=["account.*"])
+    for n in range(6):
+        record_restriction(acme_waba, key=f"restricted-{n}")
+
+    assert deliveries_send() == 6
+
+    ids = [got.headers["webhook-id"] for got in receiver.received]
+    assert sorted(ids) == sorted(WebhookDelivery.objects.values_list("message_id", flat=True))
+    assert len({got.connection for got in receiver.received}) == 3
+    assert set(WebhookDelivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
+    assert WebhookAttempt.objects.count() == 6
+
+
+def test_an_answer_with_a_nul_character_is_kept_as_an_excerpt(
+    acme, acme_waba, acme_owner, receiver
+):
+    connection.set_tenant(acme)
+    endpoint_for(receiver, acme_owner, event_types=["account.*"])
+    record_restriction(acme_waba)
+    receiver.status, receiver.answer = 500, b"bad\x00answer " + b"x" * 5000
+
+    assert deliveries_send() == 1
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.response_status) == ("pending", 500)
+    assert delivery.response_excerpt == "bad\ufffdanswer " + "x" * 989
+    assert WebhookAttempt.objects.get().response_excerpt == delivery.response_excerpt
+
+
+def test_lanes_share_the_concurrency_among_the_batch_endpoints():
+    def batch(endpoints: int, each: int) -> list[WebhookDelivery]:
+        return [WebhookDelivery(pk=e * 1000 + n, endpoint_id=e) for e in range(endpoints)
+                for n in range(each)]  # fmt: skip
+
+    lanes = send_lanes(batch(3, 100), 16)
+    assert len(lanes) == 15  # 5 a receiver
+    assert sorted(len(lane) for lane in lanes) == [20] * 15
+    assert all(len({d.endpoint_id for d in lane}) == 1 for lane in lanes)
+    assert [len(lane) for lane in send_lanes(batch(1, 2), 16)] == [1, 1]
+    assert len(send_lanes(batch(20, 3), 16)) == 20  # every receiver gets a lane
+    assert sorted(d.pk for lane in send_lanes(batch(3, 7), 4) for d in lane) == sorted(
+        d.pk for d in batch(3, 7)
+    )
 
 
 def test_redirects_are_not_followed(acme, acme_waba, acme_owner, receiver, second_receiver):
