@@ -114,19 +114,24 @@ def _deliveries_mark_split(
     """One UPDATE for the batch: split, with how many of its changes were its own."""
     if not parsed:
         return
-    rows, params = [], []
+    rows = []
     for delivery_id, changes in parsed.items():
         own = sum(1 for c in changes if c.dedupe_key in inserted)
-        rows.append("(%s, %s, %s)")
-        params += [delivery_id, len(changes), len(changes) - own]
+        rows.append({"id": delivery_id, "total": len(changes), "seen": len(changes) - own})
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {_DELIVERIES} d SET state = %s, split_at = %s, attempts = 1,"  # noqa: S608
             " changes_total = v.total, changes_seen_before = v.seen"
-            " FROM (VALUES " + ", ".join(rows) + ") AS v(id, total, seen)"
+            " FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, total integer, seen integer)"
             " WHERE d.id = v.id AND d.state = %s",
-            [DeliveryState.SPLIT, now, *params, DeliveryState.RECEIVED],
+            [DeliveryState.SPLIT, now, _json(rows), DeliveryState.RECEIVED],
         )
+
+
+def _json(rows: list[dict]) -> str:
+    """A batch's rows as one JSON parameter (times to the microsecond). A statement with a
+    placeholder per value is parsed in Python on every call: that was a tenth of a worker."""
+    return json.dumps(rows, default=datetime.isoformat, separators=(",", ":"))
 
 
 def _delivery_reject(delivery_id: int, reason: str, now: datetime) -> None:
@@ -175,34 +180,37 @@ def _insert_changes(
     parsed: dict[int, list[envelope.EnvelopeChange]], routes: dict[str, int], now: datetime
 ) -> set[str]:
     """Insert the changes once each; returns the dedupe keys that were new."""
-    rows, params = [], []
+    rows = []
     for delivery_id, changes in parsed.items():
         for change in changes:
             client_id = route_of(change, routes)
             state, error = _initial_state(change, client_id)
-            rows.append("(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, 0, %s, %s)")
-            params += [
-                delivery_id,
-                change.dedupe_key,
-                change.field,
-                change.entry_id,
-                change.entry_time,
-                json.dumps(change.value),
-                client_id,
-                state,
-                error,
-                now if state == ChangeState.PENDING else None,
-                now,
-            ]
+            rows.append(
+                {
+                    "delivery": delivery_id,
+                    "key": change.dedupe_key,
+                    "field": change.field,
+                    "entry": change.entry_id,
+                    "at": change.entry_time,
+                    "value": change.value,
+                    "client": client_id,
+                    "state": state,
+                    "error": error,
+                    "due": now if state == ChangeState.PENDING else None,
+                }
+            )
     if not rows:
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_CHANGES} (delivery_id, dedupe_key, field, entry_id, entry_time,"  # noqa: S608
-            " value, client_id, state, error, attempts, next_attempt_at, created_at) VALUES "
-            + ", ".join(rows)
-            + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
-            params,
+            " value, client_id, state, error, attempts, next_attempt_at, created_at)"
+            " SELECT r.delivery, r.key, r.field, r.entry, r.at, r.value, r.client, r.state,"
+            " r.error, 0, r.due, %s FROM jsonb_to_recordset(%s::jsonb) AS r(delivery bigint,"
+            " key text, field text, entry text, at timestamptz, value jsonb, client bigint,"
+            " state text, error text, due timestamptz)"
+            " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+            [now, _json(rows)],
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -527,30 +535,31 @@ def _error_text(exc: BaseException) -> str:
 def _record_outcomes(changes: list[WebhookChange], outcomes: dict[int, Outcome]) -> None:
     """Each change's outcome in one UPDATE, and its failed items as changes of their own."""
     now = timezone.now()
-    rows, params = [], []
+    rows = []
     children: list[WebhookChange] = []
     for change in changes:
         outcome = outcomes[change.pk]
         next_at = (
             now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
         )
-        rows.append("(%s, %s, %s, %s::timestamptz, %s::timestamptz)")
-        params += [
-            change.pk,
-            outcome.state,
-            outcome.error,
-            next_at,
-            now if outcome.applied else None,
-        ]
+        rows.append(
+            {
+                "id": change.pk,
+                "state": outcome.state,
+                "error": outcome.error,
+                "next_at": next_at,
+                "applied_at": now if outcome.applied else None,
+            }
+        )
         children += [_child(change, failure, now) for failure in outcome.failures]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {_CHANGES} c SET state = v.state, error = v.error,"  # noqa: S608
             " next_attempt_at = v.next_at, claimed_until = NULL,"
             " applied_at = COALESCE(v.applied_at, c.applied_at)"
-            " FROM (VALUES " + ", ".join(rows) + ") AS v(id, state, error, next_at, applied_at)"
-            " WHERE c.id = v.id",
-            params,
+            " FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, state text, error text,"
+            " next_at timestamptz, applied_at timestamptz) WHERE c.id = v.id",
+            [_json(rows)],
         )
     if children:
         WebhookChange.objects.bulk_create(children, ignore_conflicts=True)
