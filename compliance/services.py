@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -27,7 +27,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
-from portal.bulk import rows_update
+from portal.bulk import insert_once, rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
@@ -117,10 +117,7 @@ def health_event_record(
         template_name=template_name,
         dedupe_key=key,
     )
-    try:
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:  # this key was recorded before
+    if not insert_once(event, unique="dedupe_key"):  # this key was recorded before
         return None
     _event_fan_out(event)
     return event

@@ -1,10 +1,11 @@
-"""Writing some fields of many stored rows in one statement."""
+"""Writing rows in one statement: some fields of many stored rows, or a row once by a unique
+field."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import models
+from django.db import connection, models
 
 
 def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
@@ -27,3 +28,31 @@ def rows_update(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
         unique_fields=[model._meta.pk.name],
         update_fields=list(dict.fromkeys(fields)),
     )
+
+
+def insert_once(instance, *, unique: str) -> bool:
+    """INSERT `instance` unless a row with its `unique` field's value exists: one statement
+    (ON CONFLICT DO NOTHING RETURNING), where a savepoint around save() and its IntegrityError
+    take three round trips. Sets the primary key and returns True when the row is new.
+
+    For models whose save() adds nothing (no overridden save, no pre/post_save receivers)."""
+    model = type(instance)
+    opts = model._meta
+    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT ({quote(opts.get_field(unique).column)}) DO NOTHING"
+        f" RETURNING {quote(opts.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
