@@ -215,7 +215,9 @@ def account_event_record(
             number=number,
             data={"event": token, "info": info},
         )
-    with transaction.atomic():
+    # No savepoint of its own: the lock lasts until the caller's transaction ends anyway, and
+    # a webhook change is applied in a savepoint the pipeline opened.
+    with transaction.atomic(savepoint=False):
         locked = WhatsAppAccount.objects.select_for_update().get(pk=account.pk)
         late = row.state is not None and (
             locked.connection_state_at is not None and stated_at < locked.connection_state_at

@@ -249,26 +249,27 @@ def alert_raise(*, event: HealthEvent) -> Alert:
     from integrations import notify
     from integrations.events import event_emit
 
-    alert, created = Alert.objects.get_or_create(event=event)
-    if created:
-        from tenants.notifications import alert_recipients, digest_queue
+    alert = Alert(event=event)
+    if not insert_once(alert, unique="event"):  # raised before
+        return Alert.objects.get(event=event)
+    from tenants.notifications import alert_recipients, digest_queue
 
-        client = current_client()
-        # The per-member settings: severities, at once or in the daily digest.
-        recipients = alert_recipients(client=client, severity=event.severity)
-        digest_queue(recipients=recipients, severity=event.severity, event=event)
-        if notify.email_queue(
-            recipients=recipients.immediate,
-            subject=f"[{client.name}] {event.title}",
-            body=f"{event.title}\n\n{event.detail}\n\nSee https://{client.slug}."
-            f"{settings.PORTAL_DOMAIN}/numbers/ for the health of your numbers.",
-        ):
-            alert.emailed_at = timezone.now()  # queued in the outbox: it will leave
-            alert.save(update_fields=["emailed_at"])
-        event_emit(
-            event_type="alert.raised",
-            data={"alert_id": alert.pk, "event": health_event_payload(event)},
-        )
+    client = current_client()
+    # The per-member settings: severities, at once or in the daily digest.
+    recipients = alert_recipients(client=client, severity=event.severity)
+    digest_queue(recipients=recipients, severity=event.severity, event=event)
+    if notify.email_queue(
+        recipients=recipients.immediate,
+        subject=f"[{client.name}] {event.title}",
+        body=f"{event.title}\n\n{event.detail}\n\nSee https://{client.slug}."
+        f"{settings.PORTAL_DOMAIN}/numbers/ for the health of your numbers.",
+    ):
+        alert.emailed_at = timezone.now()  # queued in the outbox: it will leave
+        alert.save(update_fields=["emailed_at"])
+    event_emit(
+        event_type="alert.raised",
+        data={"alert_id": alert.pk, "event": health_event_payload(event)},
+    )
     return alert
 
 
