@@ -115,6 +115,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.portal",
             ],
+            # The `date` filter in strftime for the portal's numeric formats (same output).
+            "builtins": ["portal.template_dates"],
         },
     },
 ]
