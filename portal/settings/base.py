@@ -279,7 +279,8 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 # for this long is disabled and its owners told.
 WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 72.0, minimum=0.01)
 WEBHOOK_SECRET_OVERLAP_HOURS = env_float("WEBHOOK_SECRET_OVERLAP_HOURS", 24.0, minimum=0)
-# Deliveries one send task sends at once (threads; a slow receiver does not hold up the others).
+# Deliveries one send task sends at once: lanes (a thread and a kept-alive connection each)
+# shared among the batch's receivers, so a slow receiver holds up only its own lanes.
 WEBHOOK_SEND_CONCURRENCY = env_int("WEBHOOK_SEND_CONCURRENCY", 16, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------------
