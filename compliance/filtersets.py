@@ -12,14 +12,14 @@ from compliance.choices import (
     Severity,
 )
 from compliance.models import ConsentEvent, ConsentImport, HealthEvent, PhoneNumber
-from portal.api.filters import IdFilter, UtcDateTimeFilter
+from portal.api.filters import IdFilter, TextFilter, UtcDateTimeFilter
 
 
 class PhoneNumberFilterSet(django_filters.FilterSet):
     band = django_filters.ChoiceFilter(choices=Band.choices)
-    quality = django_filters.CharFilter()
-    status = django_filters.CharFilter()
-    waba = django_filters.CharFilter(field_name="account__meta_id")
+    quality = TextFilter()
+    status = TextFilter()
+    waba = TextFilter(field_name="account__meta_id")
 
     class Meta:
         model = PhoneNumber
@@ -41,7 +41,7 @@ class HealthEventFilterSet(django_filters.FilterSet):
 class ConsentEventFilterSet(django_filters.FilterSet):
     """The consent history: by contact, category, kind, source and time."""
 
-    phone = django_filters.CharFilter(field_name="contact__phone")
+    phone = TextFilter(field_name="contact__phone")
     category = django_filters.MultipleChoiceFilter(choices=ConsentCategory.choices)
     kind = django_filters.ChoiceFilter(choices=ConsentKind.choices)
     source = django_filters.MultipleChoiceFilter(choices=ConsentSource.choices)

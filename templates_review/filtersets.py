@@ -1,5 +1,6 @@
 import django_filters
 
+from portal.api.filters import TextFilter
 from templates_review.choices import StatusFilter
 from templates_review.models import MessageTemplate
 from templates_review.selectors import STATUS_FILTERS
@@ -11,9 +12,9 @@ class TemplateFilterSet(django_filters.FilterSet):
         method="filter_status",
         help_text="Our workflow state until the template is at Meta, then Meta's status.",
     )
-    name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
-    language = django_filters.CharFilter(field_name="language")
-    category = django_filters.CharFilter(field_name="category", lookup_expr="iexact")
+    name = TextFilter(field_name="name", lookup_expr="icontains")
+    language = TextFilter(field_name="language")
+    category = TextFilter(field_name="category", lookup_expr="iexact")
 
     class Meta:
         model = MessageTemplate

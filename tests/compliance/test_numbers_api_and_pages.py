@@ -410,3 +410,27 @@ def test_the_number_filter_is_documented_as_an_id(api, acme, acme_owner):
                 if p["name"] == "number"]  # fmt: skip
 
     assert number["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/numbers/", "waba"),
+        ("/api/v1/numbers/", "quality"),
+        ("/api/v1/templates/", "name"),
+        ("/api/v1/templates/", "language"),
+    ],
+)
+def test_a_text_filter_is_documented_without_nul_and_a_nul_is_a_400(
+    api, acme, acme_owner, path, name
+):
+    schema = api(acme, user=acme_owner).get("/api/schema/?format=json").json()
+    [param] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name]
+    assert param["schema"] == {"type": "string", "pattern": "^[^\\x00]*$"}
+
+    answer = api(acme, user=acme_owner).get(f"{path}?{name}=a%00b")
+    assert answer.status_code == 400
+    assert answer["Content-Type"].startswith("application/problem+json")
+    assert name in answer.json()["errors"]
+    # Empty text stays a valid string: no filter.
+    assert api(acme, user=acme_owner).get(f"{path}?{name}=").status_code == 200
