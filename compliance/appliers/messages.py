@@ -11,7 +11,6 @@ alone; the rest stand.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
@@ -30,6 +29,7 @@ from compliance.models import (
     MessagingPolicy,
     PhoneNumber,
 )
+from portal.bulk import json_rows
 from portal.meta import types as meta
 from portal.meta.webhooks.contract import Applied, Change, ItemFailure
 from portal.meta.webhooks.fields import (
@@ -194,10 +194,7 @@ def _ledger_insert(rows: list[MessageStatus]) -> None:
     if not rows:
         return
     names = [name for name, _ in _LEDGER_COLUMNS]
-    payload = json.dumps(
-        [[_json_value(getattr(row, name)) for name in names] for row in rows],
-        separators=(",", ":"),
-    )
+    payload = json_rows([[getattr(row, name) for name in names] for row in rows])
     table = connection.ops.quote_name(MessageStatus._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(name) for name in names)
     values = ", ".join(f"(r ->> {n})::{kind}" for n, (_, kind) in enumerate(_LEDGER_COLUMNS))
@@ -207,10 +204,6 @@ def _ledger_insert(rows: list[MessageStatus]) -> None:
             " FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT DO NOTHING",
             [payload],
         )
-
-
-def _json_value(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _ledger_row(change: Change, item: Status, numbers: dict) -> MessageStatus:

@@ -1,4 +1,5 @@
-"""`insert_once`: a row written once by its unique field, in one statement, no savepoint."""
+"""`portal.bulk`: a row written once by its unique field (one statement, no savepoint), and
+rows as one JSON parameter."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -44,3 +45,14 @@ def test_a_row_whose_unique_value_exists_is_left_as_it_was(acme):
     # The transaction goes on: no error was raised inside it.
     assert insert_once(event("k-2"), unique="dedupe_key")
     assert HealthEvent.objects.count() == 2
+
+
+def test_json_rows_keep_times_to_the_microsecond():
+    from datetime import UTC, date, datetime
+
+    from portal.bulk import json_rows
+
+    at = datetime(2026, 3, 9, 7, 5, 3, 123456, tzinfo=UTC)
+    assert json_rows([{"at": at, "day": date(2026, 3, 9), "n": None}]) == (
+        '[{"at":"2026-03-09T07:05:03.123456+00:00","day":"2026-03-09","n":null}]'
+    )
