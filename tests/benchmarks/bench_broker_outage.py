@@ -28,7 +28,17 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.benchmarks.procs import PYTHON, Children, celery_publish_to, free_port, wait_until
+from tests.benchmarks.procs import (
+    PYTHON,
+    Children,
+    celery_publish_to,
+    credentials_key_new,
+    free_port,
+    redis_start,
+    sink_start,
+    wait_until,
+    worker_env,
+)
 from tests.benchmarks.sinks import received
 
 ALERTS = int(os.environ.get("BENCH_OUTAGE_ALERTS", "1000"))
@@ -37,12 +47,6 @@ RECORD_SECONDS = 80.0
 KILL_AFTER_SECONDS = 15.0
 DOWN_SECONDS = 60.0
 CATCH_UP_LIMIT_SECONDS = 600
-
-
-def _sink(children: Children, kind: str, port: int, path: Path, env: dict) -> None:
-    children.start(f"{kind}-sink", [PYTHON, "-m", "tests.benchmarks.sinks", kind, str(port),
-                                    str(path)], env)  # fmt: skip
-    wait_until(f"the {kind} sink", lambda: "ready" in children.log(f"{kind}-sink"), 30)
 
 
 def run() -> list[tuple]:
@@ -65,38 +69,22 @@ def run() -> list[tuple]:
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         children = Children(tmp)
         cleanup.callback(children.stop_all)
-        redis_port, smtp_port, hook_port = free_port(), free_port(), free_port()
-        redis_cmd = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "yes", "--dir", str(tmp)]  # fmt: skip
-        children.start("redis", redis_cmd, dict(os.environ))
-        broker = f"redis://127.0.0.1:{redis_port}/0"
+        smtp_port, hook_port = free_port(), free_port()
+        broker, redis_cmd = redis_start(children, keep_in=tmp)
         mails, hooks = tmp / "mails.txt", tmp / "hooks.txt"
-        _sink(children, "smtp", smtp_port, mails, dict(os.environ))
-        _sink(children, "webhook", hook_port, hooks, dict(os.environ))
-
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="portal.settings.base",
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            SECURE_COOKIES="false",
-            SECURE_SSL_REDIRECT="false",
-            CELERY_TASK_DEFAULT_QUEUE=queue,
-            CELERY_BROKER_URL=broker,
-            CELERY_RESULT_BACKEND=broker,
-            LOG_LEVEL="WARNING",
+        sink_start(children, "smtp", smtp_port, mails)
+        sink_start(children, "webhook", hook_port, hooks)
+        env = worker_env(
+            queue=queue,
+            broker=broker,
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(smtp_port),
-            WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
         )
         # This process records the alerts: its after-commit sends go to the same broker and queue.
         celery_publish_to(broker, queue)
         settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-        # Endpoint secrets are stored encrypted; the worker must read what this process wrote.
-        from cryptography.fernet import Fernet
-
-        env["META_CREDENTIALS_KEY"] = settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
+        env["META_CREDENTIALS_KEY"] = credentials_key_new()
 
         template_schema_ensure()
         client = client_create(

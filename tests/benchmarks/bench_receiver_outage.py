@@ -25,8 +25,17 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.benchmarks.bench_broker_outage import _sink
-from tests.benchmarks.procs import PYTHON, Children, celery_publish_to, free_port, wait_until
+from tests.benchmarks.procs import (
+    PYTHON,
+    Children,
+    celery_publish_to,
+    credentials_key_new,
+    redis_start,
+    sink_start,
+    wait_until,
+    webhook_sinks,
+    worker_env,
+)
 from tests.benchmarks.sinks import received
 
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "10000"))
@@ -55,36 +64,12 @@ def run() -> list[tuple]:
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         children = Children(tmp)
         cleanup.callback(children.stop_all)
-        redis_port = free_port()
-        children.start("redis", ["redis-server", "--port", str(redis_port), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no"],
-                       dict(os.environ))  # fmt: skip
-        broker = f"redis://127.0.0.1:{redis_port}/0"
-        ports = [free_port() for _ in range(RECEIVERS)]
-        files = [tmp / f"hooks-{n}.txt" for n in range(RECEIVERS)]
-        for n, (port, path) in enumerate(zip(ports, files, strict=True)):
-            _sink(children, "webhook", port, path, dict(os.environ))
-            children.children[f"receiver-{n}"] = children.children.pop("webhook-sink")
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="portal.settings.base",
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            SECURE_COOKIES="false",
-            SECURE_SSL_REDIRECT="false",
-            CELERY_TASK_DEFAULT_QUEUE=queue,
-            CELERY_BROKER_URL=broker,
-            CELERY_RESULT_BACKEND=broker,
-            LOG_LEVEL="WARNING",
-            EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-            WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
-        )
+        broker, _ = redis_start(children)
+        ports, files = webhook_sinks(children, RECEIVERS)
+        env = worker_env(queue=queue, broker=broker)
         celery_publish_to(broker, queue)
         settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-        # Endpoint secrets are stored encrypted; the worker must read what this process wrote.
-        from cryptography.fernet import Fernet
-
-        env["META_CREDENTIALS_KEY"] = settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
+        env["META_CREDENTIALS_KEY"] = credentials_key_new()
 
         template_schema_ensure()
         client = client_create(
@@ -172,6 +157,5 @@ def run() -> list[tuple]:
 
 
 def _restart(children: Children, port: int, path: Path) -> float:
-    _sink(children, "webhook", port, path, dict(os.environ))
-    children.children["receiver-1-again"] = children.children.pop("webhook-sink")
+    sink_start(children, "webhook", port, path, name="receiver-1-again")
     return time.monotonic()

@@ -30,7 +30,16 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.benchmarks.procs import PYTHON, Children, celery_publish_to, free_port, wait_until
+from tests.benchmarks.procs import (
+    PYTHON,
+    Children,
+    celery_publish_to,
+    credentials_key_new,
+    redis_start,
+    wait_until,
+    webhook_sinks,
+    worker_env,
+)
 
 EVENTS = int(os.environ.get("BENCH_WEBHOOK_EVENTS", "10000"))
 RECEIVERS = 3
@@ -66,23 +75,28 @@ def _receiver() -> tuple[subprocess.Popen, int]:
     return proc, int(proc.stdout.readline())
 
 
+def _produce() -> None:
+    """The events, in transactions of BATCH as a webhook batch records them (this schema)."""
+    from django.db import transaction
+
+    from integrations.events import event_emit
+
+    for start in range(0, EVENTS, BATCH):
+        with transaction.atomic():
+            for n in range(start, min(start + BATCH, EVENTS)):
+                event_emit(event_type="number.quality_drop", data={"n": n})
+
+
 def _in_one_interpreter() -> list[tuple[str, str, str, str]]:
-    from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import connection
     from django_tenants.utils import schema_context
 
     from integrations.choices import DeliveryState
     from integrations.delivery import deliveries_send
-    from integrations.events import event_emit
     from integrations.models import WebhookDelivery
     from integrations.services import endpoint_create
     from tenants.services import client_create, template_schema_ensure
 
-    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-    if not settings.META_CREDENTIALS_KEY:  # endpoint secrets are stored encrypted with it
-        from cryptography.fernet import Fernet
-
-        settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
     template_schema_ensure()
     client = client_create(
         name="Bench Webhooks",
@@ -99,10 +113,7 @@ def _in_one_interpreter() -> list[tuple[str, str, str, str]]:
     def produce():
         connection.set_schema(client.schema_name)
         try:
-            for start in range(0, EVENTS, BATCH):
-                with transaction.atomic():
-                    for n in range(start, min(start + BATCH, EVENTS)):
-                        event_emit(event_type="number.quality_drop", data={"n": n})
+            _produce()
         finally:
             produced.set()
             connection.close()
@@ -166,16 +177,14 @@ def _in_one_interpreter() -> list[tuple[str, str, str, str]]:
 def _through_workers() -> list[tuple[str, str, str, str]]:
     """The production path: after-commit tasks, a Celery worker of 2 processes, sink receivers."""
     from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import connection
     from django.db.models import Max, Min
     from django_tenants.utils import schema_context
 
     from integrations.choices import DeliveryState
-    from integrations.events import event_emit
     from integrations.models import WebhookDelivery
     from integrations.services import endpoint_create
     from tenants.services import client_create, template_schema_ensure
-    from tests.benchmarks.bench_broker_outage import _sink
     from tests.benchmarks.sinks import received
 
     run_id = secrets.token_hex(4)
@@ -186,30 +195,10 @@ def _through_workers() -> list[tuple[str, str, str, str]]:
         cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         children = Children(tmp)
         cleanup.callback(children.stop_all)
-        redis_port = free_port()
-        children.start("redis", ["redis-server", "--port", str(redis_port), "--bind",
-                                 "127.0.0.1", "--save", "", "--appendonly", "no"],
-                       dict(os.environ))  # fmt: skip
-        broker = f"redis://127.0.0.1:{redis_port}/0"
-        ports = [free_port() for _ in range(RECEIVERS)]
-        files = [tmp / f"hooks-{n}.txt" for n in range(RECEIVERS)]
-        for n, (port, path) in enumerate(zip(ports, files, strict=True)):
-            _sink(children, "webhook", port, path, dict(os.environ))
-            children.children[f"receiver-{n}"] = children.children.pop("webhook-sink")
-        env = dict(os.environ)
-        env.update(
-            DJANGO_SETTINGS_MODULE="portal.settings.base",
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            SECURE_COOKIES="false",
-            SECURE_SSL_REDIRECT="false",
-            CELERY_TASK_DEFAULT_QUEUE=queue,
-            CELERY_BROKER_URL=broker,
-            CELERY_RESULT_BACKEND=broker,
-            LOG_LEVEL="WARNING",
-            EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
-            WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
-            META_CREDENTIALS_KEY=settings.META_CREDENTIALS_KEY,
+        broker, _ = redis_start(children)
+        ports, files = webhook_sinks(children, RECEIVERS)
+        env = worker_env(
+            queue=queue, broker=broker, META_CREDENTIALS_KEY=settings.META_CREDENTIALS_KEY
         )
         celery_publish_to(broker, queue)
         cleanup.callback(celery_publish_to, os.environ.get("CELERY_BROKER_URL", ""), "portal")
@@ -227,10 +216,7 @@ def _through_workers() -> list[tuple[str, str, str, str]]:
         wait_until("the worker", lambda: " ready." in children.log("worker"), 60, every=0.2)
         connection.set_schema(client.schema_name)
         try:
-            for start in range(0, EVENTS, BATCH):
-                with transaction.atomic():
-                    for n in range(start, min(start + BATCH, EVENTS)):
-                        event_emit(event_type="number.quality_drop", data={"n": n})
+            _produce()
             pending = WebhookDelivery.objects.filter(state=DeliveryState.PENDING)
             wait_until("every delivery to be sent", lambda: not pending.exists(), 900, every=0.2)
             window = WebhookDelivery.objects.aggregate(
@@ -280,8 +266,5 @@ def run() -> list[tuple[str, str, str, str]]:
     from django.conf import settings
 
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-    if not settings.META_CREDENTIALS_KEY:  # endpoint secrets are stored encrypted with it
-        from cryptography.fernet import Fernet
-
-        settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
+    credentials_key_new()  # endpoint secrets are stored encrypted with it
     return _through_workers() + _in_one_interpreter()

@@ -4,6 +4,7 @@ process group with its own log file, always stopped again, bounded waits, loopba
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -141,3 +142,66 @@ def celery_publish_to(broker: str, queue: str) -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+
+
+# --- the outbox benchmarks' stack: a Redis of the run's own, sink receivers, worker settings ---
+
+
+def redis_start(children: Children, *, keep_in: Path | None = None) -> tuple[str, list[str]]:
+    """A Redis on a free loopback port for this run, append-only in `keep_in` when given (a
+    restart keeps the queued tasks). Returns its broker URL and the command that starts it
+    again on the same port and files."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "yes", "--dir", str(keep_in)] if keep_in else ["--appendonly", "no"]
+    children.start("redis", command, dict(os.environ))
+    return f"redis://127.0.0.1:{port}/0", command
+
+
+def sink_start(children: Children, kind: str, port: int, path: Path, *, name: str = "") -> None:
+    """A loopback receiver (`tests.benchmarks.sinks`: smtp or webhook) writing what it gets to
+    `path`, started as child `name` (default "<kind>-sink"); returns once it listens."""
+    name = name or f"{kind}-sink"
+    command = [PYTHON, "-m", "tests.benchmarks.sinks", kind, str(port), str(path)]
+    children.start(name, command, dict(os.environ))
+    wait_until(f"the {kind} sink", lambda: "ready" in children.log(name), 30)
+
+
+def webhook_sinks(children: Children, count: int) -> tuple[list[int], list[Path]]:
+    """`count` webhook sinks, children receiver-0 … receiver-N; their ports and files."""
+    ports = [free_port() for _ in range(count)]
+    files = [children.log_dir / f"hooks-{n}.txt" for n in range(count)]
+    for n, (port, path) in enumerate(zip(ports, files, strict=True)):
+        sink_start(children, "webhook", port, path, name=f"receiver-{n}")
+    return ports, files
+
+
+def worker_env(*, queue: str, broker: str, **settings: str) -> dict[str, str]:
+    """The environment of a benchmark's Celery worker (and beat): production settings, the
+    run's queue and broker, receivers on loopback allowed; `settings` added or overriding."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.base",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        SECURE_COOKIES="false",
+        SECURE_SSL_REDIRECT="false",
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        CELERY_BROKER_URL=broker,
+        CELERY_RESULT_BACKEND=broker,
+        LOG_LEVEL="WARNING",
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
+    )
+    env.update(settings)
+    return env
+
+
+def credentials_key_new() -> str:
+    """A fresh key for the stored-encrypted endpoint secrets, set in this process's settings
+    (it writes them); give it to the worker's environment too (it reads them)."""
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    settings.META_CREDENTIALS_KEY = Fernet.generate_key().decode()
+    return settings.META_CREDENTIALS_KEY

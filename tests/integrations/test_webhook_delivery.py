@@ -113,14 +113,19 @@ def test_a_receiver_that_times_out_or_closes_the_connection_is_retried(
     assert delivery.error.startswith("RemoteDisconnected")
 
 
+def restrictions_for(receiver, client, owner, account, *, count: int) -> None:
+    """An endpoint of `client` for account events, and `count` restrictions queued for it."""
+    connection.set_tenant(client)
+    endpoint_for(receiver, owner, event_types=["account.*"])
+    for n in range(count):
+        record_restriction(account, key=f"restricted-{n}")
+
+
 def test_a_batch_is_sent_over_one_kept_alive_connection_per_lane(
     settings, acme, acme_waba, acme_owner, receiver
 ):
     settings.WEBHOOK_SEND_CONCURRENCY = 3
-    connection.set_tenant(acme)
-    endpoint_for(receiver, acme_owner, event_types=["account.*"])
-    for n in range(12):
-        record_restriction(acme_waba, key=f"restricted-{n}")
+    restrictions_for(receiver, acme, acme_owner, acme_waba, count=12)
 
     assert deliveries_send() == 12
 
@@ -134,10 +139,7 @@ def test_a_connection_the_receiver_closed_while_idle_is_reopened_without_a_faile
 ):
     settings.WEBHOOK_SEND_CONCURRENCY = 1
     receiver.answers_per_connection = 2
-    connection.set_tenant(acme)
-    endpoint_for(receiver, acme_owner, event_types=["account.*"])
-    for n in range(6):
-        record_restriction(acme_waba, key=f"restricted-{n}")
+    restrictions_for(receiver, acme, acme_owner, acme_waba, count=6)
 
     assert deliveries_send() == 6
 
