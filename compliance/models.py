@@ -623,7 +623,14 @@ class ConsentEvent(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            models.Index(fields=["contact", "-occurred_at"], name="consent_event_contact_time")
+            models.Index(fields=["contact", "-occurred_at"], name="consent_event_contact_time"),
+            # "Opt-outs in the last 7 days" on the dashboard reads only the recent opt-outs (a
+            # partial index: the import's opt-ins and the other kinds never write to it).
+            models.Index(
+                fields=["-occurred_at"],
+                name="consent_event_opt_out_time",
+                condition=models.Q(kind=c.ConsentKind.OPT_OUT),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["dedupe_key"], name="consent_event_dedupe_key")

@@ -39,13 +39,37 @@ STATUS_FILTERS: dict[str, Q] = {
 }
 
 
-def templates_list(*, status: str = "", search: str = "") -> QuerySet[MessageTemplate]:
+TEMPLATE_PAGE_SIZE = 50
+
+
+def templates_list(
+    *, status: str = "", search: str = "", after: tuple[str, str, int] | None = None
+) -> QuerySet[MessageTemplate]:
+    """The client's templates by name, language and id; `after` is the (name, language, id)
+    of the last one shown (keyset paging: a deep page costs what the first does)."""
     qs = MessageTemplate.objects.select_related("account").order_by("name", "language", "id")
     if status in STATUS_FILTERS:
         qs = qs.filter(STATUS_FILTERS[status])
     if search:
         qs = qs.filter(name__icontains=search)
+    if after is not None:
+        name, language, pk = after
+        qs = qs.filter(
+            Q(name__gt=name)
+            | Q(name=name, language__gt=language)
+            | Q(name=name, language=language, pk__gt=pk)
+        )
     return qs
+
+
+def template_list_cursor(raw: str | None) -> tuple[str, str, int] | None:
+    """`?after=` is the id of the last template shown; its name and language are read back
+    (one lookup by primary key), so the link stays short. A bad or unknown id is the first
+    page."""
+    if not raw or not raw.isdigit() or len(raw) > 18:
+        return None
+    row = MessageTemplate.objects.filter(pk=int(raw)).values_list("name", "language").first()
+    return None if row is None else (row[0], row[1], int(raw))
 
 
 def template_status_counts() -> dict:

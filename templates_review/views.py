@@ -99,14 +99,24 @@ def _lint_components(
 
 
 def template_list(request: HttpRequest) -> HttpResponse:
+    """Templates by name, 50 a page (keyset: `?after=` the last one shown), by status."""
     status = request.GET.get("status", "")
-    templates = list(selectors.templates_list(status=status)[:500])
+    after = selectors.template_list_cursor(request.GET.get("after"))
+    page = selectors.TEMPLATE_PAGE_SIZE
+    templates = list(selectors.templates_list(status=status, after=after)[: page + 1])
+    more = len(templates) > page
+    templates = templates[:page]
     return render(
         request,
         "templates_review/template_list.html",
         {
             "templates": templates,
             "status": status,
+            "next_query": (
+                list_querystring(request.GET, after=str(templates[-1].pk)) if more else ""
+            ),
+            "first_query": list_querystring(request.GET, after=None),
+            "paged": after is not None,
             "filters": StatusFilter.choices,
             "can_author": Actor.from_request(request).role in CLIENT_AUTHORS,
         },

@@ -139,3 +139,15 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries(
 # portfolio gauge and the accounts that stopped syncing. None grows with rows (the second half
 # of the test).
 QUERIES = 20
+
+
+def test_the_opt_out_count_reads_the_opt_out_index_not_the_whole_history(acme):
+    from django.db import connection
+
+    from compliance.dashboard import recent_opt_outs
+
+    with schema_context(acme.schema_name), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table is scanned otherwise
+        plan = recent_opt_outs(now=timezone.now()).explain()
+    assert "consent_event_opt_out_time" in plan
+    assert "Seq Scan" not in plan

@@ -85,6 +85,53 @@ def test_list_page_queries_do_not_grow_with_rows(web, acme, acme_waba, acme_agen
     assert sum("templates_review_messagetemplate" in q["sql"] for q in many_rows) == 1
 
 
+def test_list_is_paged_50_at_a_time_by_name_and_keeps_the_status_filter(
+    web, acme, acme_waba, acme_viewer
+):
+    for n in range(55):
+        make(acme, name=f"t_{n:02d}")
+    make(
+        acme, name="t_zz_paused", review_state=ReviewState.SENT_TO_META, meta_id="9",
+        meta_status="paused",
+    )  # fmt: skip
+    http = web(acme, acme_viewer)
+
+    first = http.get("/templates/").content.decode()
+    assert "t_00" in first and "t_49" in first and "t_50" not in first
+    last_id = in_schema(acme, lambda: MessageTemplate.objects.get(name="t_49").pk)
+    assert f'href="?after={last_id}">Next templates' in first
+    assert "First page" not in first
+
+    second = http.get(f"/templates/?after={last_id}").content.decode()
+    assert "t_49" not in second
+    assert all(f"t_{n}" in second for n in range(50, 55))
+    assert "t_zz_paused" in second
+    assert "Next templates" not in second
+    assert 'href="?">← First page' in second
+
+    paused = http.get(f"/templates/?status=meta_paused&after={last_id}").content.decode()
+    assert "t_zz_paused" in paused and "t_5" not in paused
+    # A bad cursor is the first page, never an error.
+    for bad in ("x", "-1", "9" * 30, "999999"):
+        response = http.get(f"/templates/?after={bad}")
+        assert response.status_code == 200
+        assert "t_00" in response.content.decode()
+
+
+def test_list_cursor_of_another_client_shows_only_this_clients_templates(
+    web, acme, acme_waba, globex, globex_owner
+):
+    for n in range(5):
+        make(acme, name=f"acme_{n}")
+    theirs = make(acme, name="acme_secret_template")
+    mine = in_schema(globex, lambda: MessageTemplateFactory(name="globex_template"))
+    assert in_schema(globex, lambda: not MessageTemplate.objects.filter(pk=theirs.pk).exists())
+    page = web(globex, globex_owner).get(f"/templates/?after={theirs.pk}").content.decode()
+    # The cursor is read in globex's schema only: acme's id is unknown there, so the first page.
+    assert "acme_" not in page
+    assert mine.name in page
+
+
 def test_live_lint_returns_findings_and_preview_and_saves_nothing(web, acme, acme_waba, acme_agent):
     audit_rows = AuditLog.objects.count()
     response = web(acme, acme_agent).post(
