@@ -5,6 +5,7 @@ from django import forms
 from appeals import choices as c
 from appeals.models import AppealTicket
 from compliance.models import PhoneNumber, WhatsAppAccount
+from portal.widgets import QuickSelect
 
 
 class AppealOpenForm(forms.ModelForm):
@@ -39,6 +40,10 @@ class AppealOpenForm(forms.ModelForm):
             "improvement_plan": "Improvement plan",
         }
         widgets = {
+            # Every number and template of the client: options rendered in Python.
+            "account": QuickSelect,
+            "number": QuickSelect,
+            "template": QuickSelect,
             "blocked_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "block_ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "api_uses": forms.Textarea(attrs={"rows": 4}),
@@ -50,10 +55,18 @@ class AppealOpenForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from templates_review.models import MessageTemplate
 
-        self.fields["account"].queryset = WhatsAppAccount.objects.order_by("name", "meta_id")
+        # Only what the option labels show (`__str__`); the chosen row's other fields load when
+        # the service reads them.
+        self.fields["account"].queryset = WhatsAppAccount.objects.order_by("name", "meta_id").only(
+            "pk", "name", "meta_id"
+        )
         self.fields["account"].required = False
-        self.fields["number"].queryset = PhoneNumber.objects.order_by("display_phone_number")
-        self.fields["template"].queryset = MessageTemplate.objects.order_by("name", "language")
+        self.fields["number"].queryset = PhoneNumber.objects.order_by("display_phone_number").only(
+            "pk", "display_phone_number"
+        )
+        self.fields["template"].queryset = MessageTemplate.objects.order_by(
+            "name", "language"
+        ).only("pk", "name", "language")
         self.fields["blocked_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         self.fields["block_ends_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         for name in ("api_uses", "consent_process", "improvement_plan"):
