@@ -3,8 +3,9 @@ the quality and messaging-limit history; a day of changes is spread out, not a l
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -83,3 +84,41 @@ def test_another_clients_number_chart_is_not_reachable(
     web, acme, globex, acme_number, globex_owner
 ):
     assert web(acme, globex_owner).get(f"/numbers/{acme_number.pk}/").status_code == 403
+
+
+# What the number page's template loops wrote before the chart wrote these parts itself.
+OLD_LOOPS = {
+    "circles": '{% for point in chart.points %}<circle cx="{{ point.x }}" cy="{{ point.y }}" '
+    'r="4"><title>{{ point.label }}</title></circle>{% endfor %}',
+    "quality_rects": '{% for s in chart.quality %}<rect x="{{ s.x }}" y="{{ chart.strip_y.0 }}" '
+    'width="{{ s.width }}" height="12" class="{{ s.css }}"><title>{{ s.label }}</title></rect>'
+    "{% endfor %}",
+    "limit_runs": '{% for s in chart.limits %}<g class="limit-run"><rect x="{{ s.x }}" '
+    'y="{{ chart.strip_y.1 }}" width="{{ s.width }}" height="12" class="band-watch"><title>'
+    '{{ s.label }}</title></rect><text x="{{ s.x|add:3 }}" y="{{ chart.strip_y.1|add:10 }}">'
+    '{{ s.label|cut:"Messaging limit: " }}</text></g>{% endfor %}',
+}
+
+
+@pytest.mark.parametrize("part", sorted(OLD_LOOPS))
+def test_the_charts_own_markup_is_what_the_template_loops_wrote(part):
+    from django.template import Context, Template
+
+    end = datetime(2026, 3, 31, 12, tzinfo=UTC)
+    qualities = ["high", "medium", "low", "", "unknown", "<b>odd</b>"]
+    limits = ["tier_250", "tier_2k", "tier_10k", "", "tier_unlimited"]
+    series = [
+        (
+            end - timedelta(hours=7 * n + n % 3),
+            (n * 37) % 101,
+            qualities[n % len(qualities)],
+            limits[(n // 3) % len(limits)],
+        )
+        for n in range(120, 0, -1)
+    ]
+    chart = history_chart(series, start=end - timedelta(days=30), end=end)
+    assert chart.points
+    assert chart.quality
+    assert chart.limits
+    old = Template(OLD_LOOPS[part]).render(Context({"chart": chart}))
+    assert getattr(chart, part) == old
