@@ -5,7 +5,6 @@ from django import forms
 from appeals import choices as c
 from appeals.models import AppealTicket
 from compliance.models import PhoneNumber, WhatsAppAccount
-from portal.widgets import QuickSelect
 
 
 class AppealOpenForm(forms.ModelForm):
@@ -40,10 +39,6 @@ class AppealOpenForm(forms.ModelForm):
             "improvement_plan": "Improvement plan",
         }
         widgets = {
-            # Every number and template of the client: options rendered in Python.
-            "account": QuickSelect,
-            "number": QuickSelect,
-            "template": QuickSelect,
             "blocked_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "block_ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "api_uses": forms.Textarea(attrs={"rows": 4}),

@@ -103,6 +103,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Django's form renderer, with the plain widgets (inputs, textarea, select) written in Python
+# rather than through a template each: the same markup, a fraction of the time.
+FORM_RENDERER = "portal.forms_renderer.QuickRenderer"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
