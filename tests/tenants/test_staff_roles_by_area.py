@@ -64,7 +64,7 @@ def test_the_table_says_which_staff_role_reaches_which_area(request, acme, globe
 
 @pytest.mark.parametrize("person", STAFF)
 @pytest.mark.parametrize("area", list(PAGES))
-def test_each_staff_page_opens_for_the_roles_that_reach_it(web, request, person, area):
+def test_each_staff_page_opens_for_the_roles_that_reach_it(db, web, request, person, area):
     response = web(None, request.getfixturevalue(person)).get(PAGES[area])
 
     assert response.status_code == (200 if area in EXPECTED[person] else 403)
