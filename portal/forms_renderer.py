@@ -6,9 +6,9 @@ editor renders some thirty widgets and the new-appeal form selects over every nu
 template of the client; those template renders were a third to a half of the pages' time.
 
 `QuickRenderer` writes exactly the markup Django's templates write for the input family,
-`<textarea>` and `<select>` (`tests/portal/test_forms_renderer.py` renders every one both ways
-and compares), and hands every other template (radio lists, file inputs, the form and field
-layouts, anything a widget names itself) to Django's renderer unchanged.
+`<textarea>`, `<select>` and the radio and checkbox lists (`tests/portal/test_forms_renderer.py`
+renders every one both ways and compares), and hands every other template (file inputs, the
+form and field layouts, anything a widget names itself) to Django's renderer unchanged.
 """
 
 from __future__ import annotations
@@ -76,12 +76,51 @@ def _select(widget: dict) -> str | None:
     return "".join(out)
 
 
+# An option template and the line ends its files add when included (each file ends in one).
+_CHOICE_OPTIONS = {WIDGETS + "radio_option.html": "\n", WIDGETS + "checkbox_option.html": "\n",
+                   WIDGETS + "input_option.html": ""}  # fmt: skip
+
+
+def _input_option(option: dict) -> str:
+    """`input_option.html`: the input, wrapped in its label; `input.html`'s line end inside."""
+    html = _input(option) + "\n"
+    if not option["wrap_label"]:
+        return html
+    target = option["attrs"].get("id")
+    for_ = f' for="{conditional_escape(target)}"' if target else ""
+    return f"<label{for_}>{html} {conditional_escape(option['label'])}</label>"
+
+
+def _multiple_input(widget: dict) -> str | None:
+    """`multiple_input.html` (radio buttons, checkboxes): None when an option names a template
+    of its own."""
+    attrs = widget["attrs"]
+    id_ = f' id="{conditional_escape(attrs["id"])}"' if attrs.get("id") else ""
+    css = f' class="{conditional_escape(attrs["class"])}"' if attrs.get("class") else ""
+    out = [f"<div{id_}{css}>"]
+    for group, options, _index in widget["optgroups"]:
+        if group:
+            out.append(f"\n  <div><label>{conditional_escape(group)}</label>")
+        for option in options:
+            line_end = _CHOICE_OPTIONS.get(option["template_name"])
+            if line_end is None:
+                return None
+            out.append(f"<div>\n    {_input_option(option)}\n{line_end}</div>")
+        if group:
+            out.append("\n  </div>")
+    out.append("\n</div>")
+    return "".join(out)
+
+
 _INPUTS = ("input", "text", "email", "number", "password", "hidden", "url", "tel", "search",
            "date", "datetime", "time", "color", "checkbox")  # fmt: skip
 WRITERS: dict[str, Callable[[dict], str | None]] = {
     **{f"{WIDGETS}{name}.html": _input for name in _INPUTS},
     WIDGETS + "textarea.html": _textarea,
     WIDGETS + "select.html": _select,
+    WIDGETS + "radio.html": _multiple_input,
+    WIDGETS + "checkbox_select.html": _multiple_input,
+    WIDGETS + "multiple_input.html": _multiple_input,
 }
 
 
