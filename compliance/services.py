@@ -27,7 +27,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
-from portal.bulk import insert_once, rows_update
+from portal.bulk import insert_once, rows_insert, rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
@@ -445,7 +445,7 @@ def numbers_reassess(
     else:
         PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(assessed_at=now)
     if snapshots:
-        HealthSnapshot.objects.bulk_create(snapshots)
+        rows_insert(snapshots)
     work_items_sync_numbers(account=account, numbers=numbers, client=client or current_client())
 
 

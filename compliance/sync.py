@@ -23,6 +23,7 @@ from compliance.appliers import numbers as number_state
 from compliance.choices import EventKind, EventSource, Severity, SyncState
 from compliance.models import PhoneNumber, SyncRun, WhatsAppAccount
 from compliance.portfolio import portfolio_from_waba, portfolio_limit_from_numbers
+from portal.bulk import rows_insert
 from portal.meta import types as meta
 from portal.meta.client import BATCH_LIMIT
 from portal.meta.errors import MetaError, MetaRateLimited
@@ -249,7 +250,7 @@ def _sync_numbers(
         else:  # stored under another account of the client: written on its own, as it is
             number.save()
     if new:
-        PhoneNumber.objects.bulk_create(new)
+        rows_insert(new)
         services.number_routes_ensure(numbers=new, client=client)
     numbers = [n for n in stored if n.account_id == account.pk] + new
     return numbers, ("last_confirmed_at", *(_WRITTEN_ON_CHANGE if changed else ()))

@@ -22,7 +22,7 @@ from compliance import services as compliance
 from compliance.appliers.common import account_for_change
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.models import WhatsAppAccount
-from portal.bulk import rows_update
+from portal.bulk import rows_insert, rows_update
 from portal.meta import types as meta
 from portal.meta.webhooks import contract
 from portal.meta.webhooks import fields as f
@@ -462,7 +462,7 @@ def templates_upsert_from_meta(
         if seen_before and known and previous_category != template.category:
             category_changes.append((info, previous_category))
     if created:
-        MessageTemplate.objects.bulk_create(created)
+        rows_insert(created)
     if changed:  # the confirmed ones with them, as they were read: one statement
         stored = {t.pk: t for t in confirmed_only} | changed
         rows_update(list(stored.values()), [*_SYNCED_FIELDS, "last_confirmed_at", "updated_at"])

@@ -1,5 +1,5 @@
-"""`portal.bulk`: a row written once by its unique field (one statement, no savepoint), and
-rows as one JSON parameter."""
+"""`portal.bulk`: a row written once by its unique field (one statement, no savepoint), rows as
+one JSON parameter, new rows inserted and stored rows updated in one statement each."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -56,3 +56,69 @@ def test_json_rows_keep_times_to_the_microsecond():
     assert json_rows([{"at": at, "day": date(2026, 3, 9), "n": None}]) == (
         '[{"at":"2026-03-09T07:05:03.123456+00:00","day":"2026-03-09","n":null}]'
     )
+
+
+def test_new_rows_are_inserted_in_one_statement_in_order_with_their_keys_and_defaults(acme):
+    from compliance.models import WhatsAppAccount
+    from portal.bulk import rows_insert
+    from templates_review.models import MessageTemplate
+
+    connection.set_tenant(acme)
+    account = WhatsAppAccount.objects.create(meta_id="900001", name="Bulk")
+    at = timezone.now()
+    templates = [
+        MessageTemplate(
+            account=account,
+            name=f"t{i}",
+            language="en_US",
+            meta_id=f"77{i}",
+            components=[{"type": "BODY", "text": f"Hello {i} \u00e9"}],
+            meta_status_at=at,
+            last_confirmed_at=at if i else None,
+        )
+        for i in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        rows_insert(templates)
+    assert len(queries) == 1
+    stored = {t.pk: t for t in MessageTemplate.objects.filter(account=account)}
+    assert [stored[t.pk].name for t in templates] == ["t0", "t1", "t2"]
+    first, second = stored[templates[0].pk], stored[templates[1].pk]
+    assert first.components == [{"type": "BODY", "text": "Hello 0 \u00e9"}]
+    assert (first.meta_status_at, first.last_confirmed_at, second.last_confirmed_at) == (
+        at,
+        None,
+        at,
+    )
+    assert first.created_at is not None
+    assert templates[0].created_at == first.created_at
+    # a db_default field is set on the object as the database stored it
+    assert templates[0].pause_kind == first.pause_kind == ""
+    assert not templates[0]._state.adding
+
+
+def test_rows_update_writes_the_named_fields_only(acme):
+    from compliance.models import WhatsAppAccount
+    from portal.bulk import rows_update
+    from templates_review.models import MessageTemplate
+
+    connection.set_tenant(acme)
+    account = WhatsAppAccount.objects.create(meta_id="900002", name="Bulk")
+    rows = [
+        MessageTemplate.objects.create(account=account, name=f"u{i}", language="en_US")
+        for i in range(2)
+    ]
+    MessageTemplate.objects.filter(pk=rows[0].pk).update(quality="red")  # written elsewhere
+    at = timezone.now()
+    for row in rows:
+        row.components = [{"type": "BODY", "text": row.name}]
+        row.last_confirmed_at = at
+        row.name = "not written"
+    with CaptureQueriesContext(connection) as queries:
+        rows_update(rows, ["components", "last_confirmed_at"])
+    assert len(queries) == 1
+    stored = MessageTemplate.objects.filter(account=account).order_by("pk")
+    assert [(t.name, t.quality, t.components, t.last_confirmed_at) for t in stored] == [
+        ("u0", "red", [{"type": "BODY", "text": "u0"}], at),
+        ("u1", rows[1].quality, [{"type": "BODY", "text": "u1"}], at),
+    ]
