@@ -66,7 +66,7 @@ class Chart:
     # The three per-point parts of the SVG, written here rather than by a template loop: a
     # month of snapshots is hundreds of elements, and the template engine's lookups and number
     # formatting for each were most of the number page's time. The markup is what the loops
-    # wrote (tests/compliance/test_history_chart.py holds them side by side).
+    # wrote (tests/compliance/test_health_chart.py holds them side by side).
 
     @property
     def circles(self) -> SafeString:
