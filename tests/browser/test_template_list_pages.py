@@ -21,21 +21,29 @@ def many_templates():
     """53 drafts of acme with one name prefix, committed for the live server; removed after."""
     from django_tenants.utils import schema_context
 
+    from compliance.models import WhatsAppAccount
     from templates_review.models import MessageTemplate
     from tenants.models import Client
     from tests.factories import MessageTemplateFactory
 
     prefix = f"pg{uuid.uuid4().hex[:8]}_"
     acme = Client.objects.get(slug="acme")
+    created: list[int] = []  # the WABA this fixture committed, if acme had none
 
     def create():
         with schema_context(acme.schema_name):
+            account = WhatsAppAccount.objects.order_by("pk").first()
+            if account is None:
+                account = WhatsAppAccount.objects.create(meta_id=f"9{uuid.uuid4().int % 10**9}")
+                created.append(account.pk)
             for n in range(53):
-                MessageTemplateFactory(name=f"{prefix}{n:02d}")
+                MessageTemplateFactory(name=f"{prefix}{n:02d}", account=account)
 
     def remove():
+        # Everything committed goes, the WABA too: later tests expect acme with none.
         with schema_context(acme.schema_name):
             MessageTemplate.objects.filter(name__startswith=prefix).delete()
+            WhatsAppAccount.objects.filter(pk__in=created).delete()
 
     committed(create)
     yield prefix
