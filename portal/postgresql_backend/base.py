@@ -28,6 +28,8 @@ from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantData
 from django_tenants.utils import quote_schema_name
 from psycopg import pq
 
+from portal.postgresql_backend.introspection import DatabaseIntrospection
+
 _ROLLBACK_FROM = {pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR}
 # Statements PostgreSQL refuses inside a transaction block: sent as they are (none of them
 # depends on the search path except an unqualified CREATE INDEX CONCURRENTLY; see README).
@@ -41,6 +43,7 @@ _NO_TRANSACTION = re.compile(
 class DatabaseWrapper(TenantDatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.introspection = DatabaseIntrospection(self)
         self.pool_mode = self.settings_dict.get("POOL_MODE") or "none"
         # The search path SET LOCAL in the current transaction (None: not set in it yet).
         self._local_search_path: str | None = None
