@@ -78,11 +78,24 @@ class Results:
         print(f"scale: N={checkpoint:,} {metric}: {shown}", file=sys.stderr, flush=True)
 
 
+def _release_before_the_probe() -> None:
+    """Provision with the code of the release the fleet runs: without the probe's migrations
+    that are still to come. A clone of the template is then complete, as in production (the
+    template is migrated with each release). Otherwise every clone finds the probe's later
+    migrations missing and runs `migrate_schemas` on itself, which is not provisioning's cost;
+    before this, the figures of 2026-12-04 measured that."""
+    from tenants import models
+
+    every = models._all_migrations()
+    models._all_migrations = lambda: frozenset(m for m in every if m[0] != "scale_probe")
+
+
 def _provision_slice(indexes: list[int]) -> list[float]:
     """Runs in a spawned process: create and link clients `indexes`; seconds per client."""
     import django
 
     django.setup()
+    _release_before_the_probe()
     from django.db import connections
 
     from compliance.services import account_link
