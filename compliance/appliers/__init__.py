@@ -12,7 +12,11 @@ from portal.meta.webhooks import fields as f
 
 
 def register() -> None:
+    from compliance import services
     from compliance.appliers import account, messages, numbers
+
+    # A client group's health events (every app's appliers record them here) fan out at once.
+    contract.group_scope_register(services.health_events_fanned_out_together)
 
     contract.register(
         "account_update", parser=f.parse_account_update, applier=account.apply_account_update

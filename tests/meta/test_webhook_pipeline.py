@@ -449,3 +449,75 @@ def test_client_users_cannot_reach_the_webhook_pages(web, acme, acme_owner, path
     assert WebhookChange.objects.filter(state=ChangeState.DISMISSED).count() == 0
     # and from a client's own host the staff pages do not exist at all
     assert web(acme, acme_owner).get("/staff/webhooks/").status_code == 404
+
+
+def test_a_clients_events_fan_out_together_with_the_same_effects(acme, acme_waba, acme_owner):
+    """Each account event of a client group used to fan out on its own (its alert, e-mail,
+    outbound webhooks, endpoint look-up): about five queries an event. They now leave together
+    at the end of the group, in its transaction: the same alerts, e-mails and outbox rows,
+    with the endpoints read once however many events the group holds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compliance.models import Alert
+    from integrations.choices import health_event_type
+    from integrations.models import WebhookDelivery as Outbox
+    from integrations.models import WebhookEndpoint
+    from integrations.notify import OutboundEmail
+
+    with schema_context(acme.schema_name):
+        WebhookEndpoint.objects.create(url="https://hooks.example.com/in", secret_encrypted="x")
+
+    def group(count: int, start: int) -> int:
+        for n in range(start, start + count):
+            store(
+                envelope(
+                    ACME_WABA,
+                    "account_alerts",
+                    {
+                        "entity_type": "WABA",
+                        "entity_id": ACME_WABA,
+                        "alert_info": {
+                            "alert_severity": "WARNING",
+                            "alert_status": "ACTIVE",
+                            "alert_type": "OBA_REJECTED",
+                            "alert_description": f"alert {n}",
+                        },
+                    },
+                    time=1_763_000_000 + n,
+                )
+            )
+        pipeline.deliveries_split()
+        with CaptureQueriesContext(connection) as queries:
+            counts = pipeline.changes_apply()
+        assert counts.applied == count
+        return sum(1 for q in queries if "integrations_webhookendpoint" in q["sql"])
+
+    assert group(3, 0) == group(12, 100) == 1
+
+    with schema_context(acme.schema_name):
+        alerts = Alert.objects.select_related("event")
+        assert alerts.count() == 15
+        assert all(a.emailed_at is not None for a in alerts)  # the owner is told at once
+        assert OutboundEmail.objects.count() == 15
+        types = sorted(Outbox.objects.values_list("event_type", flat=True))
+        assert types == sorted([health_event_type(alerts[0].event.kind), "alert.raised"] * 15)
+        raised = Outbox.objects.filter(event_type="alert.raised").values_list("payload", flat=True)
+        assert {p["data"]["alert_id"] for p in raised} == {a.pk for a in alerts}
+
+
+def test_a_failing_group_fans_out_only_what_is_applied_alone(acme, acme_waba, effect_log):
+    """A group that raises is rolled back with the events it had recorded; applied again one
+    change at a time, the good changes' events are recorded and fanned out once."""
+    from compliance.models import Alert
+
+    payload = envelope(ACME_WABA, "account_review_update", {"decision": "REJECTED"})
+    store(payload)
+    store(probe(1, fail="bug in the applier"))
+
+    services.webhook_process_pending()
+
+    with schema_context(acme.schema_name):
+        assert HealthEvent.objects.filter(kind="review_decision").count() == 1
+        assert Alert.objects.filter(event__kind="review_decision").count() == 1
+    assert WebhookChange.objects.filter(state=ChangeState.FAILED).count() == 1

@@ -9,6 +9,7 @@ objects (Meta's names stop in `portal/meta/`); appliers change state and record 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,3 +101,20 @@ def handler_for(field_name: str) -> FieldHandler | None:
 
 def handled_fields() -> frozenset[str]:
     return frozenset(_HANDLERS)
+
+
+# Optional, registered by an app like its handlers: a context entered around each client group
+# the pipeline applies together (one savepoint for the lot), exited before that savepoint ends.
+# An error inside reaches it, and the group is then applied again change by change without it.
+GroupScope = Callable[[], AbstractContextManager]
+
+_GROUP_SCOPES: list[GroupScope] = []
+
+
+def group_scope_register(scope: GroupScope) -> None:
+    if scope not in _GROUP_SCOPES:
+        _GROUP_SCOPES.append(scope)
+
+
+def group_scopes() -> tuple[GroupScope, ...]:
+    return tuple(_GROUP_SCOPES)

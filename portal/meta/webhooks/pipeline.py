@@ -25,7 +25,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,7 +42,14 @@ from portal.meta.models import (
     WebhookDelivery,
 )
 from portal.meta.webhooks import envelope
-from portal.meta.webhooks.contract import Applied, Change, ItemFailure, WebhookRejected, handler_for
+from portal.meta.webhooks.contract import (
+    Applied,
+    Change,
+    ItemFailure,
+    WebhookRejected,
+    group_scopes,
+    handler_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -414,7 +421,9 @@ def _apply_client_group(changes: list[WebhookChange]) -> dict[int, Outcome]:
     if not by_field:
         return outcomes
     try:
-        with transaction.atomic():
+        with transaction.atomic(), ExitStack() as scopes:
+            for scope in group_scopes():  # e.g. the group's health events fanned out at once
+                scopes.enter_context(scope())
             outcomes.update(_apply_fields(by_field, isolated=False))
     except Exception:
         logger.warning(
