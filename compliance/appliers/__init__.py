@@ -13,9 +13,11 @@ from portal.meta.webhooks import fields as f
 
 def register() -> None:
     from compliance import services
-    from compliance.appliers import account, messages, numbers
+    from compliance.appliers import account, common, messages, numbers
 
-    # A client group's health events (every app's appliers record them here) fan out at once.
+    # A client group's accounts are read once, and its health events (every app's appliers
+    # record them here) fan out at once.
+    contract.group_scope_register(common.accounts_kept_for_group)
     contract.group_scope_register(services.health_events_fanned_out_together)
 
     contract.register(

@@ -521,3 +521,44 @@ def test_a_failing_group_fans_out_only_what_is_applied_alone(acme, acme_waba, ef
         assert HealthEvent.objects.filter(kind="review_decision").count() == 1
         assert Alert.objects.filter(event__kind="review_decision").count() == 1
     assert WebhookChange.objects.filter(state=ChangeState.FAILED).count() == 1
+
+
+def test_a_clients_account_is_read_once_per_group_and_keeps_metas_order(acme, acme_waba):
+    """Every account change used to read its account again (a query each). A group reads it
+    once and the appliers write through that instance, so the newest decision by Meta's time
+    still wins whatever order the changes come in, and the older ones are recorded late."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compliance.models import WhatsAppAccount
+
+    def group(decisions: list[tuple[int, str]]) -> int:
+        for at, decision in decisions:
+            store(envelope(ACME_WABA, "account_review_update", {"decision": decision}, time=at))
+        pipeline.deliveries_split()
+        with CaptureQueriesContext(connection) as queries:
+            assert pipeline.changes_apply().claimed == len(decisions)
+        return sum(
+            1
+            for q in queries
+            if q["sql"].startswith('SELECT "compliance_whatsappaccount"')
+            and "FOR UPDATE" not in q["sql"]
+        )
+
+    times = [1_763_000_000 + n for n in range(12)]
+    shuffled = times[:]
+    random.Random(4).shuffle(shuffled)
+    newest = max(times)
+    decisions = [(t, "APPROVED" if t == newest else "REJECTED") for t in shuffled]
+
+    assert group(decisions[:3]) == 1
+    assert group(decisions[3:]) == 1
+    with schema_context(acme.schema_name):
+        account = WhatsAppAccount.objects.get(meta_id=ACME_WABA)
+        assert account.review_status == "approved"
+        assert account.review_status_at.timestamp() == newest
+    # A group applies in Meta's order; the second group's changes older than the first
+    # group's newest are late.
+    first_newest = max(t for t, _ in decisions[:3])
+    late = WebhookChange.objects.filter(state=ChangeState.LATE).count()
+    assert late == sum(1 for t, _ in decisions[3:] if t < first_newest)
