@@ -89,6 +89,19 @@ POISON_CHANGES = {
         {"id": ACME_WABA, "changes": [{"field": "account_update", "value": [1]}]},
         "value is a list, not an object",
     ),
+    # Python's JSON reads NaN and Infinity; PostgreSQL's jsonb cannot hold them, so such a
+    # change failed the whole batch's INSERT and the batch was split again one by one.
+    "NaN": (
+        {"id": ACME_WABA, "changes": [{"field": "account_update", "value": {"n": float("nan")}}]},
+        "not a number JSON can store",
+    ),
+    "Infinity": (
+        {
+            "id": ACME_WABA,
+            "changes": [{"field": "account_update", "value": {"n": [-float("inf")]}}],
+        },
+        "not a number JSON can store",
+    ),
 }
 
 

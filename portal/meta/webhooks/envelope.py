@@ -3,13 +3,15 @@
 The first parse stage. It turns a verified body into change records, or rejects the body (or one
 change of it) with a precise reason, so that nothing Meta sends can raise later: bodies that are
 not JSON, too deeply nested, not an object of `whatsapp_business_account`, ids too long for their
-columns, times out of range, strings PostgreSQL cannot store (NUL, lone surrogates).
+columns, times out of range, strings PostgreSQL cannot store (NUL, lone surrogates), numbers
+its JSON cannot (NaN, Infinity).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -192,6 +194,8 @@ def storable(value: Any, where: str) -> str:
             return f"{where} has a string with {problem}."
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**30:
             return f"{where} has a number too large to be one of Meta's."
+        elif isinstance(node, float) and not math.isfinite(node):
+            return f"{where} has {node}, not a number JSON can store."
     return ""
 
 
