@@ -812,6 +812,9 @@ def test_over_long_wamid_and_bad_times_are_item_failures():
                 {"id": "w" * 201, "status": "sent", "timestamp": T},
                 {"id": "wamid.T", "status": "sent", "timestamp": "soon"},
                 {"id": "wamid.U", "status": "sent", "timestamp": "99999999999"},
+                # digits to str.isdigit(), not to int() ("²"), and another script's digits
+                {"id": "wamid.V", "status": "sent", "timestamp": "176300000²"},
+                {"id": "wamid.W", "status": "sent", "timestamp": "١٧٦٣٠٠٠٠٠٠"},
             ]
         )
     )
@@ -820,6 +823,8 @@ def test_over_long_wamid_and_bad_times_are_item_failures():
         "value.statuses[0].id: 201 characters long (at most 200)",
         "value.statuses[1].timestamp: 'soon' is not an integer",
         "value.statuses[2].timestamp: 99999999999 is not a time between 2000 and 2100",
+        "value.statuses[3].timestamp: '176300000²' is not an integer",
+        "value.statuses[4].timestamp: '١٧٦٣٠٠٠٠٠٠' is not an integer",
     ]
 
 

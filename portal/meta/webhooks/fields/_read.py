@@ -109,6 +109,8 @@ def text(
     parent: dict, key: str, path: str, *, max_len: int, required: bool = False, default: str = ""
 ) -> str:
     value = parent.get(key)
+    if type(value) is str and len(value) <= max_len and (not required or value.strip()):
+        return value  # the common case, before any path is built (a status has a dozen reads)
     where = f"{path}.{key}"
     if value is None:
         if required:
@@ -133,6 +135,8 @@ def ident(
 ) -> str | None:
     """An id Meta sends as an integer or a string (`message_template_id`, `wa_id`, …)."""
     value = parent.get(key)
+    if type(value) is str and 0 < len(value) <= max_len and value == value.strip():
+        return value  # the common case, before any path is built
     where = f"{path}.{key}"
     if value is None or value == "":
         if required:
@@ -177,7 +181,10 @@ def _as_int(value: Any, where: str) -> int:
         raise reject(where, "expected an integer, got a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 20:
+    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
+    # ASCII only: str.isdigit() is also true of "²", which int() refuses, and of other scripts'
+    # digits, which Meta never sends.
+    if digits.isascii() and digits.isdigit() and len(value) <= 20:
         return int(value)
     if isinstance(value, str):
         raise reject(where, f"{value[:40]!r} is not an integer")
@@ -187,6 +194,10 @@ def _as_int(value: Any, where: str) -> int:
 def unix_time(parent: dict, key: str, path: str, *, required: bool = False) -> datetime | None:
     """A unix time (seconds) as an integer or a string of digits, between 2000 and 2100."""
     value = parent.get(key)
+    if type(value) is str and len(value) <= 11 and value.isascii() and value.isdigit():
+        seconds = int(value)  # the common case (Meta sends digits), before any path is built
+        if MIN_UNIX <= seconds <= MAX_UNIX:
+            return datetime.fromtimestamp(seconds, tz=UTC)
     where = f"{path}.{key}"
     if value is None or value == "":
         if required:
