@@ -28,7 +28,7 @@ class UnsupportedTemplate(Exception):
 # Every object created in a schema depends on its namespace in pg_depend (relations but indexes
 # and TOAST, types, functions), and pg_depend has an index on what is referenced. pg_class,
 # pg_type and pg_proc have no index on the namespace alone: filtering them by namespace scans
-# every client's catalog rows, and at 1,000 clients that was 1.7 s a copy (measured), growing
+# every client's catalog rows, and at 800 clients that was 1.6 s a copy (measured), growing
 # with each client. From the namespace's dependents, everything else is read by oid.
 _MEMBERS = """
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = %(schema)s),
