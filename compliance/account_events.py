@@ -218,7 +218,12 @@ def account_event_record(
     # No savepoint of its own: the lock lasts until the caller's transaction ends anyway, and
     # a webhook change is applied in a savepoint the pipeline opened.
     with transaction.atomic(savepoint=False):
-        locked = WhatsAppAccount.objects.select_for_update().get(pk=account.pk)
+        # Only an event that sets some state of the account reads it locked: most (a badge,
+        # a picture, a notice) are a health event alone, and need no read at all.
+        sets_state = row.state is not None or row.onboarding is not None or row.scaling is not None
+        locked = (
+            WhatsAppAccount.objects.select_for_update().get(pk=account.pk) if sets_state else None
+        )
         late = row.state is not None and (
             locked.connection_state_at is not None and stated_at < locked.connection_state_at
         )

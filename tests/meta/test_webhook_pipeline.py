@@ -575,3 +575,72 @@ def test_a_clients_account_is_read_once_per_group_and_keeps_metas_order(acme, ac
     first_newest = max(t for t, _ in decisions[:3])
     late = WebhookChange.objects.filter(state=ChangeState.LATE).count()
     assert late == sum(1 for t, _ in decisions[3:] if t < first_newest)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"statuses": [{"id": "wamid.1", "status": "read", "timestamp": "1763000000"}]},
+        {"b": 1, "a": [1.5, None, True, {"z": "é ✋ \u2028", "y": -(10**20)}]},
+        {},
+    ],
+)
+@pytest.mark.parametrize("raw_time", [None, 1763000000, "1763000000"])
+def test_a_changes_dedupe_key_is_the_hash_of_its_parts_as_one_canonical_list(value, raw_time):
+    """The split serialises the value once and splices it into the key's text; the key must be
+    the very one of serialising the whole list (keys stored before stay valid)."""
+    import hashlib
+
+    from portal.meta.webhooks import envelope as env
+
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "123", "changes": [{"field": "messages", "value": value}]}],
+    }
+    if raw_time is not None:
+        payload["entry"][0]["time"] = raw_time
+    (change,) = env.split(payload)
+    whole = json.dumps(
+        ["messages", "123", raw_time, value], sort_keys=True, separators=(",", ":"), default=str
+    )
+    assert change.dedupe_key == hashlib.sha256(whole.encode()).hexdigest()
+    assert json.loads(change.value_json) == value
+
+
+def test_a_group_reads_its_client_once_and_a_notice_does_not_lock_the_account(
+    acme, acme_waba, acme_owner
+):
+    """The claim reads the clients once; the group's alerts (their e-mail rule and link) used
+    to read the client again, and an account event that sets no state (a badge, a notice) read
+    the account locked for nothing. Both still raise their alerts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(3):
+        store(
+            envelope(
+                ACME_WABA,
+                "account_alerts",
+                {
+                    "entity_type": "WABA",
+                    "entity_id": ACME_WABA,
+                    "alert_info": {
+                        "alert_severity": "WARNING",
+                        "alert_status": "ACTIVE",
+                        "alert_type": "OBA_REJECTED",
+                        "alert_description": f"notice {n}",
+                    },
+                },
+                time=1_763_000_000 + n,
+            )
+        )
+    pipeline.deliveries_split()
+    with CaptureQueriesContext(connection) as queries:
+        assert pipeline.changes_apply().applied == 3
+    sql = [q["sql"] for q in queries]
+    assert sum(1 for s in sql if 'FROM "tenants_client"' in s) == 1  # the claim's
+    assert not [s for s in sql if "compliance_whatsappaccount" in s and "FOR UPDATE" in s]
+    with schema_context(acme.schema_name):
+        from compliance.models import Alert
+
+        assert Alert.objects.filter(event__title__contains="Official Business Account").count() == 3

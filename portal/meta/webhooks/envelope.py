@@ -37,6 +37,9 @@ class EnvelopeChange:
     value: dict
     dedupe_key: str
     rejected: str = ""
+    # `value` as canonical JSON text (the dedupe key's own serialisation), so it is stored
+    # without being serialised again; "" where it was not computed.
+    value_json: str = ""
 
     @property
     def routing_ids(self) -> tuple[str, ...]:
@@ -138,15 +141,16 @@ def _entry_changes(entry: Any, where: str) -> list[EnvelopeChange]:
             reason = f"{at}.value is {_kind(value)}, not an object."
         else:
             reason = storable(value, f"{at}.value")
-        key = _dedupe_key(field, entry_id, raw_time, value if not reason else _safe(value))
+        value_json = _canonical(value if not reason else _safe(value))
         result.append(
             EnvelopeChange(
                 field=field if good_field else "",
                 entry_id=entry_id,
                 entry_time=entry_time,
                 value=value if not reason else {},
-                dedupe_key=key,
+                dedupe_key=_dedupe_key_of(field, entry_id, raw_time, value_json),
                 rejected=reason,
+                value_json=value_json if not reason else "{}",
             )
         )
     return result
@@ -209,10 +213,19 @@ def _text_problem(text: str) -> str:
     return ""
 
 
+def _canonical(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _dedupe_key(field: Any, entry_id: str, raw_time: Any, value: Any) -> str:
-    source = json.dumps(
-        [field, entry_id, raw_time, value], sort_keys=True, separators=(",", ":"), default=str
-    )
+    return _dedupe_key_of(field, entry_id, raw_time, _canonical(value))
+
+
+def _dedupe_key_of(field: Any, entry_id: str, raw_time: Any, value_json: str) -> str:
+    """The hash of `[field, entry_id, raw_time, value]` as canonical JSON; the value's text is
+    given already serialised. A JSON list is its items' texts joined by commas, so this is the
+    same text (and key) as serialising the whole list."""
+    source = f"[{_canonical(field)},{_canonical(entry_id)},{_canonical(raw_time)},{value_json}]"
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 

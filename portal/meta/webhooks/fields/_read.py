@@ -44,9 +44,53 @@ def reject(path: str, problem: str) -> WebhookRejected:
 
 
 def check_tree(value: Any, path: str = "value") -> None:
-    """Walk the whole value once (iteratively: no recursion however deep it is) and refuse
-    what no column could hold: too deep, too big, a NUL or lone surrogate in any key or
-    string, a float that is not finite."""
+    """Walk the whole value (iteratively: no recursion however deep it is) and refuse what no
+    column could hold: too deep, too big, a NUL or lone surrogate in any key or string, a float
+    that is not finite.
+
+    A first walk builds no paths (every status of every batch goes through here, and a path
+    string per node was most of the walk's cost); only a value it refuses is walked again to
+    name the exact place."""
+    if not _tree_refused(value):
+        return
+    _check_tree_at(value, path)
+    raise reject(path, "refused")  # unreachable: the second walk names what the first found
+
+
+def _tree_refused(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth > MAX_DEPTH:
+            return True
+        if isinstance(node, str):
+            if _chars_refused(node):
+                return True
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if _chars_refused(str(key)):
+                    return True
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return True
+    return False
+
+
+def _chars_refused(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_tree_at(value: Any, path: str) -> None:
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     nodes = 0
     while stack:
