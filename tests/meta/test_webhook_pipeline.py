@@ -644,3 +644,72 @@ def test_a_group_reads_its_client_once_and_a_notice_does_not_lock_the_account(
         from compliance.models import Alert
 
         assert Alert.objects.filter(event__title__contains="Official Business Account").count() == 3
+
+
+def _plans_of(statements: list[str]):
+    """An execute wrapper that EXPLAINs (in the same transaction, with the same settings) each
+    statement containing one of `statements` before running it; the plans land in `.plans`."""
+
+    class Explainer:
+        plans: list[dict] = []
+
+        def __call__(self, execute, sql, params, many, context):
+            if not many and any(s in sql for s in statements):
+                cursor = context["cursor"].cursor  # the driver's: past the wrappers
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                self.plans.append(cursor.fetchone()[0][0]["Plan"])
+            return execute(sql, params, many, context)
+
+    return Explainer()
+
+
+def _scans(plan: dict) -> list[tuple[str, str, str]]:
+    found = [(plan["Node Type"], plan.get("Relation Name", ""), plan.get("Index Name", ""))]
+    for child in plan.get("Plans", []):
+        found += _scans(child)
+    return found
+
+
+def test_the_split_and_the_claim_read_the_queue_through_its_partial_indexes(
+    acme, acme_waba, effect_log
+):
+    """In a burst the statistics still say every row is due (autovacuum has not analysed the
+    table since): the planner then scanned the whole queue (and sorted the bodies on disk) in
+    the claim every worker waits on. Both statements read through the indexes of what is due."""
+    from django.db import connection
+
+    now = timezone.now()
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(body=b"{}", body_sha256=f"{n:064x}", received_at=now) for n in range(3000)
+    )
+    WebhookChange.objects.bulk_create(
+        WebhookChange(
+            delivery=d,
+            dedupe_key=f"{n:064x}",
+            field="probe_effect",
+            entry_id=ACME_WABA,
+            value={"n": n},
+            client=acme,
+            next_attempt_at=now,
+        )
+        for n, d in enumerate(deliveries)
+    )
+    with connection.cursor() as cursor:  # statistics of a queue where everything is due
+        cursor.execute("ANALYZE meta_webhookdelivery")
+        cursor.execute("ANALYZE meta_webhookchange")
+    WebhookDelivery.objects.update(state=DeliveryState.PROCESSED, processed_at=now)
+    WebhookChange.objects.update(state=ChangeState.APPLIED, next_attempt_at=None)
+    for n in range(5):
+        store(probe(n))
+
+    explain = _plans_of(["FROM meta_webhookdelivery WHERE state", "attempts = attempts + 1"])
+    with connection.execute_wrapper(explain):
+        pipeline.deliveries_split()
+        assert pipeline.changes_apply().applied == 5
+    assert len(explain.plans) == 2
+    for plan in explain.plans:
+        for node, relation, index in _scans(plan):
+            if relation in {"meta_webhookdelivery", "meta_webhookchange"} and "Scan" in node:
+                assert node in {"Index Scan", "Index Only Scan"}, (node, relation)
+                assert "client" not in index, index
+    assert sorted(effect_log()) == list(range(5))
