@@ -16,7 +16,7 @@ from compliance.models import HealthEvent
 from portal.meta import services
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.webhooks import pipeline
-from tests.assets import ACME_WABA
+from tests.assets import ACME_WABA, GLOBEX_WABA
 from tests.webhooks import body_of, envelope, post
 
 REVIEW = {"decision": "APPROVED"}
@@ -713,3 +713,47 @@ def test_the_split_and_the_claim_read_the_queue_through_its_partial_indexes(
                 assert node in {"Index Scan", "Index Only Scan"}, (node, relation)
                 assert "client" not in index, index
     assert sorted(effect_log()) == list(range(5))
+
+
+def _probe_of(waba: str, n: int, **extra) -> dict:
+    return envelope(waba, "probe_effect", {"n": n, **extra}, time=1_763_000_000 + n)
+
+
+def test_a_claim_of_many_clients_takes_one_savepoint_when_none_fails(
+    acme, acme_waba, globex, globex_waba, effect_log
+):
+    """A savepoint per client group was two round trips for each client of a claim."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def savepoints(wabas: list[str], base: int) -> int:
+        for k, waba in enumerate(wabas):
+            store(_probe_of(waba, base + k))
+        pipeline.deliveries_split()
+        with CaptureQueriesContext(connection) as queries:
+            assert pipeline.changes_apply().applied == len(wabas)
+        return sum(1 for q in queries if q["sql"].startswith("SAVEPOINT"))
+
+    assert savepoints([ACME_WABA], 100) == savepoints([ACME_WABA, GLOBEX_WABA], 200)
+    assert sorted(effect_log()) == [100, 200, 201]
+
+
+def test_a_failing_client_group_leaves_the_other_clients_of_its_claim_applied_once(
+    acme, acme_waba, globex, globex_waba, effect_log
+):
+    """The claim's savepoint is rolled back whole when one change fails; every group is then
+    applied on its own, the failing change alone, and each effect is stored once."""
+    review = "account_review_update"
+    store(envelope(ACME_WABA, review, {"decision": "APPROVED"}, time=1_763_000_001))
+    store(_probe_of(GLOBEX_WABA, 2, fail="bug in the applier"))
+    store(envelope(GLOBEX_WABA, review, {"decision": "REJECTED"}, time=1_763_000_003))
+    store(envelope(ACME_WABA, review, {"decision": "REJECTED"}, time=1_763_000_004))
+
+    services.webhook_process_pending()
+
+    states = sorted(WebhookChange.objects.values_list("field", "state"))
+    assert states == sorted(
+        [(review, ChangeState.APPLIED)] * 3 + [("probe_effect", ChangeState.FAILED)]
+    )
+    assert (events(acme), events(globex)) == (2, 1)  # each applied change's event, once
+    assert effect_log().count(2) >= 2  # tried together, then alone

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -50,6 +51,9 @@ from portal.meta.webhooks.contract import (
     group_scopes,
     handler_for,
 )
+
+if TYPE_CHECKING:
+    from tenants.models import Client
 
 logger = logging.getLogger(__name__)
 
@@ -423,11 +427,7 @@ def _apply_claimed(ids: list[int]) -> dict[int, Outcome]:
                 )
             else:
                 by_client[change.client_id].append(change)
-        for client_id, group in by_client.items():
-            # The client itself on the connection, not only its schema: what the appliers ask
-            # of `current_client()` (an alert's e-mail rule and link) needs no read of its own.
-            with tenant_context(clients[client_id]):
-                outcomes.update(_apply_client_group(group))
+        outcomes.update(_apply_groups([(clients[cid], group) for cid, group in by_client.items()]))
         _record_outcomes(changes, outcomes)
         deliveries_finish(sorted({c.delivery_id for c in changes}))
     return outcomes
@@ -437,13 +437,46 @@ def _stated_order(change: WebhookChange) -> tuple:
     return (change.entry_time or change.created_at, change.pk)
 
 
-def _apply_client_group(changes: list[WebhookChange]) -> dict[int, Outcome]:
+def _apply_groups(groups: list[tuple[Client, list[WebhookChange]]]) -> dict[int, Outcome]:
+    """A claim's client groups, each in its client's schema (the client itself on the
+    connection: what the appliers ask of `current_client()`, an alert's e-mail rule and link,
+    needs no read of its own).
+
+    All of them in one savepoint first: nearly every claim applies cleanly, and a savepoint
+    per group cost two round trips for each client. Only when something in it raises is it
+    rolled back, and each group applied again on its own (`_apply_client_group`)."""
+    if len(groups) > 1:
+        together: dict[int, Outcome] = {}
+        try:
+            with transaction.atomic():
+                for client, group in groups:
+                    with tenant_context(client):
+                        together.update(_apply_client_group(group, together=True))
+        except Exception:
+            logger.warning(
+                "A claim's %d client groups failed together; applying each alone",
+                len(groups),
+                exc_info=True,
+            )
+        else:
+            return together
+    outcomes: dict[int, Outcome] = {}
+    for client, group in groups:
+        with tenant_context(client):
+            outcomes.update(_apply_client_group(group))
+    return outcomes
+
+
+def _apply_client_group(
+    changes: list[WebhookChange], *, together: bool = False
+) -> dict[int, Outcome]:
     """One client's changes, in Meta's order, each field's set-based where it can be.
 
     All of them in one savepoint first: nearly every batch applies cleanly, and a savepoint per
     change costs two round trips each. Only when something in it raises is the group rolled back
     and applied again with a savepoint per set-based group and per change, so the one that fails
-    is marked with its error and the rest go on.
+    is marked with its error and the rest go on. `together`: inside the claim's savepoint, with
+    none of its own; whatever raises is the caller's.
     """
     outcomes: dict[int, Outcome] = {}
     by_field: dict[str, list[tuple[WebhookChange, Change]]] = defaultdict(list)
@@ -463,6 +496,12 @@ def _apply_client_group(changes: list[WebhookChange]) -> dict[int, Outcome]:
             continue
         by_field[row.field].append((row, _change_of(row, data)))
     if not by_field:
+        return outcomes
+    if together:
+        with ExitStack() as scopes:
+            for scope in group_scopes():
+                scopes.enter_context(scope())
+            outcomes.update(_apply_fields(by_field, isolated=False))
         return outcomes
     try:
         with transaction.atomic(), ExitStack() as scopes:
