@@ -338,15 +338,21 @@ def active_restrictions(*, account: WhatsAppAccount, now: datetime) -> tuple:
 
 
 _SIGNALS_SQL = f"""
-    SELECT 'e', number_id, kind, NULL::integer, count(*) FROM {HealthEvent._meta.db_table}
+    SELECT 'e', number_id, kind, NULL::integer, count(*), NULL::timestamptz
+    FROM {HealthEvent._meta.db_table}
     WHERE occurred_at >= %(since)s
       AND (number_id = ANY(%(ids)s) OR (account_id = %(account)s AND number_id IS NULL))
     GROUP BY number_id, kind
     UNION ALL
-    SELECT 'd', number_id, status, error_code, count(*) FROM {MessageStatus._meta.db_table}
+    SELECT 'd', number_id, status, error_code, count(*), NULL FROM {MessageStatus._meta.db_table}
     WHERE number_id = ANY(%(ids)s) AND occurred_at >= %(since)s
       AND (status = 'sent' OR (status = 'failed' AND error_code = ANY(%(codes)s)))
     GROUP BY number_id, status, error_code
+    UNION ALL
+    SELECT 'r', NULL, restriction_type, NULL, 0, received_at
+    FROM {AccountRestriction._meta.db_table}
+    WHERE %(restrictions)s AND account_id = %(account)s
+      AND (expires_at IS NULL OR expires_at > %(now)s)
 """  # noqa: S608 - table names are ours
 
 
@@ -359,29 +365,41 @@ def numbers_signals(
 ) -> dict[int, NumberSignals]:
     """Each number's state and last 30 days (numbers of one account), keyed by number id.
 
-    One statement however many numbers (two without `restrictions`): event counts per number
-    and kind, and delivery counts per number, status and error code. Built with the ORM it
-    was two queries whose compiling (a filtered count per health error code) cost more than
-    running them, on every reassessment of every number a sync or a webhook touches.
+    One statement however many numbers: event counts per number and kind, delivery counts per
+    number, status and error code, and (unless given) the account's restrictions in force
+    (newest first, as `active_restrictions`). Built with the ORM it was three queries whose
+    compiling (a filtered count per health error code) cost more than running them, on every
+    reassessment of every number a sync or a webhook touches.
     """
     now = now or timezone.now()
     since = now - SIGNAL_WINDOW
     ids = [number.pk for number in numbers]
-    if restrictions is None:
-        restrictions = active_restrictions(account=account, now=now)
     # Account-wide events (number null) count for every number of the account.
     events: dict[int | None, dict[str, int]] = defaultdict(dict)
     deliveries: dict[int, dict[str, int]] = defaultdict(dict)
+    in_force: list[tuple[datetime, str]] = []
     with connection.cursor() as cursor:
         cursor.execute(
             _SIGNALS_SQL,
-            {"since": since, "ids": ids, "account": account.pk, "codes": list(HEALTH_ERROR_CODES)},
+            {
+                "since": since,
+                "now": now,
+                "ids": ids,
+                "account": account.pk,
+                "codes": list(HEALTH_ERROR_CODES),
+                "restrictions": restrictions is None,
+            },
         )
-        for source, number_id, kind, code, n in cursor.fetchall():
+        for source, number_id, kind, code, n, received_at in cursor.fetchall():
             if source == "e":
                 events[number_id][kind] = n
-            else:
+            elif source == "d":
                 deliveries[number_id]["sent" if kind == "sent" else f"e{code}"] = n
+            else:
+                in_force.append((received_at, kind))
+    if restrictions is None:
+        in_force.sort(key=lambda row: row[0], reverse=True)
+        restrictions = tuple(meta.RestrictionType(kind) for _, kind in in_force)
     signals = {}
     for number in numbers:
         own, shared = events.get(number.pk, {}), events.get(None, {})

@@ -80,3 +80,38 @@ def test_signals_count_each_numbers_events_and_deliveries_of_30_days(acme, acme_
     assert one.sent_30d == 5 + 2  # attempts: sent plus the health errors
     assert two.errors_30d[131026] == 1
     assert two.sent_30d == 1
+
+
+def test_signals_read_the_restrictions_in_force_newest_first_in_the_same_statement(acme, acme_waba):
+    from compliance.models import AccountRestriction
+    from compliance.services import active_restrictions
+
+    now = timezone.now()
+    with schema_context(acme.schema_name):
+        number = PhoneNumber.objects.create(
+            account=acme_waba, meta_id="2110000009", display_phone_number="+1 555 09"
+        )
+        other = WhatsAppAccount.objects.create(meta_id="1119999998", name="Other")
+        for account, kind, expires, received in [
+            (acme_waba, "business_initiated_messaging", now + timedelta(days=1), 3),
+            (acme_waba, "add_phone_number", None, 1),
+            (acme_waba, "utility_templates", now - timedelta(hours=1), 2),  # over
+            (other, "customer_initiated_messaging", None, 0),  # another account's
+        ]:
+            AccountRestriction.objects.create(
+                account=account,
+                restriction_type=kind,
+                raw_type=kind.upper(),
+                expires_at=expires,
+                received_at=now - timedelta(hours=received),
+            )
+
+        with CaptureQueriesContext(connection) as queries:
+            signals = numbers_signals(account=acme_waba, numbers=[number], now=now)
+        expected = active_restrictions(account=acme_waba, now=now)
+    assert len(queries) == 1
+    assert [r.value for r in signals[number.pk].active_restrictions] == [
+        "add_phone_number",
+        "business_initiated_messaging",
+    ]
+    assert signals[number.pk].active_restrictions == expected

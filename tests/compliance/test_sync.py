@@ -253,8 +253,9 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
     # (with the savepoint pair of its one transaction; the test's schema_context also reads the
     # client, which a worker's task has already); the first also links the owner portfolio and
-    # states its limit (13, once per portfolio); a number's 30-day signals are one statement
-    assert counts == [30, 14]
+    # states its limit (13, once per portfolio); the numbers' 30-day signals and the account's
+    # restrictions are one statement
+    assert counts == [29, 13]
 
 
 @pytest.mark.parametrize(("numbers", "templates"), [(1, 1), (6, 30)])
@@ -289,8 +290,8 @@ def test_drift_in_every_number_and_template_is_written_in_a_fixed_number_of_quer
             [{"type": "BODY", "text": "Edited at Meta"}]
         ] * templates
         assert HealthEvent.objects.count() == 0
-    # the steady state's 14: the numbers' and the templates' writes carry Meta's view instead
-    assert len(queries) == 14
+    # the steady state's 13: the numbers' and the templates' writes carry Meta's view instead
+    assert len(queries) == 13
 
 
 def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its_own(acme, globex):

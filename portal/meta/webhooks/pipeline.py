@@ -87,14 +87,13 @@ def _queue_index_paths(cursor) -> Iterator[None]:
     still describe the table as it was (every row due), and the planner scanned the whole
     table (and sorted the bodies on disk) for a handful of due rows, in the claim every worker
     waits on. The partial indexes hold only the rows due, so reading through them costs what
-    is due, not what is stored."""
+    is due, not what is stored. (Not reset when the block raises: the transaction is rolled
+    back then, and the settings with it; a statement now would only hide the error.)"""
     cursor.execute("SET LOCAL enable_seqscan = off")
     cursor.execute("SET LOCAL enable_bitmapscan = off")
-    try:
-        yield
-    finally:
-        cursor.execute("SET LOCAL enable_seqscan = on")
-        cursor.execute("SET LOCAL enable_bitmapscan = on")
+    yield
+    cursor.execute("SET LOCAL enable_seqscan = on")
+    cursor.execute("SET LOCAL enable_bitmapscan = on")
 
 
 def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = None) -> int:
