@@ -45,12 +45,18 @@ def templates_reconciler_register(reconcile: Callable[..., Any]) -> None:
     _TEMPLATES_RECONCILER[:] = [reconcile]
 
 
-def templates_upsert_from_meta(*, account, infos, confirmed_at, reassess_numbers=True):
+def templates_upsert_from_meta(
+    *, account, infos, confirmed_at, reassess_numbers=True, returned=True
+):
     """The templates app's reconciliation of an account's templates as Meta lists them."""
     if not _TEMPLATES_RECONCILER:
         raise RuntimeError("templates_review is not installed: no template reconciler.")
     return _TEMPLATES_RECONCILER[0](
-        account=account, infos=infos, confirmed_at=confirmed_at, reassess_numbers=reassess_numbers
+        account=account,
+        infos=infos,
+        confirmed_at=confirmed_at,
+        reassess_numbers=reassess_numbers,
+        returned=returned,
     )
 
 
@@ -145,7 +151,11 @@ def _sync_account(account, assets: meta.WabaAssets, client, now, result, run) ->
         synced, also_write = _sync_numbers(account, numbers, client, now)
         if assets.templates_error is None:
             templates_upsert_from_meta(
-                account=account, infos=templates, confirmed_at=now, reassess_numbers=False
+                account=account,
+                infos=templates,
+                confirmed_at=now,
+                reassess_numbers=False,
+                returned=False,
             )
         services.numbers_reassess(
             account=account, numbers=synced, now=now, client=client, also_write=also_write

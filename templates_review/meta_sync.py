@@ -393,6 +393,7 @@ def templates_upsert_from_meta(
     infos: list[meta.TemplateInfo],
     confirmed_at: datetime,
     reassess_numbers: bool = True,
+    returned: bool = True,
 ) -> list[MessageTemplate]:
     """`template_upsert_from_meta` for each of an account's templates, in order, with the same
     effect, in a fixed number of queries whatever their count: the stored rows are read in one
@@ -404,16 +405,20 @@ def templates_upsert_from_meta(
 
     A template is found as before: by Meta id anywhere in the schema, else by (account, name,
     language), lowest id first, seeing the rows earlier templates of the list claimed or created.
+
+    `returned=False` (the sync, which drops the list): the stored rows are read with only the
+    columns compared and written, not the drafts, examples and review state they also hold.
     """
     infos = list(infos)
     if not infos:
         return []
-    stored = list(
-        MessageTemplate.objects.filter(
-            Q(meta_id__in=[info.id for info in infos])
-            | Q(account=account, name__in={info.name for info in infos})
-        ).order_by("pk")
-    )
+    found = MessageTemplate.objects.filter(
+        Q(meta_id__in=[info.id for info in infos])
+        | Q(account=account, name__in={info.name for info in infos})
+    ).order_by("pk")
+    if not returned:
+        found = found.only("pk", "account_id", "name", "language", *_SYNCED_FIELDS)
+    stored = list(found)
     by_meta_id = {t.meta_id: t for t in stored if t.meta_id}
     by_name: dict[tuple[str, str], MessageTemplate] = {}
     for t in stored:
@@ -513,7 +518,7 @@ def templates_upsert_from_meta(
         )
     if status_changes and reassess_numbers:
         compliance.account_reassess_numbers(account=account)
-    return templates
+    return templates if returned else []
 
 
 def _take_meta_state(

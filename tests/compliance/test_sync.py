@@ -325,3 +325,30 @@ def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its
         assert set(PhoneNumber.objects.values_list("account__meta_id", flat=True)) == {
             waba_id_for(2)
         }
+
+
+def test_the_sync_reads_only_the_template_columns_it_compares_and_writes(acme):
+    """Every sync reads every template of every WABA: not their drafts and review state."""
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    with schema_context(acme.schema_name):
+        WhatsAppAccount.objects.create(meta_id=waba_id_for(0))
+    with (
+        SimulatorServer(generate(1, 1, 3)) as server,
+        GraphClient(token="bench-token", base_url=server.url) as graph,
+    ):
+        assert run_sync(acme, graph).errors == []
+        with CaptureQueriesContext(connection) as queries:
+            assert run_sync(acme, graph).errors == []
+    (read,) = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "templates_review_messagetemplate"' in q["sql"]
+    ]
+    assert '"templates_review_messagetemplate"."components"' in read
+    assert '"templates_review_messagetemplate"."review_state"' not in read
+    with schema_context(acme.schema_name):
+        assert MessageTemplate.objects.count() == 3
+        assert all(t.last_confirmed_at for t in MessageTemplate.objects.all())
