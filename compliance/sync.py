@@ -216,7 +216,24 @@ def _sync_waba(account: WhatsAppAccount, info: meta.WabaInfo, usage, now: dateti
         u.use_case: {"call_count": u.call_count, "total_time": u.total_time} for u in usage
     }
     account.last_confirmed_at = now
-    account.save()
+    # Only what Meta's view of the WABA sets: a full save would also write back, as this sync
+    # read them, the fields a webhook may have changed since (a ban, a connection state).
+    account.save(update_fields=_WABA_FIELDS)
+
+
+_WABA_FIELDS = (
+    "name",
+    "currency",
+    "timezone_id",
+    "message_template_namespace",
+    "review_status",
+    "review_status_at",
+    "business_verification",
+    "can_send",
+    "health",
+    "api_usage",
+    "last_confirmed_at",
+)
 
 
 def _sync_numbers(

@@ -352,3 +352,29 @@ def test_the_sync_reads_only_the_template_columns_it_compares_and_writes(acme):
     with schema_context(acme.schema_name):
         assert MessageTemplate.objects.count() == 3
         assert all(t.last_confirmed_at for t in MessageTemplate.objects.all())
+
+
+def test_a_ban_a_webhook_writes_during_a_sync_is_not_written_back_by_it(acme, monkeypatch):
+    """The sync saved its whole copy of the WABA at the end, putting back the ban state it read
+    before a webhook changed it. It writes only the fields Meta's view of the WABA sets."""
+    from compliance import sync as sync_module
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    with schema_context(acme.schema_name):
+        WhatsAppAccount.objects.create(meta_id=waba_id_for(0))
+    read_numbers = sync_module._sync_numbers
+
+    def with_a_webhook_meanwhile(account, *args, **kwargs):
+        WhatsAppAccount.objects.filter(pk=account.pk).update(ban_state="schedule_for_disable")
+        return read_numbers(account, *args, **kwargs)
+
+    monkeypatch.setattr(sync_module, "_sync_numbers", with_a_webhook_meanwhile)
+    with (
+        SimulatorServer(generate(1, 1, 1)) as server,
+        GraphClient(token="bench-token", base_url=server.url) as graph,
+    ):
+        assert run_sync(acme, graph).errors == []
+    with schema_context(acme.schema_name):
+        account = WhatsAppAccount.objects.get()
+        assert account.ban_state == "schedule_for_disable"
+        assert account.last_confirmed_at is not None
