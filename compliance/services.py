@@ -33,6 +33,7 @@ from portal.bulk import insert_once, rows_insert, rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
+from tenants.services import work_items_upsert
 
 SNAPSHOT_EVERY = timedelta(hours=24)
 SIGNAL_WINDOW = timedelta(days=30)
@@ -527,12 +528,12 @@ def work_items_sync_numbers(
     *, account: WhatsAppAccount, numbers: Sequence[PhoneNumber], client: Client
 ) -> None:
     """Mirror the numbers' health into the public staff index (same transaction), as one
-    INSERT … ON CONFLICT DO UPDATE."""
+    upsert (`tenants.services.work_items_upsert`)."""
     from compliance.portfolio import work_item_usage
 
     updated_at = timezone.now()
     portfolio = {"portfolio": work_item_usage(account.portfolio)} if account.portfolio_id else {}
-    WorkItem.objects.bulk_create(
+    work_items_upsert(
         [
             WorkItem(
                 kind=WorkKind.NUMBER_HEALTH,
@@ -566,10 +567,7 @@ def work_items_sync_numbers(
                 updated_at=updated_at,
             )
             for number in numbers
-        ],
-        update_conflicts=True,
-        unique_fields=["kind", "client", "object_id"],
-        update_fields=["title", "subtitle", "status", "band", "sort_key", "data", "updated_at"],
+        ]
     )
 
 

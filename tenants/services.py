@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,8 +17,9 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from portal.audit.services import audit_record
+from portal.bulk import json_rows
 from tenants.choices import ApiScope, ClientRole, ClientStatus, StaffRole
-from tenants.models import ApiKey, Client, Domain, LoginHandoff, Membership, User
+from tenants.models import ApiKey, Client, Domain, LoginHandoff, Membership, User, WorkItem
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 RESERVED_SLUGS = frozenset(
@@ -393,3 +395,44 @@ def api_key_rotate(*, api_key: ApiKey, actor: User | None = None) -> tuple[ApiKe
             after={"prefix": new.prefix},
         )
     return new, raw
+
+
+_WORK_ITEM_UPSERT = f"""
+    INSERT INTO {WorkItem._meta.db_table}
+        (kind, client_id, object_id, title, subtitle, status, band, sort_key, data, updated_at)
+    SELECT r.kind, r.client, r.object_id, r.title, r.subtitle, r.status, r.band, r.sort_key,
+        r.data, r.updated_at
+    FROM jsonb_to_recordset(%s::jsonb) AS r(kind text, client bigint, object_id text, title text,
+        subtitle text, status text, band text, sort_key integer, data jsonb,
+        updated_at timestamptz)
+    ON CONFLICT (kind, client_id, object_id) DO UPDATE SET title = EXCLUDED.title,
+        subtitle = EXCLUDED.subtitle, status = EXCLUDED.status, band = EXCLUDED.band,
+        sort_key = EXCLUDED.sort_key, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at
+"""  # noqa: S608 - the table name is ours
+
+
+def work_items_upsert(items: Sequence[WorkItem]) -> None:
+    """Write these rows of the staff work index (public schema), each inserted or, when its
+    (kind, client, object) is there already, replaced: one statement, whatever the caller's
+    schema. The one way the apps mirror their rows into the index (numbers, templates in
+    review, appeals). `bulk_create(update_conflicts=…)` compiled a placeholder per value, on
+    every sync of every client."""
+    if not items:
+        return
+    rows = [
+        {
+            "kind": item.kind,
+            "client": item.client_id,
+            "object_id": item.object_id,
+            "title": item.title,
+            "subtitle": item.subtitle,
+            "status": item.status,
+            "band": item.band,
+            "sort_key": item.sort_key,
+            "data": item.data,
+            "updated_at": item.updated_at,
+        }
+        for item in items
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_WORK_ITEM_UPSERT, [json_rows(rows)])

@@ -15,6 +15,7 @@ from appeals import choices as c
 from appeals import sla
 from appeals.models import AppealTicket
 from tenants.models import Client, User, WorkItem, WorkKind
+from tenants.services import work_items_upsert
 
 # --- SLA view of a ticket and the staff work index ----------------------------------------
 
@@ -124,12 +125,7 @@ def work_item_sync_appeal(*, ticket: AppealTicket, client: Client) -> None:
         },
         updated_at=now,
     )
-    WorkItem.objects.bulk_create(
-        [item],
-        update_conflicts=True,
-        unique_fields=["kind", "client", "object_id"],
-        update_fields=["title", "subtitle", "status", "band", "sort_key", "data", "updated_at"],
-    )
+    work_items_upsert([item])
 
 
 # --- Breach warnings (public schema: one query on the staff index) --------------------------

@@ -11,6 +11,7 @@ from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from templates_review.services.common import _latest_revision
 from tenants.models import Client, WorkItem, WorkKind
+from tenants.services import work_items_upsert
 
 MAX_QUEUE_FINDINGS = 12
 
@@ -73,9 +74,4 @@ def _queue_sync(*, template: MessageTemplate, client: Client) -> None:
         },
         updated_at=timezone.now(),
     )
-    WorkItem.objects.bulk_create(
-        [item],
-        update_conflicts=True,
-        unique_fields=["kind", "client", "object_id"],
-        update_fields=["title", "subtitle", "status", "band", "sort_key", "data", "updated_at"],
-    )
+    work_items_upsert([item])
