@@ -30,6 +30,7 @@ import pickle
 import queue
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -489,16 +490,22 @@ def _checked(cache: dict, validate, text: str) -> tuple[str | None, str]:
 
 
 def _write_chunk(
-    *, rows: list[tuple], job: ConsentImport, default_time: datetime, progress: dict
+    *,
+    rows: list[tuple],
+    job: ConsentImport,
+    default_time: datetime,
+    progress: dict,
+    staged: Callable[[], None] | None = None,
 ) -> Counts:
     """COPY the rows into a temporary table, then two set-based statements, and the job's
     progress (`progress`: its fields, this chunk's figures added) in the same transaction: what
-    the job row says was done is exactly what is committed, so a killed job resumes from it."""
+    the job row says was done is exactly what is committed, so a killed job resumes from it.
+    `staged` is called once the rows are in the temporary table."""
     counts = Counts()
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         if rows:
-            counts = _insert_rows(cursor, rows, job, default_time, now)
+            counts = _insert_rows(cursor, rows, job, default_time, now, staged)
             counts.unchanged = len(rows) - counts.created
         fields = {
             **progress,
@@ -511,7 +518,7 @@ def _write_chunk(
     return counts
 
 
-def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
+def _insert_rows(cursor, rows: list[tuple], job, default_time, now, staged=None) -> Counts:
     counts = Counts()
     contact_t = Contact._meta.db_table
     event_t = ConsentEvent._meta.db_table
@@ -538,6 +545,8 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
         write = copy.write_row
         for item in rows:
             write(item)
+    if staged is not None:
+        staged()
     # a new contact takes the name of its number's first row (earlier chunks came first); rows
     # with a BSUID or username came with their contact. Numbers already held are left out
     # before the insert: an index probe each, where ON CONFLICT's speculative insert of every
@@ -753,6 +762,10 @@ class _Writer:
     Outside a transaction (the Celery job) it works in a thread with a connection of its own,
     so the database writes a chunk while the next one is parsed. Inside a transaction (tests, a
     caller's transaction) it writes inline, in that transaction.
+
+    The parsing thread may be two chunks ahead; a chunk's place is given back once its rows are
+    staged (COPY formats them in Python), not when the writer takes it: parsing then runs while
+    the database works, and does not share the GIL with the COPY, which the database waits on.
     """
 
     def __init__(self, *, job: ConsentImport, client, written: Counts) -> None:
@@ -760,7 +773,8 @@ class _Writer:
         self.written = replace(written)  # what this job wrote so far, before this run too
         self.error: BaseException | None = None
         self.threaded = not connection.in_atomic_block
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.queue: queue.Queue = queue.Queue()
+        self.places = threading.Semaphore(2)
         self.thread: threading.Thread | None = None
         if self.threaded:
             self.thread = threading.Thread(
@@ -772,6 +786,7 @@ class _Writer:
         if self.thread is None:
             self._write(rows, seen, position)
             return
+        self.places.acquire()
         if self.error is not None:
             raise self.error
         self.queue.put((rows, seen, position))
@@ -785,10 +800,14 @@ class _Writer:
             raise self.error
         return self.written
 
-    def _write(self, rows: list[tuple], seen: Counts, position: int) -> None:
+    def _write(self, rows: list[tuple], seen: Counts, position: int, staged=None) -> None:
         progress = _progress_fields(seen, self.written, position)
         counts = _write_chunk(
-            rows=rows, job=self.job, default_time=self.job.created_at, progress=progress
+            rows=rows,
+            job=self.job,
+            default_time=self.job.created_at,
+            progress=progress,
+            staged=staged,
         )
         self.written.created += counts.created
         self.written.unchanged += counts.unchanged
@@ -798,11 +817,20 @@ class _Writer:
         connection.set_tenant(client)
         try:
             while (item := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        self._write(*item)
-                    except BaseException as exc:  # handed to the parsing thread
-                        self.error = exc
+                given_back = threading.Event()
+
+                def staged(given_back=given_back) -> None:
+                    if not given_back.is_set():
+                        given_back.set()
+                        self.places.release()
+
+                try:
+                    if self.error is None:
+                        self._write(*item, staged=staged)
+                except BaseException as exc:  # handed to the parsing thread
+                    self.error = exc
+                finally:
+                    staged()
         finally:
             connection.close()
 
