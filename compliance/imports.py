@@ -30,6 +30,7 @@ import pickle
 import queue
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from django.utils import timezone
 
 from compliance.choices import ConsentCategory, ConsentKind, ConsentSource, ImportState
 from compliance.consent import META_SOURCES, contact_normalize
+from compliance.e164 import e164_certain
 from compliance.exports import EVIDENCE_COLUMNS, csv_safe
 from compliance.identity import bsuid_validate, username_validate
 from compliance.models import ConsentEvent, ConsentImport, ConsentState, Contact
@@ -67,6 +69,12 @@ PHONE_CACHE_LIMIT = 500_000
 # Files from this size have their distinct numbers parsed first, in worker processes.
 READ_AHEAD_MIN_BYTES = 4 * 1024 * 1024
 READ_AHEAD_MAX_NUMBERS = 2_000_000
+# ... when at least this share of the distinct numbers in the first READ_AHEAD_SAMPLE_ROWS rows
+# needs phonenumbers (`e164.e164_certain` cannot vouch for them). The fast path costs a few
+# microseconds a number in the importing process, hidden behind the database's writes (the
+# import's time); the read-ahead is a pass over the whole file before the first write.
+READ_AHEAD_SAMPLE_ROWS = 5_000
+READ_AHEAD_MIN_HARD_SHARE = 0.02
 PHONE_PROCESSES = 2
 ALL = "all"
 CATEGORIES = frozenset(ConsentCategory.values)
@@ -86,24 +94,11 @@ FUTURE_SLACK = timedelta(minutes=5)
 STAGING_COLUMNS = (
     *("row", "phone", "name", "category", "kind", "source", "occurred_at"),
     *EVIDENCE_COLUMNS,
-    *("when_key", "bsuid", "username", "contact_id"),
+    *("dedupe_key", "bsuid", "username", "contact_id"),
 )
 # COPY in binary: nothing for the server to parse (the address is cast once, on insert)
 STAGING_TYPES = ("int4", *["text"] * 5, "timestamptz", *["text"] * 9, "int8")
-# A history row's dedupe key: sha256 (hex) of these, joined by \x1f ("when" is the row's time
-# as Python's repr of its POSIX timestamp, or ""). Computed by the database (`_DEDUPE_KEY_SQL`).
-# concat_ws skips NULLs: a row without a BSUID or username (NULL, not "") has the key it had
-# before those columns were read, so re-importing an older file still adds nothing.
-DEDUPE_PARTS = (
-    "'consent-import'",
-    *("r.phone", "r.bsuid", "r.username"),
-    *("r.category", "r.kind", "r.source", "r.when_key", "r.wording"),
-    *("r.wording_version", "r.page_url", "coalesce(r.ip_address, '')", "r.user_agent"),
-    "r.channel",
-)
-_DEDUPE_KEY_SQL = (
-    f"encode(sha256(convert_to(concat_ws(E'\\x1f', {', '.join(DEDUPE_PARTS)}), 'UTF8')), 'hex')"
-)
+DEDUPE_PREFIX = "consent-import"
 
 
 class ImportRejected(ValueError):
@@ -446,16 +441,32 @@ class RowValidator:
             )
         if errors:
             return [], errors
-        # the row's content is its identity (the dedupe key, from these columns, DEDUPE_PARTS):
-        # the same row imported again is the same event
+        # the row's content is its identity (`dedupe_key`): the same row imported again is the
+        # same event
         when = repr(occurred_at.timestamp()) if occurred_at else ""
-        evidence = (wording, version, page_url, ip, agent, channel, when)
+        evidence = (wording, version, page_url, ip, agent, channel)
+        who = (DEDUPE_PREFIX, phone, bsuid, username)
+        what = (kind, source, when, wording, version, page_url, ip or "", agent, channel)
         # (the contact id, last, is filled in by the writer for rows with a BSUID or username)
         staged = [
-            (row, phone, name, c, kind, source, occurred_at, *evidence, bsuid, username, None)
+            (
+                *(row, phone, name, c, kind, source, occurred_at, *evidence),
+                *(dedupe_key((*who, c, *what)), bsuid, username, None),
+            )
             for c in categories
         ]
         return staged, errors
+
+
+def dedupe_key(parts: tuple[str | None, ...]) -> str:
+    """A history row's dedupe key: sha256 (hex) of its parts joined by \\x1f (DEDUPE_PREFIX, the
+    identifiers, category, kind, source, the time as Python's repr of its POSIX timestamp or "",
+    the evidence with a missing address as ""). Absent identifiers (None, not "") are skipped,
+    as PostgreSQL's concat_ws skipped NULLs when the database computed the key: a row without a
+    BSUID or username keeps the key it had before those columns were read, so re-importing an
+    older file still adds nothing. Computed in the parsing thread, which waits on the database
+    anyway: the database's time is the import's (a test holds it to the SQL it replaces)."""
+    return hashlib.sha256("\x1f".join(p for p in parts if p is not None).encode()).hexdigest()
 
 
 NO_IDENTIFIER = "Give a phone number, a WhatsApp user id (bsuid) or a username."
@@ -479,16 +490,22 @@ def _checked(cache: dict, validate, text: str) -> tuple[str | None, str]:
 
 
 def _write_chunk(
-    *, rows: list[tuple], job: ConsentImport, default_time: datetime, progress: dict
+    *,
+    rows: list[tuple],
+    job: ConsentImport,
+    default_time: datetime,
+    progress: dict,
+    staged: Callable[[], None] | None = None,
 ) -> Counts:
     """COPY the rows into a temporary table, then two set-based statements, and the job's
     progress (`progress`: its fields, this chunk's figures added) in the same transaction: what
-    the job row says was done is exactly what is committed, so a killed job resumes from it."""
+    the job row says was done is exactly what is committed, so a killed job resumes from it.
+    `staged` is called once the rows are in the temporary table."""
     counts = Counts()
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         if rows:
-            counts = _insert_rows(cursor, rows, job, default_time, now)
+            counts = _insert_rows(cursor, rows, job, default_time, now, staged)
             counts.unchanged = len(rows) - counts.created
         fields = {
             **progress,
@@ -501,7 +518,7 @@ def _write_chunk(
     return counts
 
 
-def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
+def _insert_rows(cursor, rows: list[tuple], job, default_time, now, staged=None) -> Counts:
     counts = Counts()
     contact_t = Contact._meta.db_table
     event_t = ConsentEvent._meta.db_table
@@ -512,29 +529,34 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
     cursor.execute("SET LOCAL work_mem TO '64MB'")  # the chunk's sorts stay in memory
     # (named for its columns: a pooled server connection may still hold an older release's)
     cursor.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows_v2 ("
+        "CREATE TEMP TABLE IF NOT EXISTS consent_import_rows_v3 ("
         " row integer, phone text, name text, category text, kind text, source text,"
         " occurred_at timestamptz, wording text, wording_version text, page_url text,"
-        " ip_address text, user_agent text, channel text, when_key text,"
+        " ip_address text, user_agent text, channel text, dedupe_key text,"
         " bsuid text, username text, contact_id bigint)"
         " ON COMMIT DELETE ROWS"
     )
     rows, counts.contacts = _contacts_for_identities(rows, now)
     raw = cursor.cursor  # psycopg's own cursor, for COPY
     with raw.copy(
-        f"COPY consent_import_rows_v2 ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        f"COPY consent_import_rows_v3 ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(STAGING_TYPES)
         write = copy.write_row
         for item in rows:
             write(item)
+    if staged is not None:
+        staged()
     # a new contact takes the name of its number's first row (earlier chunks came first); rows
-    # with a BSUID or username came with their contact
+    # with a BSUID or username came with their contact. Numbers already held are left out
+    # before the insert: an index probe each, where ON CONFLICT's speculative insert of every
+    # known number cost about twice that (most of a big file's numbers after its first chunks).
     cursor.execute(
         f"WITH new AS ("  # noqa: S608 (table names and fixed SQL; values are parameters)
         f" INSERT INTO {contact_t} (phone, wa_id, name, created_at)"
         f" SELECT DISTINCT ON (phone) phone, '', name, %s::timestamptz"
-        f" FROM consent_import_rows_v2 WHERE contact_id IS NULL AND phone IS NOT NULL"
+        f" FROM consent_import_rows_v3 r WHERE contact_id IS NULL AND phone IS NOT NULL"
+        f"  AND NOT EXISTS (SELECT FROM {contact_t} c WHERE c.phone = r.phone)"
         f" ORDER BY phone, row"
         f" ON CONFLICT (phone) DO NOTHING RETURNING 1)"
         f" SELECT count(*) FROM new",
@@ -550,10 +572,10 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
         f" SELECT r.contact, r.category, r.kind, r.source, r.wording, r.wording_version,"
         f"  r.page_url, r.ip_address::inet, r.user_agent, r.channel, %(actor)s,"
         f"  jsonb_build_object('import', %(job)s::integer, 'row', r.row),"
-        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, {_DEDUPE_KEY_SQL}"
-        f" FROM (SELECT r.*, c.id AS contact FROM consent_import_rows_v2 r"
+        f"  coalesce(r.occurred_at, %(default_time)s), %(now)s, r.dedupe_key"
+        f" FROM (SELECT r.*, c.id AS contact FROM consent_import_rows_v3 r"
         f"  JOIN {contact_t} c ON c.phone = r.phone WHERE r.contact_id IS NULL"
-        f"  UNION ALL SELECT r.*, r.contact_id FROM consent_import_rows_v2 r"
+        f"  UNION ALL SELECT r.*, r.contact_id FROM consent_import_rows_v3 r"
         f"  WHERE r.contact_id IS NOT NULL) r"
         # the file's order: of rows naming one event, the first is the one kept
         f" ORDER BY r.row"
@@ -579,7 +601,7 @@ def _insert_rows(cursor, rows: list[tuple], job, default_time, now) -> Counts:
     counts.created = cursor.fetchone()[0]
     if connection.in_atomic_block and connection.savepoint_ids:
         # inside a caller's transaction the commit that empties the table is not ours
-        cursor.execute("DELETE FROM consent_import_rows_v2")
+        cursor.execute("DELETE FROM consent_import_rows_v3")
     return counts
 
 
@@ -740,6 +762,10 @@ class _Writer:
     Outside a transaction (the Celery job) it works in a thread with a connection of its own,
     so the database writes a chunk while the next one is parsed. Inside a transaction (tests, a
     caller's transaction) it writes inline, in that transaction.
+
+    The parsing thread may be two chunks ahead; a chunk's place is given back once its rows are
+    staged (COPY formats them in Python), not when the writer takes it: parsing then runs while
+    the database works, and does not share the GIL with the COPY, which the database waits on.
     """
 
     def __init__(self, *, job: ConsentImport, client, written: Counts) -> None:
@@ -747,7 +773,8 @@ class _Writer:
         self.written = replace(written)  # what this job wrote so far, before this run too
         self.error: BaseException | None = None
         self.threaded = not connection.in_atomic_block
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.queue: queue.Queue = queue.Queue()
+        self.places = threading.Semaphore(2)
         self.thread: threading.Thread | None = None
         if self.threaded:
             self.thread = threading.Thread(
@@ -759,6 +786,7 @@ class _Writer:
         if self.thread is None:
             self._write(rows, seen, position)
             return
+        self.places.acquire()
         if self.error is not None:
             raise self.error
         self.queue.put((rows, seen, position))
@@ -772,10 +800,14 @@ class _Writer:
             raise self.error
         return self.written
 
-    def _write(self, rows: list[tuple], seen: Counts, position: int) -> None:
+    def _write(self, rows: list[tuple], seen: Counts, position: int, staged=None) -> None:
         progress = _progress_fields(seen, self.written, position)
         counts = _write_chunk(
-            rows=rows, job=self.job, default_time=self.job.created_at, progress=progress
+            rows=rows,
+            job=self.job,
+            default_time=self.job.created_at,
+            progress=progress,
+            staged=staged,
         )
         self.written.created += counts.created
         self.written.unchanged += counts.unchanged
@@ -785,11 +817,20 @@ class _Writer:
         connection.set_tenant(client)
         try:
             while (item := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        self._write(*item)
-                    except BaseException as exc:  # handed to the parsing thread
-                        self.error = exc
+                given_back = threading.Event()
+
+                def staged(given_back=given_back) -> None:
+                    if not given_back.is_set():
+                        given_back.set()
+                        self.places.release()
+
+                try:
+                    if self.error is None:
+                        self._write(*item, staged=staged)
+                except BaseException as exc:  # handed to the parsing thread
+                    self.error = exc
+                finally:
+                    staged()
         finally:
             connection.close()
 
@@ -973,9 +1014,11 @@ def _run(job: ConsentImport, chunk_rows: int) -> ConsentImport:
 
 def _phones_read_ahead(job: ConsentImport, region: str | None) -> dict[str, str] | None:
     """A big file's distinct numbers, parsed before its rows are read (`PhoneReader.read_ahead`):
-    one quick pass of the CSV reader collects them. None when there are too many to keep, or
-    the file cannot be read (the main pass reports why, at its row)."""
+    one quick pass of the CSV reader collects them. None when its first READ_AHEAD_SAMPLE_ROWS
+    rows hold few numbers the fast path cannot read (`_worth_reading_ahead`), when there are too
+    many to keep, or when the file cannot be read (the main pass reports why, at its row)."""
     texts: set[str] = {""}
+    upper = (region or "").upper() or None
     with job.file.open("rb") as stored:
         text = io.TextIOWrapper(stored.file, encoding="utf-8-sig", newline="")
         try:
@@ -984,7 +1027,9 @@ def _phones_read_ahead(job: ConsentImport, region: str | None) -> dict[str, str]
             if "phone" not in columns:
                 return None
             at = columns.index("phone")
-            for record in csv.reader(text, delimiter=delimiter_of(first_line)):
+            for n, record in enumerate(csv.reader(text, delimiter=delimiter_of(first_line))):
+                if n == READ_AHEAD_SAMPLE_ROWS and not _worth_reading_ahead(texts, upper):
+                    return None  # plain numbers: the fast path reads them during the import
                 if len(record) > at:
                     texts.add(raw_phone(record[at]))
                     if len(texts) > READ_AHEAD_MAX_NUMBERS:
@@ -996,6 +1041,13 @@ def _phones_read_ahead(job: ConsentImport, region: str | None) -> dict[str, str]
     reader = PhoneReader(region)
     reader.read_ahead(sorted(texts))
     return reader.cache
+
+
+def _worth_reading_ahead(texts: set[str], region: str | None) -> bool:
+    """Whether enough of these numbers need phonenumbers (READ_AHEAD_MIN_HARD_SHARE)."""
+    given = [t for t in texts if t.strip()]
+    hard = sum(1 for t in given if e164_certain(t.strip(), region) is None)
+    return hard >= READ_AHEAD_MIN_HARD_SHARE * len(given)
 
 
 def _nul_free(job: ConsentImport) -> bool:
