@@ -926,3 +926,23 @@ def test_user_id_update_items_and_a_bad_one_alone():
         "user_id_update",
         "value.user_id_update[1].user_id: needs both previous and current",
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"a": [1, {"b": "x\x00"}]}, "value.a[1].b: contains a NUL character"),
+        (
+            {"a": [{"\ud800": 1}]},
+            "value.a[0] (a key): contains a lone surrogate (not valid Unicode)",
+        ),
+        ({"a": {"b": [0.5, float("nan")]}}, "value.a.b[1]: nan is not a finite number"),
+    ],
+)
+def test_the_tree_check_names_the_exact_place_it_refuses(value, reason):
+    from portal.meta.webhooks.contract import WebhookRejected
+    from portal.meta.webhooks.fields._read import check_tree
+
+    with pytest.raises(WebhookRejected) as refused:
+        check_tree(value)
+    assert refused.value.reason == reason

@@ -44,82 +44,53 @@ def reject(path: str, problem: str) -> WebhookRejected:
 
 
 def check_tree(value: Any, path: str = "value") -> None:
-    """Walk the whole value (iteratively: no recursion however deep it is) and refuse what no
-    column could hold: too deep, too big, a NUL or lone surrogate in any key or string, a float
-    that is not finite.
+    """Walk the whole value once (iteratively: no recursion however deep it is) and refuse
+    what no column could hold: too deep, too big, a NUL or lone surrogate in any key or
+    string, a float that is not finite.
 
-    A first walk builds no paths (every status of every batch goes through here, and a path
-    string per node was most of the walk's cost); only a value it refuses is walked again to
-    name the exact place."""
-    if not _tree_refused(value):
-        return
-    _check_tree_at(value, path)
-    raise reject(path, "refused")  # unreachable: the second walk names what the first found
-
-
-def _tree_refused(value: Any) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    Each node carries a link to its parent and its step from it (a key or an index), not its
+    path: every status of every batch goes through here, and a path string per node was most
+    of the walk's cost. The path is spelled out only for the node that is refused."""
+    stack: list[tuple[Any, int, tuple | None]] = [(value, 0, None)]
     nodes = 0
     while stack:
-        node, depth = stack.pop()
-        nodes += 1
-        if nodes > MAX_NODES or depth > MAX_DEPTH:
-            return True
-        if isinstance(node, str):
-            if _chars_refused(node):
-                return True
-        elif isinstance(node, dict):
-            for key, child in node.items():
-                if _chars_refused(str(key)):
-                    return True
-                stack.append((child, depth + 1))
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            return True
-    return False
-
-
-def _chars_refused(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _check_tree_at(value: Any, path: str) -> None:
-    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
-    nodes = 0
-    while stack:
-        node, where, depth = stack.pop()
+        node, depth, link = stack.pop()
         nodes += 1
         if nodes > MAX_NODES:
             raise reject(path, f"more than {MAX_NODES} parts")
         if depth > MAX_DEPTH:
-            raise reject(where, f"nested more than {MAX_DEPTH} levels deep")
+            raise reject(_path_of(path, link), f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, str):
-            _check_chars(node, where)
+            if problem := _chars_problem(node):
+                raise reject(_path_of(path, link), problem)
         elif isinstance(node, dict):
             for key, child in node.items():
-                _check_chars(str(key), f"{where} (a key)")
-                stack.append((child, f"{where}.{key}", depth + 1))
+                if problem := _chars_problem(str(key)):
+                    raise reject(f"{_path_of(path, link)} (a key)", problem)
+                stack.append((child, depth + 1, (link, str(key))))
         elif isinstance(node, list):
-            for index, child in enumerate(node):
-                stack.append((child, f"{where}[{index}]", depth + 1))
+            stack.extend((child, depth + 1, (link, index)) for index, child in enumerate(node))
         elif isinstance(node, float) and not math.isfinite(node):
-            raise reject(where, f"{node} is not a finite number")
+            raise reject(_path_of(path, link), f"{node} is not a finite number")
 
 
-def _check_chars(text: str, where: str) -> None:
+def _path_of(root: str, link: tuple | None) -> str:
+    """`value.statuses[2].errors[0]` from the refused node's links (an index or a key)."""
+    steps = []
+    while link is not None:
+        link, step = link
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return root + "".join(reversed(steps))
+
+
+def _chars_problem(text: str) -> str:
     if "\x00" in text:
-        raise reject(where, "contains a NUL character")
+        return "contains a NUL character"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise reject(where, "contains a lone surrogate (not valid Unicode)") from None
+        return "contains a lone surrogate (not valid Unicode)"
+    return ""
 
 
 def obj(parent: dict, key: str, path: str, *, required: bool = False) -> dict | None:
