@@ -26,6 +26,25 @@ def probe(n: int, **extra) -> dict:
     return envelope(ACME_WABA, "probe_effect", {"n": n, **extra}, time=1_763_000_000 + n)
 
 
+def oba_rejected(n: int, description: str) -> dict:
+    """An `account_alerts` notice (a warning that sets no state of the account)."""
+    return envelope(
+        ACME_WABA,
+        "account_alerts",
+        {
+            "entity_type": "WABA",
+            "entity_id": ACME_WABA,
+            "alert_info": {
+                "alert_severity": "WARNING",
+                "alert_status": "ACTIVE",
+                "alert_type": "OBA_REJECTED",
+                "alert_description": description,
+            },
+        },
+        time=1_763_000_000 + n,
+    )
+
+
 def store(payload_or_body) -> int:
     body = payload_or_body if isinstance(payload_or_body, bytes) else body_of(payload_or_body)
     delivery_id = services.webhook_delivery_store(body=body)
@@ -483,23 +502,7 @@ def test_a_clients_events_fan_out_together_with_the_same_effects(acme, acme_waba
 
     def group(count: int, start: int) -> int:
         for n in range(start, start + count):
-            store(
-                envelope(
-                    ACME_WABA,
-                    "account_alerts",
-                    {
-                        "entity_type": "WABA",
-                        "entity_id": ACME_WABA,
-                        "alert_info": {
-                            "alert_severity": "WARNING",
-                            "alert_status": "ACTIVE",
-                            "alert_type": "OBA_REJECTED",
-                            "alert_description": f"alert {n}",
-                        },
-                    },
-                    time=1_763_000_000 + n,
-                )
-            )
+            store(oba_rejected(n, f"alert {n}"))
         pipeline.deliveries_split()
         with CaptureQueriesContext(connection) as queries:
             counts = pipeline.changes_apply()
@@ -617,23 +620,7 @@ def test_a_group_reads_its_client_once_and_a_notice_does_not_lock_the_account(
     from django.test.utils import CaptureQueriesContext
 
     for n in range(3):
-        store(
-            envelope(
-                ACME_WABA,
-                "account_alerts",
-                {
-                    "entity_type": "WABA",
-                    "entity_id": ACME_WABA,
-                    "alert_info": {
-                        "alert_severity": "WARNING",
-                        "alert_status": "ACTIVE",
-                        "alert_type": "OBA_REJECTED",
-                        "alert_description": f"notice {n}",
-                    },
-                },
-                time=1_763_000_000 + n,
-            )
-        )
+        store(oba_rejected(n, f"notice {n}"))
     pipeline.deliveries_split()
     with CaptureQueriesContext(connection) as queries:
         assert pipeline.changes_apply().applied == 3
