@@ -744,3 +744,28 @@ def test_a_failing_client_group_leaves_the_other_clients_of_its_claim_applied_on
     )
     assert (events(acme), events(globex)) == (2, 1)  # each applied change's event, once
     assert effect_log().count(2) >= 2  # tried together, then alone
+
+
+def test_a_change_two_deliveries_of_one_batch_carry_is_the_one_that_stored_it(
+    acme, acme_waba, effect_log
+):
+    """Both deliveries are split in one batch: the change is stored once, counted as seen
+    before by the other delivery, and both deliveries finish when it applies."""
+    entry = {
+        "id": ACME_WABA,
+        "time": 1_763_000_000,
+        "changes": [probe(7)["entry"][0]["changes"][0]],
+    }
+    first = store({"object": "whatsapp_business_account", "entry": [entry], "copy": 1})
+    second = store({"object": "whatsapp_business_account", "entry": [entry], "copy": 2})
+
+    pipeline.deliveries_split()
+    seen = dict(WebhookDelivery.objects.values_list("pk", "changes_seen_before"))
+    assert WebhookChange.objects.count() == 1
+    owner = WebhookChange.objects.get().delivery_id
+    assert seen[owner] == 0
+    assert seen[({first, second} - {owner}).pop()] == 1
+
+    services.webhook_process_pending()
+    assert effect_log() == [7]
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}

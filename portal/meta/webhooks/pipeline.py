@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -124,7 +124,7 @@ def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = N
             # Something the envelope checks let through: find the delivery it came from, so the
             # others still go in.
             logger.exception("Splitting deliveries in one go failed; splitting one at a time")
-            inserted = set()
+            inserted = {}
             for delivery_id, changes in parsed.items():
                 try:
                     with transaction.atomic():
@@ -133,39 +133,25 @@ def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = N
                     _delivery_reject(delivery_id, _error_text(exc), now)
                     parsed[delivery_id] = []
         _deliveries_mark_split(parsed, inserted, now)
-        deliveries_finish(_finishable_now(parsed, inserted, routes))
+        # Finished already: the deliveries that own no change left to apply (all theirs
+        # rejected, unroutable or seen before). The others finish when their changes apply.
+        queued = {owner for owner, pending in inserted.values() if pending}
+        deliveries_finish([delivery_id for delivery_id in parsed if delivery_id not in queued])
     return len(rows)
 
 
-def _finishable_now(
-    parsed: dict[int, list[envelope.EnvelopeChange]], inserted: set[str], routes: dict[str, int]
-) -> list[int]:
-    """The split deliveries that may have nothing left to apply (all their changes rejected,
-    unroutable or seen before), for `deliveries_finish` to check. A delivery that surely owns
-    a change it just queued is left out: it finishes when that change applies. Ownership is
-    sure when no other delivery of the batch carries the same change."""
-    carried = Counter(c.dedupe_key for changes in parsed.values() for c in changes)
-    return [
-        delivery_id
-        for delivery_id, changes in parsed.items()
-        if not any(
-            carried[c.dedupe_key] == 1
-            and c.dedupe_key in inserted
-            and _initial_state(c, route_of(c, routes))[0] == ChangeState.PENDING
-            for c in changes
-        )
-    ]
-
-
 def _deliveries_mark_split(
-    parsed: dict[int, list[envelope.EnvelopeChange]], inserted: set[str], now: datetime
+    parsed: dict[int, list[envelope.EnvelopeChange]],
+    inserted: dict[str, tuple[int, bool]],
+    now: datetime,
 ) -> None:
-    """One UPDATE for the batch: split, with how many of its changes were its own."""
+    """One UPDATE for the batch: split, with how many of its changes were its own (a change
+    two deliveries of the batch carry is the one's that inserted it)."""
     if not parsed:
         return
     rows = []
     for delivery_id, changes in parsed.items():
-        own = sum(1 for c in changes if c.dedupe_key in inserted)
+        own = sum(1 for c in changes if inserted.get(c.dedupe_key, (None,))[0] == delivery_id)
         rows.append({"id": delivery_id, "total": len(changes), "seen": len(changes) - own})
     with connection.cursor() as cursor:
         cursor.execute(
@@ -221,8 +207,9 @@ def _initial_state(change: envelope.EnvelopeChange, client_id: int | None) -> tu
 
 def _insert_changes(
     parsed: dict[int, list[envelope.EnvelopeChange]], routes: dict[str, int], now: datetime
-) -> set[str]:
-    """Insert the changes once each; returns the dedupe keys that were new."""
+) -> dict[str, tuple[int, bool]]:
+    """Insert the changes once each. Returns the dedupe keys that were new, each with the
+    delivery that now owns it and whether it is due to be applied."""
     rows = []
     for delivery_id, changes in parsed.items():
         for change in changes:
@@ -243,7 +230,7 @@ def _insert_changes(
             value_json = change.value_json or json_rows(change.value)
             rows.append(f'{{"value":{value_json},{json_rows(row)[1:]}')
     if not rows:
-        return set()
+        return {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_CHANGES} (delivery_id, dedupe_key, field, entry_id, entry_time,"  # noqa: S608
@@ -252,10 +239,11 @@ def _insert_changes(
             " r.error, 0, r.due, %s FROM jsonb_to_recordset(%s::jsonb) AS r(delivery bigint,"
             " key text, field text, entry text, at timestamptz, value jsonb, client bigint,"
             " state text, error text, due timestamptz)"
-            " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+            " ON CONFLICT (dedupe_key) DO NOTHING"
+            " RETURNING dedupe_key, delivery_id, next_attempt_at IS NOT NULL",
             [now, "[" + ",".join(rows) + "]"],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return {key: (owner, pending) for key, owner, pending in cursor.fetchall()}
 
 
 def deliveries_finish(delivery_ids: Sequence[int]) -> None:
