@@ -329,15 +329,6 @@ def alert_acknowledge(*, alert: Alert, actor) -> Alert:
 # --- Health assessment --------------------------------------------------------------------
 
 
-def active_restrictions(*, account: WhatsAppAccount, now: datetime) -> tuple:
-    return tuple(
-        meta.RestrictionType(r)
-        for r in AccountRestriction.objects.filter(account=account)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .values_list("restriction_type", flat=True)
-    )
-
-
 _SIGNALS_SQL = f"""
     SELECT 'e', number_id, kind, NULL::integer, count(*), NULL::timestamptz
     FROM {HealthEvent._meta.db_table}
@@ -368,9 +359,9 @@ def numbers_signals(
 
     One statement however many numbers: event counts per number and kind, delivery counts per
     number, status and error code, and (unless given) the account's restrictions in force
-    (newest first, as `active_restrictions`). Built with the ORM it was three queries whose
-    compiling (a filtered count per health error code) cost more than running them, on every
-    reassessment of every number a sync or a webhook touches.
+    (newest first). Built with the ORM it was three queries whose compiling (a filtered count
+    per health error code) cost more than running them, on every reassessment of every number
+    a sync or a webhook touches.
     """
     now = now or timezone.now()
     since = now - SIGNAL_WINDOW
