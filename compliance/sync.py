@@ -7,7 +7,7 @@ so a missed webhook is repaired by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,31 +99,21 @@ def client_sync(*, graph, run: SyncRun | None = None, now: datetime | None = Non
         else:
             due.append(account)
     chunks = [due[i : i + BATCH_LIMIT] for i in range(0, len(due), BATCH_LIMIT)]
-    # Leaving the block waits for a fetch still under way, so the caller may close the client.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
-        fetch = lambda chunk: _in_background(  # noqa: E731
-            fetcher, graph.get_wabas_assets, [a.meta_id for a in chunk]
-        )
-        upcoming = fetch(chunks[0]) if chunks else None
-        for index, chunk in enumerate(chunks):
-            fetched = upcoming.result()
-            upcoming = fetch(chunks[index + 1]) if index + 1 < len(chunks) else None
-            for account in chunk:
-                try:
-                    assets = fetched[account.meta_id]
-                    if isinstance(assets, MetaError):
-                        raise assets
-                    _sync_account(account, assets, client, now, result, run)
-                except MetaRateLimited as exc:
-                    wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
-                    WhatsAppAccount.objects.filter(pk=account.pk).update(
-                        throttled_until=now + timedelta(seconds=wait)
-                    )
-                    result.retry_after = max(result.retry_after or 0, wait)
-                    result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-                except MetaError as exc:
-                    result.errors.append(f"{account.meta_id}: {exc.plain_message}")
-                result.accounts += 1
+    for account, assets in _fetched(graph, chunks):
+        try:
+            if isinstance(assets, MetaError):
+                raise assets
+            _sync_account(account, assets, client, now, result, run)
+        except MetaRateLimited as exc:
+            wait = max(exc.retry_after or 0.0, MIN_THROTTLE_SECONDS)
+            WhatsAppAccount.objects.filter(pk=account.pk).update(
+                throttled_until=now + timedelta(seconds=wait)
+            )
+            result.retry_after = max(result.retry_after or 0, wait)
+            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+        except MetaError as exc:
+            result.errors.append(f"{account.meta_id}: {exc.plain_message}")
+        result.accounts += 1
     if run is not None:
         SyncRun.objects.filter(pk=run.pk).update(
             state=SyncState.FAILED if result.errors else SyncState.DONE,
@@ -171,6 +161,34 @@ def _sync_account(account, assets: meta.WabaAssets, client, now, result, run) ->
         raise assets.templates_error
     result.templates += len(templates)
     _progress(run, 3)
+
+
+def _fetched(
+    graph, chunks: list[list[WhatsAppAccount]]
+) -> Iterator[tuple[WhatsAppAccount, meta.WabaAssets | MetaError]]:
+    """Each due account with Meta's answer for it (its assets or the error), chunk by chunk.
+
+    With several chunks the next one is fetched on the fetcher's thread while this one is
+    written, so no transaction waits on Meta. One chunk (nearly every client: a WABA or a few)
+    is fetched on this thread before anything is written: the same order, without a thread."""
+    if not chunks:
+        return
+    if len(chunks) == 1:
+        fetched = graph.get_wabas_assets([a.meta_id for a in chunks[0]])
+        for account in chunks[0]:
+            yield account, fetched[account.meta_id]
+        return
+    # Leaving the block waits for a fetch still under way, so the caller may close the client.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-fetch") as fetcher:
+        fetch = lambda chunk: _in_background(  # noqa: E731
+            fetcher, graph.get_wabas_assets, [a.meta_id for a in chunk]
+        )
+        upcoming = fetch(chunks[0])
+        for index, chunk in enumerate(chunks):
+            fetched = upcoming.result()
+            upcoming = fetch(chunks[index + 1]) if index + 1 < len(chunks) else None
+            for account in chunk:
+                yield account, fetched[account.meta_id]
 
 
 def _in_background(fetcher: ThreadPoolExecutor, call: Callable[..., Any], *args: Any) -> Future:

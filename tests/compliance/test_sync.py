@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from compliance.models import HealthEvent, HealthSnapshot, PhoneNumber, SyncRun, WhatsAppAccount
 from compliance.sync import client_sync
-from portal.meta.client import GraphClient
+from portal.meta.client import BATCH_LIMIT, GraphClient
 from portal.meta.simulator import SimulatorServer
 from portal.observability import current_request_id, current_schema, request_id_var
 from templates_review.models import MessageTemplate
@@ -85,9 +85,11 @@ class InFlightTransport(httpx.HTTPTransport):
                 self.in_flight -= 1
 
 
-def test_a_waba_its_numbers_and_templates_are_read_in_one_call_on_the_fetch_thread(
+def test_a_waba_its_numbers_and_templates_are_read_in_one_call_on_the_syncs_own_thread(
     sim, acme, acme_waba
 ):
+    """One chunk of WABAs (nearly every client) is read before anything is written, on the
+    task's own thread: a fetch thread would overlap nothing and cost a thread a sync."""
     transport = InFlightTransport()
     with graph_for(sim, transport=transport) as graph:
         result = run_sync(acme, graph)
@@ -96,7 +98,7 @@ def test_a_waba_its_numbers_and_templates_are_read_in_one_call_on_the_fetch_thre
     assert transport.most_in_flight == 1
     main = threading.current_thread()
     assert [(path, thread is main) for path, thread in transport.calls] == [
-        (acme_waba.meta_id, False)
+        (acme_waba.meta_id, True)
     ]
     assert sim.calls == 1
 
@@ -118,28 +120,50 @@ def test_a_failed_page_of_templates_keeps_the_numbers_sync(sim, acme, acme_waba)
         assert MessageTemplate.objects.count() == 0
 
 
-def test_the_background_fetch_logs_with_the_syncs_schema_and_request_id(sim, acme, acme_waba):
+def test_with_several_chunks_the_next_is_fetched_in_the_background_logging_with_the_syncs_schema(
+    acme,
+):
+    """More WABAs than a batch holds: each chunk is read on the fetch thread (the next one while
+    this one is written), and what the client logs there carries the sync's schema and request
+    id."""
+    from compliance.services import account_link
+    from portal.meta.simulator.scenario import generate, waba_id_for
+
+    for c in range(BATCH_LIMIT + 1):  # named so that the last one linked is the last read
+        account_link(client=acme, waba_id=waba_id_for(c), name=f"Client {c:03d}")
     seen = []
 
     class AtEmit(logging.Handler):
         def emit(self, record):
             seen.append((record.threadName, current_schema(), current_request_id()))
 
-    sim.configure(errors={"next": [{"kind": "500", "count": 1, "match": acme_waba.meta_id}]})
     client_logger = logging.getLogger("portal.meta.client")
     handler, level = AtEmit(), client_logger.level
     client_logger.addHandler(handler)
     client_logger.setLevel(logging.INFO)
     token = request_id_var.set("req-sync-1")
+    transport = InFlightTransport()
+    last = waba_id_for(BATCH_LIMIT)
     try:
-        with graph_for(sim) as graph:
-            assert run_sync(acme, graph).errors == []
+        with (
+            SimulatorServer(generate(BATCH_LIMIT + 1, 1, 1)) as server,
+            GraphClient(
+                token="bench-token", base_url=server.url, transport=transport, sleep=lambda s: None
+            ) as graph,
+        ):
+            server.configure(errors={"next": [{"kind": "500", "count": 1, "match": last}]})
+            result = run_sync(acme, graph)
     finally:
         request_id_var.reset(token)
         client_logger.removeHandler(handler)
         client_logger.setLevel(level)
 
-    assert len(seen) == 1  # the retry of the WABA's read
+    wabas = BATCH_LIMIT + 1
+    assert (result.accounts, result.numbers, result.errors) == (wabas, wabas, [])
+    # the batch of the first chunk, the second chunk's WABA and its retry: all off the main thread
+    assert [path for path, _ in transport.calls] == ["", last, last]
+    assert all(thread.name.startswith("graph-fetch") for _, thread in transport.calls)
+    assert len(seen) == 1  # the retry of the last WABA's read
     thread_name, schema, request_id = seen[0]
     assert thread_name.startswith("graph-fetch")
     assert (schema, request_id) == (acme.schema_name, "req-sync-1")
