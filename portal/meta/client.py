@@ -23,8 +23,10 @@ import email.utils
 import functools
 import json
 import logging
+import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -115,6 +117,34 @@ def _ssl_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+_THREAD = threading.local()
+
+
+def _kept_http(base_url: str, timeout: float, token: str) -> httpx.Client:
+    """This thread's HTTP client for these settings, kept open from one GraphClient to the next.
+
+    A task builds a GraphClient for each run (the fleet sync, one a client); building an httpx
+    client cost more than the sync's own work, and a new one opens a new connection (a TLS
+    handshake with Meta) for every task. The kept one reuses its pooled connections; httpx
+    drops one idle past its keep-alive expiry. A client for other settings (another token, URL
+    or timeout) replaces it; a forked process builds its own."""
+    key = (os.getpid(), base_url, timeout, token)
+    held = getattr(_THREAD, "http", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    if held is not None and held[0][0] == key[0]:
+        held[1].close()
+    client = httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        verify=_ssl_context(),
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        follow_redirects=False,
+    )
+    _THREAD.http = (key, client)
+    return client
 
 
 # --- mapping Meta's JSON to our types -------------------------------------------------------
@@ -340,14 +370,19 @@ class GraphClient:
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._usage: dict[str, list[BusinessUseCaseUsage]] = {}
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/{self.version}/",
-            timeout=self.timeout,
-            transport=transport,
-            verify=_ssl_context(),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        # A client of its own for a given transport (tests); else this thread's kept one.
+        self._kept = transport is None
+        if self._kept:
+            self._http = _kept_http(f"{self.base_url}/{self.version}/", self.timeout, token)
+        else:
+            self._http = httpx.Client(
+                base_url=f"{self.base_url}/{self.version}/",
+                timeout=self.timeout,
+                transport=transport,
+                verify=_ssl_context(),
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                follow_redirects=False,
+            )
 
     def __repr__(self) -> str:  # never the token
         return f"<GraphClient {self.base_url}/{self.version}>"
@@ -355,7 +390,9 @@ class GraphClient:
     # -- lifecycle --
 
     def close(self) -> None:
-        self._http.close()
+        """Close a client of its own; the thread's kept one stays open for the next."""
+        if not self._kept:
+            self._http.close()
 
     def __enter__(self) -> GraphClient:
         return self
