@@ -41,6 +41,12 @@ def test_each_item_shows_the_whatsapp_preview_with_its_examples(web, queued, sta
     assert "Hi Ana, <strong>your</strong> order shipped." in html
 
 
+def test_each_item_shows_its_changes_one_line_each(web, queued, staff_reviewer):
+    html = web(None, staff_reviewer).get("/staff/templates/?client=acme&category=marketing")
+
+    assert '<span data-tag="+">+ name: acme_sale</span>' in html.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
