@@ -19,6 +19,7 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -204,6 +205,12 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/client_create.html", {"form": form})
 
 
+def _switch_prefix() -> str:
+    """`switch`'s URL without the slug: a list of clients' rows reverses it once, not once a row
+    (a `{% url %}` a row was a tenth of Fleet health's render), and appends each slug."""
+    return reverse("switch", args=["slug"]).removesuffix("slug/")
+
+
 FLEET_CSV_HEADER = [
     "client", "number", "verified_name", "waba_id", "status", "quality", "messaging_limit",
     "health_score", "band", "verification", "ban_state", "last_confirmed_at", "reasons",
@@ -244,9 +251,11 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     after = selectors.list_cursor_parse(request.GET.get("after"), sort)
     items = list(selectors.fleet_numbers(**filters, managed_by=managed_by, after=after))
     more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
+    enter = _switch_prefix()
     for item in items:
         confirmed = item.data.get("last_confirmed_at")
         item.last_confirmed = parse_datetime(confirmed) if confirmed else None
+        item.enter_url = f"{enter}{item.client.slug}/"
     return render(
         request,
         "tenants/staff_fleet.html",
