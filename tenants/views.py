@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -171,6 +172,9 @@ def staff_console(request: HttpRequest) -> HttpResponse:
         last = clients[-1]
         next_query = urlencode({**({"q": search} if search else {}), "after": f"{last.pk}"})
     first_query = urlencode({"q": search}) if search else ""
+    enter, link_waba = slug_url("switch"), slug_url("staff-link-waba")
+    for client in clients:
+        client.enter_url, client.link_waba_url = enter(client.slug), link_waba(client.slug)
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
     context = {
         "clients": clients,
@@ -205,10 +209,15 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/client_create.html", {"form": form})
 
 
-def _switch_prefix() -> str:
-    """`switch`'s URL without the slug: a list of clients' rows reverses it once, not once a row
-    (a `{% url %}` a row was a tenth of Fleet health's render), and appends each slug."""
-    return reverse("switch", args=["slug"]).removesuffix("slug/")
+SLUG_MARK = "__slug__"  # a valid slug that no client has (underscores, no letters of a name)
+
+
+def slug_url(name: str) -> Callable[[str], str]:
+    """`name`'s URL (its one argument a client's slug) for any slug, reversed once: a staff list
+    builds a link or two a row, and a `{% url %}` a row was a tenth of the page's render.
+    A slug needs no quoting, so putting it in place of the mark is what `reverse` would do."""
+    url = reverse(name, args=[SLUG_MARK])
+    return lambda slug: url.replace(SLUG_MARK, slug, 1)
 
 
 FLEET_CSV_HEADER = [
@@ -251,11 +260,11 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     after = selectors.list_cursor_parse(request.GET.get("after"), sort)
     items = list(selectors.fleet_numbers(**filters, managed_by=managed_by, after=after))
     more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
-    enter = _switch_prefix()
+    enter = slug_url("switch")
     for item in items:
         confirmed = item.data.get("last_confirmed_at")
         item.last_confirmed = parse_datetime(confirmed) if confirmed else None
-        item.enter_url = f"{enter}{item.client.slug}/"
+        item.enter_url = enter(item.client.slug)
     return render(
         request,
         "tenants/staff_fleet.html",

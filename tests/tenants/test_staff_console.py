@@ -33,6 +33,21 @@ def test_staff_console_search_answers_htmx_with_rows_only(web, staff_super):
     assert "Acme Retail" not in body
 
 
+def test_each_client_row_links_to_entering_it_and_to_linking_a_waba(web, staff_super):
+    """The links are built from one reverse a page (not a `{% url %}` a row): the same URLs,
+    on the full page and in the htmx rows alike."""
+    http = web(None, staff_super)
+    links = '<a href="/auth/switch/{0}/">Enter</a> · <a href="/staff/clients/{0}/link-waba/">'
+
+    page = http.get("/staff/").content.decode()
+    rows = http.get("/staff/?q=glob", HTTP_HX_REQUEST="true").content.decode()
+
+    assert links.format("acme") in page
+    assert links.format("globex") in page
+    assert links.format("globex") in rows
+    assert "__slug__" not in page + rows
+
+
 def test_client_users_cannot_open_the_staff_console(web, acme_owner, outsider):
     assert web(None, acme_owner).get("/staff/").status_code == 403
     assert web(None, outsider).get("/staff/").status_code == 403
