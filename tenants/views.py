@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -22,7 +22,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
 
 from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
@@ -172,7 +172,7 @@ def staff_console(request: HttpRequest) -> HttpResponse:
         last = clients[-1]
         next_query = urlencode({**({"q": search} if search else {}), "after": f"{last.pk}"})
     first_query = urlencode({"q": search}) if search else ""
-    enter, link_waba = slug_url("switch"), slug_url("staff-link-waba")
+    enter, link_waba = url_filler("switch"), url_filler("staff-link-waba")
     for client in clients:
         client.enter_url, client.link_waba_url = enter(client.slug), link_waba(client.slug)
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
@@ -209,15 +209,31 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
     return render(request, "tenants/client_create.html", {"form": form})
 
 
-SLUG_MARK = "__slug__"  # a valid slug that no client has (underscores, no letters of a name)
+_MARK = 918_273_640  # stand-in arguments: digits match the slug and int converters alike
+_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what `reverse` leaves unquoted
 
 
-def slug_url(name: str) -> Callable[[str], str]:
-    """`name`'s URL (its one argument a client's slug) for any slug, reversed once: a staff list
-    builds a link or two a row, and a `{% url %}` a row was a tenth of the page's render.
-    A slug needs no quoting, so putting it in place of the mark is what `reverse` would do."""
-    url = reverse(name, args=[SLUG_MARK])
-    return lambda slug: url.replace(SLUG_MARK, slug, 1)
+def url_filler(name: str, arity: int = 1) -> Callable[..., str]:
+    """`name`'s URL for any arguments (slugs, ids), reversed once: a staff list builds a link or
+    two a row, and a `{% url %}` a row was a tenth of the page's render. The URL is reversed with
+    stand-ins and each row's values put in their place, quoted as `reverse` quotes them; they
+    must be values the route's converters accept, as `reverse` would have checked."""
+    marks = [str(_MARK + n) for n in range(arity)]
+    pieces, rest = [], reverse(name, args=marks)
+    for mark in marks:
+        head, found, rest = rest.partition(mark)
+        if not found:
+            raise ValueError(f"{name}: the argument is not in its URL")
+        pieces.append(head)
+
+    def fill(*values: object) -> str:
+        parts = [
+            f"{head}{quote(str(value), safe=_SAFE)}"
+            for head, value in zip(pieces, values, strict=True)
+        ]
+        return "".join(parts) + rest
+
+    return fill
 
 
 FLEET_CSV_HEADER = [
@@ -260,7 +276,7 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     after = selectors.list_cursor_parse(request.GET.get("after"), sort)
     items = list(selectors.fleet_numbers(**filters, managed_by=managed_by, after=after))
     more = selectors.list_cursor_after(items, sort=sort, limit=selectors.FLEET_PAGE_SIZE)
-    enter = slug_url("switch")
+    enter = url_filler("switch")
     for item in items:
         confirmed = item.data.get("last_confirmed_at")
         item.last_confirmed = parse_datetime(confirmed) if confirmed else None
