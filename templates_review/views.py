@@ -28,6 +28,7 @@ from templates_review.choices import (
     ReviewState,
     StatusFilter,
 )
+from templates_review.diff import diff_html
 from templates_review.forms import (
     MEDIA_FORMATS,
     CommentForm,
@@ -410,6 +411,7 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
         item.approve_url = action(slug, pk, "approve")
         item.request_changes_url = action(slug, pk, "request_changes")
         item.reject_url = action(slug, pk, "reject")
+        item.diff_html = diff_html(item.data.get("diff") or [])
         item.waiting_since = datetime.fromtimestamp(item.sort_key, UTC)
         item.preview = render_preview(
             components=item.data.get("components") or [],
