@@ -48,6 +48,21 @@ def test_each_client_row_links_to_entering_it_and_to_linking_a_waba(web, staff_s
     assert "__slug__" not in page + rows
 
 
+def test_a_client_row_shows_its_status_and_creation_day(web, staff_super, acme):
+    """Made once a row by the view (not get_status_display and |date in the template): the
+    same cells, the day in the portal's time zone."""
+    from django.utils.timezone import localtime
+
+    from tenants.models import Client
+
+    Client.objects.filter(pk=acme.pk).update(status="suspended")
+    page = web(None, staff_super).get("/staff/").content.decode()
+
+    day = localtime(acme.created_at).strftime("%Y-%m-%d")
+    assert '<td><span class="badge suspended">Suspended</span></td>' in page
+    assert f"<td>{day}</td>" in page
+
+
 def test_client_users_cannot_open_the_staff_console(web, acme_owner, outsider):
     assert web(None, acme_owner).get("/staff/").status_code == 403
     assert web(None, outsider).get("/staff/").status_code == 403
