@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
 
 from appeals import choices as c
 from appeals.models import AppealTicket
@@ -85,6 +86,18 @@ class StaffMessageForm(MessageForm):
     internal = forms.BooleanField(label="Internal note (staff only)", required=False)
 
 
+class _OneSelectChoices(ModelChoiceIterator):
+    """The choices read by one plain SELECT. Django's own iterator reads them through
+    `QuerySet.iterator()`, a server-side cursor (declare, fetch, fetch, close: four round
+    trips to the database) for a handful of staff members."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=None, required=False, label="Assignee")
     priority = forms.ChoiceField(choices=c.Priority.choices)
@@ -93,6 +106,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         from tenants.models import User
 
+        self.fields["assignee"].iterator = _OneSelectChoices
         self.fields["assignee"].queryset = User.objects.filter(
             is_staff=True, is_active=True
         ).order_by("email")

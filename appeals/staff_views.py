@@ -21,7 +21,7 @@ from tenants.actors import Actor
 from tenants.permissions import Area
 from tenants.selectors import queue_cursor_after, queue_cursor_parse
 from tenants.services import staff_entry_record
-from tenants.views import staff_client_get, staff_required
+from tenants.views import staff_client_get, staff_required, url_filler
 
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
 
@@ -59,6 +59,9 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
         )
         return csv_download(filename="appeals-inbox.csv", header=INBOX_CSV_HEADER, rows=rows)
     items = selectors.staff_inbox(**filters, after=queue_cursor_parse(request.GET.get("after")))
+    detail = url_filler("staff-appeal-detail", 2)
+    for item in items:
+        item.detail_url = detail(item.client.slug, item.object_id)
     more = queue_cursor_after(items, limit=selectors.INBOX_PAGE_SIZE)
     return render(
         request,

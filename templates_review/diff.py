@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from html import escape
 from typing import Any
+
+from django.utils.safestring import SafeString, mark_safe
 
 MAX_DIFF_LINES = 200
 
@@ -65,6 +68,18 @@ def line_diff(old: list[str] | None, new: list[str]) -> list[tuple[str, str]]:
         if len(out) >= MAX_DIFF_LINES:
             break
     return out
+
+
+def diff_html(pairs: list) -> SafeString:
+    """`line_diff`'s pairs as the review pages show them, one `<span data-tag>` a line: the
+    staff queue shows up to 25 diffs a page, and a template loop over their lines was a fifth
+    of its render. The markup is the loop's (`{{ tag }} {{ line }}`, escaped)."""
+    return mark_safe(  # noqa: S308 - every value is escaped
+        "".join(
+            f'<span data-tag="{escape(str(tag))}">{escape(str(tag))} {escape(str(line))}</span>\n'
+            for tag, line in pairs
+        )
+    )
 
 
 def _compact(value: Any) -> str:

@@ -28,6 +28,7 @@ from templates_review.choices import (
     ReviewState,
     StatusFilter,
 )
+from templates_review.diff import diff_html
 from templates_review.forms import (
     MEDIA_FORMATS,
     CommentForm,
@@ -46,7 +47,7 @@ from templates_review.preview import render_preview
 from tenants.actors import Actor
 from tenants.permissions import Area
 from tenants.selectors import queue_cursor_after, queue_cursor_parse
-from tenants.views import staff_client_get, staff_required
+from tenants.views import staff_client_get, staff_required, url_filler
 
 
 def _author_or_403(request: HttpRequest) -> services.Actor:
@@ -404,7 +405,13 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
         return csv_download(filename="template-review.csv", header=QUEUE_CSV_HEADER, rows=rows)
     after = queue_cursor_parse(request.GET.get("after"))
     items = selectors.review_queue(**filters, after=after)
+    action = url_filler("staff-template-action", 3)
     for item in items:
+        slug, pk = item.client.slug, item.object_id
+        item.approve_url = action(slug, pk, "approve")
+        item.request_changes_url = action(slug, pk, "request_changes")
+        item.reject_url = action(slug, pk, "reject")
+        item.diff_html = diff_html(item.data.get("diff") or [])
         item.waiting_since = datetime.fromtimestamp(item.sort_key, UTC)
         item.preview = render_preview(
             components=item.data.get("components") or [],

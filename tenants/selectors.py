@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
@@ -86,7 +86,16 @@ def clients_for_staff_console(
     manager's clients only (`Actor.list_manager_id`). Returns up to `limit` + 1 rows: the
     extra one says there is a next page."""
     limit = limit or STAFF_CONSOLE_PAGE
-    qs = clients_routable().annotate(member_count=Count("memberships"))
+    # Counted per client shown (a subquery), not joined and grouped over every client: the
+    # page then walks the clients by name (index `client_by_name`) and stops after a page.
+    members = (
+        Membership.objects.filter(client=OuterRef("pk"))
+        .order_by()
+        .values("client")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    qs = clients_routable().annotate(member_count=Coalesce(Subquery(members), 0))
     if managed_by is not None:
         qs = qs.filter(account_manager_id=managed_by)
     if search:

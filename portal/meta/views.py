@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+from html import escape
 
 from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -84,11 +86,25 @@ def _tabs(counts: dict[str, int], choices) -> list[tuple[str, str, int]]:
     return [(value, label, counts[value]) for value, label in choices.choices if value in counts]
 
 
+def _client_options(selected: int | None) -> SafeString:
+    """The client filter's `<option>`s, written here rather than by a template loop: with a
+    thousand clients the loop (a variable lookup, an `if` and two escapes an option) was most
+    of the page's time. The markup is the loop's: `html.escape` is what autoescaping applies
+    to a name, and an id renders as plain digits."""
+    from tenants.selectors import clients_routable
+
+    rows = clients_routable().order_by("name").values_list("pk", "name")
+    return mark_safe(  # noqa: S308 - every name is escaped above
+        "".join(
+            f'<option value="{pk}"{" selected" if pk == selected else ""}>{escape(name)}</option>'
+            for pk, name in rows
+        )
+    )
+
+
 @staff_required(Area.WEBHOOKS)
 def staff_webhooks(request: HttpRequest) -> HttpResponse:
     """Every change by state, identical ones grouped, with the reason; deliveries by state."""
-    from tenants.selectors import clients_routable
-
     if request.GET.get("view") == "deliveries":
         state = request.GET.get("state", DeliveryState.REJECTED)
         if state not in DeliveryState.values:
@@ -114,7 +130,7 @@ def staff_webhooks(request: HttpRequest) -> HttpResponse:
             "groups": selectors.change_groups(change_filter) if grouped else None,
             "changes": None if grouped else selectors.changes_of_group(change_filter),
             "fields": selectors.field_names(),
-            "clients": clients_routable().order_by("name").values_list("pk", "name"),
+            "client_options": _client_options(change_filter.client_id),
             "query": request.GET.urlencode(),
         },
     )

@@ -75,3 +75,19 @@ def test_withdraw_is_never_the_primary_button_and_asks_first(web, acme, acme_wab
     http.post(f"/appeals/{ticket.pk}/steps/withdraw/", {"confirm": "yes"})
     with schema_context(acme.schema_name):
         assert AppealTicket.objects.get(pk=ticket.pk).status == "closed"
+
+
+def test_the_assignee_choices_are_read_by_one_plain_select(staff_appeals, monkeypatch):
+    """Not through `QuerySet.iterator()`'s server-side cursor (four round trips a render)."""
+    from django.db import connection
+
+    from appeals.forms import AssignForm
+
+    def no_server_side_cursor():
+        raise AssertionError("the assignee choices opened a server-side cursor")
+
+    monkeypatch.setattr(connection, "chunked_cursor", no_server_side_cursor)
+    html = AssignForm(initial={"assignee": staff_appeals.pk}).as_p()
+
+    assert f'<option value="{staff_appeals.pk}" selected>' in html
+    assert '<option value="">---------</option>' in html

@@ -228,7 +228,7 @@ def test_staff_work_an_appeal_from_the_inbox(web, acme, acme_waba, acme_owner, s
     http = web(None, staff_appeals)
 
     inbox = http.get("/staff/appeals/").content.decode()
-    assert f"/staff/appeals/acme/{ticket.pk}/" in inbox
+    assert f'<a href="/staff/appeals/acme/{ticket.pk}/"><strong>' in inbox
     assert '<span class="badge sla-ok">On time</span> first response by' in inbox
     assert '<td><span class="badge">Submitted</span></td><td>Normal</td>' in inbox
     base = f"/staff/appeals/acme/{ticket.pk}"

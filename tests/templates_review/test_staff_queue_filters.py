@@ -41,6 +41,21 @@ def test_each_item_shows_the_whatsapp_preview_with_its_examples(web, queued, sta
     assert "Hi Ana, <strong>your</strong> order shipped." in html
 
 
+def test_each_item_shows_its_changes_one_line_each(web, queued, staff_reviewer):
+    html = web(None, staff_reviewer).get("/staff/templates/?client=acme&category=marketing")
+
+    assert '<span data-tag="+">+ name: acme_sale</span>' in html.content.decode()
+
+
+def test_each_item_posts_its_decisions_to_its_own_urls(web, queued, staff_reviewer):
+    html = web(None, staff_reviewer).get("/staff/templates/?client=globex").content.decode()
+
+    base = f"/staff/templates/globex/{queued['globex_utility'].pk}"
+    assert f'<form method="post" action="{base}/approve/">' in html
+    assert f'<form method="post" action="{base}/request_changes/" class="stack">' in html
+    assert f'<button formaction="{base}/reject/">Reject</button>' in html
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

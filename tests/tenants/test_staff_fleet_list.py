@@ -206,3 +206,25 @@ def test_client_users_cannot_list_or_export_the_fleet(web, acme, person, request
 
 def test_the_fleet_is_not_reachable_from_a_client_host(web, acme, acme_owner):
     assert web(acme, acme_owner).get("/staff/fleet/").status_code == 404
+
+
+def test_last_confirmed_is_a_machine_readable_time_in_utc_and_how_long_ago(web, acme, staff_super):
+    """`<time datetime>` is what `|date:"c"` wrote (the time in the portal's zone, ISO 8601),
+    now written by the view once a row; the other cells read the row's data."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    confirmed = (timezone.now() - timedelta(hours=3)).replace(microsecond=0)
+    berlin = confirmed.astimezone(timezone.get_fixed_timezone(60)).isoformat()
+    _numbers(acme, 1, last_confirmed_at=berlin, verification="verified", ban_state="none")
+    _numbers(acme, 1, start=1, ban_state="scheduled", reasons=["Quality <low>", "Tier"])
+
+    page = web(None, staff_super).get("/staff/fleet/").content.decode()
+
+    assert f'<time datetime="{confirmed.isoformat()}">3\xa0hours ago</time>' in page
+    assert '<td role="cell" data-label="Verification"><span>verified</span></td>' in page
+    assert '<td role="cell" data-label="Ban state"><span>none</span></td>' in page
+    assert '<span class="badge">scheduled</span>' in page
+    assert "<span>Quality &lt;low&gt; Tier</span>" in page
+    assert page.count('data-label="Last confirmed"><span>—</span>') == 1

@@ -45,3 +45,31 @@ def test_the_appeals_inbox_and_its_mine_filter_use_an_index(acme, assignee):
     assert any(name in plan for name in work_index_indexes() - {"tenants_workitem_pkey"}), plan
     mine = staff_inbox(assignee_id=assignee)
     assert len(mine) == (10 if assignee else 20)
+
+
+def test_fleet_health_by_client_walks_the_clients_by_name(acme, globex):
+    """Searched and sorted by client, every number may match (a country code): walking the
+    clients by name and stopping after a page beats sorting every match."""
+    from tenants.selectors import fleet_numbers
+
+    WorkItem.objects.bulk_create(
+        WorkItem(
+            kind=WorkKind.NUMBER_HEALTH,
+            client=client,
+            object_id=str(n),
+            title=f"+1 555-01{n:02d}",
+            sort_key=n,
+        )
+        for client in (acme, globex)
+        for n in range(10)
+    )
+
+    with connection.cursor() as cursor:
+        # On twenty rows a full sort is cheapest; what must hold is that the walk is possible.
+        cursor.execute("SET LOCAL enable_sort = off")
+    plan = plan_of(fleet_numbers(search="555", sort="client"))
+
+    assert "client_by_name" in plan, plan
+    assert [i.client.slug for i in fleet_numbers(search="555", sort="client")] == (
+        ["acme"] * 10 + ["globex"] * 10
+    )
