@@ -87,8 +87,9 @@ def test_contact_list_reads_in_a_fixed_number_of_queries(
         with schema_context(acme.schema_name):
             while ConsentStateFactory._meta.model.objects.count() < count:
                 ConsentStateFactory()
-        # schemas, session, user, access, switcher, count, page, states: 2 or 12 the same
-        with django_assert_num_queries(10):
+        # schemas, session, user, memberships (access and switcher), count, page, states: 2 or
+        # 12 the same
+        with django_assert_num_queries(9):
             response = http.get("/contacts/")
         assert len(response.context["page"]) == count
 
