@@ -9,11 +9,13 @@ from django.utils import timezone as django_timezone
 
 from portal.template_dates import date_filter
 
-FORMATS = ["Y-m-d H:i", "Y-m-d H:i:s", "H:i:s", "Y-m-d", "r", "DATETIME_FORMAT", "D j M"]
+FORMATS = ["Y-m-d H:i", "Y-m-d H:i:s", "H:i:s", "Y-m-d", "c", "r", "DATETIME_FORMAT", "D j M"]
 VALUES = [
     datetime(2026, 3, 9, 7, 5, 3, tzinfo=UTC),
     datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=5, minutes=30))),
     datetime(999, 1, 2, 3, 4, 5),
+    datetime(2026, 3, 9, 7, 5, 3, 120, tzinfo=UTC),
+    datetime(2026, 3, 9, 7, 5, 3),
     date(2026, 2, 28),
     None,
     "",
