@@ -13,10 +13,9 @@ from compliance.models import ConsentEvent, ConsentState, Contact
 
 
 def contacts_search(*, q: str, default_region: str | None) -> QuerySet[Contact]:
-    """Contacts whose number (any way written) or name matches `q`, with their states."""
-    contacts = Contact.objects.prefetch_related(
-        Prefetch("states", queryset=ConsentState.objects.order_by("category"))
-    ).order_by("phone")
+    """Contacts whose number (any way written) or name matches `q` (their states for a page of
+    them: `states_by_contact`)."""
+    contacts = Contact.objects.order_by("phone")
     q = q.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not q:
         return contacts
@@ -31,7 +30,22 @@ def contacts_search(*, q: str, default_region: str | None) -> QuerySet[Contact]:
 
 def states_by_category(contact: Contact) -> list[tuple[str, str, str]]:
     """(category label, status, status label) for every category, unknown where none."""
-    have = {s.category: s.status for s in contact.states.all()}
+    return _category_states({s.category: s.status for s in contact.states.all()})
+
+
+def states_by_contact(*, contacts: list[Contact]) -> dict[int, list[tuple[str, str, str]]]:
+    """`states_by_category` of each of a page of contacts, in one query of plain values (a
+    prefetch built a model and a queryset a state: a third of the contact list's time)."""
+    have: dict[int, dict[str, str]] = {contact.pk: {} for contact in contacts}
+    rows = ConsentState.objects.filter(contact__in=list(have)).values_list(
+        "contact_id", "category", "status"
+    )
+    for contact_id, category, status in rows:
+        have[contact_id][category] = status
+    return {pk: _category_states(states) for pk, states in have.items()}
+
+
+def _category_states(have: dict[str, str]) -> list[tuple[str, str, str]]:
     labels = dict(ConsentStatus.choices)
     return [
         (label, have.get(value, ConsentStatus.UNKNOWN), labels[have.get(value, "unknown")])

@@ -35,8 +35,9 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     contacts = selectors.contacts_search(q=q, default_region=request.tenant.default_region)
     page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    states = selectors.states_by_contact(contacts=list(page))
     for contact in page:
-        contact.category_states = selectors.states_by_category(contact)
+        contact.category_states = states[contact.pk]
     context = {"page": page, "q": q}
     if request.htmx and request.htmx.target == "contact-results":
         return render(request, "compliance/consent/partials/contact_results.html", context)

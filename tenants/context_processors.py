@@ -17,7 +17,7 @@ def portal(request):
     # for HTML must not reach another client's memberships).
     if isinstance(user, User) and user.is_authenticated:
         switcher = [
-            m for m in clients_for_user(user=user) if tenant is None or m.client_id != tenant.pk
+            m for m in _memberships(request, user) if tenant is None or m.client_id != tenant.pk
         ]
     access = getattr(request, "tenant_access", None)
     # The staff areas this person's role reaches, for the staff navigation (public site only).
@@ -42,3 +42,12 @@ def portal(request):
         "can_manage_client": can_manage_client,
         "tenant_switcher": switcher,
     }
+
+
+def _memberships(request, user: User) -> list:
+    """This user's `clients_for_user`: as the access middleware read them for this request, or
+    read now (the public host; a request the middleware let through without its check)."""
+    read = getattr(request, "user_memberships", None)
+    if read is not None and read[0] == user.pk:
+        return read[1]
+    return clients_for_user(user=user)

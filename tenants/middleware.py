@@ -22,7 +22,7 @@ from django_tenants.utils import get_public_schema_name
 
 from tenants import services
 from tenants.models import Client, Domain
-from tenants.selectors import tenant_access_for
+from tenants.selectors import clients_for_user, tenant_access_for
 
 # The schema a session was created on. Cookies are host-only already; this also makes a session
 # cookie copied to another client's host worthless there.
@@ -111,7 +111,11 @@ class TenantAccessMiddleware:
             return self.get_response(request)
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        access = tenant_access_for(user=request.user, client=tenant)
+        # One read of the user's memberships serves the access check and the layout's tenant
+        # switcher (tenants.context_processors), which would otherwise ask again.
+        memberships = clients_for_user(user=request.user)
+        request.user_memberships = (request.user.pk, memberships)
+        access = tenant_access_for(user=request.user, client=tenant, memberships=memberships)
         if access is None:
             return render(request, "tenants/no_access.html", {"client": tenant}, status=403)
         request.tenant_access = access

@@ -36,13 +36,24 @@ def current_client() -> Client:
     return Client.objects.get(schema_name=connection.schema_name)
 
 
-def tenant_access_for(*, user: User, client: Client) -> TenantAccess | None:
-    """The user's access to `client`, or None. Members first; staff may enter any client."""
+def tenant_access_for(
+    *, user: User, client: Client, memberships: list[Membership] | None = None
+) -> TenantAccess | None:
+    """The user's access to `client`, or None. Members first; staff may enter any client.
+    `memberships`: the user's `clients_for_user`, when the caller has read them already (the
+    access middleware does, for the page's tenant switcher): the role is found there instead of
+    asked for. That list holds active clients only; an inactive client's role is no access
+    either way."""
     if not user.is_authenticated or not user.is_active or client.is_template or client.is_public:
         return None
-    role = (
-        Membership.objects.filter(user=user, client=client).values_list("role", flat=True).first()
-    )
+    if memberships is None:
+        role = (
+            Membership.objects.filter(user=user, client=client)
+            .values_list("role", flat=True)
+            .first()
+        )
+    else:
+        role = next((m.role for m in memberships if m.client_id == client.pk), None)
     if role is not None and client.status == ClientStatus.ACTIVE:
         return TenantAccess(client=client, role=ClientRole(role), is_staff_entry=False)
     if user.is_staff and _staff_may_enter(user, client):

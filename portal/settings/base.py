@@ -120,7 +120,7 @@ TEMPLATES = [
                 "tenants.context_processors.portal",
             ],
             # The `date` filter in strftime for the portal's numeric formats (same output).
-            "builtins": ["portal.template_dates"],
+            "builtins": ["portal.template_dates", "portal.template_urls"],
         },
     },
 ]

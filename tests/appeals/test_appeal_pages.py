@@ -211,11 +211,11 @@ def test_the_list_page_query_count_does_not_grow(
     http = web(acme, acme_owner)
     open_appeal(acme, acme_waba, acme_owner)
     http.get("/appeals/")
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         http.get("/appeals/")
     for _ in range(5):
         open_appeal(acme, acme_waba, acme_owner)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         page = http.get("/appeals/").content.decode()
     assert page.count("Messaging blocked for 7 days") == 6
 
