@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.forms.models import ModelChoiceIterator
 
 from appeals import choices as c
 from appeals.models import AppealTicket
@@ -9,9 +8,10 @@ from compliance.models import PhoneNumber, WhatsAppAccount
 
 
 class ListedChoices(forms.models.ModelChoiceIterator):
-    """A select's options from one ordinary query. Django's iterator() reads them through a
-    server-side cursor, which outside a transaction is DECLARE ... WITH HOLD, FETCH and CLOSE:
-    three round trips a select, for lists of a few hundred rows at most here."""
+    """A select's options from one ordinary query (the appeal form's selects, the staff assign
+    form's staff members). Django's iterator() reads them through a server-side cursor, which
+    outside a transaction is DECLARE ... WITH HOLD, FETCH and CLOSE: three round trips a
+    select, for lists of a few hundred rows at most here."""
 
     def __iter__(self):
         if self.field.empty_label is not None:
@@ -101,18 +101,6 @@ class StaffMessageForm(MessageForm):
     internal = forms.BooleanField(label="Internal note (staff only)", required=False)
 
 
-class _OneSelectChoices(ModelChoiceIterator):
-    """The choices read by one plain SELECT. Django's own iterator reads them through
-    `QuerySet.iterator()`, a server-side cursor (declare, fetch, fetch, close: four round
-    trips to the database) for a handful of staff members."""
-
-    def __iter__(self):
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        for obj in self.queryset:
-            yield self.choice(obj)
-
-
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=None, required=False, label="Assignee")
     priority = forms.ChoiceField(choices=c.Priority.choices)
@@ -121,7 +109,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         from tenants.models import User
 
-        self.fields["assignee"].iterator = _OneSelectChoices
+        self.fields["assignee"].iterator = ListedChoices
         self.fields["assignee"].queryset = User.objects.filter(
             is_staff=True, is_active=True
         ).order_by("email")

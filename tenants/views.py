@@ -23,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
-from django.utils.timezone import is_aware, localtime
+from django.utils.timezone import localtime
 
 from portal.exports import csv_download, list_querystring
 from tenants import selectors, services
@@ -289,9 +289,6 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
     for item in items:
         confirmed = item.data.get("last_confirmed_at")
         item.last_confirmed = parse_datetime(confirmed) if confirmed else None
-        if item.last_confirmed:  # what `|date:"c"` writes, without its format parser a row
-            shown = item.last_confirmed
-            item.last_confirmed_iso = (localtime(shown) if is_aware(shown) else shown).isoformat()
         item.enter_url = enter(item.client.slug)
     return render(
         request,

@@ -209,8 +209,8 @@ def test_the_fleet_is_not_reachable_from_a_client_host(web, acme, acme_owner):
 
 
 def test_last_confirmed_is_a_machine_readable_time_in_utc_and_how_long_ago(web, acme, staff_super):
-    """`<time datetime>` is what `|date:"c"` wrote (the time in the portal's zone, ISO 8601),
-    now written by the view once a row; the other cells read the row's data."""
+    """`<time datetime>` is the time in the portal's zone, ISO 8601 (`|date:"c"`, answered by
+    isoformat in `portal.template_dates`); the other cells read the row's data."""
     from datetime import timedelta
 
     from django.utils import timezone
