@@ -71,9 +71,10 @@ def line_diff(old: list[str] | None, new: list[str]) -> list[tuple[str, str]]:
 
 
 def diff_html(pairs: list) -> SafeString:
-    """`line_diff`'s pairs as the review pages show them, one `<span data-tag>` a line: the
-    staff queue shows up to 25 diffs a page, and a template loop over their lines was a fifth
-    of its render. The markup is the loop's (`{{ tag }} {{ line }}`, escaped)."""
+    """`line_diff`'s pairs as the review pages show them (the staff queue, a template's page),
+    one `<span data-tag>` a line: the staff queue shows up to 25 diffs a page, and a template
+    loop over their lines was a fifth of its render. The markup is the loop's
+    (`{{ tag }} {{ line }}`, escaped)."""
     return mark_safe(  # noqa: S308 - every value is escaped
         "".join(
             f'<span data-tag="{escape(str(tag))}">{escape(str(tag))} {escape(str(line))}</span>\n'

@@ -287,7 +287,7 @@ def _detail_page(
             "comments": list(template.comments.all()),
             "old": old,
             "new": new,
-            "diff": diff,
+            "diff_html": diff_html(diff),
             "lint": lint,
             "pause_left": template.pause_time_left(),
             "can_unpause": template.needs_unpause and actor.role in UNPAUSE_ROLES,

@@ -49,8 +49,8 @@ def test_each_client_row_links_to_entering_it_and_to_linking_a_waba(web, staff_s
 
 
 def test_a_client_row_shows_its_status_and_creation_day(web, staff_super, acme):
-    """Made once a row by the view (not get_status_display and |date in the template): the
-    same cells, the day in the portal's time zone."""
+    """The status label made once a row by the view (not get_status_display), the day by the
+    portal's date filter, in the portal's time zone."""
     from django.utils.timezone import localtime
 
     from tenants.models import Client
