@@ -12,9 +12,11 @@ The webhook appliers (`apply_*`) are registered from `TemplatesReviewConfig.read
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +31,7 @@ from portal.meta.webhooks import fields as f
 from portal.meta.webhooks.contract import Applied, Change
 from portal.meta.webhooks.order import LATE, superseded
 from templates_review.choices import PAUSE_KIND_TEXT, PauseKind
-from templates_review.models import MessageTemplate, MetaTemplateHistory
+from templates_review.models import MessageTemplate, MetaTemplateHistory, TemplateSyncMark
 from templates_review.pacing import pause_kind_for, template_holds_clear
 
 PAUSE_HOURS = {meta.PauseTitle.FIRST_PAUSE: 3, meta.PauseTitle.SECOND_PAUSE: 6}
@@ -406,12 +408,34 @@ def templates_upsert_from_meta(
     A template is found as before: by Meta id anywhere in the schema, else by (account, name,
     language), lowest id first, seeing the rows earlier templates of the list claimed or created.
 
-    `returned=False` (the sync, which drops the list): the stored rows are read with only the
-    columns compared and written, not the drafts, examples and review state they also hold.
+    `returned=False` (the sync, which passes the account's whole list and drops the result):
+    the stored rows are read with only the columns compared and written, not the drafts,
+    examples and review state they also hold. And when Meta's list is the one the last sync
+    reconciled and the rows are as that sync left them (`TemplateSyncMark`), nothing can differ:
+    the rows are only confirmed, without reading them (the every-15-minutes case).
     """
     infos = list(infos)
     if not infos:
         return []
+    if not returned:
+        answer = _answer_digest(infos)
+        # (never confirmed: never reconciled, no mark; the first sync saves the statement)
+        confirmable = account.last_confirmed_at is not None
+        if confirmable and _templates_confirm_unchanged(account, infos, answer, confirmed_at):
+            return []
+        reconciled = _templates_reconcile(account, infos, confirmed_at, reassess_numbers, returned)
+        _sync_mark_write(account, infos, answer, confirmed_at)
+        return reconciled
+    return _templates_reconcile(account, infos, confirmed_at, reassess_numbers, returned)
+
+
+def _templates_reconcile(
+    account: WhatsAppAccount,
+    infos: list[meta.TemplateInfo],
+    confirmed_at: datetime,
+    reassess_numbers: bool,
+    returned: bool,
+) -> list[MessageTemplate]:
     found = MessageTemplate.objects.filter(
         Q(meta_id__in=[info.id for info in infos])
         | Q(account=account, name__in={info.name for info in infos})
@@ -519,6 +543,86 @@ def templates_upsert_from_meta(
     if status_changes and reassess_numbers:
         compliance.account_reassess_numbers(account=account)
     return templates if returned else []
+
+
+# --- the sync's shortcut: Meta's list unchanged, the rows untouched -----------------------
+# Meta's list as the sync reads it (every compared field of each TemplateInfo, in Meta's
+# order) and the stored rows the reconciliation reads (the same filter and columns).
+
+_ANSWER_FIELDS = tuple(f.name for f in dataclass_fields(meta.TemplateInfo) if f.compare)
+
+
+def _answer_digest(infos: list[meta.TemplateInfo]) -> str:
+    listed = tuple(tuple(getattr(info, name) for name in _ANSWER_FIELDS) for info in infos)
+    return hashlib.md5(repr(listed).encode(), usedforsecurity=False).hexdigest()
+
+
+def _stored_rows_sql() -> tuple[str, str]:
+    """(the digest of the rows the reconciliation reads, the FROM and WHERE that find them)."""
+    columns = ["id", "account_id", "name", "language"] + [
+        MessageTemplate._meta.get_field(name).column for name in _SYNCED_FIELDS
+    ]
+    row = ", ".join(f"t.{column}" for column in columns)
+    digest = f"coalesce(md5(string_agg(ROW({row})::text, ',' ORDER BY t.id)), '')"
+    where = (
+        f"FROM {MessageTemplate._meta.db_table} t WHERE t.meta_id = ANY(%(ids)s)"
+        " OR (t.account_id = %(account)s AND t.name = ANY(%(names)s))"
+    )
+    return digest, where
+
+
+def _stored_params(account: WhatsAppAccount, infos: list[meta.TemplateInfo]) -> dict:
+    return {
+        "ids": [info.id for info in infos],
+        "names": list({info.name for info in infos}),
+        "account": account.pk,
+    }
+
+
+def _templates_confirm_unchanged(
+    account: WhatsAppAccount, infos: list[meta.TemplateInfo], answer: str, confirmed_at: datetime
+) -> bool:
+    """Confirm the account's templates in one statement when the last reconciliation read this
+    same list and left the rows as they are now, before any time a webhook stated on them
+    (so no newer value is kept back and nothing would differ). Whether it did."""
+    digest, where = _stored_rows_sql()
+    state = "max(GREATEST(t.meta_status_at, t.quality_updated_at, t.category_at))"  # Meta's order
+    sql = f"""
+        WITH stored AS (SELECT {digest} AS digest, array_agg(t.id) AS ids, {state} AS latest
+                        {where})
+        UPDATE {MessageTemplate._meta.db_table} AS confirmed
+        SET last_confirmed_at = %(at)s, updated_at = %(now)s
+        FROM stored, {TemplateSyncMark._meta.db_table} AS mark
+        WHERE mark.account_id = %(account)s AND mark.answer_digest = %(answer)s
+          AND mark.state_digest = stored.digest
+          AND (stored.latest IS NULL OR stored.latest <= mark.reconciled_at)
+          AND confirmed.id = ANY(stored.ids)
+    """  # noqa: S608 - table and column names from the models
+    params = _stored_params(account, infos) | {
+        "answer": answer,
+        "at": confirmed_at,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def _sync_mark_write(
+    account: WhatsAppAccount, infos: list[meta.TemplateInfo], answer: str, read_at: datetime
+) -> None:
+    """After a reconciliation: the list it read and the rows as it left them."""
+    digest, where = _stored_rows_sql()
+    mark = TemplateSyncMark._meta.db_table
+    sql = f"""
+        INSERT INTO {mark} (account_id, answer_digest, state_digest, reconciled_at)
+        SELECT %(account)s, %(answer)s, {digest}, %(at)s {where}
+        ON CONFLICT (account_id) DO UPDATE SET answer_digest = EXCLUDED.answer_digest,
+            state_digest = EXCLUDED.state_digest, reconciled_at = EXCLUDED.reconciled_at
+    """
+    params = _stored_params(account, infos) | {"answer": answer, "at": read_at}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _take_meta_state(

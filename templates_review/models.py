@@ -146,6 +146,22 @@ class MessageTemplate(models.Model):
         return left if left.total_seconds() > 0 else None
 
 
+class TemplateSyncMark(models.Model):
+    """What the sync last reconciled an account's templates against: a digest of Meta's list
+    and one of the stored rows it wrote, at the time of that read. A later sync that reads the
+    same list and finds the rows as it left them only confirms them (`meta_sync`)."""
+
+    account = models.OneToOneField(
+        "compliance.WhatsAppAccount", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    answer_digest = models.CharField(max_length=32)
+    state_digest = models.CharField(max_length=32)
+    reconciled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"templates of account {self.account_id} reconciled at {self.reconciled_at}"
+
+
 class TemplateRevision(models.Model):
     """One edit of a template, never changed afterwards: what the author wrote, when. Reviews
     compare revisions, and the diff shown to staff is from the last approved one."""

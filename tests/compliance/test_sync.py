@@ -277,9 +277,10 @@ def test_sync_queries_do_not_grow_with_numbers_or_templates(acme, numbers, templ
     # first sync, steady state: the same for a WABA of 1 number and 1 template as for 6 and 30
     # (with the savepoint pair of its one transaction; the test's schema_context also reads the
     # client, which a worker's task has already); the first also links the owner portfolio and
-    # states its limit (13, once per portfolio); the numbers' 30-day signals and the account's
-    # restrictions are one statement
-    assert counts == [29, 13]
+    # states its limit (13, once per portfolio) and marks what it reconciled the templates
+    # against; the numbers' 30-day signals and the account's restrictions are one statement;
+    # the steady state confirms the unchanged templates in one statement (no read)
+    assert counts == [30, 12]
 
 
 @pytest.mark.parametrize(("numbers", "templates"), [(1, 1), (6, 30)])
@@ -314,8 +315,10 @@ def test_drift_in_every_number_and_template_is_written_in_a_fixed_number_of_quer
             [{"type": "BODY", "text": "Edited at Meta"}]
         ] * templates
         assert HealthEvent.objects.count() == 0
-    # the steady state's 13: the numbers' and the templates' writes carry Meta's view instead
-    assert len(queries) == 13
+    # the steady state's 12, less its one-statement confirmation of unchanged templates, plus
+    # the templates' read and write and the mark of what they were reconciled against; the
+    # numbers' and the templates' writes carry Meta's view
+    assert len(queries) == 15
 
 
 def test_a_client_with_several_wabas_reads_them_in_one_batch_and_writes_only_its_own(acme, globex):
@@ -364,6 +367,9 @@ def test_the_sync_reads_only_the_template_columns_it_compares_and_writes(acme):
         GraphClient(token="bench-token", base_url=server.url) as graph,
     ):
         assert run_sync(acme, graph).errors == []
+        with server.state.lock:  # a changed list is read (an unchanged one is only confirmed)
+            for template in server.state.templates.values():
+                template["components"] = [{"type": "BODY", "text": "Edited at Meta"}]
         with CaptureQueriesContext(connection) as queries:
             assert run_sync(acme, graph).errors == []
     (read,) = [
