@@ -26,11 +26,12 @@ from tenants.permissions import OPERATORS, Area
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The client's dashboard: numbers, alerts and the live figures (compliance/dashboard.py),
     each in a fixed number of queries."""
-    numbers = list(selectors.numbers_for_dashboard())
+    numbers = list(selectors.number_rows_for_dashboard())
     lines = selectors.sparklines(numbers=numbers)
     for number in numbers:
         number.sparkline = sparkline_points(lines.get(number.pk, []))
     now = timezone.now()
+    live = figures.live_figures(now=now)
     return render(
         request,
         "compliance/dashboard.html",
@@ -40,8 +41,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "alerts": list(selectors.alerts_open()[:8]),
             "sync": SyncRun.objects.first(),
             "can_operate": request_may(request, Area.NUMBERS, roles=OPERATORS),
-            "appeals": figures.appeals_summary(now=now),
-            "consent": figures.consent_summary(now=now),
+            "appeals": live["appeals"],
+            "consent": live["consent"],
             "bans": figures.bans_scheduled(now=now),
             "portfolios": portfolio_rows(),
             "paused_accounts": [

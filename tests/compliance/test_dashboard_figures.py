@@ -135,10 +135,10 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries(
 
 
 # search_path and host (2), schema, session, user, memberships (access and the switcher),
-# numbers, alerts, sync run, template counts; then the live figures: appeals (2), consent (3),
-# paused, bans, the portfolio gauge and the accounts that stopped syncing. None grows with rows
-# (the second half of the test).
-QUERIES = 19
+# numbers, alerts, sync run, template counts; then the live figures: the appeals' and consent's
+# counts (one), the appeals due next, paused, bans, the portfolio gauge and the accounts that
+# stopped syncing. None grows with rows (the second half of the test).
+QUERIES = 16
 
 
 def test_the_opt_out_count_reads_the_opt_out_index_not_the_whole_history(acme):
