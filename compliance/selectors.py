@@ -73,12 +73,13 @@ def alerts_open() -> QuerySet[Alert]:
 
 
 def events_for_number(*, number: PhoneNumber) -> QuerySet[HealthEvent]:
-    """The number's own events and those of its account that concern every number."""
+    """The number's own events and those of its account that concern every number, with only
+    what the number page's timeline shows of each (not its data or the number again)."""
     return (
         HealthEvent.objects.filter(
             Q(number=number) | Q(account=number.account, number__isnull=True)
         )
-        .select_related("number")
+        .only("occurred_at", "title", "severity", "source", "detail")
         .order_by("-occurred_at", "-id")
     )
 
