@@ -64,9 +64,8 @@ def _delivery_rows(request: HttpRequest, endpoint, deliveries: list) -> None:
     detail = url_filler("webhook-delivery", 2)
     replay = url_filler("webhook-delivery-replay", 2)
     states = {str(k): str(v) for k, v in WebhookDelivery._meta.get_field("state").flatchoices}
-    # One masked CSRF token for the page's replay forms: `{% csrf_token %}` masked the secret
-    # afresh for each form (~100 µs of random numbers a row); any masking of the request's
-    # secret is accepted, and the page still carries a fresh mask each response.
+    # One masked CSRF token for all the replay forms, as `{% csrf_token %}` gave them (the
+    # context's one lazy token); masking it a row costs ~100 µs of random numbers each.
     token = escape(get_token(request))
     for d in deliveries:
         answer = d.response_status or d.error or "—"
