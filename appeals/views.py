@@ -52,8 +52,7 @@ def appeal_list(request: HttpRequest) -> HttpResponse:
 # What a row of the appeals list shows of an appeal and of its subject (`subject_label`).
 APPEAL_ROW_FIELDS = (
     "title", "subject_kind", "block_type", "status", "outcome", "appeal_deadline",
-    "account__name", "account__meta_id", "number__display_phone_number", "template__name",
-    "template__language",
+    *selectors.SUBJECT_LABEL_FIELDS,
 )  # fmt: skip
 
 
@@ -167,7 +166,7 @@ def _detail_context(
 
 
 def appeal_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    ticket = selectors.appeal_get(ticket_id=ticket_id)
+    ticket = selectors.appeal_get_for_page(ticket_id=ticket_id)
     return render(request, "appeals/detail.html", _detail_context(request, ticket))
 
 
