@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from appeals import choices as ac
@@ -145,13 +145,21 @@ def ban_date_parse(text: str) -> datetime | None:
     return None
 
 
-def bans_scheduled(*, now: datetime | None = None) -> list[BanCountdown]:
-    """WABAs Meta scheduled for disabling, with the time left to Meta's date (one query)."""
+def accounts_of_note(*, now: datetime | None = None) -> tuple[list[BanCountdown], list]:
+    """The WABAs the dashboard warns about, in one query: those Meta scheduled for disabling
+    (by id, each with the time left to Meta's date) and those the portal does not work now
+    (not active; in the accounts' order)."""
     now = now or timezone.now()
+    accounts = list(
+        WhatsAppAccount.objects.filter(
+            Q(ban_state=meta.BanState.SCHEDULED_FOR_DISABLE)
+            | ~Q(connection_state=c.ConnectionState.ACTIVE)
+        )
+    )
     countdowns = []
-    for account in WhatsAppAccount.objects.filter(
-        ban_state=meta.BanState.SCHEDULED_FOR_DISABLE
-    ).order_by("pk"):
+    for account in sorted(accounts, key=lambda a: a.pk):
+        if account.ban_state != meta.BanState.SCHEDULED_FOR_DISABLE:
+            continue
         on = ban_date_parse(account.ban_date)
         countdowns.append(
             BanCountdown(
@@ -161,4 +169,4 @@ def bans_scheduled(*, now: datetime | None = None) -> list[BanCountdown]:
                 as_written=account.ban_date,
             )
         )
-    return countdowns
+    return countdowns, [a for a in accounts if a.connection_state != c.ConnectionState.ACTIVE]

@@ -18,7 +18,7 @@ from compliance.account_events import account_state_text
 from compliance.api.portfolio_views import portfolio_rows
 from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
-from compliance.models import Alert, HealthEvent, HealthSnapshot, SyncRun, WhatsAppAccount
+from compliance.models import Alert, HealthEvent, HealthSnapshot, SyncRun
 from portal.db import replica_for_reads
 from portal.rows import escape
 from portal.template_dates import date_filter
@@ -36,6 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         number.sparkline = sparkline_points(lines.get(number.pk, []))
     now = timezone.now()
     live = figures.live_figures(now=now)
+    bans, paused = figures.accounts_of_note(now=now)
     return render(
         request,
         "compliance/dashboard.html",
@@ -47,12 +48,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "can_operate": request_may(request, Area.NUMBERS, roles=OPERATORS),
             "appeals": live["appeals"],
             "consent": live["consent"],
-            "bans": figures.bans_scheduled(now=now),
+            "bans": bans,
             "portfolios": portfolio_rows(),
-            "paused_accounts": [
-                (account, account_state_text(account))
-                for account in WhatsAppAccount.objects.exclude(connection_state="active")
-            ],
+            "paused_accounts": [(account, account_state_text(account)) for account in paused],
         },
     )
 
