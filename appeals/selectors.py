@@ -21,6 +21,22 @@ def appeal_get(*, ticket_id: int) -> AppealTicket:
     return get_object_or_404(appeals_for_client(), pk=ticket_id)
 
 
+# What `AppealTicket.subject_label` reads of the appeal's subject.
+SUBJECT_LABEL_FIELDS = (
+    "account__name", "account__meta_id", "number__display_phone_number", "template__name",
+    "template__language",
+)  # fmt: skip
+
+
+def appeal_get_for_page(*, ticket_id: int) -> AppealTicket:
+    """`appeal_get` for the appeal's page: the appeal in full, of its account, number and
+    template only what its subject's label shows (not their Meta payloads and components)."""
+    fields = [f.name for f in AppealTicket._meta.concrete_fields]
+    return get_object_or_404(
+        appeals_for_client().only(*fields, *SUBJECT_LABEL_FIELDS), pk=ticket_id
+    )
+
+
 def thread_for_client(*, ticket: AppealTicket) -> list[AppealMessage]:
     """The thread as the client sees it: no internal notes, no files of internal notes."""
     return list(

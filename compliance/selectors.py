@@ -17,6 +17,21 @@ def numbers_for_dashboard() -> QuerySet[PhoneNumber]:
     return PhoneNumber.objects.select_related("account").order_by("score", "display_phone_number")
 
 
+# What the dashboard's numbers table shows of each number (not Meta's raw payload or the
+# account): reading only these keeps the page's one query of numbers small.
+DASHBOARD_NUMBER_FIELDS = (
+    "display_phone_number", "verified_name", "status", "quality", "messaging_limit",
+    "score", "band",
+)  # fmt: skip
+
+
+def number_rows_for_dashboard() -> QuerySet[PhoneNumber]:
+    """The dashboard's numbers, in its order, with only the fields its table shows."""
+    return PhoneNumber.objects.only(*DASHBOARD_NUMBER_FIELDS).order_by(
+        "score", "display_phone_number"
+    )
+
+
 def number_get(*, number_id: int) -> PhoneNumber:
     """The number (of the current client's schema), or 404."""
     return get_object_or_404(PhoneNumber.objects.select_related("account"), pk=number_id)
@@ -40,21 +55,31 @@ def events_recent() -> QuerySet[HealthEvent]:
     return HealthEvent.objects.select_related("number", "account").order_by("-occurred_at", "-id")
 
 
+DASHBOARD_ALERT_FIELDS = (
+    "created_at", "event__id", "event__kind", "event__severity", "event__title",
+    "event__detail", "event__occurred_at",
+)  # fmt: skip
+
+
 def alerts_open() -> QuerySet[Alert]:
+    """Open alerts, newest first, with only what the dashboard's alert list shows of each
+    alert's event (its title names the number already)."""
     return (
         Alert.objects.filter(acknowledged_at__isnull=True)
-        .select_related("event", "event__number")
+        .select_related("event")
+        .only(*DASHBOARD_ALERT_FIELDS)
         .order_by("-created_at")
     )
 
 
 def events_for_number(*, number: PhoneNumber) -> QuerySet[HealthEvent]:
-    """The number's own events and those of its account that concern every number."""
+    """The number's own events and those of its account that concern every number, with only
+    what the number page's timeline shows of each (not its data or the number again)."""
     return (
         HealthEvent.objects.filter(
             Q(number=number) | Q(account=number.account, number__isnull=True)
         )
-        .select_related("number")
+        .only("occurred_at", "title", "severity", "source", "detail")
         .order_by("-occurred_at", "-id")
     )
 

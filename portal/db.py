@@ -171,3 +171,33 @@ def pool_mode_verify(*, declared: str | None = None, database: dict | None = Non
             f"DATABASE_POOL_MODE={declared} but PgBouncer at DATABASE_URL runs "
             f"pool_mode={reported}. {advice}"
         )
+
+
+# (name) → (sql, params, aliases) of a count compiled once (`counts_compiled_once`).
+_COMPILED_COUNTS: dict[str, tuple[str, tuple, tuple[str, ...]]] = {}
+
+
+def counts_compiled_once(name: str, queryset, **counts) -> dict[str, int]:
+    """`queryset.aggregate(**counts)` for counts whose SQL never changes (no value from the
+    request or the clock in it): the ORM compiles it on the first call in the process, later
+    calls run that same SQL and params. Compiling an aggregate of many filtered counts costs
+    ~30x running it on a small table. The SQL names no schema, so it runs in the tenant the
+    connection is on, like the ORM's. `name` identifies the query: one name, one query."""
+    compiled = _COMPILED_COUNTS.get(name)
+    if compiled is None:
+        captured: list[tuple[str, tuple]] = []
+
+        def capture(execute, sql, params, many, context):
+            captured.append((sql, tuple(params or ())))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(capture):
+            result = queryset.aggregate(**counts)
+        if len(captured) == 1:  # else (none: an empty queryset) the ORM answers each time
+            _COMPILED_COUNTS[name] = (*captured[0], tuple(result))
+        return result
+    sql, params, aliases = compiled
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return dict(zip(aliases, row, strict=True))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from portal.db import counts_compiled_once
 from portal.meta import types as meta
 from templates_review.choices import ReviewState, StatusFilter
 from templates_review.diff import line_diff, revision_lines
@@ -75,7 +76,9 @@ def template_list_cursor(raw: str | None) -> tuple[str, str, int] | None:
 def template_status_counts() -> dict:
     """The client's templates counted by status filter, in one query: `statuses` is a list of
     (value, label, count) for the statuses that have templates, `total` counts every one."""
-    counts = MessageTemplate.objects.aggregate(
+    counts = counts_compiled_once(
+        "template_status_counts",
+        MessageTemplate.objects.all(),
         total=Count("pk"),
         **{f"s_{value}": Count("pk", filter=q) for value, q in STATUS_FILTERS.items()},
     )
@@ -197,7 +200,9 @@ def templates_paused(*, now=None) -> list:
     paused = list(
         MessageTemplate.objects.filter(
             review_state=ReviewState.SENT_TO_META, meta_status=meta.TemplateStatus.PAUSED
-        ).order_by("paused_until", "name")[:PAUSED_SHOWN]
+        )
+        .only("name", "language", "meta_status", "paused_until")
+        .order_by("paused_until", "name")[:PAUSED_SHOWN]
     )
     for template in paused:
         template.time_left = template.pause_time_left(now)

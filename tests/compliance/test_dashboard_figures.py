@@ -109,6 +109,30 @@ def test_meta_scheduled_ban_shows_a_countdown(web, acme, acme_waba, acme_owner):
     assert " d " in page.split('class="countdown">', 1)[1].split("</span>", 1)[0]
 
 
+def test_a_waba_both_scheduled_for_a_ban_and_stopped_shows_in_both(
+    web, acme, acme_waba, globex_waba, acme_owner
+):
+    """The scheduled bans and the WABAs that stopped syncing are read in one query: each
+    account where it belongs, an active one with no ban in neither."""
+    from compliance.dashboard import accounts_of_note
+
+    with schema_context(acme.schema_name):
+        WhatsAppAccount.objects.filter(pk=acme_waba.pk).update(
+            ban_state="scheduled_for_disable", ban_date="", connection_state="partner_removed"
+        )
+        bans, paused = accounts_of_note()
+        assert [b.account.pk for b in bans] == [acme_waba.pk]
+        assert [a.pk for a in paused] == [acme_waba.pk]
+        WhatsAppAccount.objects.filter(pk=acme_waba.pk).update(connection_state="active")
+        bans, paused = accounts_of_note()
+        assert ([b.account.pk for b in bans], paused) == ([acme_waba.pk], [])
+        WhatsAppAccount.objects.filter(pk=acme_waba.pk).update(ban_state="none")
+        assert accounts_of_note() == ([], [])
+
+    page = web(acme, acme_owner).get("/").content.decode()
+    assert 'id="ban-countdown"' not in page
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("April 17, 2025", "2025-04-17"), ("2025-04-17", "2025-04-17"), ("1744848000", "2025-04-17")],
@@ -135,10 +159,10 @@ def test_the_dashboard_reads_in_a_fixed_number_of_queries(
 
 
 # search_path and host (2), schema, session, user, memberships (access and the switcher),
-# numbers, alerts, sync run, template counts; then the live figures: appeals (2), consent (3),
-# paused, bans, the portfolio gauge and the accounts that stopped syncing. None grows with rows
-# (the second half of the test).
-QUERIES = 19
+# numbers, alerts, sync run, template counts; then the live figures: the appeals' and consent's
+# counts (one), the appeals due next, paused, the WABAs with a scheduled ban or that stopped
+# syncing (one), the portfolio gauge. None grows with rows (the second half of the test).
+QUERIES = 15
 
 
 def test_the_opt_out_count_reads_the_opt_out_index_not_the_whole_history(acme):
