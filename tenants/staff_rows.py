@@ -15,54 +15,61 @@ from typing import Any
 from urllib.parse import quote
 
 from django.template.defaultfilters import timesince_filter
+from django.template.defaulttags import CsrfTokenNode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
 from portal.template_dates import date_filter
 
-_MISSING = object()
+MISSING = object()
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """`{{ value }}` for the plain values a work item holds (strings, numbers, None)."""
     return escape(value if isinstance(value, str) else str(value))
 
 
-def _key(data: dict, key: str) -> str:
+def key(data: dict, name: str) -> str:
     """`{{ data.key }}`: "" when the key is missing."""
-    value = data.get(key, _MISSING)
-    return "" if value is _MISSING else _shown(value)
+    value = data.get(name, MISSING)
+    return "" if value is MISSING else shown(value)
 
 
-def _or(value: Any, fallback: str) -> str:
+def default(value: Any, fallback: str) -> str:
     """`{{ value|default:fallback }}` (a missing key is "", falsy too)."""
-    return _shown(value) if value else fallback
+    return shown(value) if value else fallback
 
 
-def _join(value: Any) -> str:
+def join(value: Any) -> str:
     """`{{ value|join:" " }}` with autoescaping; a value that is not iterable is shown as is."""
-    if value is _MISSING:
+    if value is MISSING:
         return ""
     try:
-        return " ".join([_shown(v) for v in value])
+        return " ".join([shown(v) for v in value])
     except TypeError:
-        return _shown(value)
+        return shown(value)
 
 
 def _ban_state(value: Any) -> str:
-    if value is not _MISSING and value and value != "none":
-        return f'<span class="badge">{_shown(value)}</span>'
-    return _or(None if value is _MISSING else value, "—")
+    if value is not MISSING and value and value != "none":
+        return f'<span class="badge">{shown(value)}</span>'
+    return default(None if value is MISSING else value, "—")
 
 
 def _confirmed(moment: Any) -> str:
     if not moment:
         return "—"
     iso = date_filter(template_localtime(moment), "c")
-    return f'<time datetime="{_shown(iso)}">{_shown(timesince_filter(moment))} ago</time>'
+    return f'<time datetime="{shown(iso)}">{shown(timesince_filter(moment))} ago</time>'
 
 
 _USAGE_SLOT = ""  # slot: the portfolio usage cell (another branch)
+
+
+def csrf_field(token: str) -> str:
+    """`{% csrf_token %}` for `token`, written by Django's own node: once a page, for rows
+    that hold forms."""
+    return CsrfTokenNode().render({"csrf_token": token})
 
 
 def fleet_rows_html(items: list) -> SafeString:
@@ -76,16 +83,16 @@ def fleet_rows_html(items: list) -> SafeString:
         rows.append(
             f"""
   <tr role="row">
-    <td role="cell" data-label="Client"><span>{_shown(item.client.name)}<br><span class="muted">{_or(get("waba_id"), "")}</span></span></td>
-    <td role="cell" data-label="Number"><span><a href="{_shown(item.enter_url)}?next=/numbers/{_shown(number)}/"><strong>{_shown(item.title)}</strong></a><br><span class="muted">{_shown(item.subtitle)}</span></span></td>
-    <td role="cell" data-label="Status"><span><span class="badge status-{_shown(item.status)}">{_shown(item.status)}</span></span></td>
-    <td role="cell" data-label="Quality"><span><span class="badge quality-{_key(d, "quality")}">{_key(d, "quality")}</span></span></td>
-    <td role="cell" data-label="Limit"><span>{_or(get("messaging_limit"), "—")}</span></td>{_USAGE_SLOT}
-    <td role="cell" data-label="Health" class="num"><span><span class="score band-{_shown(item.band)}">{_shown(item.sort_key)}</span></span></td>
-    <td role="cell" data-label="Verification"><span>{_or(get("verification"), "—")}</span></td>
-    <td role="cell" data-label="Ban state"><span>{_ban_state(get("ban_state", _MISSING))}</span></td>
+    <td role="cell" data-label="Client"><span>{shown(item.client.name)}<br><span class="muted">{default(get("waba_id"), "")}</span></span></td>
+    <td role="cell" data-label="Number"><span><a href="{shown(item.enter_url)}?next=/numbers/{shown(number)}/"><strong>{shown(item.title)}</strong></a><br><span class="muted">{shown(item.subtitle)}</span></span></td>
+    <td role="cell" data-label="Status"><span><span class="badge status-{shown(item.status)}">{shown(item.status)}</span></span></td>
+    <td role="cell" data-label="Quality"><span><span class="badge quality-{key(d, "quality")}">{key(d, "quality")}</span></span></td>
+    <td role="cell" data-label="Limit"><span>{default(get("messaging_limit"), "—")}</span></td>{_USAGE_SLOT}
+    <td role="cell" data-label="Health" class="num"><span><span class="score band-{shown(item.band)}">{shown(item.sort_key)}</span></span></td>
+    <td role="cell" data-label="Verification"><span>{default(get("verification"), "—")}</span></td>
+    <td role="cell" data-label="Ban state"><span>{_ban_state(get("ban_state", MISSING))}</span></td>
     <td role="cell" data-label="Last confirmed"><span>{_confirmed(item.last_confirmed)}</span></td>
-    <td role="cell" data-label="Why" class="muted"><span>{_join(get("reasons", _MISSING))}</span></td>
+    <td role="cell" data-label="Why" class="muted"><span>{join(get("reasons", MISSING))}</span></td>
   </tr>
   """  # noqa: E501 - one line a cell, as in the template
         )
