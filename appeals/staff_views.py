@@ -15,6 +15,7 @@ from appeals import choices as c
 from appeals import selectors, services
 from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
 from appeals.models import AppealAttachment
+from appeals.staff_rows import inbox_rows_html
 from appeals.views import post_message, refusal
 from portal.exports import csv_download, list_querystring
 from tenants.actors import Actor
@@ -68,6 +69,7 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
         "appeals/staff_inbox.html",
         {
             "items": items,
+            "rows": inbox_rows_html(items),
             "status": status,
             "mine": mine,
             "q": search,
