@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from django.template.defaultfilters import timesince_filter
+from django.template.defaultfilters import filesizeformat, timesince_filter
 from django.template.defaulttags import CsrfTokenNode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -95,5 +95,29 @@ def fleet_rows_html(items: list) -> SafeString:
     <td role="cell" data-label="Why" class="muted"><span>{join(get("reasons", MISSING))}</span></td>
   </tr>
   """  # noqa: E501 - one line a cell, as in the template
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - every value is escaped above
+
+
+def console_rows_html(clients: list) -> SafeString:
+    """The staff console's client rows: each client needs `member_count` (the selector's) and
+    `status_label`, `enter_url` and `link_waba_url` (set by the view)."""
+    rows = []
+    for client in clients:
+        size = client.storage_bytes
+        storage = "—" if size is None else shown(filesizeformat(size))
+        created = shown(date_filter(template_localtime(client.created_at), "Y-m-d"))
+        rows.append(
+            f"""
+<tr>
+  <td><strong>{shown(client.name)}</strong></td>
+  <td><code>{shown(client.slug)}</code></td>
+  <td><span class="badge {shown(client.status)}">{shown(client.status_label)}</span></td>
+  <td class="num">{shown(client.member_count)}</td>
+  <td class="num">{storage}</td>
+  <td>{created}</td>
+  <td><a href="{shown(client.enter_url)}">Enter</a> · <a href="{shown(client.link_waba_url)}">Link WABA</a></td>
+</tr>
+"""  # noqa: E501 - one line a cell, as in the template
         )
     return mark_safe("".join(rows))  # noqa: S308 - every value is escaped above

@@ -32,7 +32,7 @@ from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, Login
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
 from tenants.permissions import Area
-from tenants.staff_rows import fleet_rows_html
+from tenants.staff_rows import console_rows_html, fleet_rows_html
 
 
 def staff_required(area: Area):
@@ -185,6 +185,7 @@ def staff_console(request: HttpRequest) -> HttpResponse:
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
     context = {
         "clients": clients,
+        "rows": console_rows_html(clients),
         "q": search,
         "next_query": next_query,
         "first_query": first_query,

@@ -11,7 +11,7 @@ import time_machine
 from django.template import engines
 
 from tenants.models import Client, WorkItem
-from tenants.staff_rows import fleet_rows_html
+from tenants.staff_rows import console_rows_html, fleet_rows_html
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -30,6 +30,20 @@ FLEET_LOOP = """{% for item in items %}{% with d=item.data %}{# the row's data, 
     <td role="cell" data-label="Why" class="muted"><span>{{ d.reasons|join:" " }}</span></td>
   </tr>
   {% endwith %}{% endfor %}"""  # noqa: E501
+
+
+# The staff console's `{% for %}` body before it moved to Python (partials/client_rows.html).
+CONSOLE_LOOP = """{% for client in clients %}
+<tr>
+  <td><strong>{{ client.name }}</strong></td>
+  <td><code>{{ client.slug }}</code></td>
+  <td><span class="badge {{ client.status }}">{{ client.status_label }}</span></td>
+  <td class="num">{{ client.member_count }}</td>
+  <td class="num">{% if client.storage_bytes is not None %}{{ client.storage_bytes|filesizeformat }}{% else %}—{% endif %}</td>
+  <td>{{ client.created_at|date:"Y-m-d" }}</td>
+  <td><a href="{{ client.enter_url }}">Enter</a> · <a href="{{ client.link_waba_url }}">Link WABA</a></td>
+</tr>
+{% endfor %}"""  # noqa: E501
 
 
 def _loop(source: str, **context) -> str:
@@ -94,6 +108,29 @@ def test_fleet_rows_are_the_template_loops_markup():
 
 def test_no_rows_is_no_markup():
     assert fleet_rows_html([]) == "" == _loop(FLEET_LOOP, items=[])
+
+
+def test_console_rows_are_the_template_loops_markup(settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # the creation day is the local one, as in the loop
+    clients = []
+    for n, size in enumerate([None, 0, 1023, 5 * 1024**2 + 1, 3 * 1024**4]):
+        client = Client(
+            name=f"<Acme> & 'Sons' {n}",
+            slug=f"acme-{n}",
+            status=["active", "suspended", "odd<status>", "active", "active"][n],
+            storage_bytes=size,
+            created_at=datetime(2026, 3, 28, 23, 30, tzinfo=UTC) + timedelta(days=n),
+        )
+        client.member_count = n * 3
+        client.status_label = f"Label <{n}>"
+        client.enter_url = f"/auth/switch/acme-{n}/"
+        client.link_waba_url = f"/staff/clients/acme-{n}/link-waba/"
+        clients.append(client)
+
+    new = str(console_rows_html(clients))
+
+    assert new == _loop(CONSOLE_LOOP, clients=clients)
+    assert "2026-03-29" in new  # 23:30 UTC is the next day in Berlin
 
 
 @pytest.fixture(autouse=True)
