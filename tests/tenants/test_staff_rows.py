@@ -102,6 +102,7 @@ def test_fleet_rows_are_the_template_loops_markup():
         )
     )
     items.append(_number(10, {"quality": "high"}, last_confirmed=NOW - timedelta(seconds=5)))
+    items.append(_number(11, {}, last_confirmed=NOW - timedelta(days=2, hours=3)))  # as 9's
 
     assert str(fleet_rows_html(items)) == _loop(FLEET_LOOP, items=items)
 
