@@ -4,6 +4,8 @@ submitted to Meta and record the outcome. Tenant-side work runs inside the clien
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -13,8 +15,9 @@ from django_tenants.utils import schema_context
 
 from appeals import choices as c
 from appeals import selectors, services
-from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm
+from appeals.forms import AssignForm, OutcomeForm, StaffMessageForm, form_as_p
 from appeals.models import AppealAttachment
+from appeals.staff_rows import inbox_rows_html
 from appeals.views import post_message, refusal
 from portal.exports import csv_download, list_querystring
 from tenants.actors import Actor
@@ -68,6 +71,7 @@ def staff_inbox(request: HttpRequest) -> HttpResponse:
         "appeals/staff_inbox.html",
         {
             "items": items,
+            "rows": inbox_rows_html(items),
             "status": status,
             "mine": mine,
             "q": search,
@@ -94,7 +98,7 @@ def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
     """The staff detail page; after a refusal, `kept` carries the forms as typed and `error`."""
     role = Actor.staff(request.user).role_for(Area.APPEALS, client=client)
     actions = [a for a in c.actions_for(status=ticket.status, role=role) if a in STAFF_ACTIONS]
-    return {
+    context = {
         "client": client,
         "ticket": ticket,
         "thread": selectors.thread_for_staff(ticket=ticket),
@@ -115,6 +119,10 @@ def _detail_context(request: HttpRequest, client, ticket, **kept) -> dict:
         "staff_view": True,
         **kept,
     }
+    # Written when the page shows them (the template calls these).
+    context["message_form_html"] = partial(form_as_p, context["message_form"])
+    context["outcome_form_html"] = partial(form_as_p, context["outcome_form"])
+    return context
 
 
 @staff_required(Area.APPEALS)

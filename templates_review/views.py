@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import timeuntil_filter
 from django.urls import reverse
@@ -49,9 +50,11 @@ from templates_review.linter import Severity, lint_template
 from templates_review.models import MessageTemplate
 from templates_review.pacing import UNPAUSE_ROLES, utility_pacing_until
 from templates_review.preview import render_preview
+from templates_review.staff_rows import QueueChrome, queue_item_parts
 from tenants.actors import Actor
 from tenants.permissions import Area
 from tenants.selectors import queue_cursor_after, queue_cursor_parse
+from tenants.staff_rows import csrf_field
 from tenants.views import staff_client_get, staff_required, url_filler
 
 
@@ -465,6 +468,16 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
     after = queue_cursor_parse(request.GET.get("after"))
     items = selectors.review_queue(**filters, after=after)
     action = url_filler("staff-template-action", 3)
+    # One token for the page, as the context processor's lazy one was (its forms and htmx's).
+    csrf_token = get_token(request)
+    chrome = QueueChrome(
+        can_review=Actor.staff(request.user).role in REVIEWERS,
+        csrf_input=csrf_field(csrf_token),
+        reason_options=_REASON_OPTIONS,
+        reasons=ReviewReason.choices,
+        comment_max=DecisionForm.base_fields["comment"].max_length,
+        kept=kept,
+    )
     for item in items:
         slug, pk = item.client.slug, item.object_id
         item.approve_url = action(slug, pk, "approve")
@@ -476,6 +489,7 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
             components=item.data.get("components") or [],
             parameter_format=item.data.get("parameter_format") or "positional",
         )
+        item.before_preview, item.after_preview = queue_item_parts(item, chrome)
     more = queue_cursor_after(items, limit=selectors.QUEUE_PAGE_SIZE)
     return render(
         request,
@@ -486,11 +500,7 @@ def _queue_page(request: HttpRequest, *, kept: dict | None = None, status: int =
             "filtered": any(chosen.values()),
             "next_query": list_querystring(request.GET, after=more) if more else "",
             "export_query": list_querystring(request.GET, after=None, export="csv"),
-            "reason_options": _REASON_OPTIONS,
-            "can_review": Actor.staff(request.user).role in REVIEWERS,
-            "kept": kept,
-            "reasons": ReviewReason.choices,
-            "comment_max": DecisionForm.base_fields["comment"].max_length,
+            "csrf_token": csrf_token,
         },
         status=status,
     )

@@ -32,6 +32,7 @@ from tenants.forms import ClientCreateForm, FleetFilterForm, LinkWabaForm, Login
 from tenants.middleware import bind_session_to_schema
 from tenants.models import Client
 from tenants.permissions import Area
+from tenants.staff_rows import console_rows_html, fleet_rows_html
 
 
 def staff_required(area: Area):
@@ -184,6 +185,7 @@ def staff_console(request: HttpRequest) -> HttpResponse:
     template = "tenants/partials/client_rows.html" if request.htmx else "tenants/staff_console.html"
     context = {
         "clients": clients,
+        "rows": console_rows_html(clients),
         "q": search,
         "next_query": next_query,
         "first_query": first_query,
@@ -292,6 +294,7 @@ def staff_fleet(request: HttpRequest) -> HttpResponse:
         "tenants/staff_fleet.html",
         {
             "items": items,
+            "rows": fleet_rows_html(items),
             "form": form,
             "filtered": any(v for k, v in filters.items() if k != "sort"),
             "next_query": list_querystring(request.GET, after=more) if more else "",

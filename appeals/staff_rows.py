@@ -1,0 +1,40 @@
+"""The staff appeals inbox's rows, written in Python: the markup the template loop wrote.
+
+Fifty rows of lookups, five filters and a `{% with %}` each were about a third of the page's
+time. The values come from the inbox's own filters (`appeals.templatetags.appeals`: the labels,
+the SLA state and the due time), escaped as autoescaping escapes them; the output is the loop's,
+byte for byte (`tests/appeals/test_staff_inbox_rows.py` renders both and compares).
+"""
+
+from __future__ import annotations
+
+from django.utils.safestring import SafeString, mark_safe
+
+from appeals.templatetags.appeals import (
+    clock_label,
+    inbox_due,
+    inbox_state,
+    priority_label,
+    status_label,
+)
+from tenants.staff_rows import default, shown
+
+
+def inbox_rows_html(items: list) -> SafeString:
+    """The inbox's rows; each item needs the `detail_url` the view sets."""
+    rows = []
+    for item in items:
+        state = inbox_state(item)
+        assignee = item.data.get("assignee") if isinstance(item.data, dict) else None
+        rows.append(
+            f"""
+  <tr>
+    <td>{shown(item.client.name)}</td>
+    <td><a href="{shown(item.detail_url)}"><strong>{shown(item.title)}</strong></a><br><span class="muted">{shown(item.subtitle)}</span></td>
+    <td><span class="badge">{shown(status_label(item.status))}</span></td><td>{shown(priority_label(item.band))}</td>
+    <td><span class="badge sla-{shown(state)}">{shown(clock_label(state))}</span> {shown(inbox_due(item))}</td>
+    <td>{default(assignee, "—")}</td>
+  </tr>
+  """  # noqa: E501 - one line a cell, as in the template
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - every value is escaped above
