@@ -17,7 +17,8 @@ from appeals.templatetags.appeals import (
     priority_label,
     status_label,
 )
-from tenants.staff_rows import default, shown
+from portal.rows import escape
+from tenants.staff_rows import default
 
 
 def inbox_rows_html(items: list) -> SafeString:
@@ -29,10 +30,10 @@ def inbox_rows_html(items: list) -> SafeString:
         rows.append(
             f"""
   <tr>
-    <td>{shown(item.client.name)}</td>
-    <td><a href="{shown(item.detail_url)}"><strong>{shown(item.title)}</strong></a><br><span class="muted">{shown(item.subtitle)}</span></td>
-    <td><span class="badge">{shown(status_label(item.status))}</span></td><td>{shown(priority_label(item.band))}</td>
-    <td><span class="badge sla-{shown(state)}">{shown(clock_label(state))}</span> {shown(inbox_due(item))}</td>
+    <td>{escape(item.client.name)}</td>
+    <td><a href="{escape(item.detail_url)}"><strong>{escape(item.title)}</strong></a><br><span class="muted">{escape(item.subtitle)}</span></td>
+    <td><span class="badge">{escape(status_label(item.status))}</span></td><td>{escape(priority_label(item.band))}</td>
+    <td><span class="badge sla-{escape(state)}">{escape(clock_label(state))}</span> {escape(inbox_due(item))}</td>
     <td>{default(assignee, "—")}</td>
   </tr>
   """  # noqa: E501 - one line a cell, as in the template

@@ -20,11 +20,12 @@ from appeals.models import AppealAttachment
 from appeals.staff_rows import inbox_rows_html
 from appeals.views import post_message, refusal
 from portal.exports import csv_download, list_querystring
+from portal.template_urls import url_filler
 from tenants.actors import Actor
 from tenants.permissions import Area
 from tenants.selectors import queue_cursor_after, queue_cursor_parse
 from tenants.services import staff_entry_record
-from tenants.views import staff_client_get, staff_required, url_filler
+from tenants.views import staff_client_get, staff_required
 
 STAFF_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.APPEAL_STAFF]
 

@@ -23,9 +23,9 @@ from compliance.exports import csv_safe
 from compliance.models import HealthEvent
 from portal.rows import escape
 from portal.template_dates import date_filter
+from portal.template_urls import url_filler
 from tenants.actors import Actor, require_area
 from tenants.permissions import OPERATORS, Area
-from tenants.views import url_filler
 
 CLIENT_ACTIONS = [a for a, step in c.TRANSITIONS.items() if step.roles & c.CLIENT_ROLES]
 # Steps that cannot be undone: the page asks first, and a post without the tick changes nothing.

@@ -25,9 +25,9 @@ from compliance.exports import KINDS
 from compliance.imports import ImportRejected, consent_import_create, import_preview
 from compliance.models import ConsentImport, MessagingPolicy
 from portal.rows import escape
+from portal.template_urls import url_filler
 from tenants.actors import request_may, require_area
 from tenants.permissions import MANAGERS, OPERATORS, Area
-from tenants.views import url_filler
 
 CONTACTS_PER_PAGE = 50
 

@@ -17,7 +17,8 @@ from typing import Any
 from django.template.defaultfilters import timesince_filter
 from django.utils.safestring import SafeString, mark_safe
 
-from tenants.staff_rows import MISSING, key, shown
+from portal.rows import escape
+from tenants.staff_rows import MISSING, key
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ def _finding(f: Any) -> str:
     severity = "" if severity is MISSING else str(severity)
     capital = severity and severity[0].upper() + severity[1:]
     component = get("component", MISSING)
-    where = f" · {shown(str(component).lower())}" if component is not MISSING and component else ""
+    where = f" · {escape(str(component).lower())}" if component is not MISSING and component else ""
     message = get("message", MISSING)
-    message = "" if message is MISSING else shown(message)
+    message = "" if message is MISSING else escape(message)
     return (
-        f'<li class="finding sev-{shown(severity)}"><strong>{shown(capital)}</strong>'
+        f'<li class="finding sev-{escape(severity)}"><strong>{escape(capital)}</strong>'
         f"{where}: {message}</li>"
     )
 
@@ -66,16 +67,16 @@ def _decision(item: Any, chrome: QueueChrome) -> str:
     """The request-changes / reject form of a submitted item."""
     kept, csrf = chrome.kept, chrome.csrf_input
     if kept and kept["slug"] == item.client.slug and kept["object_id"] == item.object_id:
-        errors = "".join(f"<p>{shown(str(e))}</p>" for e in kept["errors"])
+        errors = "".join(f"<p>{escape(str(e))}</p>" for e in kept["errors"])
         options = "".join(
-            f'<option value="{shown(value)}"{" selected" if value == kept["reason"] else ""}>'
-            f"{shown(str(label))}</option>"
+            f'<option value="{escape(value)}"{" selected" if value == kept["reason"] else ""}>'
+            f"{escape(str(label))}</option>"
             for value, label in chrome.reasons
         )
         fields = f"""
       <div class="form-error" role="alert">{errors}</div>
       <label>Reason <select name="reason"><option value="">Choose a reason…</option>{options}</select></label>
-      <label>Comment <textarea name="comment" rows="4" maxlength="{chrome.comment_max}">{shown(kept["comment"])}</textarea></label>
+      <label>Comment <textarea name="comment" rows="4" maxlength="{chrome.comment_max}">{escape(kept["comment"])}</textarea></label>
       """  # noqa: E501 - one line a field, as in the template
     else:
         fields = f"""
@@ -83,11 +84,11 @@ def _decision(item: Any, chrome: QueueChrome) -> str:
       <label>Comment <textarea name="comment" rows="2" maxlength="{chrome.comment_max}"></textarea></label>
       """  # noqa: E501
     return f"""
-    <form method="post" action="{shown(item.request_changes_url)}" class="stack">
+    <form method="post" action="{escape(item.request_changes_url)}" class="stack">
       {csrf}
       {fields}
       <small class="muted">Up to {chrome.comment_max} characters.</small>
-      <div class="row"><button>Request changes</button> <button formaction="{shown(item.reject_url)}">Reject</button></div>
+      <div class="row"><button>Request changes</button> <button formaction="{escape(item.reject_url)}">Reject</button></div>
     </form>
     """  # noqa: E501
 
@@ -99,7 +100,7 @@ def _actions(item: Any, chrome: QueueChrome) -> str:
     decision = _decision(item, chrome) if item.status == "submitted" else ""
     return f"""
   <div class="queue-actions row">
-    <form method="post" action="{shown(item.approve_url)}">{chrome.csrf_input}<button class="primary">{again}</button></form>
+    <form method="post" action="{escape(item.approve_url)}">{chrome.csrf_input}<button class="primary">{again}</button></form>
     {decision}
   </div>
   """  # noqa: E501
@@ -109,7 +110,7 @@ def queue_item_parts(item: Any, chrome: QueueChrome) -> tuple[SafeString, SafeSt
     """(the markup before the item's preview, the markup after it). The item needs the
     attributes the view sets: `waiting_since`, `diff_html` and the three action URLs."""
     d = item.data
-    slug, title = shown(item.client.slug), shown(item.title)
+    slug, title = escape(item.client.slug), escape(item.title)
     edit = " · edit of a template Meta has" if d.get("edit_of_meta_template") else ""
     if item.status == "approved" and not d.get("send_error"):
         badge = "Sending to Meta…"
@@ -118,18 +119,18 @@ def queue_item_parts(item: Any, chrome: QueueChrome) -> tuple[SafeString, SafeSt
     else:
         badge = "Submitted"
     refused = (
-        f'<p class="message error">Meta refused it: {shown(d["send_error"])}</p>'
+        f'<p class="message error">Meta refused it: {escape(d["send_error"])}</p>'
         if d.get("send_error")
         else ""
     )
     diff_from = d.get("diff_from")
-    changes = f"Changes since approved r{shown(diff_from)}" if diff_from else "New template"
+    changes = f"Changes since approved r{escape(diff_from)}" if diff_from else "New template"
     before = f"""
-<article class="card queue-item" id="queue-{slug}-{shown(item.object_id)}" aria-label="{title}">
+<article class="card queue-item" id="queue-{slug}-{escape(item.object_id)}" aria-label="{title}">
   <header class="row">
     <div>
       <h2>{title} <span class="muted">r{key(d, "revision")}</span></h2>
-      <p class="muted">{shown(item.client.name)} · {shown(item.subtitle)} · waiting {shown(timesince_filter(item.waiting_since))}{edit}</p>
+      <p class="muted">{escape(item.client.name)} · {escape(item.subtitle)} · waiting {escape(timesince_filter(item.waiting_since))}{edit}</p>
     </div>
     <span class="badge">{badge}</span>
   </header>

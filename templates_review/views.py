@@ -23,8 +23,9 @@ from django_tenants.utils import schema_context
 
 from compliance.models import WhatsAppAccount
 from portal.exports import csv_download, list_querystring
-from portal.rows import escape
+from portal.rows import csrf_field, escape
 from portal.template_dates import date_filter
+from portal.template_urls import url_filler
 from templates_review import selectors, services
 from templates_review.choices import (
     CLIENT_AUTHORS,
@@ -54,8 +55,7 @@ from templates_review.staff_rows import QueueChrome, queue_item_parts
 from tenants.actors import Actor
 from tenants.permissions import Area
 from tenants.selectors import queue_cursor_after, queue_cursor_parse
-from tenants.staff_rows import csrf_field
-from tenants.views import staff_client_get, staff_required, url_filler
+from tenants.views import staff_client_get, staff_required
 
 
 def _author_or_403(request: HttpRequest) -> services.Actor:

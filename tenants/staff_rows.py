@@ -10,34 +10,28 @@ row's `data` renders as "" (the engine's `string_if_invalid`), a present None as
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from django.template.defaultfilters import filesizeformat, timesince_filter
-from django.template.defaulttags import CsrfTokenNode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
+from portal.rows import escape
 from portal.template_dates import date_filter
 
 MISSING = object()
 
 
-def shown(value: Any) -> str:
-    """`{{ value }}` for the plain values a work item holds (strings, numbers, None)."""
-    return escape(value if isinstance(value, str) else str(value))
-
-
 def key(data: dict, name: str) -> str:
     """`{{ data.key }}`: "" when the key is missing."""
     value = data.get(name, MISSING)
-    return "" if value is MISSING else shown(value)
+    return "" if value is MISSING else escape(value)
 
 
 def default(value: Any, fallback: str) -> str:
     """`{{ value|default:fallback }}` (a missing key is "", falsy too)."""
-    return shown(value) if value else fallback
+    return escape(value) if value else fallback
 
 
 def join(value: Any) -> str:
@@ -45,14 +39,14 @@ def join(value: Any) -> str:
     if value is MISSING:
         return ""
     try:
-        return " ".join([shown(v) for v in value])
+        return " ".join([escape(v) for v in value])
     except TypeError:
-        return shown(value)
+        return escape(value)
 
 
 def _ban_state(value: Any) -> str:
     if value is not MISSING and value and value != "none":
-        return f'<span class="badge">{shown(value)}</span>'
+        return f'<span class="badge">{escape(value)}</span>'
     return default(None if value is MISSING else value, "—")
 
 
@@ -64,18 +58,12 @@ def _confirmed(moment: Any, seen: dict) -> str:
     cell = seen.get(moment)
     if cell is None:
         iso = date_filter(template_localtime(moment), "c")
-        cell = f'<time datetime="{shown(iso)}">{shown(timesince_filter(moment))} ago</time>'
+        cell = f'<time datetime="{escape(iso)}">{escape(timesince_filter(moment))} ago</time>'
         seen[moment] = cell
     return cell
 
 
 _USAGE_SLOT = ""  # slot: the portfolio usage cell (another branch)
-
-
-def csrf_field(token: str) -> str:
-    """`{% csrf_token %}` for `token`, written by Django's own node: once a page, for rows
-    that hold forms."""
-    return CsrfTokenNode().render({"csrf_token": token})
 
 
 def fleet_rows_html(items: list) -> SafeString:
@@ -89,12 +77,12 @@ def fleet_rows_html(items: list) -> SafeString:
         rows.append(
             f"""
   <tr role="row">
-    <td role="cell" data-label="Client"><span>{shown(item.client.name)}<br><span class="muted">{default(get("waba_id"), "")}</span></span></td>
-    <td role="cell" data-label="Number"><span><a href="{shown(item.enter_url)}?next=/numbers/{shown(number)}/"><strong>{shown(item.title)}</strong></a><br><span class="muted">{shown(item.subtitle)}</span></span></td>
-    <td role="cell" data-label="Status"><span><span class="badge status-{shown(item.status)}">{shown(item.status)}</span></span></td>
+    <td role="cell" data-label="Client"><span>{escape(item.client.name)}<br><span class="muted">{default(get("waba_id"), "")}</span></span></td>
+    <td role="cell" data-label="Number"><span><a href="{escape(item.enter_url)}?next=/numbers/{escape(number)}/"><strong>{escape(item.title)}</strong></a><br><span class="muted">{escape(item.subtitle)}</span></span></td>
+    <td role="cell" data-label="Status"><span><span class="badge status-{escape(item.status)}">{escape(item.status)}</span></span></td>
     <td role="cell" data-label="Quality"><span><span class="badge quality-{key(d, "quality")}">{key(d, "quality")}</span></span></td>
     <td role="cell" data-label="Limit"><span>{default(get("messaging_limit"), "—")}</span></td>{_USAGE_SLOT}
-    <td role="cell" data-label="Health" class="num"><span><span class="score band-{shown(item.band)}">{shown(item.sort_key)}</span></span></td>
+    <td role="cell" data-label="Health" class="num"><span><span class="score band-{escape(item.band)}">{escape(item.sort_key)}</span></span></td>
     <td role="cell" data-label="Verification"><span>{default(get("verification"), "—")}</span></td>
     <td role="cell" data-label="Ban state"><span>{_ban_state(get("ban_state", MISSING))}</span></td>
     <td role="cell" data-label="Last confirmed"><span>{_confirmed(item.last_confirmed, confirmed)}</span></td>
@@ -111,18 +99,18 @@ def console_rows_html(clients: list) -> SafeString:
     rows = []
     for client in clients:
         size = client.storage_bytes
-        storage = "—" if size is None else shown(filesizeformat(size))
-        created = shown(date_filter(template_localtime(client.created_at), "Y-m-d"))
+        storage = "—" if size is None else escape(filesizeformat(size))
+        created = escape(date_filter(template_localtime(client.created_at), "Y-m-d"))
         rows.append(
             f"""
 <tr>
-  <td><strong>{shown(client.name)}</strong></td>
-  <td><code>{shown(client.slug)}</code></td>
-  <td><span class="badge {shown(client.status)}">{shown(client.status_label)}</span></td>
-  <td class="num">{shown(client.member_count)}</td>
+  <td><strong>{escape(client.name)}</strong></td>
+  <td><code>{escape(client.slug)}</code></td>
+  <td><span class="badge {escape(client.status)}">{escape(client.status_label)}</span></td>
+  <td class="num">{escape(client.member_count)}</td>
   <td class="num">{storage}</td>
   <td>{created}</td>
-  <td><a href="{shown(client.enter_url)}">Enter</a> · <a href="{shown(client.link_waba_url)}">Link WABA</a></td>
+  <td><a href="{escape(client.enter_url)}">Enter</a> · <a href="{escape(client.link_waba_url)}">Link WABA</a></td>
 </tr>
 """  # noqa: E501 - one line a cell, as in the template
         )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -20,11 +19,11 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from portal.exports import csv_download, list_querystring
+from portal.template_urls import url_filler
 from tenants import selectors, services
 from tenants.actors import Actor, request_may
 from tenants.choices import ClientStatus
@@ -215,33 +214,6 @@ def staff_client_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{client.name} is ready at {services.client_host(client)}.")
             return redirect("staff-console")
     return render(request, "tenants/client_create.html", {"form": form})
-
-
-_MARK = 918_273_640  # stand-in arguments: digits match the slug and int converters alike
-_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what `reverse` leaves unquoted
-
-
-def url_filler(name: str, arity: int = 1) -> Callable[..., str]:
-    """`name`'s URL for any arguments (slugs, ids), reversed once: a staff list builds a link or
-    two a row, and a `{% url %}` a row was a tenth of the page's render. The URL is reversed with
-    stand-ins and each row's values put in their place, quoted as `reverse` quotes them; they
-    must be values the route's converters accept, as `reverse` would have checked."""
-    marks = [str(_MARK + n) for n in range(arity)]
-    pieces, rest = [], reverse(name, args=marks)
-    for mark in marks:
-        head, found, rest = rest.partition(mark)
-        if not found:
-            raise ValueError(f"{name}: the argument is not in its URL")
-        pieces.append(head)
-
-    def fill(*values: object) -> str:
-        parts = [
-            f"{head}{quote(str(value), safe=_SAFE)}"
-            for head, value in zip(pieces, values, strict=True)
-        ]
-        return "".join(parts) + rest
-
-    return fill
 
 
 FLEET_CSV_HEADER = [

@@ -35,13 +35,13 @@ def alert_items(context, alerts: list, can_operate: bool) -> str:
     side by side); values are escaped, and the forms carry the page's CSRF token as
     `{% csrf_token %}` did."""
     from appeals.templatetags.appeals import appealable
-    from portal.rows import escape
+    from portal.rows import csrf_field, escape
     from portal.template_dates import date_filter
-    from tenants.views import url_filler
+    from portal.template_urls import url_filler
 
     acknowledge = url_filler("alert-acknowledge")
     appeal_open = reverse("appeal-open")
-    token = escape(context.get("csrf_token", ""))
+    csrf = csrf_field(context.get("csrf_token", ""))
     items = []
     for alert in alerts:
         event = alert.event
@@ -57,7 +57,7 @@ def alert_items(context, alerts: list, can_operate: bool) -> str:
             ack = (
                 f'\n      <form method="post" action="{url}" hx-post="{url}" '
                 f'hx-target="#alert-{escape(alert.pk)}" hx-swap="outerHTML">\n'
-                f'        <input type="hidden" name="csrfmiddlewaretoken" value="{token}">'
+                f"        {csrf}"
                 '<button class="small">Acknowledge</button>\n      </form>\n      '
             )
         at = escape(date_filter(localtime(event.occurred_at), "Y-m-d H:i"))

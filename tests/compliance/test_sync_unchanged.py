@@ -15,24 +15,16 @@ from compliance.sync import client_sync
 from portal.meta.client import GraphClient
 from portal.meta.simulator import SimulatorServer
 from portal.meta.simulator.scenario import generate, waba_id_for
+from templates_review.meta_sync import _SYNCED_FIELDS
 from templates_review.models import MessageTemplate, MetaTemplateHistory, TemplateSyncMark
 
 TEMPLATE_TABLE = 'FROM "templates_review_messagetemplate"'
-COMPARED = (
+COMPARED = (  # what the reconciliation reads and writes, and what its events change
     "id",
     "account_id",
     "name",
     "language",
-    "meta_id",
-    "category",
-    "category_at",
-    "parameter_format",
-    "components",
-    "quality",
-    "quality_updated_at",
-    "rejection_reason",
-    "meta_status",
-    "meta_status_at",
+    *_SYNCED_FIELDS,
     "review_state",
     "paused_until",
     "pause_count",

@@ -12,12 +12,12 @@ import pytest
 import time_machine
 from django.template import engines
 
+from portal.rows import csrf_field
 from templates_review.choices import ReviewReason
 from templates_review.diff import diff_html
 from templates_review.preview import render_preview
 from templates_review.staff_rows import QueueChrome, queue_item_parts
 from tenants.models import Client, WorkItem
-from tenants.staff_rows import csrf_field
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TOKEN = "tok<&>" + "x" * 58

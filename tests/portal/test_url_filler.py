@@ -1,11 +1,11 @@
-"""`url_filler`: a staff list's links reversed once a page build what `reverse` builds."""
+"""`portal.template_urls.url_filler`: links reversed once a page build what `reverse` builds."""
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from tenants.views import url_filler
+from portal.template_urls import url_filler
 
 
 @pytest.fixture(autouse=True)
