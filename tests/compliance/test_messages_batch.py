@@ -191,3 +191,23 @@ def test_a_131050_older_than_a_newer_opt_in_is_history_only(acme, acme_number):
             ("opt_in", "web_form"),
             ("opt_out", "meta_131050"),
         ]
+
+
+def test_delivery_statuses_are_recorded_without_reading_the_number(acme, acme_number):
+    """Statuses with no effect beyond the ledger (sent as utility, delivered, read) take the
+    number's id in the ledger's own INSERT: no read of the number (nor its account) for them."""
+    value = statuses("d", 12)
+    value["statuses"] = [s for s in value["statuses"] if s["status"] != "failed"]
+    for item in value["statuses"]:
+        item.pop("pricing", None)
+
+    with CaptureQueriesContext(connection) as queries:
+        results, _ = apply_batch(acme, "messages", [value])
+
+    assert all(not r.failures for r in results.values())
+    assert not [q["sql"] for q in queries if 'FROM "compliance_phonenumber"' in q["sql"]]
+    with schema_context(acme.schema_name):
+        rows = MessageStatus.objects.values_list("wamid", "number_id", "phone_number_meta_id")
+        assert sorted(rows) == sorted(
+            (s["id"], acme_number.pk, ACME_PHONE) for s in value["statuses"]
+        )
