@@ -6,7 +6,8 @@ often 100+ per change), so `apply_messages_batch` applies many changes at once: 
 inbound rows in one INSERT each, consent violations and their alerts in a fixed number of
 queries, error counters once per number. If that set-based path raises, each item is applied
 alone in a savepoint and the ones that still fail are handed back (`ItemFailure`) to be retried
-alone; the rest stand.
+alone; the rest stand. (In the pipeline's first pass, which applies the whole group again
+isolated if anything raises, it takes no savepoint of its own and lets the error go.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from compliance.models import (
 )
 from portal.bulk import json_rows
 from portal.meta import types as meta
-from portal.meta.webhooks.contract import Applied, Change, ItemFailure
+from portal.meta.webhooks.contract import Applied, Change, ItemFailure, failures_are_retried
 from portal.meta.webhooks.fields import (
     Inbound,
     Messages,
@@ -73,6 +74,10 @@ def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
     numbers = _Numbers({c.data.phone_number_id for c in changes})
     statuses: list[_Item] = [(c, s) for c in changes for s in c.data.statuses]
     inbound: list[_Item] = [(c, m) for c in changes for m in c.data.inbound]
+    if failures_are_retried():  # the pipeline's first pass: an error there is retried isolated
+        _apply(statuses, inbound, numbers)
+        _top_level_errors_of(changes, numbers)
+        return results
     try:
         with transaction.atomic():
             _apply(statuses, inbound, numbers)
@@ -96,10 +101,14 @@ def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
                         error=f"{type(exc).__name__}: {exc}"[:2000],
                     )
                 )
+    _top_level_errors_of(changes, numbers)
+    return results
+
+
+def _top_level_errors_of(changes: Sequence[Change], numbers: _Numbers) -> None:
     for change in changes:
         if change.data.errors:
             _top_level_errors(change, numbers.get(change.data.phone_number_id))
-    return results
 
 
 class _Numbers:

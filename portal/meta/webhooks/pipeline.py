@@ -48,6 +48,8 @@ from portal.meta.webhooks.contract import (
     Change,
     ItemFailure,
     WebhookRejected,
+    failures_isolated_here,
+    failures_retried_isolated,
     group_scopes,
     handler_for,
 )
@@ -514,6 +516,13 @@ def _apply_fields(
     then (if it fails) each change, in a savepoint of its own; a change that fails is marked
     with its error and the rest go on.
     """
+    with failures_isolated_here() if isolated else failures_retried_isolated():
+        return _apply_each_field(by_field, isolated=isolated)
+
+
+def _apply_each_field(
+    by_field: dict[str, list[tuple[WebhookChange, Change]]], *, isolated: bool
+) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     savepoint = transaction.atomic if isolated else nullcontext
     for field_name, items in by_field.items():
