@@ -80,6 +80,14 @@ def lease_seconds() -> int:
 # --- split ---------------------------------------------------------------------------------
 
 
+_INDEX_PATHS_ONLY = (
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+)
+_ALL_PATHS = (
+    "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_bitmapscan', 'on', true)"
+)
+
+
 @contextmanager
 def _queue_index_paths(cursor) -> Iterator[None]:
     """The statements inside read the queue through its partial indexes, whatever the
@@ -90,12 +98,15 @@ def _queue_index_paths(cursor) -> Iterator[None]:
     table (and sorted the bodies on disk) for a handful of due rows, in the claim every worker
     waits on. The partial indexes hold only the rows due, so reading through them costs what
     is due, not what is stored. (Not reset when the block raises: the transaction is rolled
-    back then, and the settings with it; a statement now would only hide the error.)"""
-    cursor.execute("SET LOCAL enable_seqscan = off")
-    cursor.execute("SET LOCAL enable_bitmapscan = off")
+    back then, and the settings with it; a statement now would only hide the error.)
+
+    Both settings in one statement each way (`set_config(..., true)` is `SET LOCAL`): one a
+    setting, they were four round trips of the split and four of the claim every worker waits
+    on. (Set back even before the claim's commit: inside a caller's transaction, a tool's or a
+    test's, they would outlast the claim.)"""
+    cursor.execute(_INDEX_PATHS_ONLY)
     yield
-    cursor.execute("SET LOCAL enable_seqscan = on")
-    cursor.execute("SET LOCAL enable_bitmapscan = on")
+    cursor.execute(_ALL_PATHS)
 
 
 def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = None) -> int:
