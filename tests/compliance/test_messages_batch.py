@@ -267,3 +267,13 @@ def test_a_status_the_database_refuses_in_a_drain_fails_alone(acme, acme_number,
     (item,) = WebhookChange.objects.filter(parent__isnull=False)
     assert item.value["statuses"] == [statuses("a", 4)["statuses"][2]]
     assert item.error.startswith("DataError: value too long")
+
+
+def test_the_statuses_listeners_run_in_the_ledgers_statement(acme, acme_number):
+    """A listener's statement (templates_review's release of held messages) is part of the
+    ledger's INSERT, not a round trip of its own for every client group."""
+    sql = _drain_statuses([statuses("h", 4)])
+
+    (ledger,) = [q for q in sql if "compliance_messagestatus" in q and "INSERT" in q]
+    assert "templates_review_heldmessage" in ledger
+    assert not [q for q in sql if q.startswith("DELETE FROM templates_review_heldmessage")]
