@@ -310,11 +310,8 @@ class BatchCounts:
             self.failed += 1
 
 
-# Clients one claim takes at most: the rest are left to the other workers. Each claim costs
-# a split, a lease and an apply transaction (some 25 round trips) whatever its size: at 25,
-# a drain of 100 busy clients paid them four times a round; at 50 (half of them for each of
-# two workers) twice, for 12-24 % less CPU a delivery (in-process drain of the bench's mix).
-CLAIM_CLIENTS = 50
+# Clients one claim takes at most: the rest are left to the other workers.
+CLAIM_CLIENTS = 25
 # Claims are serialised on this advisory lock (a short statement), so two workers never lease
 # changes of one client at once.
 _CLAIM_LOCK = 0x57EB400C
