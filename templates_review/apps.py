@@ -14,4 +14,6 @@ class TemplatesReviewConfig(AppConfig):
 
         meta_sync.register()  # the template webhook fields
         sync.templates_reconciler_register(meta_sync.templates_upsert_from_meta)
-        messages.statuses_listener_register(pacing.held_release)  # statuses end holds
+        messages.statuses_listener_register(  # statuses end holds
+            messages.StatusesListener(sql=pacing.HELD_RELEASE_SQL, then=pacing.held_released)
+        )

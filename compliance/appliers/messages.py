@@ -6,13 +6,15 @@ often 100+ per change), so `apply_messages_batch` applies many changes at once: 
 inbound rows in one INSERT each, consent violations and their alerts in a fixed number of
 queries, error counters once per number. If that set-based path raises, each item is applied
 alone in a savepoint and the ones that still fail are handed back (`ItemFailure`) to be retried
-alone; the rest stand.
+alone; the rest stand. (In the pipeline's first pass, which applies the whole group again
+isolated if anything raises, it takes no savepoint of its own and lets the error go.)
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +35,7 @@ from compliance.models import (
 )
 from portal.bulk import json_rows
 from portal.meta import types as meta
-from portal.meta.webhooks.contract import Applied, Change, ItemFailure
+from portal.meta.webhooks.contract import Applied, Change, ItemFailure, failures_are_retried
 from portal.meta.webhooks.fields import (
     Inbound,
     Messages,
@@ -50,14 +52,27 @@ OPT_OUT_CODE = 131050  # the user stopped marketing messages (meta-platform §9)
 # One item of a change, with the change it came from.
 _Item = tuple[Change, Status | Inbound]
 
-# Who else must hear of the messages a batch of statuses settled, in the batch's transaction:
-# registered by the apps that build on compliance (templates_review releases the messages Meta
-# held under template pacing), so compliance never imports them.
-_STATUSES_LISTENERS: list = []
+
+@dataclass(frozen=True)
+class StatusesListener:
+    """Who else must hear of the messages a batch of statuses settled, in the batch's
+    transaction: registered by the apps that build on compliance (templates_review releases
+    the messages Meta held under template pacing), so compliance never imports them.
+
+    `sql` is a data-modifying statement run inside the ledger's own INSERT (as a CTE, in the
+    client's schema), reading the batch's message ids as `SELECT wamid FROM statuses_batch`
+    and returning one column; `then(values, at)` gets what it returned (only if anything),
+    `at` being the batch's latest status time. A statement of its own, it was one round trip
+    more for every client group of a drain."""
+
+    sql: str
+    then: Callable[[list, datetime | None], None]
 
 
-def statuses_listener_register(listener) -> None:
-    """`listener(wamids: set[str], at)` runs once per applied batch of statuses."""
+_STATUSES_LISTENERS: list[StatusesListener] = []
+
+
+def statuses_listener_register(listener: StatusesListener) -> None:
     if listener not in _STATUSES_LISTENERS:
         _STATUSES_LISTENERS.append(listener)
 
@@ -70,14 +85,13 @@ def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
     """Apply many `messages` changes of one client at once; returns an `Applied` per change
     key (items the parser rejected and items that failed alone are its failures)."""
     results = {c.key: Applied(failures=list(c.data.rejected)) for c in changes}
-    numbers = {
-        n.meta_id: n
-        for n in PhoneNumber.objects.select_related("account").filter(
-            meta_id__in={c.data.phone_number_id for c in changes}
-        )
-    }
+    numbers = _Numbers({c.data.phone_number_id for c in changes})
     statuses: list[_Item] = [(c, s) for c in changes for s in c.data.statuses]
     inbound: list[_Item] = [(c, m) for c in changes for m in c.data.inbound]
+    if failures_are_retried():  # the pipeline's first pass: an error there is retried isolated
+        _apply(statuses, inbound, numbers)
+        _top_level_errors_of(changes, numbers)
+        return results
     try:
         with transaction.atomic():
             _apply(statuses, inbound, numbers)
@@ -101,17 +115,47 @@ def apply_messages_batch(changes: Sequence[Change]) -> dict[str, Applied]:
                         error=f"{type(exc).__name__}: {exc}"[:2000],
                     )
                 )
-    for change in changes:
-        _top_level_errors(change, numbers.get(change.data.phone_number_id))
+    _top_level_errors_of(changes, numbers)
     return results
+
+
+def _top_level_errors_of(changes: Sequence[Change], numbers: _Numbers) -> None:
+    for change in changes:
+        if change.data.errors:
+            _top_level_errors(change, numbers.get(change.data.phone_number_id))
+
+
+class _Numbers:
+    """The client's numbers a batch names, by Meta id, read (with their accounts) on first use.
+
+    Most batches never use them: the ledger takes a status's number id in its own INSERT, and
+    only failures, marketing sends, inbound messages and top-level errors need the instance.
+    Read for every batch, the number and its account were a query and two model instances a
+    client group, a fifth of a drain's time."""
+
+    __slots__ = ("_by_meta_id", "_meta_ids")
+
+    def __init__(self, meta_ids: set[str]) -> None:
+        self._meta_ids = meta_ids
+        self._by_meta_id: dict[str, PhoneNumber] | None = None
+
+    def get(self, meta_id: str) -> PhoneNumber | None:
+        if self._by_meta_id is None:
+            self._by_meta_id = {
+                n.meta_id: n
+                for n in PhoneNumber.objects.select_related("account").filter(
+                    meta_id__in=self._meta_ids
+                )
+            }
+        return self._by_meta_id.get(meta_id)
 
 
 _IDENTITY_CHANGES = {meta.SystemChange.USER_CHANGED_NUMBER, meta.SystemChange.USER_CHANGED_USER_ID}
 
 
-def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
+def _apply(statuses: list[_Item], inbound: list[_Item], numbers: _Numbers) -> None:
     rows = [_ledger_row(change, item, numbers) for change, item in statuses]
-    _ledger_insert(rows)
+    heard = _ledger_insert(rows)
     texts = [_inbound_row(change, item, numbers) for change, item in inbound]
     InboundMessage.objects.bulk_create(texts, ignore_conflicts=True)
     _link_identities(texts)
@@ -119,11 +163,11 @@ def _apply(statuses: list[_Item], inbound: list[_Item], numbers: dict) -> None:
     _consent_violations([r for r in rows if r.status == meta.DeliveryState.SENT])
     failing = {r.number.pk: r.number for r in rows if r.status == "failed" and r.number}
     _error_actions(rows)
-    if rows and _STATUSES_LISTENERS:
-        wamids = {r.wamid for r in rows}
+    if any(heard):
         latest = max((r.occurred_at for r in rows if r.occurred_at), default=None)
-        for listener in _STATUSES_LISTENERS:
-            listener(wamids, latest)
+        for listener, values in zip(_STATUSES_LISTENERS, heard, strict=True):
+            if values:
+                listener.then(values, latest)
     for number in failing.values():
         services.error_spikes_check(number=number)
         services.number_reassess(number=number)
@@ -172,8 +216,8 @@ def _identities(inbound: list[_Item]) -> None:
         )
 
 
+# Under MessageStatus's column names; the number's id is joined in by the INSERT.
 _LEDGER_COLUMNS = (
-    ("number_id", "bigint"),
     ("phone_number_meta_id", "text"),
     ("wamid", "text"),
     ("recipient", "text"),
@@ -187,25 +231,45 @@ _LEDGER_COLUMNS = (
 )
 
 
-def _ledger_insert(rows: list[LedgerRow]) -> None:
+def _ledger_insert(rows: list[LedgerRow]) -> list[list]:
     """The ledger rows in one INSERT, a status already recorded (a replay) left as it is.
 
     The rows travel as one JSON parameter: `bulk_create` compiles and quotes each of the eleven
     values of every row in Python, which cost more than the rest of a status batch's apply.
+    Each row's number is the client's number with its Meta id (none if the client has none),
+    as `_Numbers` would answer, joined here so that the batch need not read it. The statuses
+    listeners' statements run in the same statement; returns what each of them returned.
     """
     if not rows:
-        return
+        return []
     names = [name for name, _ in _LEDGER_COLUMNS]
     payload = json_rows([[getattr(row, name) for name in names] for row in rows])
-    table = connection.ops.quote_name(MessageStatus._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    quote = connection.ops.quote_name
+    table = quote(MessageStatus._meta.db_table)
+    numbers = quote(PhoneNumber._meta.db_table)
+    columns = ", ".join(quote(name) for name in ["number_id", *names])
     values = ", ".join(f"(r ->> {n})::{kind}" for n, (_, kind) in enumerate(_LEDGER_COLUMNS))
+    heard = [f", heard_{k} AS ({listener.sql})" for k, listener in enumerate(_STATUSES_LISTENERS)]
+    answers = " UNION ALL ".join(
+        f"SELECT {k}, to_jsonb(h)::text FROM heard_{k} h"  # noqa: S608 - names are ours
+        for k in range(len(heard))
+    )
+    insert = (
+        f"INSERT INTO {table} ({columns}) SELECT n.id, {values}"  # noqa: S608 - names are ours
+        f" FROM batch LEFT JOIN {numbers} n ON n.meta_id = r ->> 0 ON CONFLICT DO NOTHING"
+    )
+    # The listeners' SQL is code, registered at start-up.
+    sql = (  # noqa: S608
+        "WITH batch AS MATERIALIZED (SELECT r FROM jsonb_array_elements(%s::jsonb) AS r),"
+        " statuses_batch AS (SELECT DISTINCT r ->> 1 AS wamid FROM batch),"
+        " ledger AS (" + insert + ")" + "".join(heard)
+    ) + (f" {answers}" if heard else " SELECT NULL, NULL WHERE false")
+    found: list[list] = [[] for _ in heard]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {values}"  # noqa: S608 - names are ours
-            " FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT DO NOTHING",
-            [payload],
-        )
+        cursor.execute(sql, [payload])
+        for k, value in cursor.fetchall():
+            found[k].append(next(iter(json.loads(value).values())))  # its one column
+    return found
 
 
 @dataclass(slots=True)
@@ -213,7 +277,7 @@ class LedgerRow:
     """A status as the ledger stores it, under MessageStatus's column names. A plain row: a
     model instance for each of a campaign's statuses cost more than their INSERT."""
 
-    number: PhoneNumber | None
+    numbers: _Numbers
     phone_number_meta_id: str
     wamid: str
     recipient: str
@@ -226,16 +290,16 @@ class LedgerRow:
     error_details: str
 
     @property
-    def number_id(self) -> int | None:
-        return self.number.pk if self.number is not None else None
+    def number(self) -> PhoneNumber | None:
+        return self.numbers.get(self.phone_number_meta_id)
 
 
-def _ledger_row(change: Change, item: Status, numbers: dict) -> LedgerRow:
+def _ledger_row(change: Change, item: Status, numbers: _Numbers) -> LedgerRow:
     data: Messages = change.data
     error = item.error
     pricing = item.pricing
     return LedgerRow(
-        number=numbers.get(data.phone_number_id),
+        numbers=numbers,
         phone_number_meta_id=data.phone_number_id,
         wamid=item.wamid,
         recipient=item.recipient_id or item.recipient_user_id or "",
@@ -249,7 +313,7 @@ def _ledger_row(change: Change, item: Status, numbers: dict) -> LedgerRow:
     )
 
 
-def _inbound_row(change: Change, item: Inbound, numbers: dict) -> InboundMessage:
+def _inbound_row(change: Change, item: Inbound, numbers: _Numbers) -> InboundMessage:
     data: Messages = change.data
     return InboundMessage(
         number=numbers.get(data.phone_number_id),

@@ -191,3 +191,89 @@ def test_a_131050_older_than_a_newer_opt_in_is_history_only(acme, acme_number):
             ("opt_in", "web_form"),
             ("opt_out", "meta_131050"),
         ]
+
+
+def test_delivery_statuses_are_recorded_without_reading_the_number(acme, acme_number):
+    """Statuses with no effect beyond the ledger (sent as utility, delivered, read) take the
+    number's id in the ledger's own INSERT: no read of the number (nor its account) for them."""
+    value = statuses("d", 12)
+    value["statuses"] = [s for s in value["statuses"] if s["status"] != "failed"]
+    for item in value["statuses"]:
+        item.pop("pricing", None)
+
+    with CaptureQueriesContext(connection) as queries:
+        results, _ = apply_batch(acme, "messages", [value])
+
+    assert all(not r.failures for r in results.values())
+    assert not [q["sql"] for q in queries if 'FROM "compliance_phonenumber"' in q["sql"]]
+    with schema_context(acme.schema_name):
+        rows = MessageStatus.objects.values_list("wamid", "number_id", "phone_number_meta_id")
+        assert sorted(rows) == sorted(
+            (s["id"], acme_number.pk, ACME_PHONE) for s in value["statuses"]
+        )
+
+
+def _drain_statuses(values: list[dict]) -> list[str]:
+    """Store each value as a delivery, drain them in one claim; the SQL of the apply."""
+    from portal.meta.services import webhook_delivery_store
+    from portal.meta.webhooks import pipeline
+    from tests.assets import ACME_WABA
+    from tests.webhooks import body_of, envelope
+
+    for value in values:
+        webhook_delivery_store(body=body_of(envelope(ACME_WABA, "messages", value, time=None)))
+    pipeline.deliveries_split()
+    with CaptureQueriesContext(connection) as queries:
+        pipeline.changes_apply()
+    return [q["sql"] for q in queries]
+
+
+def test_a_drained_status_batch_takes_no_savepoint_beyond_the_groups(acme, acme_number):
+    """The pipeline applies a client group in one savepoint and, if anything in it raises, again
+    with a savepoint per set-based group and per change: the batch applier's own savepoint
+    (two round trips a group) is only needed then."""
+    sql = _drain_statuses([statuses("s", 4), statuses("t", 4, start=4)])
+
+    in_group = sql[sql.index('SET search_path = "c_acme","public"') :]
+    before_ledger = in_group[: next(i for i, q in enumerate(in_group) if "messagestatus" in q)]
+    assert [q.split()[0] for q in before_ledger if q.startswith("SAVEPOINT")] == ["SAVEPOINT"]
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 8
+
+
+def test_a_status_the_database_refuses_in_a_drain_fails_alone(acme, acme_number, monkeypatch):
+    """Without the batch applier's own savepoint in the first pass, a status the database
+    refuses still fails alone: the group is applied again, isolated, and the others stand."""
+    from compliance.appliers import messages as appliers
+    from portal.meta.models import WebhookChange
+
+    real = appliers._ledger_row
+
+    def ledger_row(change, item, numbers):
+        row = real(change, item, numbers)
+        if item.wamid == "wamid.a2":
+            row.status = "x" * 50  # longer than the column: the INSERT fails
+        return row
+
+    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
+
+    _drain_statuses([statuses("a", 4), statuses("b", 4, start=4)])
+
+    with schema_context(acme.schema_name):
+        assert sorted(MessageStatus.objects.values_list("wamid", flat=True)) == [
+            f"wamid.{p}{i}"
+            for p, i in [("a", 0), ("a", 1), ("a", 3)] + [("b", i) for i in range(4, 8)]
+        ]
+    (item,) = WebhookChange.objects.filter(parent__isnull=False)
+    assert item.value["statuses"] == [statuses("a", 4)["statuses"][2]]
+    assert item.error.startswith("DataError: value too long")
+
+
+def test_the_statuses_listeners_run_in_the_ledgers_statement(acme, acme_number):
+    """A listener's statement (templates_review's release of held messages) is part of the
+    ledger's INSERT, not a round trip of its own for every client group."""
+    sql = _drain_statuses([statuses("h", 4)])
+
+    (ledger,) = [q for q in sql if "compliance_messagestatus" in q and "INSERT" in q]
+    assert "templates_review_heldmessage" in ledger
+    assert not [q for q in sql if q.startswith("DELETE FROM templates_review_heldmessage")]

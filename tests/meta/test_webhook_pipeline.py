@@ -787,3 +787,49 @@ def test_a_change_two_deliveries_of_one_batch_carry_is_the_one_that_stored_it(
     services.webhook_process_pending()
     assert effect_log() == [7]
     assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+
+
+def test_the_queue_index_paths_cost_one_statement_each_way(acme, acme_waba, effect_log):
+    """The planner settings of the split and the claim travel in one statement each way, not
+    one a setting."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    store(probe(1))
+
+    def planner_statements(step) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            step()
+        return sum(1 for q in queries if "enable_seqscan" in q["sql"])
+
+    assert planner_statements(pipeline.deliveries_split) == 2  # off, and back on
+    assert planner_statements(pipeline.changes_claim) == 2
+
+
+def test_the_apply_reads_claimed_changes_as_the_model_does(acme, acme_waba, effect_log):
+    """The claimed changes are read as plain rows (not model instances): the same values."""
+    from django.db import transaction
+
+    store(probe(1))
+    store(oba_rejected(2, "notice"))
+    pipeline.deliveries_split()
+    ids = pipeline.changes_claim()
+    fields = [
+        "pk",
+        "delivery_id",
+        "dedupe_key",
+        "field",
+        "entry_id",
+        "entry_time",
+        "value",
+        "client_id",
+        "attempts",
+        "created_at",
+    ]
+    with transaction.atomic():
+        rows = pipeline.claimed_changes_lock(ids)
+    models = WebhookChange.objects.filter(pk__in=ids).order_by("id")
+    assert len(rows) == len(ids) == 2
+    assert [[getattr(r, f) for f in fields] for r in rows] == [
+        [getattr(m, f) for f in fields] for m in models
+    ]

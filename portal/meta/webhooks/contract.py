@@ -8,8 +8,9 @@ objects (Meta's names stop in `portal/meta/`); appliers change state and record 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,3 +119,37 @@ def group_scope_register(scope: GroupScope) -> None:
 
 def group_scopes() -> tuple[GroupScope, ...]:
     return tuple(_GROUP_SCOPES)
+
+
+# Set while the pipeline applies a group in its first, optimistic pass: whatever an applier
+# raises there rolls the group back and applies it again with a savepoint per set-based group
+# and per change. An applier's own savepoints (to isolate one item's failure) are only needed
+# in that second pass; in the first they would cost two round trips a group for nothing.
+_optimistic = threading.local()
+
+
+@contextmanager
+def failures_retried_isolated() -> Iterator[None]:
+    """The pipeline's first pass: inside, an applier may let any error propagate."""
+    before = getattr(_optimistic, "on", False)
+    _optimistic.on = True
+    try:
+        yield
+    finally:
+        _optimistic.on = before
+
+
+@contextmanager
+def failures_isolated_here() -> Iterator[None]:
+    """The pipeline's second pass (and any caller outside it): appliers isolate their items."""
+    before = getattr(_optimistic, "on", False)
+    _optimistic.on = False
+    try:
+        yield
+    finally:
+        _optimistic.on = before
+
+
+def failures_are_retried() -> bool:
+    """Whether an error raised now will be retried isolated by the pipeline."""
+    return getattr(_optimistic, "on", False)

@@ -48,6 +48,8 @@ from portal.meta.webhooks.contract import (
     Change,
     ItemFailure,
     WebhookRejected,
+    failures_isolated_here,
+    failures_retried_isolated,
     group_scopes,
     handler_for,
 )
@@ -78,6 +80,14 @@ def lease_seconds() -> int:
 # --- split ---------------------------------------------------------------------------------
 
 
+_INDEX_PATHS_ONLY = (
+    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)"
+)
+_ALL_PATHS = (
+    "SELECT set_config('enable_seqscan', 'on', true), set_config('enable_bitmapscan', 'on', true)"
+)
+
+
 @contextmanager
 def _queue_index_paths(cursor) -> Iterator[None]:
     """The statements inside read the queue through its partial indexes, whatever the
@@ -88,12 +98,15 @@ def _queue_index_paths(cursor) -> Iterator[None]:
     table (and sorted the bodies on disk) for a handful of due rows, in the claim every worker
     waits on. The partial indexes hold only the rows due, so reading through them costs what
     is due, not what is stored. (Not reset when the block raises: the transaction is rolled
-    back then, and the settings with it; a statement now would only hide the error.)"""
-    cursor.execute("SET LOCAL enable_seqscan = off")
-    cursor.execute("SET LOCAL enable_bitmapscan = off")
+    back then, and the settings with it; a statement now would only hide the error.)
+
+    Both settings in one statement each way (`set_config(..., true)` is `SET LOCAL`): one a
+    setting, they were four round trips of the split and four of the claim every worker waits
+    on. (Set back even before the claim's commit: inside a caller's transaction, a tool's or a
+    test's, they would outlast the claim.)"""
+    cursor.execute(_INDEX_PATHS_ONLY)
     yield
-    cursor.execute("SET LOCAL enable_seqscan = on")
-    cursor.execute("SET LOCAL enable_bitmapscan = on")
+    cursor.execute(_ALL_PATHS)
 
 
 def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = None) -> int:
@@ -385,6 +398,57 @@ def _release(ids: list[int]) -> None:
         logger.warning("Could not release %d claimed changes; their leases will", len(ids))
 
 
+@dataclass(slots=True)
+class ClaimedChange:
+    """A claimed change as the apply reads it: the columns it uses, not a model instance (a
+    claim holds up to APPLY_BATCH of them, and building their instances was most of the
+    claim's own Python time)."""
+
+    pk: int
+    delivery_id: int
+    dedupe_key: str
+    field: str
+    entry_id: str
+    entry_time: datetime | None
+    value: dict
+    client_id: int | None
+    attempts: int
+    created_at: datetime
+
+
+_CLAIMED_COLUMNS = (
+    "id, delivery_id, dedupe_key, field, entry_id, entry_time, value, client_id, attempts,"
+    " created_at"
+)
+
+
+def claimed_changes_lock(ids: Sequence[int]) -> list[ClaimedChange]:
+    """The claimed changes still due, locked (FOR UPDATE) for the apply's transaction, by id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_CLAIMED_COLUMNS} FROM {_CHANGES}"  # noqa: S608 - names are ours
+            " WHERE id = ANY(%s) AND next_attempt_at IS NOT NULL ORDER BY id FOR UPDATE",
+            [list(ids)],
+        )
+        rows = cursor.fetchall()
+    field = WebhookChange._meta.get_field("value")
+    return [
+        ClaimedChange(
+            pk,
+            delivery,
+            key,
+            name,
+            entry,
+            at,
+            field.from_db_value(value, None, connection),
+            client,
+            attempts,
+            created,
+        )
+        for pk, delivery, key, name, entry, at, value, client, attempts, created in rows
+    ]
+
+
 def _apply_claimed(ids: list[int]) -> dict[int, Outcome]:
     from tenants.models import Client
 
@@ -393,14 +457,10 @@ def _apply_claimed(ids: list[int]) -> dict[int, Outcome]:
             # The batch's own leases keep other workers off its rows; a lock held longer than
             # this is a stuck worker, and the batch is retried instead of waiting on it.
             cursor.execute("SET LOCAL lock_timeout = '10s'")
-        changes = list(
-            WebhookChange.objects.select_for_update()
-            .filter(pk__in=ids, next_attempt_at__isnull=False)
-            .order_by("id")
-        )
+        changes = claimed_changes_lock(ids)
         clients = Client.objects.in_bulk({c.client_id for c in changes if c.client_id})
         outcomes: dict[int, Outcome] = {}
-        by_client: dict[int | None, list[WebhookChange]] = defaultdict(list)
+        by_client: dict[int | None, list[ClaimedChange]] = defaultdict(list)
         for change in changes:
             if change.attempts > MAX_CLAIMS:
                 outcomes[change.pk] = Outcome(
@@ -420,11 +480,11 @@ def _apply_claimed(ids: list[int]) -> dict[int, Outcome]:
     return outcomes
 
 
-def _stated_order(change: WebhookChange) -> tuple:
+def _stated_order(change: ClaimedChange) -> tuple:
     return (change.entry_time or change.created_at, change.pk)
 
 
-def _apply_groups(groups: list[tuple[Client, list[WebhookChange]]]) -> dict[int, Outcome]:
+def _apply_groups(groups: list[tuple[Client, list[ClaimedChange]]]) -> dict[int, Outcome]:
     """A claim's client groups, each in its client's schema (the client itself on the
     connection: what the appliers ask of `current_client()`, an alert's e-mail rule and link,
     needs no read of its own).
@@ -455,7 +515,7 @@ def _apply_groups(groups: list[tuple[Client, list[WebhookChange]]]) -> dict[int,
 
 
 def _apply_client_group(
-    changes: list[WebhookChange], *, together: bool = False
+    changes: list[ClaimedChange], *, together: bool = False
 ) -> dict[int, Outcome]:
     """One client's changes, in Meta's order, each field's set-based where it can be.
 
@@ -466,7 +526,7 @@ def _apply_client_group(
     none of its own; whatever raises is the caller's.
     """
     outcomes: dict[int, Outcome] = {}
-    by_field: dict[str, list[tuple[WebhookChange, Change]]] = defaultdict(list)
+    by_field: dict[str, list[tuple[ClaimedChange, Change]]] = defaultdict(list)
     for row in sorted(changes, key=_stated_order):
         handler = handler_for(row.field)
         if handler is None:
@@ -506,7 +566,7 @@ def _apply_client_group(
 
 
 def _apply_fields(
-    by_field: dict[str, list[tuple[WebhookChange, Change]]], *, isolated: bool
+    by_field: dict[str, list[tuple[ClaimedChange, Change]]], *, isolated: bool
 ) -> dict[int, Outcome]:
     """Every field's changes, set-based where the field can.
 
@@ -514,6 +574,13 @@ def _apply_fields(
     then (if it fails) each change, in a savepoint of its own; a change that fails is marked
     with its error and the rest go on.
     """
+    with failures_isolated_here() if isolated else failures_retried_isolated():
+        return _apply_each_field(by_field, isolated=isolated)
+
+
+def _apply_each_field(
+    by_field: dict[str, list[tuple[ClaimedChange, Change]]], *, isolated: bool
+) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     savepoint = transaction.atomic if isolated else nullcontext
     for field_name, items in by_field.items():
@@ -544,7 +611,7 @@ def _apply_fields(
     return outcomes
 
 
-def _change_of(row: WebhookChange, data) -> Change:
+def _change_of(row: ClaimedChange, data) -> Change:
     return Change(
         field=row.field,
         entry_id=row.entry_id,
@@ -583,7 +650,7 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def _failure(row: WebhookChange, exc: BaseException) -> Outcome:
+def _failure(row: ClaimedChange, exc: BaseException) -> Outcome:
     error = _error_text(exc)
     if is_transient(exc):
         if row.attempts < TRANSIENT_ATTEMPTS:
@@ -605,7 +672,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
 
 
-def _record_outcomes(changes: list[WebhookChange], outcomes: dict[int, Outcome]) -> None:
+def _record_outcomes(changes: list[ClaimedChange], outcomes: dict[int, Outcome]) -> None:
     """Each change's outcome in one UPDATE, and its failed items as changes of their own."""
     now = timezone.now()
     rows = []
@@ -638,13 +705,13 @@ def _record_outcomes(changes: list[WebhookChange], outcomes: dict[int, Outcome])
         WebhookChange.objects.bulk_create(children, ignore_conflicts=True)
 
 
-def _child(parent: WebhookChange, failure: ItemFailure, now: datetime) -> WebhookChange:
+def _child(parent: ClaimedChange, failure: ItemFailure, now: datetime) -> WebhookChange:
     key = hashlib.sha256(f"{parent.dedupe_key}:{failure.kind}:{failure.index}".encode()).hexdigest()
     problem = envelope.storable(failure.value, f"{failure.kind}[{failure.index}]")
     rejected = failure.rejected or bool(problem)
     return WebhookChange(
         delivery_id=parent.delivery_id,
-        parent=parent,
+        parent_id=parent.pk,
         dedupe_key=key,
         field=parent.field,
         entry_id=parent.entry_id,
