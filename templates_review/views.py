@@ -23,6 +23,7 @@ from django_tenants.utils import schema_context
 
 from compliance.models import WhatsAppAccount
 from portal.exports import csv_download, list_querystring
+from portal.meta import types as meta
 from portal.rows import csrf_field, escape
 from portal.template_dates import date_filter
 from portal.template_urls import url_filler
@@ -131,11 +132,11 @@ def _template_rows(templates: list[MessageTemplate]) -> None:
             left = escape(timeuntil_filter(t.paused_until))
             paused = f'<br><span class="muted">paused, {left} left</span>'
         disabled = ""
-        if t.meta_status == "disabled":
+        if t.meta_status == meta.TemplateStatus.DISABLED:
             disabled = (
                 f'<br><span class="muted">disabled after {escape(t.pause_count)} pauses</span>'
             )
-        if t.review_state == "sent_to_meta":
+        if t.review_state == ReviewState.SENT_TO_META:
             quality = (
                 f'<span class="badge quality-{escape(t.quality)}">'
                 f"{escape(qualities.get(t.quality, t.quality))}</span>"
