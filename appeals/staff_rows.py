@@ -17,8 +17,7 @@ from appeals.templatetags.appeals import (
     priority_label,
     status_label,
 )
-from portal.rows import escape
-from tenants.staff_rows import default
+from portal.rows import default, escape
 
 
 def inbox_rows_html(items: list) -> SafeString:

@@ -17,8 +17,7 @@ from typing import Any
 from django.template.defaultfilters import timesince_filter
 from django.utils.safestring import SafeString, mark_safe
 
-from portal.rows import escape
-from tenants.staff_rows import MISSING, key
+from portal.rows import MISSING, escape, key
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 A row of Fleet health was a `{% for %}` body of some thirty variable lookups, filters and
 escapes, about 0.25 ms a row: fifty rows were most of the page's time. Here each row is one
 f-string. The output is the loop's, byte for byte (`tests/tenants/test_staff_rows.py` renders
-both and compares): `html.escape` is what autoescaping applies to a value, a key missing from a
-row's `data` renders as "" (the engine's `string_if_invalid`), a present None as "None", and
-`default` replaces any falsy value.
+both and compares), by the engine's rules in `portal.rows`: `escape` is autoescaping, a key
+missing from a row's `data` renders as "" (the engine's `string_if_invalid`), a present None
+as "None", and `default` replaces any falsy value.
 """
 
 from __future__ import annotations
@@ -17,31 +17,8 @@ from django.template.defaultfilters import filesizeformat, timesince_filter
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
-from portal.rows import escape
+from portal.rows import MISSING, default, escape, join, key
 from portal.template_dates import date_filter
-
-MISSING = object()
-
-
-def key(data: dict, name: str) -> str:
-    """`{{ data.key }}`: "" when the key is missing."""
-    value = data.get(name, MISSING)
-    return "" if value is MISSING else escape(value)
-
-
-def default(value: Any, fallback: str) -> str:
-    """`{{ value|default:fallback }}` (a missing key is "", falsy too)."""
-    return escape(value) if value else fallback
-
-
-def join(value: Any) -> str:
-    """`{{ value|join:" " }}` with autoescaping; a value that is not iterable is shown as is."""
-    if value is MISSING:
-        return ""
-    try:
-        return " ".join([escape(v) for v in value])
-    except TypeError:
-        return escape(value)
 
 
 def _ban_state(value: Any) -> str:
