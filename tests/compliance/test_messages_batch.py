@@ -1,6 +1,7 @@
 """Message statuses applied set-based: many changes at once, a fixed number of queries whatever
 the number of statuses, and one bad item failing alone while the rest stand."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
@@ -49,6 +50,23 @@ def queries_for(acme, values) -> int:
         results, _ = apply_batch(acme, "messages", values)
     assert all(not r.failures for r in results.values())
     return len(queries)
+
+
+@pytest.fixture
+def a2_refused(monkeypatch):
+    """The ledger row of status `wamid.a2` is one the database refuses (a status longer than
+    its column): its INSERT fails."""
+    from compliance.appliers import messages as appliers
+
+    real = appliers._ledger_row
+
+    def ledger_row(change, item, numbers):
+        row = real(change, item, numbers)
+        if item.wamid == "wamid.a2":
+            row.status = "x" * 50
+        return row
+
+    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
 
 
 def test_queries_do_not_grow_with_the_number_of_statuses(acme, acme_number):
@@ -106,20 +124,9 @@ def test_a_null_status_and_a_huge_error_code_fail_alone(acme, acme_number):
         ]
 
 
-def test_when_the_set_based_path_fails_each_item_is_tried_alone(acme, acme_number, monkeypatch):
+def test_when_the_set_based_path_fails_each_item_is_tried_alone(acme, acme_number, a2_refused):
     """A status the database refuses (here: a status our ledger cannot hold) fails alone and is
     handed back to be retried alone; the others stand."""
-    from compliance.appliers import messages as appliers
-
-    real = appliers._ledger_row
-
-    def ledger_row(change, item, numbers):
-        row = real(change, item, numbers)
-        if item.wamid == "wamid.a2":
-            row.status = "x" * 50  # longer than the column: the INSERT fails
-        return row
-
-    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
 
     applied = apply_change(acme, "messages", statuses("a", 4), time=None)
 
@@ -241,21 +248,10 @@ def test_a_drained_status_batch_takes_no_savepoint_beyond_the_groups(acme, acme_
         assert MessageStatus.objects.count() == 8
 
 
-def test_a_status_the_database_refuses_in_a_drain_fails_alone(acme, acme_number, monkeypatch):
+def test_a_status_the_database_refuses_in_a_drain_fails_alone(acme, acme_number, a2_refused):
     """Without the batch applier's own savepoint in the first pass, a status the database
     refuses still fails alone: the group is applied again, isolated, and the others stand."""
-    from compliance.appliers import messages as appliers
     from portal.meta.models import WebhookChange
-
-    real = appliers._ledger_row
-
-    def ledger_row(change, item, numbers):
-        row = real(change, item, numbers)
-        if item.wamid == "wamid.a2":
-            row.status = "x" * 50  # longer than the column: the INSERT fails
-        return row
-
-    monkeypatch.setattr(appliers, "_ledger_row", ledger_row)
 
     _drain_statuses([statuses("a", 4), statuses("b", 4, start=4)])
 
