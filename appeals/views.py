@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from appeals import choices as c
@@ -21,8 +20,7 @@ from appeals.forms import AnswersForm, AppealOpenForm, MessageForm
 from appeals.models import RecoveryItem
 from compliance.exports import csv_safe
 from compliance.models import HealthEvent
-from portal.rows import escape
-from portal.template_dates import date_filter
+from portal.rows import escape, local_date
 from portal.template_urls import url_filler
 from tenants.actors import Actor, require_area
 from tenants.permissions import OPERATORS, Area
@@ -74,7 +72,7 @@ def _appeal_rows(appeals: list) -> None:
             f"      <td>{escape(blocks.get(a.block_type, a.block_type))}</td>\n"
             f'      <td><span class="badge">{escape(statuses.get(a.status, a.status))}</span>'
             f"{outcome}</td>\n"
-            f"      <td>{escape(date_filter(localtime(a.appeal_deadline), 'Y-m-d'))}</td>\n"
+            f"      <td>{local_date(a.appeal_deadline, 'Y-m-d')}</td>\n"
             "    </tr>\n  "
         )
 

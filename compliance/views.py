@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -20,8 +19,7 @@ from compliance.charts import history_chart, sparkline_points
 from compliance.choices import SyncState
 from compliance.models import Alert, HealthEvent, HealthSnapshot, SyncRun
 from portal.db import replica_for_reads
-from portal.rows import escape
-from portal.template_dates import date_filter
+from portal.rows import escape, local_date
 from tenants.actors import request_may, require_area
 from tenants.permissions import OPERATORS, Area
 
@@ -62,12 +60,11 @@ def _event_items(events: list) -> None:
     test_event_items.py holds them side by side); values are escaped."""
     sources = {str(k): str(v) for k, v in HealthEvent._meta.get_field("source").flatchoices}
     for event in events:
-        at = localtime(event.occurred_at)
         detail = f'<p class="muted">{escape(event.detail)}</p>' if event.detail else ""
         event.html = mark_safe(  # noqa: S308 - every value in it is escaped
             f'\n    <li class="sev-{escape(event.severity)}">\n'
-            f'      <time datetime="{escape(date_filter(at, "c"))}">'
-            f"{escape(date_filter(at, 'Y-m-d H:i'))}</time>\n"
+            f'      <time datetime="{local_date(event.occurred_at, "c")}">'
+            f"{local_date(event.occurred_at, 'Y-m-d H:i')}</time>\n"
             f"      <strong>{escape(event.title)}</strong> "
             f'<span class="badge">{escape(sources.get(event.source, event.source))}</span>\n'
             f"      {detail}\n    </li>\n    "

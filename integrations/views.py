@@ -8,15 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations import selectors, services
 from integrations.choices import EndpointState
 from integrations.forms import EndpointForm
 from integrations.models import WebhookDelivery
-from portal.rows import csrf_field, escape
-from portal.template_dates import date_filter
+from portal.rows import csrf_field, escape, local_date
 from portal.template_urls import url_filler
 from tenants.actors import require_area
 from tenants.permissions import MANAGERS, Area
@@ -70,12 +68,12 @@ def _delivery_rows(request: HttpRequest, endpoint, deliveries: list) -> None:
     for d in deliveries:
         answer = d.response_status or d.error or "—"
         latency = f"{d.latency_ms} ms" if d.latency_ms is not None else "—"
-        sent = date_filter(localtime(d.created_at), "Y-m-d H:i:s")
+        sent = local_date(d.created_at, "Y-m-d H:i:s")
         d.row = mark_safe(  # noqa: S308 - every value in it is escaped
             "\n      <tr>\n"
             f'        <td><a href="{escape(detail(endpoint.pk, d.pk))}">'
             f"{escape(d.event_type)}</a>"
-            f'<br><span class="muted">{escape(sent)}</span></td>\n'
+            f'<br><span class="muted">{sent}</span></td>\n'
             f"        <td>{escape(states.get(d.state, d.state))}</td>\n"
             f"        <td>{escape(d.attempts)}</td>\n"
             f"        <td>{escape(answer)}</td>\n"

@@ -10,6 +10,9 @@ import html
 from typing import Any
 
 from django.template.defaulttags import CsrfTokenNode
+from django.utils.timezone import template_localtime
+
+from portal.template_dates import date_filter
 
 
 def escape(value: object) -> str:
@@ -41,6 +44,12 @@ def join(value: Any) -> str:
         return " ".join([escape(v) for v in value])
     except TypeError:
         return escape(value)
+
+
+def local_date(value: Any, fmt: str) -> str:
+    """`{{ value|date:fmt }}`: the engine turns an aware value into local time first
+    (`expects_localtime`), a None is "", and the result is escaped like any value."""
+    return escape(date_filter(template_localtime(value), fmt))
 
 
 def csrf_field(token: str) -> str:

@@ -17,15 +17,13 @@ from django.template.defaultfilters import timeuntil_filter
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
 from compliance.models import WhatsAppAccount
 from portal.exports import csv_download, list_querystring
 from portal.meta import types as meta
-from portal.rows import csrf_field, escape
-from portal.template_dates import date_filter
+from portal.rows import csrf_field, escape, local_date
 from portal.template_urls import url_filler
 from templates_review import selectors, services
 from templates_review.choices import (
@@ -143,7 +141,7 @@ def _template_rows(templates: list[MessageTemplate]) -> None:
             )
         else:
             quality = '<span class="muted">—</span>'
-        updated = escape(date_filter(localtime(t.updated_at), "Y-m-d H:i"))
+        updated = local_date(t.updated_at, "Y-m-d H:i")
         link = f'<a href="{escape(detail(t.pk))}"><strong>{escape(t.name)}</strong></a>'
         label = escape(t.display_status)
         status = f'<span class="badge tstatus-{escape(t.status_key)}">{label}</span>'

@@ -15,10 +15,8 @@ from urllib.parse import quote
 
 from django.template.defaultfilters import filesizeformat, timesince_filter
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
 
-from portal.rows import MISSING, default, escape, join, key
-from portal.template_dates import date_filter
+from portal.rows import MISSING, default, escape, join, key, local_date
 
 
 def _ban_state(value: Any) -> str:
@@ -34,8 +32,8 @@ def _confirmed(moment: Any, seen: dict) -> str:
         return "—"
     cell = seen.get(moment)
     if cell is None:
-        iso = date_filter(template_localtime(moment), "c")
-        cell = f'<time datetime="{escape(iso)}">{escape(timesince_filter(moment))} ago</time>'
+        since = escape(timesince_filter(moment))
+        cell = f'<time datetime="{local_date(moment, "c")}">{since} ago</time>'
         seen[moment] = cell
     return cell
 
@@ -77,7 +75,7 @@ def console_rows_html(clients: list) -> SafeString:
     for client in clients:
         size = client.storage_bytes
         storage = "—" if size is None else escape(filesizeformat(size))
-        created = escape(date_filter(template_localtime(client.created_at), "Y-m-d"))
+        created = local_date(client.created_at, "Y-m-d")
         rows.append(
             f"""
 <tr>

@@ -7,7 +7,6 @@ from datetime import timedelta
 from django import template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.timezone import localtime
 
 register = template.Library()
 
@@ -35,8 +34,7 @@ def alert_items(context, alerts: list, can_operate: bool) -> str:
     side by side); values are escaped, and the forms carry the page's CSRF token as
     `{% csrf_token %}` did."""
     from appeals.templatetags.appeals import appealable
-    from portal.rows import csrf_field, escape
-    from portal.template_dates import date_filter
+    from portal.rows import csrf_field, escape, local_date
     from portal.template_urls import url_filler
 
     acknowledge = url_filler("alert-acknowledge")
@@ -60,7 +58,7 @@ def alert_items(context, alerts: list, can_operate: bool) -> str:
                 f"        {csrf}"
                 '<button class="small">Acknowledge</button>\n      </form>\n      '
             )
-        at = escape(date_filter(localtime(event.occurred_at), "Y-m-d H:i"))
+        at = local_date(event.occurred_at, "Y-m-d H:i")
         items.append(
             f'\n    <li class="alert-item sev-{escape(event.severity)}" '
             f'id="alert-{escape(alert.pk)}">\n      <div>\n'

@@ -44,3 +44,18 @@ def test_templates_use_it_in_the_current_time_zone_as_djangos_does(settings):
     assert rendered == "2026-03-10 01:30"
     builtins = Template("{% load i18n %}").engine.template_builtins
     assert [lib.filters["date"] for lib in builtins if "date" in lib.filters][-1] is date_filter
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("value", VALUES, ids=repr)
+def test_a_row_writes_a_date_as_the_template_writes_it(fmt, value):
+    """`portal.rows.local_date` is `{{ value|date:fmt }}`: local time first, then escaped."""
+    from portal.rows import local_date
+
+    template = Template("{{ value|date:fmt }}")
+    with django_timezone.override("Asia/Kolkata"):
+        try:
+            expected = template.render(Context({"value": value, "fmt": fmt}))
+        except Exception as exc:
+            expected = type(exc)
+        assert outcome(local_date, value, fmt) == expected
