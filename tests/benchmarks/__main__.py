@@ -20,6 +20,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -113,7 +114,19 @@ def output_to(log_path: Path) -> Iterator[None]:
         os.close(saved_err)
 
 
+def stop_on_sigterm() -> None:
+    """A TERM (a `timeout`, a CI job cancelled) unwinds like Ctrl-C: the benchmarks' children
+    (gunicorn, Celery workers, each in a session of its own) are stopped by their `ExitStack`
+    and the throwaway database dropped. Killed outright by the signal, they were left running."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
     parser.add_argument("only", nargs="*", help="benchmarks to run (default: all)")
     args = parser.parse_args(argv)

@@ -35,3 +35,31 @@ def test_a_figure_keeps_its_anchor_and_a_four_field_row_has_none():
     assert len(lines) == 3
     assert lines[0].split(" | ")[0].strip() == "benchmark"
     assert lines[2].endswith("COPY: 9/s")
+
+
+def test_a_term_unwinds_the_benchmark_so_its_children_are_stopped(tmp_path):
+    """The run's cleanup (stopping gunicorn and the workers, dropping the database) is an
+    `ExitStack`; a TERM must unwind through it rather than kill the process where it stands."""
+    import signal
+    import subprocess
+    import sys
+
+    cleaned = tmp_path / "cleaned"
+    script = (
+        "import contextlib, pathlib, sys, time\n"
+        "from tests.benchmarks.__main__ import stop_on_sigterm\n"
+        "stop_on_sigterm()\n"
+        "with contextlib.ExitStack() as stack:\n"
+        f"    stack.callback(pathlib.Path({str(cleaned)!r}).write_text, 'yes')\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=20) == 128 + signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert cleaned.read_text() == "yes"
