@@ -13,8 +13,8 @@ sync reads each WABA with its numbers and templates in one call, so one request 
   a sync task waits on Meta most of its time, so one process has several calls in flight) on a
   queue of this run only, with META_GRAPH_URL at the simulator and
   META_SYSTEM_USER_TOKEN=bench-token. The schemas come from `active_client_schemas_with_wabas()`
-  (fan_out_sync's query) and one `sync_client` per schema is sent with its schema header (as
-  `enqueue_for_schema` does, plus the run's queue). Wall time runs from the first send to the
+  (fan_out_sync's query) and one `sync_clients` per batch of them (`sync_batches`, as
+  fan_out_sync sends them, plus the run's queue). Wall time runs from the first send to the
   last task's `date_done` in the result backend; every task must succeed without errors, and the
   database is checked afterwards (every WABA, number and template confirmed by this sync).
 - Graph requests and calls (a batch's requests counted one by one) are counted by the simulator
@@ -102,8 +102,8 @@ def _sim_calls(url: str) -> tuple[int, int, int]:
 
 
 def _sync_fleet(queue: str) -> tuple[float, dict]:
-    """Send one sync_client per schema; wait for all; (wall seconds, totals)."""
-    from compliance.tasks import sync_client
+    """Send the schemas' sync tasks as fan_out_sync does; wait for all; (wall seconds, totals)."""
+    from compliance.tasks import sync_batches, sync_clients
     from portal.celery import app
     from tenants.selectors import active_client_schemas_with_wabas
 
@@ -113,8 +113,8 @@ def _sync_fleet(queue: str) -> tuple[float, dict]:
     backend = app.backend
     started_at = time.time()
     ids = [
-        sync_client.apply_async(headers={"_schema_name": schema}, queue=queue).id
-        for schema in schemas
+        sync_clients.apply_async(args=[batch], headers={"_schema_name": "public"}, queue=queue).id
+        for batch in sync_batches(schemas)
     ]
     keys = [backend.get_key_for_task(task_id) for task_id in ids]
     try:
@@ -133,6 +133,8 @@ def _sync_fleet(queue: str) -> tuple[float, dict]:
     totals = {
         key: sum(m["result"][key] for m in metas) for key in ("accounts", "numbers", "templates")
     }
+    if sum(m["result"]["clients"] for m in metas) != len(schemas):
+        raise BenchFailure("not every client was synced")
     return finished - started_at, totals
 
 

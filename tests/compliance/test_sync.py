@@ -16,6 +16,7 @@ from portal.meta.simulator import SimulatorServer
 from portal.observability import current_request_id, current_schema, request_id_var
 from templates_review.models import MessageTemplate
 from tenants.models import AssetKind, MetaAssetRoute
+from tests.assets import ACME_WABA
 
 TOKEN = "dev-system-user-token"
 
@@ -242,14 +243,85 @@ def test_sync_task_runs_in_its_tenant_with_the_stored_token(sim, acme, globex, a
         assert PhoneNumber.objects.count() == 0
 
 
-def test_fan_out_sync_sends_one_task_per_client_with_a_waba(acme_waba, monkeypatch):
+def test_fan_out_sync_sends_the_clients_with_a_waba_a_batch_a_task(acme_waba, globex, monkeypatch):
     from compliance import tasks
 
     sent = []
-    monkeypatch.setattr(tasks, "enqueue_for_schema", lambda task, schema: sent.append(schema))
+    monkeypatch.setattr(tasks, "SYNC_BATCH", 1)
+    monkeypatch.setattr(
+        tasks.sync_clients, "apply_async", lambda args, headers: sent.append((args, headers))
+    )
 
-    assert tasks.fan_out_sync.apply().get() == 1
-    assert sent == ["c_acme"]
+    assert tasks.fan_out_sync.apply().get() == 1  # globex has no WABA
+    assert sent == [([["c_acme"]], {"_schema_name": "public"})]
+
+
+def test_sync_batches_keep_the_order_and_hold_sync_batch_schemas_each(monkeypatch):
+    from compliance import tasks
+
+    monkeypatch.setattr(tasks, "SYNC_BATCH", 2)
+
+    assert tasks.sync_batches(["a", "b", "c", "d", "e"]) == [["a", "b"], ["c", "d"], ["e"]]
+    assert tasks.sync_batches([]) == []
+
+
+@pytest.fixture
+def task_graph(sim, settings, monkeypatch):
+    """The sync tasks' Graph client, at the simulator, without real back-off sleeps."""
+    from compliance import tasks
+    from portal.meta import credentials
+
+    settings.META_GRAPH_URL = sim.url
+    settings.META_SYSTEM_USER_TOKEN = TOKEN
+    credentials.clear_cache()
+    monkeypatch.setattr(
+        tasks,
+        "GraphClient",
+        lambda token: GraphClient(token=token, base_url=sim.url, max_retries=1, sleep=lambda s: 0),
+    )
+    yield
+    credentials.clear_cache()
+
+
+def test_a_batch_syncs_each_client_in_its_own_tenant(sim, acme, globex, acme_waba, task_graph):
+    from compliance.tasks import sync_clients
+
+    result = sync_clients.apply(args=[["c_acme", "c_globex", "c_gone"]]).get()
+
+    # globex has no WABA: synced, nothing to read; an unknown schema is an error, not a stop
+    assert result == {
+        "clients": 2,
+        "accounts": 1,
+        "numbers": 2,
+        "templates": 2,
+        "errors": ["c_gone: no such client"],
+    }
+    with schema_context(acme.schema_name):
+        assert PhoneNumber.objects.count() == 2
+    with schema_context(globex.schema_name):
+        assert PhoneNumber.objects.count() == 0
+    assert connection.schema_name == "public"
+
+
+def test_a_throttled_client_of_a_batch_is_sent_again_on_its_own(
+    sim, acme, acme_waba, task_graph, monkeypatch
+):
+    from compliance import tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.sync_client,
+        "apply_async",
+        lambda headers, countdown: sent.append((headers, countdown)),
+    )
+    sim.configure(errors={"next": [{"kind": "80008", "count": 50}]})
+
+    result = tasks.sync_clients.apply(args=[["c_acme"]]).get()
+
+    assert result["clients"] == 1
+    assert result["numbers"] == 0
+    assert result["errors"][0].startswith(f"c_acme: {ACME_WABA}: ")
+    assert sent == [({"_schema_name": "c_acme"}, 60.0)]
 
 
 @pytest.mark.parametrize(("numbers", "templates"), [(1, 1), (6, 30)])
