@@ -89,7 +89,7 @@ def fan_out_sync() -> int:
     clients a task (`sync_clients`). Returns how many clients."""
     schemas = active_client_schemas_with_wabas()
     for batch in sync_batches(schemas):  # not a tenant task: each client is entered in turn
-        sync_clients.apply_async(args=[batch], headers={"_schema_name": get_public_schema_name()})
+        enqueue_for_schema(sync_clients, get_public_schema_name(), batch)
     return len(schemas)
 
 

@@ -249,7 +249,9 @@ def test_fan_out_sync_sends_the_clients_with_a_waba_a_batch_a_task(acme_waba, gl
     sent = []
     monkeypatch.setattr(tasks, "SYNC_BATCH", 1)
     monkeypatch.setattr(
-        tasks.sync_clients, "apply_async", lambda args, headers: sent.append((args, headers))
+        tasks.sync_clients,
+        "apply_async",
+        lambda args, kwargs, headers: sent.append((list(args), headers)),
     )
 
     assert tasks.fan_out_sync.apply().get() == 1  # globex has no WABA
