@@ -46,11 +46,11 @@ def accounts_kept_for_group() -> Iterator[None]:
     if getattr(_kept, "accounts", None) is not None:
         yield
         return
-    _kept.accounts = {}
+    _kept.accounts, _kept.directories = {}, {}
     try:
         yield
     finally:
-        _kept.accounts = None
+        _kept.accounts = _kept.directories = None
 
 
 def digits(text: str) -> str:
@@ -58,14 +58,32 @@ def digits(text: str) -> str:
 
 
 def number_by_display(account: WhatsAppAccount, display: str) -> PhoneNumber | None:
+    """The account's number with these digits, read now (None if the sync has not seen it).
+
+    Inside `accounts_kept_for_group`, which number has which digits is read once per account
+    (only the sync creates numbers or changes their display number): a change about a number
+    the portal does not know costs no query, and one about a known number reads only that
+    number, fresh, since other appliers write numbers through querysets."""
     wanted = digits(display)
     if not wanted:
         return None
-    for number in account.numbers.all():
-        if digits(number.display_phone_number) == wanted:
-            number.account = account
-            return number
-    return None
+    directories = getattr(_kept, "directories", None)
+    if directories is None:
+        for number in account.numbers.all():
+            if digits(number.display_phone_number) == wanted:
+                number.account = account
+                return number
+        return None
+    directory = directories.get(account.pk)
+    if directory is None:
+        directory = directories[account.pk] = {}
+        for pk, shown in account.numbers.values_list("pk", "display_phone_number"):
+            directory.setdefault(digits(shown), pk)  # the first in the account's order, as above
+    pk = directory.get(wanted)
+    number = PhoneNumber.objects.filter(pk=pk).first() if pk is not None else None
+    if number is not None:
+        number.account = account
+    return number
 
 
 def label(enum_value: str) -> str:

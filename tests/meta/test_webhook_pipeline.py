@@ -598,6 +598,49 @@ def test_a_clients_account_is_read_once_per_group_and_keeps_metas_order(acme, ac
     assert late == sum(1 for t, _ in decisions[3:] if t < first_newest)
 
 
+def test_a_group_reads_which_number_has_which_digits_once_and_each_known_number_fresh(
+    acme, acme_waba, acme_number, globex, globex_waba
+):
+    """Number changes name a display number: each one read all the account's numbers. A group
+    reads the account's directory once; a change about a number the portal has not synced
+    costs no read of numbers, and one about a known number reads that number as it is now
+    (other appliers write numbers through querysets)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compliance.appliers.common import accounts_kept_for_group, number_by_display
+    from compliance.models import PhoneNumber
+
+    def quality(n: int, display: str, waba: str = ACME_WABA) -> dict:
+        value = {"display_phone_number": display, "event": "FLAGGED", "current_limit": "TIER_1K"}
+        return envelope(waba, "phone_number_quality_update", value, time=1_763_000_000 + n)
+
+    for n in range(4):
+        store(quality(n, f"1555999000{n}"))  # not synced
+    store(quality(10, "15550100001"))  # acme_number, in other spelling
+    store(quality(11, "15550100001", waba=GLOBEX_WABA))  # globex has no such number
+    pipeline.deliveries_split()
+    with CaptureQueriesContext(connection) as queries:
+        assert pipeline.changes_apply().applied == 6
+    reads = [q["sql"] for q in queries if 'FROM "compliance_phonenumber"' in q["sql"]]
+    # The two directories, and acme's one known number, read as it is now.
+    assert len(reads) == 3
+    assert sum(1 for sql in reads if 'AS "pk"' in sql) == 2
+    with schema_context(acme.schema_name):
+        number = PhoneNumber.objects.get(pk=acme_number.pk)
+        assert (number.status, number.messaging_limit) == ("flagged", "tier_1k")
+        assert HealthEvent.objects.filter(title__contains="not yet synced").count() == 4
+        # Inside a group, a number written through a queryset is read as it is now.
+        with accounts_kept_for_group():
+            assert number_by_display(acme_waba, "+1 555-010-0001").status == "flagged"
+            PhoneNumber.objects.filter(pk=number.pk).update(status="connected")
+            assert number_by_display(acme_waba, "1 (555) 010 0001").status == "connected"
+            assert number_by_display(acme_waba, "+1 555 010 0002") is None
+    with schema_context(globex.schema_name):
+        assert not PhoneNumber.objects.exists()
+        assert HealthEvent.objects.filter(title__contains="not yet synced").count() == 1
+
+
 @pytest.mark.parametrize(
     "value",
     [
