@@ -192,18 +192,18 @@ def account_event_record(
     stated_at: datetime,
     key: str,
     number=None,
-):
+) -> None:
     """Apply one account event (`account_update` or `account_alerts`): the health event and its
     alert, the state it sets (unless a newer one is in force), a portfolio's scaling state.
 
-    Idempotent per `key`. Returns the health event, or None if this key was seen before (or,
-    for a scaling decision, when the event is the portfolio's: `portfolio_scaling_set`).
+    Idempotent per `key`: the health event is recorded once (`health_event_note`), or, for a
+    scaling decision, the portfolio's (`portfolio_scaling_set`).
     """
     token = str(event or "").strip().upper()
     row = account_event_lookup(token)
     info = info or {}
     if row is None:
-        return services.health_event_record(
+        services.health_event_note(
             kind=EventKind.UNKNOWN_EVENT,
             severity=Severity.WARNING,
             title=f"Meta sent an account event the portal does not know: {token or 'no name'}",
@@ -215,6 +215,7 @@ def account_event_record(
             number=number,
             data={"event": token, "info": info},
         )
+        return
     # No savepoint of its own: the lock lasts until the caller's transaction ends anyway, and
     # a webhook change is applied in a savepoint the pipeline opened.
     with transaction.atomic(savepoint=False):
@@ -245,9 +246,9 @@ def account_event_record(
                 key=key,
                 detail=str(info.get("alert_description") or ""),
             )
-            return None  # the portfolio's decision is the event
+            return  # the portfolio's decision is the event
         reason = (info.get("disconnection_info") or {}).get("reason") if info else None
-        return services.health_event_record(
+        services.health_event_note(
             kind=row.kind,
             severity=Severity.INFO if late else row.severity,
             title=row.title

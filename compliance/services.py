@@ -29,7 +29,7 @@ from compliance.models import (
     WhatsAppAccount,
 )
 from portal.audit.services import audit_record
-from portal.bulk import insert_once, rows_insert, rows_update
+from portal.bulk import insert_once, rows_insert, rows_insert_once, rows_update
 from portal.meta import types as meta
 from tenants.models import AssetKind, Client, MetaAssetRoute, WorkItem, WorkKind
 from tenants.selectors import current_client
@@ -105,9 +105,72 @@ def health_event_record(
     critical events raise an alert (e-mailed through the outbox), and every event is queued for
     the client's outbound webhooks (`integrations.events.event_emit`).
 
-    Returns the new event, or None if this key was recorded before.
+    Returns the new event, or None if this key was recorded before. A caller that does not need
+    to know calls `health_event_note`.
     """
-    event = HealthEvent(
+    event = _event_of(
+        kind=kind,
+        severity=severity,
+        title=title,
+        key=key,
+        source=source,
+        occurred_at=occurred_at,
+        account=account,
+        number=number,
+        template_name=template_name,
+        detail=detail,
+        data=data,
+    )
+    health_events_flush()  # the group's noted events first: they came first
+    if not insert_once(event, unique="dedupe_key"):  # this key was recorded before
+        return None
+    together = getattr(_fanning_out, "events", None)
+    if together is not None:
+        together.append(event)
+    else:
+        _event_fan_out(event)
+    return event
+
+
+def health_event_note(**fields) -> None:
+    """`health_event_record` (same arguments) for a caller that does not need to know whether
+    the event is new: the appliers of Meta's webhooks. Inside `health_events_fanned_out_together`
+    the event waits, and goes in with the group's other noted events in one statement
+    (`health_events_flush`) when the group ends, or as soon as anything records an event the
+    other way or reads events: ids, dedupe and what every reader sees keep the order of the
+    calls. Recorded one by one, the events' INSERTs were a twentieth of a webhook drain."""
+    pending = getattr(_fanning_out, "pending", None)
+    if pending is None:
+        health_event_record(**fields)
+    else:
+        pending.append(_event_of(**fields))
+
+
+def health_events_flush() -> None:
+    """Insert the events noted in this group so far (once per key, in one statement); the new
+    ones fan out with the group's. Called before anything in the group reads events."""
+    pending = getattr(_fanning_out, "pending", None)
+    if not pending:
+        return
+    _fanning_out.pending = []
+    _fanning_out.events.extend(rows_insert_once(pending, unique="dedupe_key"))
+
+
+def _event_of(
+    *,
+    kind: EventKind,
+    severity: Severity,
+    title: str,
+    key: str,
+    source: EventSource,
+    occurred_at: datetime | None = None,
+    account: WhatsAppAccount | None = None,
+    number: PhoneNumber | None = None,
+    template_name: str = "",
+    detail: str = "",
+    data: dict | None = None,
+) -> HealthEvent:
+    return HealthEvent(
         kind=kind,
         severity=severity,
         title=title[:200],
@@ -120,14 +183,6 @@ def health_event_record(
         template_name=template_name,
         dedupe_key=key,
     )
-    if not insert_once(event, unique="dedupe_key"):  # this key was recorded before
-        return None
-    together = getattr(_fanning_out, "events", None)
-    if together is not None:
-        together.append(event)
-    else:
-        _event_fan_out(event)
-    return event
 
 
 _fanning_out = threading.local()
@@ -135,20 +190,22 @@ _fanning_out = threading.local()
 
 @contextmanager
 def health_events_fanned_out_together() -> Iterator[None]:
-    """Inside, events are recorded as they come, and their alerts, e-mails, digest entries
-    and outbound webhooks leave together at the end, in the same transaction
-    (`_events_fan_out_many`: a fixed number of queries). The webhook pipeline enters it for each
-    client group: fanned out one by one, each account or number event cost about five queries.
-    If the block raises, nothing is fanned out (its transaction is rolled back anyway). Nested,
-    the outermost one fans out."""
+    """Inside, events are recorded as they come (noted ones in one statement: see
+    `health_event_note`), and their alerts, e-mails, digest entries and outbound webhooks leave
+    together at the end, in the same transaction (`_events_fan_out_many`: a fixed number of
+    queries). The webhook pipeline enters it for each client group: fanned out one by one, each
+    account or number event cost about five queries. If the block raises, nothing is inserted
+    or fanned out (its transaction is rolled back anyway). Nested, the outermost one fans out."""
     if getattr(_fanning_out, "events", None) is not None:
         yield
         return
     _fanning_out.events = events = []
+    _fanning_out.pending = []
     try:
         yield
+        health_events_flush()
     finally:
-        _fanning_out.events = None
+        _fanning_out.events = _fanning_out.pending = None
     _events_fan_out_many(events)
 
 
@@ -160,6 +217,7 @@ def health_events_record_many(*, events: Sequence[HealthEvent]) -> list[HealthEv
     """
     if not events:
         return []
+    health_events_flush()  # what the group noted before these
     keys = [e.dedupe_key for e in events]
     before = set(
         HealthEvent.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
@@ -365,6 +423,7 @@ def numbers_signals(
     """
     now = now or timezone.now()
     since = now - SIGNAL_WINDOW
+    health_events_flush()  # the events counted below include the group's noted ones
     ids = [number.pk for number in numbers]
     # Account-wide events (number null) count for every number of the account.
     events: dict[int | None, dict[str, int]] = defaultdict(dict)

@@ -83,9 +83,47 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
     objs = list(objs)
     if not objs:
         return
+    rows = _rows_of(objs)
+    if rows is None:  # a database expression as a default: let Django
+        type(objs[0])._default_manager.bulk_create(objs)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(type(objs[0])), [json_rows(rows)])
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        _stored(obj, pk)
+
+
+def rows_insert_once(objs: Sequence[models.Model], *, unique: str) -> list[models.Model]:
+    """`insert_once` for many new rows (of one model) in one statement: each is inserted unless
+    a row with its `unique` field's value exists already, or comes before it in `objs`. Returns
+    the ones inserted, in their order, with their primary keys set. Same limits as
+    `rows_insert`, and no database-expression defaults."""
+    objs = list(objs)
+    if not objs:
+        return []
+    rows = _rows_of(objs)
+    if rows is None:
+        raise ValueError("rows_insert_once does not take database-expression defaults.")
     model = type(objs[0])
-    opts = model._meta
-    fields = [f for f in opts.concrete_fields if not f.primary_key]
+    column = model._meta.get_field(unique).column
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, unique=unique), [json_rows(rows)])
+        ids = dict(cursor.fetchall())  # unique value → primary key, of the rows inserted
+    inserted = []
+    for obj, row in zip(objs, rows, strict=True):
+        pk = ids.pop(row[column], None)  # popped: a later row with the same value was skipped
+        if pk is not None:
+            _stored(obj, pk)
+            inserted.append(obj)
+    return inserted
+
+
+def _rows_of(objs: list[models.Model]) -> list[dict] | None:
+    """Each new row's values by column, as `rows_insert` sends them; None when a field's default
+    is a database expression (only the database can fill it)."""
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     rows = []
     for obj in objs:
         row = {}
@@ -93,34 +131,38 @@ def rows_insert(objs: Sequence[models.Model]) -> None:
             value = f.pre_save(obj, True)
             if isinstance(value, DatabaseDefault):  # `db_default` left to the database
                 value = f.db_default
-                if hasattr(value, "resolve_expression"):  # a database expression: let Django
-                    model._default_manager.bulk_create(objs)
-                    return
+                if hasattr(value, "resolve_expression"):
+                    return None
                 setattr(obj, f.attname, value)  # as bulk_create's RETURNING would set it
             row[f.column] = value if isinstance(f, models.JSONField) else f.get_prep_value(value)
         rows.append(row)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model), [json_rows(rows)])
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    return rows
+
+
+def _stored(obj: models.Model, pk) -> None:
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 @functools.cache
-def _insert_sql(model: type[models.Model]) -> str:
-    """rows_insert's statement, made once per model."""
+def _insert_sql(model: type[models.Model], unique: str | None = None) -> str:
+    """rows_insert's statement (with `unique`: rows_insert_once's), made once per model."""
     opts = model._meta
     fields = [f for f in opts.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     types = ", ".join(f"{quote(f.column)} {f.cast_db_type(connection)}" for f in fields)
-    return (
+    pk = quote(opts.pk.column)
+    head = (
         f"INSERT INTO {quote(opts.db_table)} ({columns})"  # noqa: S608 - names from the model
         f" SELECT {columns} FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS ({types}))"
-        f" WITH ORDINALITY AS v({columns}, _n) ORDER BY _n RETURNING {quote(opts.pk.column)}"
+        f" WITH ORDINALITY AS v({columns}, _n) ORDER BY _n"
     )
+    if unique is None:
+        return f"{head} RETURNING {pk}"
+    column = quote(opts.get_field(unique).column)
+    return f"{head} ON CONFLICT ({column}) DO NOTHING RETURNING {column}, {pk}"
 
 
 def insert_once(instance, *, unique: str) -> bool:

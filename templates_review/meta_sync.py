@@ -150,7 +150,7 @@ def _event(
     template, *, account, kind, severity, title, key, occurred_at, data, source, detail=""
 ) -> None:
     """Meta's change as a health event of the account (the client's alert, when it warrants one)."""
-    compliance.health_event_record(
+    compliance.health_event_note(
         kind=kind,
         severity=severity,
         title=title,

@@ -50,7 +50,7 @@ def apply_account_update(change: Change) -> Applied:
         result.late = _restrictions(account, data, change, result.failures)
     elif event == meta.AccountEvent.ACCOUNT_VIOLATION:
         violation = data.violation_type or "unspecified"
-        services.health_event_record(
+        services.health_event_note(
             kind=EventKind.VIOLATION,
             severity=Severity.CRITICAL,
             title=f"Meta recorded a policy violation: {label(violation).lower()}",
@@ -95,7 +95,7 @@ def _restrictions(
                         defaults={"restriction_type": item.type, "remediation": item.remediation},
                     )
                 until = f" until {item.expires_at:%Y-%m-%d %H:%M} UTC" if item.expires_at else ""
-                services.health_event_record(
+                services.health_event_note(
                     kind=EventKind.RESTRICTION,
                     severity=Severity.INFO if late else Severity.CRITICAL,
                     title=f"Account restricted: {label(item.type.value)}{until}"
@@ -136,7 +136,7 @@ def _ban(account: WhatsAppAccount, data: AccountUpdate, change: Change) -> bool:
     kind, severity, title = _BAN_EVENTS.get(
         ban.state, (EventKind.ACCOUNT_UPDATE, Severity.WARNING, "Ban state changed")
     )
-    services.health_event_record(
+    services.health_event_note(
         kind=kind,
         severity=Severity.INFO if late else severity,
         title=title + (f" ({ban.date})" if ban.date else "") + (LATE if late else ""),
@@ -162,7 +162,7 @@ def apply_account_review_update(change: Change) -> Applied:
         meta.ReviewStatus.REJECTED: Severity.CRITICAL,
     }.get(data.decision, Severity.WARNING)
     approved = data.decision == meta.ReviewStatus.APPROVED
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.REVIEW_DECISION,
         severity=Severity.INFO if late else severity,
         title=f"Account review: {data.decision.value}" + (LATE if late else ""),
@@ -210,7 +210,7 @@ def apply_business_capability_update(change: Change) -> Applied:
             source=LimitSource.WEBHOOK,
             key=services.dedupe_key(change.key, "number_cap"),
         )
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.CAPABILITY_UPDATE,
         severity=Severity.INFO,
         title="Messaging capabilities updated"
@@ -254,7 +254,7 @@ def apply_security(change: Change) -> Applied:
     account = account_for_change(change.entry_id)
     number = number_by_display(account, data.display_phone_number)
     what = _SECURITY_TITLES.get(data.event) or label(data.raw_event).lower()
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.ACCOUNT_UPDATE,
         severity=Severity.WARNING,
         title=f"{data.display_phone_number}: {what}",

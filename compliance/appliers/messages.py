@@ -469,7 +469,7 @@ def _top_level_errors(change: Change, number: PhoneNumber | None) -> None:
     """Errors Meta reports for the whole value (not for one message): kept as events."""
     data: Messages = change.data
     for index, error in enumerate(data.errors):
-        services.health_event_record(
+        services.health_event_note(
             kind=EventKind.ACCOUNT_UPDATE,
             severity=Severity.INFO,
             title=f"Meta reported error {error.code} for {data.display_phone_number}: "

@@ -33,7 +33,7 @@ def number_status_change(
     if not late:
         number.status, number.status_at = status, when
         number.save(update_fields=["status", "status_at"])
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.FLAGGED if flagged else EventKind.UNFLAGGED,
         severity=Severity.WARNING if flagged and not late else Severity.INFO,
         title=(
@@ -65,7 +65,7 @@ def number_limit_change(
     late = superseded(number.messaging_limit_at, when)
     if late:
         if old != limit and source == WEBHOOK:
-            services.health_event_record(
+            services.health_event_note(
                 kind=EventKind.LIMIT_DROP if limit.rank < old.rank else EventKind.LIMIT_RISE,
                 severity=Severity.INFO,
                 title=f"Messaging limit of {number.display_phone_number}: "
@@ -84,7 +84,7 @@ def number_limit_change(
     if old == limit or old.rank == 0 or limit.rank == 0:
         return False  # the same, the first value seen, or an unrankable one: no rise or drop
     dropped = limit.rank < old.rank
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.LIMIT_DROP if dropped else EventKind.LIMIT_RISE,
         severity=Severity.WARNING if dropped else Severity.INFO,
         title=(
@@ -106,7 +106,7 @@ def number_throughput_change(
     """Returns True when late (a newer throughput level stands)."""
     if superseded(number.throughput_at, when):
         if number.throughput != level and source == WEBHOOK:
-            services.health_event_record(
+            services.health_event_note(
                 kind=EventKind.CAPABILITY_UPDATE,
                 severity=Severity.INFO,
                 title=f"Throughput of {number.display_phone_number}: {label(level.value)}" + LATE,
@@ -127,7 +127,7 @@ def apply_phone_number_quality_update(change: Change) -> Applied:
     when = change.stated_at
     number = number_by_display(account, data.display_phone_number)
     if number is None:
-        services.health_event_record(
+        services.health_event_note(
             kind=EventKind.ACCOUNT_UPDATE,
             severity=Severity.INFO,
             title=f"Update for number {data.display_phone_number} not yet synced",
@@ -183,7 +183,7 @@ def apply_phone_number_name_update(change: Change) -> Applied:
         number.save(update_fields=["name_status", "name_status_at", "verified_name"])
     decision = data.raw_decision.lower()
     rejected = data.decision == meta.NameDecision.REJECTED
-    services.health_event_record(
+    services.health_event_note(
         kind=EventKind.DISPLAY_NAME_DECISION,
         severity=Severity.WARNING if rejected and not late else Severity.INFO,
         title=f"Display name “{data.requested_name}”: {decision or 'updated'}"

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from compliance.choices import EventKind, EventSource, Severity
 from compliance.models import HealthEvent
-from portal.bulk import insert_once
+from portal.bulk import insert_once, rows_insert_once
 
 
 def event(key: str, title: str = "Quality dropped") -> HealthEvent:
@@ -45,6 +45,24 @@ def test_a_row_whose_unique_value_exists_is_left_as_it_was(acme):
     # The transaction goes on: no error was raised inside it.
     assert insert_once(event("k-2"), unique="dedupe_key")
     assert HealthEvent.objects.count() == 2
+
+
+def test_many_rows_are_inserted_once_by_their_unique_value_in_one_statement(acme):
+    """Rows whose value is stored already, or comes earlier in the list, are skipped; the
+    inserted ones come back in their order with their keys."""
+    connection.set_tenant(acme)
+    assert insert_once(event("k-1"), unique="dedupe_key")
+    rows = [event("k-2"), event("k-1", "Again"), event("k-3"), event("k-2", "Twice"), event("k-4")]
+    with CaptureQueriesContext(connection) as queries:
+        inserted = rows_insert_once(rows, unique="dedupe_key")
+    assert len(queries) == 1
+    assert inserted == [rows[0], rows[2], rows[4]]
+    assert [r.pk for r in inserted] == sorted(r.pk for r in inserted)
+    assert [rows[1].pk, rows[3].pk] == [None, None]
+    stored = dict(HealthEvent.objects.values_list("dedupe_key", "title"))
+    assert stored == dict.fromkeys(("k-1", "k-2", "k-3", "k-4"), "Quality dropped")
+    assert HealthEvent.objects.get(pk=rows[2].pk).data == {"rating": "YELLOW"}
+    assert rows_insert_once([], unique="dedupe_key") == []
 
 
 def test_json_rows_keep_times_to_the_microsecond():
