@@ -16,6 +16,8 @@ from compliance.models import HealthEvent
 from portal.meta import services
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
 from portal.meta.webhooks import pipeline
+from portal.meta.webhooks.contract import WebhookRejected
+from portal.meta.webhooks.fields import parse_messages
 from tests.assets import ACME_WABA, GLOBEX_WABA
 from tests.webhooks import body_of, envelope, post
 
@@ -108,6 +110,11 @@ POISON_CHANGES = {
         {"id": ACME_WABA, "changes": [{"field": "account_update", "value": [1]}]},
         "value is a list, not an object",
     ),
+    # More parts than a parser walks: refused at the split, so a stored value never is.
+    "200,001 parts": (
+        {"id": ACME_WABA, "changes": [{"field": "messages", "value": {"x": [0] * 200_000}}]},
+        "has more than 200000 parts",
+    ),
     # Python's JSON reads NaN and Infinity; PostgreSQL's jsonb cannot hold them, so such a
     # change failed the whole batch's INSERT and the batch was split again one by one.
     "NaN": (
@@ -166,6 +173,31 @@ def test_a_bad_entry_or_change_is_rejected_alone(name, acme, acme_waba):
     assert reason in rejected.error
     assert WebhookDelivery.objects.get(pk=delivery_id).state == DeliveryState.PROCESSED
     assert events(acme) == 1
+
+
+def test_the_apply_parses_a_stored_value_without_walking_it_again(acme, acme_number):
+    """The split screened every value it stored (`envelope.storable` refuses all the parsers'
+    tree check does); the apply's parse used to walk each value again, string by string."""
+    from unittest import mock
+
+    from compliance.models import MessageStatus
+    from portal.meta.webhooks.fields import _read
+
+    statuses = [
+        {"id": f"wamid.s{n}", "status": "sent", "timestamp": "1763000000", "recipient_id": "447"}
+        for n in range(3)
+    ]
+    value = {"metadata": {"phone_number_id": acme_number.meta_id}, "statuses": statuses}
+    store(envelope(ACME_WABA, "messages", value))
+    pipeline.deliveries_split()
+    with mock.patch.object(_read, "_chars_problem", wraps=_read._chars_problem) as walked:
+        assert pipeline.changes_apply().applied == 1
+    assert walked.call_count == 0
+    with schema_context(acme.schema_name):
+        assert MessageStatus.objects.count() == 3
+    # Outside the pipeline a parser still walks what it is given.
+    with pytest.raises(WebhookRejected, match="NUL"):
+        parse_messages({**value, "x": "\x00"})
 
 
 def test_poison_changes_among_good_ones_in_one_drain(acme, acme_waba, effect_log):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portal.meta.webhooks.contract import WebhookRejected
+from portal.meta.webhooks.fields._read import MAX_NODES
 
 OBJECT = "whatsapp_business_account"
 MAX_DEPTH = 32  # Meta's deepest documented value is about 6 levels
@@ -181,10 +182,17 @@ def unix_time(raw: Any) -> datetime:
 
 
 def storable(value: Any, where: str) -> str:
-    """Why `value` cannot be stored as JSONB (too deep, NUL, a lone surrogate), or ""."""
+    """Why `value` cannot be stored as JSONB (too deep, too big, NUL, a lone surrogate), or "".
+
+    What it lets through the field parsers' `check_tree` would too (so the pipeline's parsers
+    need not walk a stored value again: `values_screened`)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
     while stack:
         node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            return f"{where} has more than {MAX_NODES} parts."
         if depth > MAX_DEPTH:
             return f"{where} is nested deeper than {MAX_DEPTH} levels."
         if isinstance(node, dict):

@@ -53,6 +53,7 @@ from portal.meta.webhooks.contract import (
     group_scopes,
     handler_for,
 )
+from portal.meta.webhooks.fields._read import values_screened
 
 if TYPE_CHECKING:
     from tenants.models import Client
@@ -533,7 +534,8 @@ def _apply_client_group(
             outcomes[row.pk] = Outcome(ChangeState.UNROUTABLE, f"No handler for {row.field!r}.")
             continue
         try:
-            data = handler.parser(row.value)
+            with values_screened():  # by the split, before the value was stored
+                data = handler.parser(row.value)
         except WebhookRejected as exc:
             outcomes[row.pk] = Outcome(ChangeState.REJECTED, exc.reason)
             continue
