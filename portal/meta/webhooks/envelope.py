@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from portal import fastjson
 from portal.meta.webhooks.contract import WebhookRejected
 from portal.meta.webhooks.fields._read import MAX_NODES
 
@@ -76,7 +77,7 @@ def decode(body: bytes) -> dict:
     except UnicodeDecodeError as exc:
         raise WebhookRejected(f"The body is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
     try:
-        payload = json.loads(text)
+        payload = fastjson.loads(text)
     except RecursionError as exc:
         raise WebhookRejected("The body is nested too deeply to be a Meta webhook.") from exc
     except ValueError as exc:

@@ -35,6 +35,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from portal import fastjson
 from portal.bulk import json_rows
 from portal.meta.models import (
     ChangeState,
@@ -432,7 +433,7 @@ def claimed_changes_lock(ids: Sequence[int]) -> list[ClaimedChange]:
             [list(ids)],
         )
         rows = cursor.fetchall()
-    field = WebhookChange._meta.get_field("value")
+    # The value as WebhookChange.value's from_db_value reads it (json.loads), faster.
     return [
         ClaimedChange(
             pk,
@@ -441,7 +442,7 @@ def claimed_changes_lock(ids: Sequence[int]) -> list[ClaimedChange]:
             name,
             entry,
             at,
-            field.from_db_value(value, None, connection),
+            fastjson.loads(value),
             client,
             attempts,
             created,
