@@ -338,8 +338,15 @@ class HealthEvent(models.Model):
     account = models.ForeignKey(
         WhatsAppAccount, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
+    # Indexed by `event_number_recent` (number first): an index of its own was one more for
+    # every event's INSERT to keep.
     number = models.ForeignKey(
-        PhoneNumber, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+        PhoneNumber,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
     )
     template_name = models.CharField(max_length=512, blank=True)
     kind = models.CharField(max_length=40, choices=c.EventKind)
@@ -391,8 +398,15 @@ class Alert(models.Model):
 class MessageStatus(models.Model):
     """The delivery ledger: one row per status Meta reported for an outbound message."""
 
+    # Indexed by `status_number_time` (number first): an index of its own was one more for
+    # each of a campaign's statuses to keep.
     number = models.ForeignKey(
-        PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="statuses"
+        PhoneNumber,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="statuses",
+        db_index=False,
     )
     phone_number_meta_id = models.CharField(max_length=64)
     wamid = models.CharField(max_length=200)

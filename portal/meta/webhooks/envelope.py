@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,9 +88,10 @@ def decode(body: bytes) -> dict:
     return payload
 
 
-def split(payload: dict) -> list[EnvelopeChange]:
+def split(payload: dict, *, strings_checked: bool = False) -> list[EnvelopeChange]:
     """Every change of a decoded delivery. Raises WebhookRejected when the envelope itself is
     not Meta's; a bad entry or change is returned with its reason instead, so the good ones go on.
+    `strings_checked`: as `storable` takes it, from the body (`strings_storable`).
     """
     obj = payload.get("object")
     if obj != OBJECT:
@@ -100,11 +102,11 @@ def split(payload: dict) -> list[EnvelopeChange]:
         raise WebhookRejected(f"`entry` is {_kind(entries)}, not a list.")
     changes: list[EnvelopeChange] = []
     for e_index, entry in enumerate(entries):
-        changes.extend(_entry_changes(entry, f"entry[{e_index}]"))
+        changes.extend(_entry_changes(entry, f"entry[{e_index}]", strings_checked))
     return changes
 
 
-def _entry_changes(entry: Any, where: str) -> list[EnvelopeChange]:
+def _entry_changes(entry: Any, where: str, strings_checked: bool) -> list[EnvelopeChange]:
     if not isinstance(entry, dict):
         return [_rejected(entry, where, f"{where} is {_kind(entry)}, not an object.")]
     raw_id = entry.get("id")
@@ -142,7 +144,7 @@ def _entry_changes(entry: Any, where: str) -> list[EnvelopeChange]:
         elif not isinstance(value, dict):
             reason = f"{at}.value is {_kind(value)}, not an object."
         else:
-            reason = storable(value, f"{at}.value")
+            reason = storable(value, f"{at}.value", strings_checked=strings_checked)
         value_json = _canonical(value if not reason else _safe(value))
         result.append(
             EnvelopeChange(
@@ -182,34 +184,74 @@ def unix_time(raw: Any) -> datetime:
     return datetime.fromtimestamp(raw, tz=UTC)
 
 
-def storable(value: Any, where: str) -> str:
+def storable(value: Any, where: str, *, strings_checked: bool = False) -> str:
     """Why `value` cannot be stored as JSONB (too deep, too big, NUL, a lone surrogate), or "".
 
     What it lets through the field parsers' `check_tree` would too (so the pipeline's parsers
-    need not walk a stored value again: `values_screened`)."""
+    need not walk a stored value again: `values_screened`). `strings_checked`: the body's text
+    says no string in it holds a NUL or a lone surrogate (`strings_storable`), so keys and
+    strings are not looked at one by one.
+
+    Containers are walked; their scalars are checked in place (a stack entry per scalar was
+    most of the walk). Parts are counted as `check_tree` counts them, the root included."""
+    if not isinstance(value, dict | list):
+        return _scalar_problem(value, where)
     stack: list[tuple[Any, int]] = [(value, 1)]
-    nodes = 0
+    nodes = 1
     while stack:
         node, depth = stack.pop()
-        nodes += 1
+        if isinstance(node, dict):
+            if not strings_checked:
+                for key in node:
+                    if problem := _text_problem(key):
+                        return f"{where} has a key with {problem}."
+            children = node.values()
+        else:
+            children = node
+        if not children:
+            continue
+        nodes += len(children)
         if nodes > MAX_NODES:
             return f"{where} has more than {MAX_NODES} parts."
-        if depth > MAX_DEPTH:
+        if depth + 1 > MAX_DEPTH:
             return f"{where} is nested deeper than {MAX_DEPTH} levels."
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if problem := _text_problem(k):
-                    return f"{where} has a key with {problem}."
-                stack.append((v, depth + 1))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str) and (problem := _text_problem(node)):
-            return f"{where} has a string with {problem}."
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**30:
-            return f"{where} has a number too large to be one of Meta's."
-        elif isinstance(node, float) and not math.isfinite(node):
-            return f"{where} has {node}, not a number JSON can store."
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                if not strings_checked and (problem := _text_problem(child)):
+                    return f"{where} has a string with {problem}."
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is bool or child is None:
+                continue
+            elif isinstance(child, dict | list):  # a subclass (never from JSON)
+                stack.append((child, depth + 1))
+            elif problem := _scalar_problem(child, where):
+                return problem
     return ""
+
+
+def _scalar_problem(node: Any, where: str) -> str:
+    if isinstance(node, str):  # a subclass of str (never from JSON)
+        problem = _text_problem(node)
+        return f"{where} has a string with {problem}." if problem else ""
+    if isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 10**30:
+        return f"{where} has a number too large to be one of Meta's."
+    if isinstance(node, float) and not math.isfinite(node):
+        return f"{where} has {node}, not a number JSON can store."
+    return ""
+
+
+# Only an escape can put a NUL or a surrogate into a string JSON decodes: raw control
+# characters are not JSON, and UTF-8 cannot encode a surrogate.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def strings_storable(body: bytes) -> bool:
+    """Whether no string (or key) in the body can hold a NUL or a lone surrogate: true of
+    nearly every delivery, so their values need not be checked string by string. A surrogate
+    pair, or an escaped backslash before `u0000`, answers False: the strings are checked."""
+    return b"\\u" not in body or _UNSTORABLE_ESCAPE.search(body) is None
 
 
 def _text_problem(text: str) -> str:

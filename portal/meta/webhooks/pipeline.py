@@ -128,7 +128,10 @@ def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = N
         parsed: dict[int, list[envelope.EnvelopeChange]] = {}
         for delivery_id, body in rows:
             try:
-                parsed[delivery_id] = envelope.split(envelope.decode(bytes(body)))
+                body = bytes(body)
+                parsed[delivery_id] = envelope.split(
+                    envelope.decode(body), strings_checked=envelope.strings_storable(body)
+                )
             except WebhookRejected as exc:
                 _delivery_reject(delivery_id, exc.reason, now)
         routes = _routes([c for changes in parsed.values() for c in changes])
