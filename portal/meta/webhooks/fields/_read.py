@@ -235,7 +235,7 @@ def unix_time(parent: dict, key: str, path: str, *, required: bool = False) -> d
     if type(value) is str and len(value) <= 11 and value.isascii() and value.isdigit():
         seconds = int(value)  # the common case (Meta sends digits), before any path is built
         if MIN_UNIX <= seconds <= MAX_UNIX:
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            return _at(seconds)
     if value is None and not required:
         return None
     where = f"{path}.{key}"
@@ -246,7 +246,21 @@ def unix_time(parent: dict, key: str, path: str, *, required: bool = False) -> d
     seconds = _as_int(value, where)
     if not MIN_UNIX <= seconds <= MAX_UNIX:
         raise reject(where, f"{seconds} is not a time between 2000 and 2100")
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    return _at(seconds)
+
+
+_RECENT_TIMES: dict[int, datetime] = {}
+
+
+def _at(seconds: int) -> datetime:
+    """The aware datetime of a unix time. A burst of statuses states the same few seconds over
+    and over: the datetimes (immutable) of the last few thousand are kept."""
+    at = _RECENT_TIMES.get(seconds)
+    if at is None:
+        if len(_RECENT_TIMES) >= 4096:
+            _RECENT_TIMES.clear()
+        at = _RECENT_TIMES[seconds] = datetime.fromtimestamp(seconds, tz=UTC)
+    return at
 
 
 def token(
@@ -264,8 +278,8 @@ def token(
     value = parent.get(key)
     if type(value) is str and 0 < len(value) <= max_len:
         raw = value.strip().upper()  # the common case, before any path is built
-        if raw:
-            return enum.from_meta(raw), raw  # type: ignore[attr-defined]
+        if raw:  # what from_meta would answer for it
+            return enum._aliases().get(raw, enum.UNKNOWN), raw  # type: ignore[attr-defined]
     where = f"{path}.{key}"
     if isinstance(value, list):
         tokens = [v for v in value if v is not None]
