@@ -13,22 +13,23 @@ read, not refused; the webhook envelope then refuses the part nested deeper than
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, time
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+# Every digit as "0", so a run of 19 is one substring search (a regex for it cost three times
+# the parse it guarded).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 def loads(text: str | bytes) -> Any:
     """`json.loads(text)` (bytes as UTF-8), with the same result and the same errors."""
-    pattern = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS
-    if pattern.search(text) is None:
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    if _LONG_RUN not in data.translate(_DIGITS_AS_ZERO):
         try:
-            return orjson.loads(text)
+            return orjson.loads(data)
         except orjson.JSONDecodeError:
             pass  # json says what is wrong (or reads what orjson does not)
     return json.loads(text)
