@@ -133,3 +133,50 @@ def test_a_body_said_to_need_no_check_has_no_string_that_would_fail_it():
                 continue  # a raw surrogate is not UTF-8: the body is refused before this
             if envelope.strings_storable(body):
                 assert not any(envelope._text_problem(s) for s in strings), body
+
+
+def test_the_fast_canonical_text_is_the_standard_ones_byte_for_byte():
+    """Every change's dedupe key is the hash of this text: a key stored before must still be
+    the key of the same change delivered again."""
+    rng = random.Random(3)
+    chars = [chr(i) for i in range(128)] + ["é", "\u2028", "✋", "😀", "中"]
+    ints = [0, 1, -1, 7, 2**31, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**70)]
+
+    def make(depth: int):
+        roll = rng.random()
+        if depth > 6 or roll < 0.4:
+            return rng.choice(
+                [
+                    "".join(rng.choices(chars, weights=[20] * 128 + [1] * 5, k=rng.randint(0, 8))),
+                    rng.choice(ints),
+                    True,
+                    False,
+                    None,
+                ]
+            )
+        if roll < 0.75:
+            keys = ["".join(rng.choices(chars[32:127], k=rng.randint(0, 4))) for _ in range(4)]
+            return {k: make(depth + 1) for k in keys[: rng.randint(0, 4)]}
+        return [make(depth + 1) for _ in range(rng.randint(0, 4))]
+
+    fast = 0
+    for _ in range(5000):
+        value = {"v": make(1), "statuses": [{"id": "wamid.1", "timestamp": "1765000000"}]}
+        assert envelope._screen(value, "v", False)[1]  # plain: no float
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        text = envelope._canonical_fast(value)
+        assert text == expected
+        fast += text.isascii()
+    assert fast > 1000  # most went the fast way
+
+
+def test_a_value_with_a_float_is_not_plain_and_keeps_the_standard_text():
+    value = {"f": [1.0, 1e16, 1e-07, 0.1], "n": 1}
+    assert envelope._screen(value, "v", False) == ("", False)
+    (change,) = envelope.split(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        }
+    )
+    assert change.value_json == json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from portal import fastjson
 from portal.meta.webhooks.contract import WebhookRejected
 from portal.meta.webhooks.fields._read import MAX_NODES
@@ -144,8 +146,11 @@ def _entry_changes(entry: Any, where: str, strings_checked: bool) -> list[Envelo
         elif not isinstance(value, dict):
             reason = f"{at}.value is {_kind(value)}, not an object."
         else:
-            reason = storable(value, f"{at}.value", strings_checked=strings_checked)
-        value_json = _canonical(value if not reason else _safe(value))
+            reason, plain = _screen(value, f"{at}.value", strings_checked)
+        if reason:
+            value_json = _canonical(_safe(value))
+        else:
+            value_json = _canonical_fast(value) if plain else _canonical(value)
         result.append(
             EnvelopeChange(
                 field=field if good_field else "",
@@ -190,21 +195,28 @@ def storable(value: Any, where: str, *, strings_checked: bool = False) -> str:
     What it lets through the field parsers' `check_tree` would too (so the pipeline's parsers
     need not walk a stored value again: `values_screened`). `strings_checked`: the body's text
     says no string in it holds a NUL or a lone surrogate (`strings_storable`), so keys and
-    strings are not looked at one by one.
+    strings are not looked at one by one."""
+    return _screen(value, where, strings_checked)[0]
+
+
+def _screen(value: Any, where: str, strings_checked: bool) -> tuple[str, bool]:
+    """`storable`'s answer, and whether the value holds only strings, integers, booleans, nulls,
+    objects and lists (no float, nothing else: what `_canonical_fast` can serialise).
 
     Containers are walked; their scalars are checked in place (a stack entry per scalar was
     most of the walk). Parts are counted as `check_tree` counts them, the root included."""
     if not isinstance(value, dict | list):
-        return _scalar_problem(value, where)
+        return _scalar_problem(value, where), False
     stack: list[tuple[Any, int]] = [(value, 1)]
     nodes = 1
+    plain = True
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
             if not strings_checked:
                 for key in node:
                     if problem := _text_problem(key):
-                        return f"{where} has a key with {problem}."
+                        return f"{where} has a key with {problem}.", plain
             children = node.values()
         else:
             children = node
@@ -212,23 +224,25 @@ def storable(value: Any, where: str, *, strings_checked: bool = False) -> str:
             continue
         nodes += len(children)
         if nodes > MAX_NODES:
-            return f"{where} has more than {MAX_NODES} parts."
+            return f"{where} has more than {MAX_NODES} parts.", plain
         if depth + 1 > MAX_DEPTH:
-            return f"{where} is nested deeper than {MAX_DEPTH} levels."
+            return f"{where} is nested deeper than {MAX_DEPTH} levels.", plain
         for child in children:
             kind = type(child)
             if kind is str:
                 if not strings_checked and (problem := _text_problem(child)):
-                    return f"{where} has a string with {problem}."
+                    return f"{where} has a string with {problem}.", plain
             elif kind is dict or kind is list:
                 stack.append((child, depth + 1))
-            elif kind is bool or child is None:
+            elif kind is bool or child is None or (kind is int and abs(child) < 10**30):
                 continue
-            elif isinstance(child, dict | list):  # a subclass (never from JSON)
-                stack.append((child, depth + 1))
-            elif problem := _scalar_problem(child, where):
-                return problem
-    return ""
+            else:  # a float, a too-large integer, or a subclass (never from JSON)
+                plain = False
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif problem := _scalar_problem(child, where):
+                    return problem, plain
+    return "", plain
 
 
 def _scalar_problem(node: Any, where: str) -> str:
@@ -266,6 +280,20 @@ def _text_problem(text: str) -> str:
 
 def _canonical(item: Any) -> str:
     return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _canonical_fast(value: dict) -> str:
+    """`_canonical(value)` for a value of strings, integers, booleans, nulls, objects and lists
+    (`_screen` says which): orjson writes the very same text whenever its output is printable
+    ASCII (json escapes everything else as \\uXXXX; orjson writes it as itself). A tenth of
+    the time of json's, for the text every change's dedupe key is the hash of."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # past 64 bits, or nested past orjson's limit
+        return _canonical(value)
+    if text.isascii() and b"\x7f" not in text:
+        return text.decode("ascii")
+    return _canonical(value)
 
 
 def _dedupe_key(field: Any, entry_id: str, raw_time: Any, value: Any) -> str:
