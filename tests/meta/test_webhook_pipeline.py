@@ -908,3 +908,23 @@ def test_the_apply_reads_claimed_changes_as_the_model_does(acme, acme_waba, effe
     assert [[getattr(r, f) for f in fields] for r in rows] == [
         [getattr(m, f) for f in fields] for m in models
     ]
+
+
+def test_the_change_queue_leaves_room_for_a_lease_and_indexes_parents_only_where_set(db):
+    """A claim's lease (claimed_until, attempts) is written in place when the page has room
+    (fillfactor 70: a HOT update, no index entry); a parent index over nearly all-null parents
+    took an entry for every change at every write."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'meta_webhookchange'")
+        assert cursor.fetchone()[0] == ["fillfactor=70"]
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'meta_webhookchange'"
+            " AND indexdef LIKE '%%(parent_id)%%'"
+        )
+        (definition,) = [row[0] for row in cursor.fetchall()]
+    assert "WHERE (parent_id IS NOT NULL)" in definition
+    # The lease's columns are in no index, so the claim's UPDATE can stay on its page.
+    indexed = {f.lstrip("-") for index in WebhookChange._meta.indexes for f in index.fields}
+    assert not indexed & {"claimed_until", "attempts"}
