@@ -532,22 +532,22 @@ def _apply_client_group(
     """
     outcomes: dict[int, Outcome] = {}
     by_field: dict[str, list[tuple[ClaimedChange, Change]]] = defaultdict(list)
-    for row in sorted(changes, key=_stated_order):
-        handler = handler_for(row.field)
-        if handler is None:
-            outcomes[row.pk] = Outcome(ChangeState.UNROUTABLE, f"No handler for {row.field!r}.")
-            continue
-        try:
-            with values_screened():  # by the split, before the value was stored
+    with values_screened():  # by the split, before each value was stored
+        for row in sorted(changes, key=_stated_order):
+            handler = handler_for(row.field)
+            if handler is None:
+                outcomes[row.pk] = Outcome(ChangeState.UNROUTABLE, f"No handler for {row.field!r}.")
+                continue
+            try:
                 data = handler.parser(row.value)
-        except WebhookRejected as exc:
-            outcomes[row.pk] = Outcome(ChangeState.REJECTED, exc.reason)
-            continue
-        except Exception as exc:  # a parser bug is the parser's failure, not the batch's
-            logger.exception("Parsing webhook change %s failed", row.pk)
-            outcomes[row.pk] = _failure(row, exc)
-            continue
-        by_field[row.field].append((row, _change_of(row, data)))
+            except WebhookRejected as exc:
+                outcomes[row.pk] = Outcome(ChangeState.REJECTED, exc.reason)
+                continue
+            except Exception as exc:  # a parser bug is the parser's failure, not the batch's
+                logger.exception("Parsing webhook change %s failed", row.pk)
+                outcomes[row.pk] = _failure(row, exc)
+                continue
+            by_field[row.field].append((row, _change_of(row, data)))
     if not by_field:
         return outcomes
     if together:
