@@ -305,6 +305,32 @@ def test_a_batch_syncs_each_client_in_its_own_tenant(sim, acme, globex, acme_wab
     assert connection.schema_name == "public"
 
 
+def test_a_client_whose_sync_raises_does_not_stop_its_batch(
+    sim, acme, globex, acme_waba, globex_waba, task_graph, monkeypatch
+):
+    from compliance import sync
+    from compliance.tasks import sync_clients
+
+    real = sync.client_sync
+
+    def client_sync(**kwargs):
+        if connection.schema_name == "c_acme":
+            raise RuntimeError("acme's sync broke")
+        return real(**kwargs)
+
+    monkeypatch.setattr(sync, "client_sync", client_sync)
+
+    result = sync_clients.apply(args=[["c_acme", "c_globex"]]).get()
+
+    assert result["clients"] == 1
+    assert result["errors"] == ['c_acme: RuntimeError("acme\'s sync broke")']
+    with schema_context(acme.schema_name):
+        assert PhoneNumber.objects.count() == 0
+    with schema_context(globex.schema_name):
+        assert PhoneNumber.objects.exists()  # the next client of the batch was synced
+    assert connection.schema_name == "public"
+
+
 def test_a_throttled_client_of_a_batch_is_sent_again_on_its_own(
     sim, acme, acme_waba, task_graph, monkeypatch
 ):
