@@ -5,7 +5,13 @@
   template changes; fired at gunicorn (`deploy/gunicorn.conf.py`, 2 x 4 gthread) by 4 sender
   processes (connections renewed every 20 requests) while one Celery worker (prefork, 2
   processes) drains. Intake rate = deliveries / (last answer - first request); drain rate =
-  deliveries / (last delivery processed - first received), both from the same run.
+  deliveries / (last delivery processed - first received), both from the same run. That ratio
+  stays under 1.0 for any drain that works after the answer (the last delivery is processed after
+  the last answer), and a drain that falls behind while the intake runs hides in it when it works
+  off its backlog fast once the intake stops and leaves it the machine. So the run also counts,
+  in one interval (the middle half of the intake), deliveries processed against deliveries
+  received, and gives the lag (received to processed) per quarter of the intake: a drain that
+  keeps up holds it level.
 - Exactly once, counted: every status is one ledger row, every change applied once, nothing
   pending, failed or rejected.
 - Poison: 1,000 good status deliveries alone, then 1,000 others with 50 poison deliveries among
@@ -27,6 +33,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.benchmarks.harness import percentile
@@ -243,6 +250,48 @@ def _drain_window(since) -> tuple[float, int]:
     return (window["last"] - window["first"]).total_seconds(), count
 
 
+@dataclass(frozen=True)
+class Flow:
+    """How the drain followed the intake while it ran (from each delivery's received and
+    processed times)."""
+
+    steady_ratio: float  # drained ÷ received in the middle half of the intake
+    lag_p50: list[float]  # seconds received → processed, per quarter of the intake
+    waiting: int  # received but not yet processed at the intake's last answer
+
+
+def _flow(since, first: float, last: float) -> Flow:
+    """Rates in the same interval: the deliveries processed and received between 25 % and 75 %
+    of the intake (both rates of one interval; the start, while the drain's first run begins,
+    and the end, while it works off what is in hand, left out)."""
+    from datetime import UTC, datetime
+
+    from django.db.models import F
+
+    from portal.meta.models import WebhookDelivery
+
+    def at(share: float) -> datetime:
+        return datetime.fromtimestamp(first + share * (last - first), tz=UTC)
+
+    rows = WebhookDelivery.objects.filter(received_at__gte=since)
+    start, stop, end = at(0.25), at(0.75), at(1.0)
+    received = rows.filter(received_at__gt=start, received_at__lte=stop).count()
+    drained = rows.filter(processed_at__gt=start, processed_at__lte=stop).count()
+    quarters: list[list[float]] = [[], [], [], []]
+    timed = rows.annotate(lag=F("processed_at") - F("received_at")).values_list(
+        "received_at", "lag"
+    )
+    for received_at, lag in timed:
+        share = (received_at.timestamp() - first) / (last - first)
+        quarters[min(3, max(0, int(4 * share)))].append(lag.total_seconds())
+    waiting = rows.filter(received_at__lte=end, processed_at__gt=end).count()
+    return Flow(
+        steady_ratio=drained / received if received else 0.0,
+        lag_p50=[percentile(q, 50) if q else 0.0 for q in quarters],
+        waiting=waiting,
+    )
+
+
 def _ledger_rows() -> int:
     from django.db import connection
 
@@ -315,6 +364,7 @@ def run() -> list[tuple[str, str, str, str]]:
         drain_seconds, stored = _drain_window(since)
         intake_rate = DELIVERIES / (last - first)
         drain_rate = stored / drain_seconds
+        flow = _flow(since, first, last)
         ledger = _ledger_rows()
         # Late: applied after a newer change of the same state (two workers, Meta's order).
         finished = [ChangeState.APPLIED, ChangeState.LATE]
@@ -363,6 +413,21 @@ def run() -> list[tuple[str, str, str, str]]:
             f"≥ {TARGET_DRAIN}",
             "yes" if drain_ratio >= TARGET_DRAIN else "NO",
             f"intake under gunicorn in the same run: {intake_rate:.0f} deliveries/s",
+        ),
+        (
+            "drain: drained ÷ received in the middle half of the intake (same interval)",
+            f"{flow.steady_ratio:.2f}",
+            f"≥ {TARGET_DRAIN}",
+            "yes" if flow.steady_ratio >= TARGET_DRAIN else "NO",
+            f"deliveries received in that interval, at {intake_rate:.0f}/s on average",
+        ),
+        (
+            "drain: lag received→processed, p50 per quarter of the intake; waiting at its end",
+            " / ".join(f"{lag * 1000:.0f}" for lag in flow.lag_p50) + f" ms; {flow.waiting}",
+            "—",
+            "",
+            f"the last answer came {drain_seconds - (last - first):.2f} s before the last "
+            "delivery was processed",
         ),
         (
             "drain: effects exactly once (ledger rows, changes applied or late, left over)",
