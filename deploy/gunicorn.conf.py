@@ -7,8 +7,10 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # gthread: each worker process serves GUNICORN_THREADS requests at once, and each thread holds at
-# most one persistent database connection (DB_CONN_MAX_AGE). Connections per pod are therefore
-# WEB_CONCURRENCY x GUNICORN_THREADS: size PostgreSQL's max_connections (or PgBouncer) for that.
+# most one persistent database connection (DB_CONN_MAX_AGE), and each worker's webhook waker
+# thread one more while deliveries arrive (closed after a second without any). Connections per
+# pod are therefore WEB_CONCURRENCY x (GUNICORN_THREADS + 1): size PostgreSQL's max_connections
+# (or PgBouncer) for that.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -127,6 +127,26 @@ class WebhookChange(models.Model):
         return self.next_attempt_at is not None
 
 
+class DrainSlot(models.Model):
+    """One drain run that may be queued or running at a time (`portal.meta.webhooks.wake`).
+
+    The intake asks for a run after every delivery; a run is published only with a free slot,
+    so however long the traffic lasts the broker holds at most one message per slot, and every
+    run looks for waiting work once more after giving its slot back (what a refused wake-up
+    asked for is found then). Slot 0 is the retry timer's (one delayed run for the next retry
+    falling due); 1 to META_WEBHOOK_DRAIN_RUNS serve the intake.
+    """
+
+    number = models.PositiveSmallIntegerField(primary_key=True)
+    # Who holds it (the run's ticket), and until when: a message lost on the way or a worker
+    # killed mid-run gives the slot up at that time.
+    held_by = models.UUIDField(null=True, blank=True)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"drain slot {self.number}"
+
+
 class CredentialKind(models.TextChoices):
     SYSTEM_USER_TOKEN = "system_user_token", "System-user access token"
     APP_SECRET = "app_secret", "App secret (webhook signatures)"

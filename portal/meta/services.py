@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import datetime
 
 import psycopg
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from portal.meta.models import ChangeState, DeliveryState, WebhookChange, WebhookDelivery
-from portal.meta.webhooks import envelope, pipeline
+from portal.meta.webhooks import envelope, pipeline, wake
 from portal.meta.webhooks.contract import handler_for
 from portal.meta.webhooks.wake import Waker
 
@@ -70,27 +72,112 @@ def _store_once(params: list) -> tuple | None:
         return cursor.execute(_STORE_SQL, params).fetchone()
 
 
-def _queue_drain(countdown: float | None = None) -> None:
+def _queue_drain(countdown: float | None = None, ticket: wake.Ticket | None = None) -> None:
     from portal.meta.tasks import process_pending_webhooks
 
+    kwargs = {"slot": ticket.slot, "token": ticket.token} if ticket else {}
     if countdown:
-        process_pending_webhooks.apply_async(countdown=countdown)
+        process_pending_webhooks.apply_async(kwargs=kwargs, countdown=countdown)
     else:
-        process_pending_webhooks.delay()
+        process_pending_webhooks.apply_async(kwargs=kwargs)
 
 
-_waker = Waker(lambda: _queue_drain())
+def _connection_tidy() -> None:
+    if not connection.in_atomic_block:  # a caller's transaction (tests, tools) is left alone
+        connection.close_if_unusable_or_obsolete()
+
+
+def _drain_wake() -> None:
+    """The waker thread's publish: a run for a free drain slot, or none while every slot's run
+    is queued or running (each looks for waiting work again as it gives its slot back)."""
+    try:
+        _connection_tidy()  # this thread's own, kept as a request's
+        runs, hold = settings.META_WEBHOOK_DRAIN_RUNS, pipeline.lease_seconds()
+        ticket = wake.slot_take(runs=runs, hold=hold)
+    except DatabaseError:
+        # The slots cannot be read: one run that may be one too many beats none.
+        logger.warning("Drain slots unreadable; waking a run without one", exc_info=True)
+        connection.close()
+        _queue_drain()
+        return
+    try:
+        if ticket is not None:
+            try:
+                _queue_drain(ticket=ticket)
+            except Exception:
+                wake.slot_release(ticket)  # the broker is down: the next wake-up may try again
+                raise
+    finally:
+        _connection_tidy()  # as at a request's end (DB_CONN_MAX_AGE)
+
+
+_waker = Waker(_drain_wake, on_idle=connection.close)
 
 
 def webhook_processor_wake() -> None:
     """Ask for a drain run. Returns at once: the publish happens on a thread of its own, at most
-    every few milliseconds per process (eager Celery, as in tests, drains here and now)."""
+    every few milliseconds per process and only with a free drain slot (eager Celery, as in
+    tests, drains here and now)."""
     from portal.celery import app
 
     if app.conf.task_always_eager:
         _queue_drain()
     else:
         _waker.request()
+
+
+# Passes in a row that found the waiting work taken by another run before giving up the look.
+FRUITLESS_PASSES = 3
+# A retry falling due sooner than this gets a delayed run; later ones the sweeper finds.
+RETRY_TIMER_SECONDS = 30
+
+
+def webhook_drain_run(*, ticket: wake.Ticket | None, max_seconds: float) -> int:
+    """One drain run (the task's body): drains what is due, and, holding a slot, gives it back
+    and looks for waiting work once more, draining on with a slot taken again while there is
+    some; after `max_seconds` it hands over to a fresh task with its slot. Returns how many
+    deliveries and changes it did (0 for a ticket another run holds now: that run is queued)."""
+    started = time.monotonic()
+    hold = max_seconds + pipeline.lease_seconds()
+    if ticket is not None and not wake.slot_hold(ticket, hold):
+        return 0
+    done = fruitless = 0
+    while True:
+        left = max(0.0, max_seconds - (time.monotonic() - started))
+        did = webhook_process_pending(max_seconds=left)
+        done += did
+        if ticket is None:
+            break
+        wake.slot_release(ticket)
+        ticket = None
+        fruitless = 0 if did else fruitless + 1
+        if fruitless >= FRUITLESS_PASSES or not pipeline.work_waiting():
+            break
+        ticket = wake.slot_take(runs=settings.META_WEBHOOK_DRAIN_RUNS, hold=hold)
+        if ticket is None:
+            break  # every slot's run is queued or running: each will look as it ends
+        if time.monotonic() - started >= max_seconds:
+            # A fresh task, so other work on the queue gets its turn.
+            wake.slot_hold(ticket, pipeline.lease_seconds())
+            try:
+                _queue_drain(ticket=ticket)
+            except Exception:
+                wake.slot_release(ticket)
+                raise
+            break
+    _retry_timer_set()
+    return done
+
+
+def _retry_timer_set() -> None:
+    """A delayed run for the next retry falling due soon, unless one as early is planned."""
+    due_in = pipeline.next_due_in()
+    if due_in is None or due_in >= RETRY_TIMER_SECONDS:
+        return
+    delay = max(due_in, 0.5)
+    ticket = wake.retry_slot_take(delay=delay, hold=pipeline.lease_seconds())
+    if ticket is not None:
+        _queue_drain(countdown=delay, ticket=ticket)
 
 
 def webhook_process_pending(*, max_seconds: float | None = None) -> int:

@@ -274,6 +274,10 @@ META_WEBHOOK_SWEEP_AFTER_SECONDS = env_int("META_WEBHOOK_SWEEP_AFTER_SECONDS", 3
 # How long a worker holds the webhook changes it claimed: a worker that died holding them gives
 # them up after this long (a batch takes well under a second).
 META_WEBHOOK_LEASE_SECONDS = env_int("META_WEBHOOK_LEASE_SECONDS", 60, minimum=5)
+# Drain runs queued or running at once for the intake's wake-ups (meta.DrainSlot): at most this
+# many messages wait on the broker however long a burst lasts. More runs work more clients at
+# once (each claims whole clients); size it to the worker processes that may drain.
+META_WEBHOOK_DRAIN_RUNS = env_int("META_WEBHOOK_DRAIN_RUNS", 4, minimum=1, maximum=32)
 
 # --- Outbound webhooks and e-mail (integrations/) ---------------------------------------------
 # Receivers on loopback or private addresses are refused unless this is set (tests, demo).

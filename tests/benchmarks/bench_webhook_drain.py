@@ -292,6 +292,15 @@ def _flow(since, first: float, last: float) -> Flow:
     )
 
 
+def _queued(queue: str) -> int:
+    """Drain runs waiting on the broker (wake-ups published and not yet taken by the worker)."""
+    from django.conf import settings
+    from kombu import Connection
+
+    with Connection(settings.CELERY_BROKER_URL) as conn:
+        return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+
+
 def _ledger_rows() -> int:
     from django.db import connection
 
@@ -321,6 +330,7 @@ def _time_to_applied(since) -> list[float]:
 
 
 def run() -> list[tuple[str, str, str, str]]:
+    from django.conf import settings
     from django.utils import timezone
 
     from portal.meta.models import ChangeState, WebhookChange
@@ -358,6 +368,7 @@ def run() -> list[tuple[str, str, str, str]]:
         )
         since = timezone.now()
         first, last, answers = _fire(port, bodies, app_secret)
+        queued_at_end = _queued(queue)
         if answers.get(200, 0) != DELIVERIES:
             raise BenchFailure(f"intake answers {answers}\n" + children.log("gunicorn"))
         wait_until("the drain to finish", lambda: _drained(DELIVERIES), 900, every=0.5)
@@ -428,6 +439,13 @@ def run() -> list[tuple[str, str, str, str]]:
             "",
             f"the last answer came {drain_seconds - (last - first):.2f} s before the last "
             "delivery was processed",
+        ),
+        (
+            "drain: drain runs waiting on the broker at the intake's end",
+            str(queued_at_end),
+            f"≤ {settings.META_WEBHOOK_DRAIN_RUNS} (drain slots)",
+            "yes" if queued_at_end <= settings.META_WEBHOOK_DRAIN_RUNS else "NO",
+            f"{DELIVERIES} wake-up requests in {last - first:.1f} s",
         ),
         (
             "drain: effects exactly once (ledger rows, changes applied or late, left over)",

@@ -25,6 +25,11 @@ def test_env_int_checks_type_and_minimum(monkeypatch):
     monkeypatch.setenv("N", "0")
     with pytest.raises(ImproperlyConfigured, match="below the minimum of 1"):
         env_int("N", 5, minimum=1)
+    monkeypatch.setenv("N", "33")
+    with pytest.raises(ImproperlyConfigured, match="N=33 is above the maximum of 32"):
+        env_int("N", 4, minimum=1, maximum=32)
+    monkeypatch.setenv("N", "32")
+    assert env_int("N", 4, minimum=1, maximum=32) == 32
     monkeypatch.delenv("N")
     assert env_int("N", 5) == 5
 

@@ -757,6 +757,35 @@ def webhook_drain(*, max_seconds: float | None = None, only: Sequence[int] | Non
             return total
 
 
+def work_waiting() -> bool:
+    """Is there work no run is doing? An unsplit delivery no run is splitting (row locks
+    skipped), or a due change with no live lease whose client no run holds (the claim's rule):
+    what a run in progress will do anyway does not count, so a run that gives its slot back
+    does not start another pass for it."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor, _queue_index_paths(cursor):
+        cursor.execute(
+            f"""
+            WITH unsplit AS (
+                SELECT id FROM {_DELIVERIES} WHERE state = %(received)s
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+            ), busy AS (
+                SELECT client_id FROM {_CHANGES}
+                WHERE next_attempt_at IS NOT NULL AND claimed_until >= %(now)s
+                  AND client_id IS NOT NULL OFFSET 0
+            )
+            SELECT EXISTS (SELECT 1 FROM unsplit) OR EXISTS (
+                SELECT 1 FROM {_CHANGES} c
+                WHERE c.next_attempt_at <= %(now)s
+                  AND (c.claimed_until IS NULL OR c.claimed_until < %(now)s)
+                  AND (c.client_id IS NULL OR c.client_id NOT IN (SELECT client_id FROM busy))
+            )
+            """,  # noqa: S608 - table names are ours
+            {"received": DeliveryState.RECEIVED, "now": now},
+        )
+        return bool(cursor.fetchone()[0])
+
+
 def next_due_in() -> float | None:
     """Seconds until the next retry falls due (None: nothing waits)."""
     at = (
