@@ -144,7 +144,12 @@ def webhook_drain_run(*, ticket: wake.Ticket | None, max_seconds: float) -> int:
     done = fruitless = 0
     while True:
         left = max(0.0, max_seconds - (time.monotonic() - started))
-        did = webhook_process_pending(max_seconds=left)
+        try:
+            did = webhook_process_pending(max_seconds=left)
+        except Exception:
+            if ticket is not None:  # a failed run holds no slot: the next wake-up gets one
+                wake.slot_release(ticket)
+            raise
         done += did
         if ticket is None:
             break

@@ -176,6 +176,22 @@ def test_a_run_past_its_time_hands_over_with_its_slot(db, published, monkeypatch
     assert wake.slot_take(runs=1, hold=60) is None
 
 
+def test_a_run_that_fails_gives_its_slot_back(db, published, monkeypatch, settings):
+    from django.db import OperationalError
+
+    settings.META_WEBHOOK_DRAIN_RUNS = 1
+    ticket = wake.slot_take(runs=1, hold=60)
+
+    def outage(*, max_seconds=None):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(services, "webhook_process_pending", outage)
+    with pytest.raises(OperationalError):
+        services.webhook_drain_run(ticket=ticket, max_seconds=5)
+
+    assert wake.slot_take(runs=1, hold=60) is not None
+
+
 def test_work_another_run_holds_does_not_count_as_waiting(db, acme):
     now = timezone.now()
     assert not pipeline.work_waiting()
