@@ -133,7 +133,7 @@ class DrainSlot(models.Model):
     The intake asks for a run after every delivery; a run is published only with a free slot,
     so however long the traffic lasts the broker holds at most one message per slot, and every
     run looks for waiting work once more after giving its slot back (what a refused wake-up
-    asked for is found then). Slot 0 is the retry timer's (one delayed run for the next retry
+    asked for is found then). Slot 0 is the retry timer's (one delayed run for the next change
     falling due); 1 to META_WEBHOOK_DRAIN_RUNS serve the intake.
     """
 

@@ -128,7 +128,7 @@ def webhook_processor_wake() -> None:
 
 # Passes in a row that found the waiting work taken by another run before giving up the look.
 FRUITLESS_PASSES = 3
-# A retry falling due sooner than this gets a delayed run; later ones the sweeper finds.
+# A change falling due sooner than this gets a delayed run; later ones the sweeper finds.
 RETRY_TIMER_SECONDS = 30
 
 
@@ -175,7 +175,8 @@ def webhook_drain_run(*, ticket: wake.Ticket | None, max_seconds: float) -> int:
 
 
 def _retry_timer_set() -> None:
-    """A delayed run for the next retry falling due soon, unless one as early is planned."""
+    """A delayed run for the next change falling due soon (a retry, or a change another run
+    holds the client of), unless one as early is planned."""
     due_in = pipeline.next_due_in()
     if due_in is None or due_in >= RETRY_TIMER_SECONDS:
         return

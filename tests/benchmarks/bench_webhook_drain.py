@@ -381,6 +381,7 @@ def run() -> list[tuple[str, str, str, str]]:
         finished = [ChangeState.APPLIED, ChangeState.LATE]
         applied = WebhookChange.objects.filter(state__in=finished).count()
         left = WebhookChange.objects.exclude(state__in=finished).count()
+        retried = WebhookChange.objects.filter(attempts__gt=1).count()
 
         # Poison: good deliveries alone, then others with poison among them.
         clean_since = timezone.now()
@@ -443,11 +444,13 @@ def run() -> list[tuple[str, str, str, str]]:
         (
             "drain: drain runs waiting on the broker at the intake's end",
             str(queued_at_end),
-            # One message per intake slot, and the retry timer's (a delayed run for a retry
-            # waits in the queue while the worker has no room to take it).
+            # One message per intake slot, and the retry timer's (a run ending while changes
+            # another run holds are due plans one delayed run, which waits in the queue while
+            # the worker has no room to take it).
             f"≤ {settings.META_WEBHOOK_DRAIN_RUNS + 1} (slots + the retry timer)",
             "yes" if queued_at_end <= settings.META_WEBHOOK_DRAIN_RUNS + 1 else "NO",
-            f"{DELIVERIES} wake-up requests in {last - first:.1f} s",
+            f"{DELIVERIES} wake-up requests in {last - first:.1f} s; changes claimed more than "
+            f"once (retried or released): {retried}",
         ),
         (
             "drain: effects exactly once (ledger rows, changes applied or late, left over)",

@@ -787,7 +787,8 @@ def work_waiting() -> bool:
 
 
 def next_due_in() -> float | None:
-    """Seconds until the next retry falls due (None: nothing waits)."""
+    """Seconds until the next change falls due (a retry, or a change waiting for its client;
+    None: nothing waits)."""
     at = (
         WebhookChange.objects.filter(next_attempt_at__isnull=False)
         .order_by("next_attempt_at")

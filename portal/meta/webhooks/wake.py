@@ -75,7 +75,7 @@ class Waker:
             time.sleep(MIN_INTERVAL)
 
 
-RETRY_SLOT = 0  # the retry timer's slot: one delayed run for the next retry falling due
+RETRY_SLOT = 0  # the retry timer's slot: one delayed run for the next change falling due
 _SLOTS = f'"{get_public_schema_name()}".{DrainSlot._meta.db_table}'
 
 
