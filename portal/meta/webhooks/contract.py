@@ -8,12 +8,13 @@ objects (Meta's names stop in `portal/meta/`); appliers change state and record 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from portal.threadflags import ThreadFlag
 
 
 class WebhookRejected(ValueError):
@@ -125,31 +126,19 @@ def group_scopes() -> tuple[GroupScope, ...]:
 # raises there rolls the group back and applies it again with a savepoint per set-based group
 # and per change. An applier's own savepoints (to isolate one item's failure) are only needed
 # in that second pass; in the first they would cost two round trips a group for nothing.
-_optimistic = threading.local()
+_optimistic = ThreadFlag()
 
 
-@contextmanager
-def failures_retried_isolated() -> Iterator[None]:
+def failures_retried_isolated() -> AbstractContextManager[None]:
     """The pipeline's first pass: inside, an applier may let any error propagate."""
-    before = getattr(_optimistic, "on", False)
-    _optimistic.on = True
-    try:
-        yield
-    finally:
-        _optimistic.on = before
+    return _optimistic.set_to(True)
 
 
-@contextmanager
-def failures_isolated_here() -> Iterator[None]:
+def failures_isolated_here() -> AbstractContextManager[None]:
     """The pipeline's second pass (and any caller outside it): appliers isolate their items."""
-    before = getattr(_optimistic, "on", False)
-    _optimistic.on = False
-    try:
-        yield
-    finally:
-        _optimistic.on = before
+    return _optimistic.set_to(False)
 
 
 def failures_are_retried() -> bool:
     """Whether an error raised now will be retried isolated by the pipeline."""
-    return getattr(_optimistic, "on", False)
+    return bool(_optimistic)

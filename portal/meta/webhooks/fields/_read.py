@@ -9,14 +9,13 @@ in a value (PostgreSQL cannot store them, so they would fail again on every retr
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
 from portal.meta.webhooks.contract import WebhookRejected
+from portal.threadflags import ThreadFlag
 
 E = TypeVar("E", bound=Enum)
 
@@ -46,20 +45,14 @@ def reject(path: str, problem: str) -> WebhookRejected:
     return WebhookRejected(f"{path}: {problem}")
 
 
-_screened = threading.local()
+_screened = ThreadFlag()
 
 
-@contextmanager
-def values_screened() -> Iterator[None]:
+def values_screened() -> AbstractContextManager[None]:
     """Inside, `check_tree` passes its values without a walk: the webhook pipeline's changes
     were stored only after the split screened them (`envelope.storable` refuses all that
     `check_tree` refuses, and more), so walking each again cost a twentieth of a drain."""
-    before = getattr(_screened, "on", False)
-    _screened.on = True
-    try:
-        yield
-    finally:
-        _screened.on = before
+    return _screened.set_to(True)
 
 
 def check_tree(value: Any, path: str = "value") -> None:
@@ -70,7 +63,7 @@ def check_tree(value: Any, path: str = "value") -> None:
     Each node carries a link to its parent and its step from it (a key or an index), not its
     path: every status of every batch goes through here, and a path string per node was most
     of the walk's cost. The path is spelled out only for the node that is refused."""
-    if getattr(_screened, "on", False):
+    if _screened:
         return
     stack: list[tuple[Any, int, tuple | None]] = [(value, 0, None)]
     nodes = 0
