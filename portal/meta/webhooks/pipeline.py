@@ -322,6 +322,22 @@ CLAIM_CLIENTS = 25
 _CLAIM_LOCK = 0x57EB400C
 
 
+# The claim's rule, in one place for `changes_claim` and `work_waiting`: a change `c` may be
+# claimed when it is due, holds no live lease, and its client has no change leased (`busy`).
+_BUSY_CLIENTS = f"""
+    leased AS (
+        -- Through the index of due changes, not the client index: OFFSET 0 keeps the NULL
+        -- test out, where it would make the client index look usable.
+        SELECT client_id FROM {_CHANGES}
+        WHERE next_attempt_at IS NOT NULL AND claimed_until >= %(now)s OFFSET 0
+    ), busy AS (
+        SELECT client_id FROM leased WHERE client_id IS NOT NULL
+    )"""  # noqa: S608 - the table name is ours
+_CLAIMABLE = """c.next_attempt_at <= %(now)s
+    AND (c.claimed_until IS NULL OR c.claimed_until < %(now)s)
+    AND (c.client_id IS NULL OR c.client_id NOT IN (SELECT client_id FROM busy))"""
+
+
 def changes_claim(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None) -> list[int]:
     """Lease up to `limit` due changes to this worker and count the attempt (committed).
 
@@ -337,18 +353,9 @@ def changes_claim(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None
         only_sql = " AND c.delivery_id = ANY(%(only)s)" if only is not None else ""
         cursor.execute(
             f"""
-            WITH leased AS (
-                -- Through the index of due changes, not the client index: OFFSET 0 keeps
-                -- the NULL test out, where it would make the client index look usable.
-                SELECT client_id FROM {_CHANGES}
-                WHERE next_attempt_at IS NOT NULL AND claimed_until >= %(now)s OFFSET 0
-            ), busy AS (
-                SELECT client_id FROM leased WHERE client_id IS NOT NULL
-            ), free AS (
+            WITH {_BUSY_CLIENTS}, free AS (
                 SELECT c.id, c.client_id, c.next_attempt_at FROM {_CHANGES} c
-                WHERE c.next_attempt_at <= %(now)s
-                  AND (c.claimed_until IS NULL OR c.claimed_until < %(now)s){only_sql}
-                  AND (c.client_id IS NULL OR c.client_id NOT IN (SELECT client_id FROM busy))
+                WHERE {_CLAIMABLE}{only_sql}
                 ORDER BY c.next_attempt_at, c.id LIMIT %(scan)s
             ), picked AS (
                 SELECT client_id FROM free WHERE client_id IS NOT NULL
@@ -769,17 +776,9 @@ def work_waiting() -> bool:
             WITH unsplit AS (
                 SELECT id FROM {_DELIVERIES} WHERE state = %(received)s
                 LIMIT 1 FOR UPDATE SKIP LOCKED
-            ), busy AS (
-                SELECT client_id FROM {_CHANGES}
-                WHERE next_attempt_at IS NOT NULL AND claimed_until >= %(now)s
-                  AND client_id IS NOT NULL OFFSET 0
-            )
-            SELECT EXISTS (SELECT 1 FROM unsplit) OR EXISTS (
-                SELECT 1 FROM {_CHANGES} c
-                WHERE c.next_attempt_at <= %(now)s
-                  AND (c.claimed_until IS NULL OR c.claimed_until < %(now)s)
-                  AND (c.client_id IS NULL OR c.client_id NOT IN (SELECT client_id FROM busy))
-            )
+            ), {_BUSY_CLIENTS}
+            SELECT EXISTS (SELECT 1 FROM unsplit)
+                OR EXISTS (SELECT 1 FROM {_CHANGES} c WHERE {_CLAIMABLE})
             """,  # noqa: S608 - table names are ours
             {"received": DeliveryState.RECEIVED, "now": now},
         )
