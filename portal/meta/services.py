@@ -102,13 +102,19 @@ def _drain_wake() -> None:
         return
     try:
         if ticket is not None:
-            try:
-                _queue_drain(ticket=ticket)
-            except Exception:
-                wake.slot_release(ticket)  # the broker is down: the next wake-up may try again
-                raise
+            _drain_publish(ticket)
     finally:
         _connection_tidy()  # as at a request's end (DB_CONN_MAX_AGE)
+
+
+def _drain_publish(ticket: wake.Ticket) -> None:
+    """A run for the slot just taken; the slot back if the broker refuses (the next wake-up
+    may try again)."""
+    try:
+        _queue_drain(ticket=ticket)
+    except Exception:
+        wake.slot_release(ticket)
+        raise
 
 
 _waker = Waker(_drain_wake, on_idle=connection.close)
@@ -164,11 +170,7 @@ def webhook_drain_run(*, ticket: wake.Ticket | None, max_seconds: float) -> int:
         if time.monotonic() - started >= max_seconds:
             # A fresh task, so other work on the queue gets its turn.
             wake.slot_hold(ticket, pipeline.lease_seconds())
-            try:
-                _queue_drain(ticket=ticket)
-            except Exception:
-                wake.slot_release(ticket)
-                raise
+            _drain_publish(ticket)
             break
     _retry_timer_set()
     return done
