@@ -91,7 +91,7 @@ _ALL_PATHS = (
 
 
 @contextmanager
-def _queue_index_paths(cursor) -> Iterator[None]:
+def _queue_index_paths(cursor, also: str = "", also_params: Sequence = ()) -> Iterator[None]:
     """The statements inside read the queue through its partial indexes, whatever the
     planner's statistics say.
 
@@ -101,14 +101,17 @@ def _queue_index_paths(cursor) -> Iterator[None]:
     waits on. The partial indexes hold only the rows due, so reading through them costs what
     is due, not what is stored. (Not reset when the block raises: the transaction is rolled
     back then, and the settings with it; a statement now would only hide the error.)
+    Called inside the block's `transaction.atomic()`.
 
-    Both settings in one statement each way (`set_config(..., true)` is `SET LOCAL`): one a
-    setting, they were four round trips of the split and four of the claim every worker waits
-    on. (Set back even before the claim's commit: inside a caller's transaction, a tool's or a
-    test's, they would outlast the claim.)"""
-    cursor.execute(_INDEX_PATHS_ONLY)
+    Both settings in one statement (`set_config(..., true)` is `SET LOCAL`), with `also` (more
+    columns of that SELECT: the claim's lock): one a setting, they were four round trips of the
+    split and four of the claim every worker waits on. Set back only inside a caller's
+    transaction (a tool's, a test's), which they would outlast; in a block of our own its
+    commit forgets them, a round trip saved.)"""
+    cursor.execute(_INDEX_PATHS_ONLY + (f", {also}" if also else ""), also_params)
     yield
-    cursor.execute(_ALL_PATHS)
+    if len(connection.atomic_blocks) > 1:  # not our own transaction: set back
+        cursor.execute(_ALL_PATHS)
 
 
 def deliveries_split(*, limit: int = SPLIT_BATCH, only: Sequence[int] | None = None) -> int:
@@ -348,8 +351,11 @@ def changes_claim(*, limit: int = APPLY_BATCH, only: Sequence[int] | None = None
     CLAIM_CLIENTS of them, so another worker finds work of its own.
     """
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor, _queue_index_paths(cursor):
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK])
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        _queue_index_paths(cursor, "pg_advisory_xact_lock(%s)", [_CLAIM_LOCK]),
+    ):
         only_sql = " AND c.delivery_id = ANY(%(only)s)" if only is not None else ""
         cursor.execute(
             f"""
