@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance import services
@@ -47,6 +47,7 @@ from compliance.models import (
     PortfolioLimitChange,
     WhatsAppAccount,
 )
+from portal.bulk import rows_insert_once
 from portal.meta import types as meta
 
 USAGE_WINDOW = timedelta(hours=24)
@@ -64,25 +65,36 @@ def _late(decided_at: datetime | None, stated_at: datetime | None) -> bool:
 # --- writes -----------------------------------------------------------------------------------
 
 
-def portfolio_ensure(*, business_id: str, name: str = "") -> BusinessPortfolio:
-    """The portfolio with Meta business id `business_id`, created if new."""
+def portfolio_ensure(
+    *, business_id: str, name: str = "", initial: dict | None = None
+) -> BusinessPortfolio:
+    """The portfolio with Meta business id `business_id`, created if new, with `initial`'s
+    fields (what the caller would write next, in the same INSERT).
+
+    A read, and for a new one an INSERT … ON CONFLICT DO NOTHING (`rows_insert_once`): no
+    savepoint around it (`get_or_create` took two round trips more, in the first sync of
+    every client); a portfolio another writer created meanwhile is read again."""
     business_id = str(business_id).strip()
     if not business_id.isdigit():
         raise ValueError("A business portfolio id is a number, as Meta shows it.")
-    portfolio, created = BusinessPortfolio.objects.get_or_create(
-        meta_id=business_id, defaults={"name": name[:200]}
-    )
-    if not created and name and portfolio.name != name:
+    portfolio = BusinessPortfolio.objects.filter(meta_id=business_id).first()
+    if portfolio is None:
+        new = BusinessPortfolio(meta_id=business_id, name=name[:200], **(initial or {}))
+        if rows_insert_once([new], unique="meta_id"):
+            return new
+        portfolio = BusinessPortfolio.objects.get(meta_id=business_id)
+    if name and portfolio.name != name:
         portfolio.name = name[:200]
         portfolio.save(update_fields=["name"])
     return portfolio
 
 
 def account_portfolio_set(
-    *, account: WhatsAppAccount, business_id: str, name: str = ""
+    *, account: WhatsAppAccount, business_id: str, name: str = "", initial: dict | None = None
 ) -> BusinessPortfolio:
-    """Record that `business_id` owns the WABA (the sync, or a webhook's owner business id)."""
-    portfolio = portfolio_ensure(business_id=business_id, name=name)
+    """Record that `business_id` owns the WABA (the sync, or a webhook's owner business id);
+    `initial`: as `portfolio_ensure`."""
+    portfolio = portfolio_ensure(business_id=business_id, name=name, initial=initial)
     if account.portfolio_id != portfolio.pk:
         account.portfolio = portfolio
         account.save(update_fields=["portfolio"])
@@ -106,23 +118,23 @@ def portfolio_limit_set(
     limit = meta.MessagingLimit(limit)
     if limit == meta.MessagingLimit.UNKNOWN:
         raise ValueError("Give a known messaging limit.")
-    with transaction.atomic():
+    # (no savepoint of its own inside a caller's transaction, and none around the history's
+    # INSERT … ON CONFLICT DO NOTHING: four round trips fewer, in the first sync of every client)
+    with transaction.atomic(savepoint=False):
         locked = BusinessPortfolio.objects.select_for_update().get(pk=portfolio.pk)
         old = meta.MessagingLimit(locked.messaging_limit)
         late = _late(locked.messaging_limit_at, stated_at)
-        try:
-            with transaction.atomic():
-                change = PortfolioLimitChange.objects.create(
-                    portfolio=locked,
-                    previous=old,
-                    limit=limit,
-                    stated_at=stated_at,
-                    source=source,
-                    superseded=late,
-                    dedupe_key=key,
-                )
-        except IntegrityError:
-            return None
+        change = PortfolioLimitChange(
+            portfolio=locked,
+            previous=old,
+            limit=limit,
+            stated_at=stated_at,
+            source=source,
+            superseded=late,
+            dedupe_key=key,
+        )
+        if not rows_insert_once([change], unique="dedupe_key"):
+            return None  # seen before
         if late:
             return change
         locked.messaging_limit, locked.messaging_limit_at = limit, stated_at
@@ -259,8 +271,32 @@ def portfolio_from_waba(
         return None
     portfolio = account.portfolio if account.portfolio_id else None
     if portfolio is None or portfolio.meta_id != owner.id:
-        portfolio = account_portfolio_set(account=account, business_id=owner.id, name=owner.name)
-    wanted = {
+        # a new portfolio is inserted as the lines below would write it
+        fresh = BusinessPortfolio(name=owner.name[:200])
+        initial = {
+            name: value
+            for name, value in _owner_fields(owner, fresh).items()
+            if getattr(fresh, name) != value
+        }
+        if initial:
+            initial["last_confirmed_at"] = now
+        portfolio = account_portfolio_set(
+            account=account, business_id=owner.id, name=owner.name, initial=initial
+        )
+    wanted = _owner_fields(owner, portfolio)
+    changed = [name for name, value in wanted.items() if getattr(portfolio, name) != value]
+    if changed:  # steady state writes nothing: the sync runs for every client every few minutes
+        for name in changed:
+            setattr(portfolio, name, wanted[name])
+        portfolio.last_confirmed_at = now
+        portfolio.save(update_fields=[*changed, "last_confirmed_at"])
+    return portfolio
+
+
+def _owner_fields(owner, portfolio: BusinessPortfolio) -> dict:
+    """The portfolio's fields as Meta's `owner_business_info` states them (what it leaves out
+    or does not know stays as it is)."""
+    return {
         "name": owner.name[:200] or portfolio.name,
         "verification": owner.verification
         if owner.verification != meta.BusinessVerification.UNKNOWN
@@ -269,13 +305,6 @@ def portfolio_from_waba(
         if owner.marketing_onboarding in MarketingOnboarding.values
         else portfolio.marketing_onboarding,
     }
-    changed = [name for name, value in wanted.items() if getattr(portfolio, name) != value]
-    if changed:  # steady state writes nothing: the sync runs for every client every few minutes
-        for name in changed:
-            setattr(portfolio, name, wanted[name])
-        portfolio.last_confirmed_at = now
-        portfolio.save(update_fields=[*changed, "last_confirmed_at"])
-    return portfolio
 
 
 def portfolio_limit_from_numbers(

@@ -223,6 +223,58 @@ def test_the_sync_reads_the_owner_business(acme, acme_waba):
         )
 
 
+def test_a_new_owner_business_is_stored_in_one_insert_with_what_meta_states(acme, acme_waba):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    raw = {
+        "id": acme_waba.meta_id,
+        "owner_business_info": {
+            "id": "5110000002",
+            "name": "Acme Holdings",
+            "verification_status": "verified",
+        },
+    }
+    with schema_context(acme.schema_name):
+        account = WhatsAppAccount.objects.get(pk=acme_waba.pk)
+        with CaptureQueriesContext(connection) as queries:
+            portfolio = portfolio_from_waba(account=account, waba_raw=raw, now=now)
+        portfolio.refresh_from_db()
+    writes = [q["sql"].split()[0] for q in queries if not q["sql"].startswith("SELECT")]
+    assert writes == ["INSERT", "UPDATE"]  # the portfolio, the account's link to it
+    assert (portfolio.name, portfolio.verification, portfolio.last_confirmed_at) == (
+        "Acme Holdings",
+        "verified",
+        now,
+    )
+
+
+def test_a_portfolio_created_meanwhile_by_another_writer_is_the_one_returned(acme, monkeypatch):
+    """Between the read and the INSERT another transaction stored it: the INSERT … ON
+    CONFLICT DO NOTHING adds nothing, and the stored row is read and returned."""
+    from compliance import portfolio as portfolios
+    from compliance.models import BusinessPortfolio
+
+    with schema_context(acme.schema_name):
+        theirs = BusinessPortfolio.objects.create(meta_id="5110000003", name="Theirs")
+        real_filter = BusinessPortfolio.objects.filter
+
+        class NotYetSeen:
+            def first(self):
+                return None  # as the read found it, before the other commit
+
+        monkeypatch.setattr(
+            BusinessPortfolio.objects,
+            "filter",
+            lambda **kw: NotYetSeen() if kw == {"meta_id": "5110000003"} else real_filter(**kw),
+        )
+        got = portfolios.portfolio_ensure(business_id="5110000003", name="Theirs")
+        monkeypatch.undo()
+        assert got.pk == theirs.pk
+        assert BusinessPortfolio.objects.filter(meta_id="5110000003").count() == 1
+
+
 def test_the_rollup_gives_the_ledger_s_count_before_and_after_folding(
     portfolio, second_number, acme_number
 ):
