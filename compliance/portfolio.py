@@ -271,32 +271,26 @@ def portfolio_from_waba(
         return None
     portfolio = account.portfolio if account.portfolio_id else None
     if portfolio is None or portfolio.meta_id != owner.id:
-        # a new portfolio is inserted as the lines below would write it
-        fresh = BusinessPortfolio(name=owner.name[:200])
-        initial = {
-            name: value
-            for name, value in _owner_fields(owner, fresh).items()
-            if getattr(fresh, name) != value
-        }
+        # a new portfolio is inserted as the lines below would then write it
+        initial = _owner_changes(owner, BusinessPortfolio(name=owner.name[:200]))
         if initial:
             initial["last_confirmed_at"] = now
         portfolio = account_portfolio_set(
             account=account, business_id=owner.id, name=owner.name, initial=initial
         )
-    wanted = _owner_fields(owner, portfolio)
-    changed = [name for name, value in wanted.items() if getattr(portfolio, name) != value]
+    changed = _owner_changes(owner, portfolio)
     if changed:  # steady state writes nothing: the sync runs for every client every few minutes
-        for name in changed:
-            setattr(portfolio, name, wanted[name])
+        for name, value in changed.items():
+            setattr(portfolio, name, value)
         portfolio.last_confirmed_at = now
         portfolio.save(update_fields=[*changed, "last_confirmed_at"])
     return portfolio
 
 
-def _owner_fields(owner, portfolio: BusinessPortfolio) -> dict:
-    """The portfolio's fields as Meta's `owner_business_info` states them (what it leaves out
-    or does not know stays as it is)."""
-    return {
+def _owner_changes(owner, portfolio: BusinessPortfolio) -> dict:
+    """The portfolio's fields that Meta's `owner_business_info` states otherwise (what it
+    leaves out or does not know stays as it is)."""
+    wanted = {
         "name": owner.name[:200] or portfolio.name,
         "verification": owner.verification
         if owner.verification != meta.BusinessVerification.UNKNOWN
@@ -305,6 +299,7 @@ def _owner_fields(owner, portfolio: BusinessPortfolio) -> dict:
         if owner.marketing_onboarding in MarketingOnboarding.values
         else portfolio.marketing_onboarding,
     }
+    return {name: value for name, value in wanted.items() if getattr(portfolio, name) != value}
 
 
 def portfolio_limit_from_numbers(

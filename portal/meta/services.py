@@ -76,10 +76,7 @@ def _queue_drain(countdown: float | None = None, ticket: wake.Ticket | None = No
     from portal.meta.tasks import process_pending_webhooks
 
     kwargs = {"slot": ticket.slot, "token": ticket.token} if ticket else {}
-    if countdown:
-        process_pending_webhooks.apply_async(kwargs=kwargs, countdown=countdown)
-    else:
-        process_pending_webhooks.apply_async(kwargs=kwargs)
+    process_pending_webhooks.apply_async(kwargs=kwargs, countdown=countdown or None)
 
 
 def _connection_tidy() -> None:

@@ -107,7 +107,7 @@ def _queue_index_paths(cursor, also: str = "", also_params: Sequence = ()) -> It
     columns of that SELECT: the claim's lock): one a setting, they were four round trips of the
     split and four of the claim every worker waits on. Set back only inside a caller's
     transaction (a tool's, a test's), which they would outlast; in a block of our own its
-    commit forgets them, a round trip saved.)"""
+    commit forgets them, a round trip saved."""
     cursor.execute(_INDEX_PATHS_ONLY + (f", {also}" if also else ""), also_params)
     yield
     if len(connection.atomic_blocks) > 1:  # not our own transaction: set back

@@ -116,18 +116,19 @@ _TAKE_RETRY = f"""
 
 def slot_take(*, runs: int, hold: float) -> Ticket | None:
     """A free slot of 1..`runs`, held for `hold` seconds; None if every one is held."""
-    token = str(uuid.uuid4())
-    with connection.cursor() as cursor:
-        cursor.execute(_TAKE, {"token": token, "hold": hold, "runs": runs})
-        row = cursor.fetchone()
-    return Ticket(row[0], token) if row else None
+    return _ticket(_TAKE, runs=runs, hold=hold)
 
 
 def retry_slot_take(*, delay: float, hold: float) -> Ticket | None:
     """The retry timer's slot for a run in `delay` seconds; None if a run as early is planned."""
+    return _ticket(_TAKE_RETRY, delay=delay, hold=hold)
+
+
+def _ticket(sql: str, **params: float) -> Ticket | None:
+    """Run a take statement for a new holder; its ticket, or None if it took no slot."""
     token = str(uuid.uuid4())
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_RETRY, {"token": token, "delay": delay, "hold": hold})
+        cursor.execute(sql, {"token": token, **params})
         row = cursor.fetchone()
     return Ticket(row[0], token) if row else None
 
